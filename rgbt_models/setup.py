@@ -1,0 +1,29 @@
+"""ament_python package rgbt_models: the ROS-free model library of rgbt-perception."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "rgbt_models"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["configs/*.yaml", "configs/*/*.yaml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/configs", glob(f"{PACKAGE}/configs/*.yaml")),
+    ],
+    # torch and sam2 are deliberately not listed: pip would resolve them to a CUDA torch and
+    # torchvision (see README). scripts/setup.sh installs them in the right order.
+    install_requires=["setuptools", "numpy", "pyyaml", "tqdm"],
+    zip_safe=False,
+    maintainer="rgbt-perception maintainers",
+    maintainer_email="maintainers@rgbt-perception.dev",
+    description="SAM 2 based RGB-T models (SARTM, SAMSOD, UUSOD) with data, metrics and tools.",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    entry_points={"console_scripts": []},
+)

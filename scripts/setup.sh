@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Creates .venv with everything the project needs (see README "What make setup installs").
+# Idempotent: a stamp holding a hash of every input file makes a second run return at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${VENV:-$ROOT/.venv}
+PY=${PYTHON:-python3}
+# The pinned CPU build lies on this project's machines; a GPU user sets e.g.
+# TORCH_SPEC='torch==2.13.0' TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+TORCH_INDEX_URL=${TORCH_INDEX_URL:-}
+SAM2_SPEC=${SAM2_SPEC:-sam2==1.1.0}
+
+inputs=(scripts/setup.sh requirements/*.txt msg/*.msg rgbt_msgs/CMakeLists.txt rgbt_msgs/package.xml
+        setup.py setup.cfg package.xml rgbt_models/setup.py rgbt_models/package.xml)
+stamp_value=$( (echo "$TORCH_SPEC $TORCH_INDEX_URL $SAM2_SPEC"; cat "${inputs[@]}") | sha256sum | cut -d' ' -f1)
+stamp=$VENV/.rgbt-setup-stamp
+if [[ -f $stamp && "$(cat "$stamp")" == "$stamp_value" ]]; then
+  echo "setup: .venv is up to date"
+  exit 0
+fi
+
+start=$(date +%s)
+quiet() { grep -v "is ignored: it is neither a file nor a directory" || true; }
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@" 2>&1 | quiet; return "${PIPESTATUS[0]}"; }
+
+[[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
+echo "setup: torch ($TORCH_SPEC)"
+if [[ -n $TORCH_INDEX_URL ]]; then
+  pip install -q "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
+else
+  pip install -q "$TORCH_SPEC"
+fi
+# Pin whatever torch is now installed so that nothing below can swap it for another build.
+constraints=$VENV/torch-constraints.txt
+"$VENV/bin/python" -c "from importlib.metadata import version; print('torch==' + version('torch').split('+')[0])" > "$constraints"
+
+echo "setup: ROS 2 wheels, model dependencies, dev tools"
+pip install -q -c "$constraints" -r requirements/ros.txt -r requirements/models.txt -r requirements/dev.txt
+
+# sam2 declares torchvision and a newer torch; its model-building code needs neither, so it is
+# installed without dependencies (its real ones are in requirements/models.txt).
+echo "setup: $SAM2_SPEC (no dependencies, no CUDA extension)"
+SAM2_BUILD_CUDA=0 pip install -q --no-build-isolation --no-deps -c "$constraints" "$SAM2_SPEC"
+
+echo "setup: building rgbt_msgs into the venv"
+build=$VENV/.build/rgbt_msgs
+rm -rf "$build" && mkdir -p "$VENV/.build"
+AMENT_PREFIX_PATH=$VENV cmake -S rgbt_msgs -B "$build" -DCMAKE_PREFIX_PATH="$VENV" \
+  -DCMAKE_INSTALL_PREFIX="$VENV" -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
+  > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+{ cmake --build "$build" -j2 && cmake --install "$build"; } >> "$build.log" 2>&1 || { tail -50 "$build.log"; exit 1; }
+
+echo "setup: rgbt_models and rgbt_perception (editable)"
+# compat mode puts the package folders on sys.path, so that the rgbt_models/ folder at the
+# repository root cannot shadow the real package as a namespace package when run from there.
+pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e rgbt_models -e .
+
+"$VENV/bin/python" -c "import rclpy, rgbt_msgs.msg, sam2.build_sam, rgbt_models, rgbt_perception" \
+  || { echo "setup: import check failed"; exit 1; }
+echo "$stamp_value" > "$stamp"
+echo "setup: done in $(( $(date +%s) - start )) s, venv $(du -sh "$VENV" | cut -f1)"

@@ -1,0 +1,40 @@
+"""Fixtures of the rgbt_perception tests: an isolated ROS 2 domain and an rclpy context."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from ros_harness import DomainLease, ros_environment
+
+
+@pytest.fixture(scope="session")
+def ros_env() -> Iterator[dict[str, str]]:
+    """Claim a ROS_DOMAIN_ID for this pytest session and export it to this process."""
+    lease = DomainLease()
+    env = ros_environment(lease.domain_id)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        lease.release()
+
+
+@pytest.fixture
+def rclpy_context(ros_env):
+    """A fresh rclpy Context initialised on the session's domain; shut down after the test."""
+    import rclpy
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+    try:
+        yield context
+    finally:
+        context.try_shutdown()
