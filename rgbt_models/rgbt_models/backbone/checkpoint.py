@@ -1,0 +1,74 @@
+"""Load Meta's official SAM 2 checkpoints (`{'model': state_dict}`) into our SAM 2 parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# Prefixes of the checkpoint that image-level models use; the video-memory rest is ignored.
+USED_PREFIXES = ("image_encoder.", "sam_prompt_encoder.", "sam_mask_decoder.", "no_mem_embed")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used, with the file and the reason in the message."""
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """torch.load with weights_only=True, turning every failure into a CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, pickle with code objects, not a torch file ...
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
+                              f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from error
+
+
+def load_sam2_checkpoint(modules: Mapping[str, nn.Module | nn.Parameter], path: str | Path) -> None:
+    """Copy the official weights into `modules` (name -> module, names as in the checkpoint).
+
+    Every parameter and buffer of `modules` must be in the file with the same shape; keys of
+    other SAM 2 parts (memory attention, memory encoder ...) are ignored.
+    """
+    content = read_checkpoint(path)
+    if not isinstance(content, Mapping) or "model" not in content:
+        keys = list(content)[:5] if isinstance(content, Mapping) else type(content).__name__
+        raise CheckpointError(f"{path}: expected an official SAM 2 checkpoint {{'model': state_dict}}, "
+                              f"found {keys}")
+    state = content["model"]
+    expected: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        if isinstance(module, nn.Parameter):
+            expected[name] = module
+        else:
+            for key, tensor in module.state_dict(keep_vars=True).items():
+                expected[f"{name}.{key}"] = tensor
+    missing = [key for key in expected if key not in state]
+    mismatched = [f"{key}: file {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
+                  for key in expected if key in state and state[key].shape != expected[key].shape]
+    if missing or mismatched:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} missing key(s), e.g. {missing[:3]}")
+        if mismatched:
+            details.append(f"{len(mismatched)} shape mismatch(es), e.g. {mismatched[:3]}")
+        raise CheckpointError(f"{path}: does not match the configured SAM 2 model ({'; '.join(details)}). "
+                              "Check backbone.name and backbone.version against the file.")
+    with torch.no_grad():
+        for key, tensor in expected.items():
+            tensor.copy_(state[key])
+
+
+def official_state_dict(modules: Mapping[str, nn.Module | nn.Parameter]) -> dict[str, torch.Tensor]:
+    """The inverse of load_sam2_checkpoint: the keys an official checkpoint has for `modules`."""
+    state: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        if isinstance(module, nn.Parameter):
+            state[name] = module.detach().clone()
+        else:
+            state.update({f"{name}.{k}": v.detach().clone() for k, v in module.state_dict().items()})
+    return state

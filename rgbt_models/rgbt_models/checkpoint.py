@@ -1,0 +1,73 @@
+"""Checkpoint files of our models: what was trained plus the config that rebuilds the model.
+
+Format: {"format": "rgbt_models", "kind": "samsod"|"sartm", "version": 1, "config": dict,
+"state_dict": {name: tensor}, "extra": dict}. Written atomically (temp file + rename) and
+read with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
+
+FORMAT = "rgbt_models"
+VERSION = 1
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model_checkpoint(path: str | Path, kind: str, config: dict, state_dict: dict[str, torch.Tensor],
+                          extra: dict | None = None) -> None:
+    atomic_torch_save({"format": FORMAT, "kind": kind, "version": VERSION, "config": config,
+                       "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+                       "extra": extra or {}}, path)
+
+
+def load_model_checkpoint(path: str | Path, kind: str) -> dict:
+    """Read and validate one of our checkpoints; errors name the file and the problem."""
+    content = read_checkpoint(path)
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an rgbt_models checkpoint (an official SAM 2 file goes in "
+                              "backbone.checkpoint of the model config instead)")
+    if content.get("kind") != kind:
+        raise CheckpointError(f"{path}: holds a {content.get('kind')!r} model, expected {kind!r}")
+    if content.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {content.get('version')} is not supported "
+                              f"(expected {VERSION})")
+    for key in ("config", "state_dict"):
+        if not isinstance(content.get(key), dict):
+            raise CheckpointError(f"{path}: missing {key!r}")
+    return content
+
+
+def apply_trained_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load a partial state dict (the trained subset) strictly: every key must exist and fit,
+    and every trainable parameter of `model` must be in it."""
+    own = model.state_dict()
+    unknown = [k for k in state if k not in own]
+    mismatched = [k for k in state if k in own and own[k].shape != state[k].shape]
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and name not in state]
+    if unknown or mismatched or missing:
+        raise CheckpointError(f"{path}: does not fit the model its config describes "
+                              f"(unknown {unknown[:3]}, shape mismatch {mismatched[:3]}, missing {missing[:3]})")
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,1 @@
+"""Data: data set loaders, transforms and the synthetic RGB-T scene generator."""

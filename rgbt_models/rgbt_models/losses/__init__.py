@@ -1,0 +1,1 @@
+"""Loss functions of the models (one file per loss)."""

@@ -1,0 +1,105 @@
+"""SAMSOD's decoupled adapter and the Hiera block that carries one adapter per stream."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def keep_extreme_channels(h: torch.Tensor, k: torch.Tensor, largest: bool) -> torch.Tensor:
+    """Zero all but the k largest (or smallest) channels of each token.
+
+    h: (B, ..., C) activations; k: (B,) integer counts per image. Exactly k channels survive
+    per token even with ties (ranks, not a value threshold, decide).
+    """
+    order = h.argsort(dim=-1, descending=largest)
+    rank = order.argsort(dim=-1)
+    k = k.view(-1, *([1] * (h.ndim - 1)))
+    return h * (rank < k).to(h.dtype)
+
+
+class DecoupledAdapter(nn.Module):
+    """Foreground + background bottleneck adapters with a learnable gate (SAMSOD, Sec. III-C).
+
+    Both branches: down-projection D→r, GELU, channel mask, up-projection r→D (zero-initialised,
+    so that an untrained adapter adds exactly nothing). The foreground branch keeps each
+    token's k_fg largest activated channels, the background branch its k_bg smallest, with
+        k_fg = floor(r * (ratio_fg + temperature * w_fg)),  k_bg = floor(r * (ratio_bg + temperature * w_bg)),
+    (w_fg, w_bg) = token-mean of softmax(gate(x)). The count is discrete, so the gate learns
+    through a per-token softmax mix of the two branches (as the authors' code does).
+    """
+
+    def __init__(self, dim: int, bottleneck: int = 32, scale: float = 0.5, ratio_fg: float = 0.45,
+                 ratio_bg: float = 0.35, temperature: float = 0.1) -> None:
+        super().__init__()
+        self.bottleneck, self.scale = bottleneck, scale
+        self.ratio_fg, self.ratio_bg, self.temperature = ratio_fg, ratio_bg, temperature
+        self.fg_down, self.fg_up = nn.Linear(dim, bottleneck), nn.Linear(bottleneck, dim)
+        self.bg_down, self.bg_up = nn.Linear(dim, bottleneck), nn.Linear(bottleneck, dim)
+        self.gate = nn.Linear(dim, 2)
+        self.mix = nn.Linear(dim, 2)
+        for up in (self.fg_up, self.bg_up):
+            nn.init.zeros_(up.weight)
+            nn.init.zeros_(up.bias)
+
+    def channel_counts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(k_fg, k_bg) per image for x of shape (B, ..., D)."""
+        w = F.softmax(self.gate(x), dim=-1).flatten(1, -2).mean(dim=1)  # (B, 2)
+        k_fg = torch.floor(self.bottleneck * (self.ratio_fg + self.temperature * w[:, 0]))
+        k_bg = torch.floor(self.bottleneck * (self.ratio_bg + self.temperature * w[:, 1]))
+        return k_fg.long(), k_bg.long()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k_fg, k_bg = self.channel_counts(x)
+        fg = self.fg_up(keep_extreme_channels(F.gelu(self.fg_down(x)), k_fg, largest=True))
+        bg = self.bg_up(keep_extreme_channels(F.gelu(self.bg_down(x)), k_bg, largest=False))
+        mix = F.softmax(self.mix(x), dim=-1)
+        return self.scale * (mix[..., :1] * fg + mix[..., 1:] * bg)
+
+
+def expected_fg_channels(w_fg: float, bottleneck: int = 32, ratio: float = 0.45, temperature: float = 0.1) -> int:
+    """The paper's count, for documentation and tests: floor(r * (ratio + temperature * w))."""
+    return math.floor(bottleneck * (ratio + temperature * w_fg))
+
+
+class AdaptedBlock(nn.Module):
+    """A frozen Hiera MultiScaleBlock with a parallel adapter next to its MLP:
+
+        x = x + mlp(norm2(x)) + adapter(x)
+
+    The forward repeats sam2's MultiScaleBlock.forward (sam2 1.1.0) with the one added term;
+    `adapter` is usually a PerStream of one DecoupledAdapter per modality.
+    """
+
+    def __init__(self, block: nn.Module, adapter: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+        self.adapter = adapter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from sam2.modeling.backbones.hieradet import do_pool
+        from sam2.modeling.backbones.utils import window_partition, window_unpartition
+
+        blk = self.block
+        shortcut = x
+        x = blk.norm1(x)
+        if blk.dim != blk.dim_out:
+            shortcut = do_pool(blk.proj(x), blk.pool)
+        window_size = blk.window_size
+        if window_size > 0:
+            height, width = x.shape[1], x.shape[2]
+            x, pad_hw = window_partition(x, window_size)
+        x = blk.attn(x)
+        if blk.q_stride:
+            window_size = blk.window_size // blk.q_stride[0]
+            height, width = shortcut.shape[1:3]
+            pad_h = (window_size - height % window_size) % window_size
+            pad_w = (window_size - width % window_size) % window_size
+            pad_hw = (height + pad_h, width + pad_w)
+        if blk.window_size > 0:
+            x = window_unpartition(x, window_size, pad_hw, (height, width))
+        x = shortcut + blk.drop_path(x)
+        return x + blk.drop_path(blk.mlp(blk.norm2(x))) + self.adapter(x)

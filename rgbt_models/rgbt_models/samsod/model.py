@@ -1,0 +1,159 @@
+"""The SAMSOD model: decoupled adapters per modality, stage-wise fusion, one shared decoder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
+from rgbt_models.backbone.sam2_backbone import upsample_to
+from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
+from rgbt_models.config import check_keys, load_yaml
+from rgbt_models.losses.structure import structure_loss
+from rgbt_models.optim.pcgrad import pcgrad_backward
+from rgbt_models.samsod.adapter import AdaptedBlock, DecoupledAdapter
+
+RGB, THERMAL = 0, 1
+HEADS = ("fused", "rgb", "thermal")
+
+
+@dataclass
+class AdapterConfig:
+    bottleneck: int = 32
+    scale: float = 0.5
+    ratio_fg: float = 0.45
+    ratio_bg: float = 0.35
+    temperature: float = 0.1
+
+
+@dataclass
+class SAMSODConfig:
+    """Everything that defines a SAMSOD model (stored in its checkpoints)."""
+
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    # PCGrad inside the three parameter groups; False trains on the plain sum (paper ablation).
+    pcgrad: bool = True
+    # Train the encoder too (only for the CI/demo micro backbone, which has no pre-trained weights).
+    train_encoder: bool = False
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SAMSODConfig:
+        values = dict(values)
+        check_keys("samsod model", values, cls.__dataclass_fields__)
+        adapter = dict(values.pop("adapter", {}) or {})
+        check_keys("samsod model.adapter", adapter, AdapterConfig.__dataclass_fields__)
+        return cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)),
+                   adapter=AdapterConfig(**adapter), **values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SAMSODConfig:
+        content = load_yaml(path)
+        try:
+            return cls.from_dict(content.get("model", content))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from error
+
+    def to_dict(self) -> dict:
+        return {"backbone": self.backbone.to_dict(), "adapter": asdict(self.adapter),
+                "pcgrad": self.pcgrad, "train_encoder": self.train_encoder}
+
+
+class SAMSOD(nn.Module):
+    """RGB-T salient object detection: forward(rgb, thermal) -> logits of the fused, RGB-only
+    and thermal-only heads at input size; predict() -> saliency in [0, 1]."""
+
+    kind = "samsod"
+
+    def __init__(self, config: SAMSODConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or SAMSODConfig()
+        self.backbone = SAM2Backbone(self.config.backbone, num_streams=2)
+        blocks = self.backbone.blocks
+        a = self.config.adapter
+        for index, block in enumerate(blocks):
+            adapters = [DecoupledAdapter(block.dim_out, a.bottleneck, a.scale, a.ratio_fg, a.ratio_bg,
+                                         a.temperature) for _ in (RGB, THERMAL)]
+            blocks[index] = AdaptedBlock(block, PerStream(adapters, self.backbone.router))
+        if self.config.train_encoder:
+            self.backbone.image_encoder.requires_grad_(True)
+        self._generator = torch.Generator().manual_seed(0)
+
+    # -- model -------------------------------------------------------------------------------
+    def forward(self, rgb: torch.Tensor | None, thermal: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Logits (B, 1, H, W) per head: 'fused', 'rgb', 'thermal' with both inputs, only the
+        present modality's head with one."""
+        reference = rgb if rgb is not None else thermal
+        if reference is None:
+            raise ValueError("SAMSOD needs at least one of rgb and thermal")
+        stages, present = self.backbone.encode([rgb, thermal])
+        if present == (RGB, THERMAL):
+            heads = HEADS
+            levels = []
+            for feature in stages:
+                f_rgb, f_thermal = feature.chunk(2, dim=0)
+                levels.append(torch.cat([f_rgb + f_thermal, f_rgb, f_thermal], dim=0))
+        else:
+            heads = ("rgb",) if present == (RGB,) else ("thermal",)
+            levels = stages
+        logits = self.backbone.decode(self.backbone.neck(levels))[:, :1]
+        logits = upsample_to(logits, tuple(reference.shape[-2:]))
+        return dict(zip(heads, logits.chunk(len(heads), dim=0)))
+
+    @torch.no_grad()
+    def predict(self, rgb: torch.Tensor | None, thermal: torch.Tensor | None) -> torch.Tensor:
+        """Saliency (B, 1, H, W) in [0, 1]: sigmoid of the sum of the three heads with both
+        inputs; the RGB-only (or thermal-only) head when the other modality is missing."""
+        outputs = self(rgb, thermal)
+        return torch.sigmoid(sum(outputs.values()))
+
+    # -- training ----------------------------------------------------------------------------
+    def losses(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unimodal supervision: the structure loss of every head against the same mask."""
+        return {head: structure_loss(logits, target) for head, logits in outputs.items()}
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by PCGrad group: each modality's adapters and the decoder."""
+        groups: dict[str, list[nn.Parameter]] = {"rgb_adapters": [], "thermal_adapters": [], "decoder": []}
+        for block in self.backbone.blocks:
+            groups["rgb_adapters"] += list(block.adapter.streams[RGB].parameters())
+            groups["thermal_adapters"] += list(block.adapter.streams[THERMAL].parameters())
+        groups["decoder"] = list(self.backbone.sam_mask_decoder.parameters())
+        if self.config.train_encoder:
+            adapters = {id(p) for p in groups["rgb_adapters"] + groups["thermal_adapters"]}
+            groups["encoder"] = [p for p in self.backbone.image_encoder.parameters() if id(p) not in adapters]
+        return groups
+
+    GROUP_TASKS = {"rgb_adapters": ("fused", "rgb"), "thermal_adapters": ("fused", "thermal"),
+                   "decoder": HEADS, "encoder": HEADS}
+
+    def backward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Fill .grad from the three losses, with PCGrad per group when configured; returns the total."""
+        total = sum(losses.values())
+        if self.config.pcgrad and len(losses) > 1:
+            groups = {name: (params, self.GROUP_TASKS[name]) for name, params in self.parameter_groups().items()}
+            pcgrad_backward(losses, groups, self._generator)
+        else:
+            total.backward()
+        return total.detach()
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def trained_state_dict(self) -> dict[str, torch.Tensor]:
+        """What training changed; the frozen encoder too when no official weights back it."""
+        if not self.backbone.config.checkpoint:
+            return self.state_dict()
+        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
+        return {k: v for k, v in self.state_dict().items() if k in trainable}
+
+    def save(self, path: str | Path, extra: dict | None = None) -> None:
+        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.trained_state_dict(), extra)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SAMSOD:
+        content = load_model_checkpoint(path, cls.kind)
+        model = cls(SAMSODConfig.from_dict(content["config"]))
+        apply_trained_state(model, content["state_dict"], path)
+        return model.to(map_location).eval()
