@@ -40,7 +40,7 @@ def test_truncated_checkpoint_names_the_file(official_checkpoint, tmp_path, test
 
 
 def test_raw_state_dict_without_model_key_is_rejected(official_checkpoint, tmp_path, test_backbone_config):
-    path, source = official_checkpoint
+    _, source = official_checkpoint
     raw = tmp_path / "raw.pt"
     torch.save(source.official_state_dict(), raw)
     with pytest.raises(CheckpointError, match=r"raw.pt.*\{'model': state_dict\}"):

@@ -16,9 +16,10 @@ def keep_extreme_channels(h: torch.Tensor, k: torch.Tensor, largest: bool) -> to
     per token even with ties (ranks, not a value threshold, decide).
     """
     order = h.argsort(dim=-1, descending=largest)
-    rank = order.argsort(dim=-1)
-    k = k.view(-1, *([1] * (h.ndim - 1)))
-    return h * (rank < k).to(h.dtype)
+    positions = torch.arange(h.shape[-1], device=h.device).expand_as(h)
+    keep_sorted = positions < k.view(-1, *([1] * (h.ndim - 1)))
+    keep = torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
+    return h * keep.to(h.dtype)
 
 
 class DecoupledAdapter(nn.Module):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -124,11 +125,14 @@ class SAMSOD(nn.Module):
         groups["decoder"] = list(self.backbone.sam_mask_decoder.parameters())
         if self.config.train_encoder:
             adapters = {id(p) for p in groups["rgb_adapters"] + groups["thermal_adapters"]}
-            groups["encoder"] = [p for p in self.backbone.image_encoder.parameters() if id(p) not in adapters]
+            encoder = self.backbone.image_encoder.parameters()
+            groups["encoder"] = [p for p in encoder if id(p) not in adapters]
         return groups
 
-    GROUP_TASKS = {"rgb_adapters": ("fused", "rgb"), "thermal_adapters": ("fused", "thermal"),
-                   "decoder": HEADS, "encoder": HEADS}
+    # Which losses feed each PCGrad group (the encoder group exists only with train_encoder).
+    GROUP_TASKS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "rgb_adapters": ("fused", "rgb"), "thermal_adapters": ("fused", "thermal"),
+        "decoder": HEADS, "encoder": HEADS}
 
     def backward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         """Fill .grad from the three losses, with PCGrad per group when configured; returns the total."""
