@@ -112,15 +112,18 @@ class SAM2Backbone(nn.Module):
         scalp = self.image_encoder.scalp
         return features[:-scalp] if scalp > 0 else features
 
-    def decode(self, fpn: Sequence[torch.Tensor], mask_decoder: nn.Module | None = None) -> torch.Tensor:
+    def decode(self, fpn: Sequence[torch.Tensor], mask_decoder: nn.Module | None = None,
+               high_res: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """SAM 2's mask decoder without prompts, as SAM 2's image predictor runs it.
 
         Returns the logits of every mask token, (N, num_mask_tokens, H/4, W/4). `mask_decoder`
-        defaults to SAM 2's own; SARTM passes its per-class decoder.
+        defaults to SAM 2's own (SARTM passes its per-class decoder); `high_res` replaces the
+        decoder's conv_s0/conv_s1 projections of fpn[0], fpn[1] (SARTM passes fused FFP, IFP).
         """
         decoder = mask_decoder or self.sam_mask_decoder
         image_embed = fpn[-1] + self.no_mem_embed.view(1, -1, 1, 1)
-        high_res = [decoder.conv_s0(fpn[0]), decoder.conv_s1(fpn[1])] if decoder.use_high_res_features else None
+        if high_res is None and decoder.use_high_res_features:
+            high_res = [decoder.conv_s0(fpn[0]), decoder.conv_s1(fpn[1])]
         n, _, h, w = image_embed.shape
         image_pe = self.sam_prompt_encoder.pe_layer((h, w)).unsqueeze(0)
         sparse = image_embed.new_zeros(n, 0, self.hidden_dim)

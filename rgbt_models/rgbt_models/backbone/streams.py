@@ -45,3 +45,17 @@ class PerStream(nn.Module):
             raise RuntimeError(f"batch of {x.shape[0]} rows does not split into {len(active)} streams")
         chunks = x.chunk(len(active), dim=0)
         return torch.cat([self.streams[s](chunk) for s, chunk in zip(active, chunks)], dim=0)
+
+    def add_to(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """out[rows of s] += modules[s](x[rows of s]) in place, for every active stream; returns out.
+
+        Same result as out + self(x) without building the concatenated tensor (the hot path
+        of every adapted block).
+        """
+        active = self.router.active
+        rows = x.shape[0] // len(active)
+        if rows * len(active) != x.shape[0]:
+            raise RuntimeError(f"batch of {x.shape[0]} rows does not split into {len(active)} streams")
+        for position, stream in enumerate(active):
+            out.narrow(0, position * rows, rows).add_(self.streams[stream](x.narrow(0, position * rows, rows)))
+        return out

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rgbt_models.backbone.streams import PerStream
+
 
 def keep_extreme_channels(h: torch.Tensor, k: torch.Tensor, largest: bool) -> torch.Tensor:
     """Zero all but the k largest (or smallest) channels of each token.
@@ -103,4 +105,7 @@ class AdaptedBlock(nn.Module):
         if blk.window_size > 0:
             x = window_unpartition(x, window_size, pad_hw, (height, width))
         x = shortcut + blk.drop_path(x)
-        return x + blk.drop_path(blk.mlp(blk.norm2(x))) + self.adapter(x)
+        out = x + blk.drop_path(blk.mlp(blk.norm2(x)))
+        if isinstance(self.adapter, PerStream):
+            return self.adapter.add_to(out, x)
+        return out + self.adapter(x)

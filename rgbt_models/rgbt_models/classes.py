@@ -1,0 +1,80 @@
+"""Class lists of the semantic models: presets for the standard RGB-T data sets and user YAML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rgbt_models.config import ConfigError, load_yaml
+
+
+@dataclass(frozen=True)
+class ClassList:
+    """Class ids (0..C-1, in order), names and overlay colours; `ignore_index` marks unlabelled pixels."""
+
+    name: str
+    names: tuple[str, ...]
+    colors: tuple[tuple[int, int, int], ...]
+    ignore_index: int = 255
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            raise ConfigError(f"class list {self.name!r} is empty")
+        if len(self.colors) != len(self.names):
+            raise ConfigError(f"class list {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
+        if len(set(self.names)) != len(self.names):
+            raise ConfigError(f"class list {self.name!r}: duplicated class names")
+        if 0 <= self.ignore_index < len(self.names):
+            raise ConfigError(f"class list {self.name!r}: ignore_index {self.ignore_index} is a class id")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "classes": [{"id": i, "name": n, "color": list(c)}
+                                               for i, (n, c) in enumerate(zip(self.names, self.colors))],
+                "ignore_index": self.ignore_index}
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> ClassList:
+        try:
+            rows = sorted(values["classes"], key=lambda row: int(row["id"]))
+            ids = [int(row["id"]) for row in rows]
+            if ids != list(range(len(ids))):
+                raise ConfigError(f"{source}: class ids must be 0..{len(ids) - 1} without gaps, got {ids}")
+            colors = tuple(tuple(int(c) for c in row["color"]) for row in rows)
+            if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in colors):
+                raise ConfigError(f"{source}: every colour must be three integers 0..255")
+            return cls(str(values.get("name", "custom")), tuple(str(row["name"]) for row in rows), colors,
+                       int(values.get("ignore_index", 255)))
+        except (KeyError, TypeError) as error:
+            raise ConfigError(f"{source}: a class list needs classes: [{{id, name, color}}, ...] ({error})") from error
+
+
+_PRESETS = {
+    "mfnet": ("unlabeled", "car", "person", "bike", "curve", "car_stop", "guardrail", "color_cone", "bump"),
+    "pst900": ("background", "hand_drill", "backpack", "fire_extinguisher", "survivor"),
+    "fmb": ("background", "road", "sidewalk", "building", "lamp", "sign", "vegetation", "sky", "person", "car",
+            "truck", "bus", "motorcycle", "bicycle", "pole"),
+    "synthetic": ("background", "sky", "person", "vehicle"),
+}
+_PALETTE = ((0, 0, 0), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 192), (128, 128, 0), (64, 64, 128),
+            (192, 128, 128), (192, 64, 0), (70, 130, 180), (220, 20, 60), (0, 0, 142), (107, 142, 35),
+            (250, 170, 30), (153, 153, 153))
+_SYNTHETIC_COLORS = ((0, 0, 0), (70, 130, 180), (220, 20, 60), (0, 0, 142))
+PRESETS = tuple(_PRESETS)
+
+
+def class_list(spec: str | dict) -> ClassList:
+    """A preset name (mfnet, pst900, fmb, synthetic), a path to a YAML file, or an inline mapping."""
+    if isinstance(spec, dict):
+        return ClassList.from_dict(spec)
+    if spec in _PRESETS:
+        names = _PRESETS[spec]
+        colors = _SYNTHETIC_COLORS if spec == "synthetic" else _PALETTE[: len(names)]
+        return ClassList(spec, names, colors)
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml"):
+        return ClassList.from_dict(load_yaml(path), source=str(path))
+    raise ConfigError(f"unknown class list {spec!r}: use one of {PRESETS} or a YAML file")

@@ -1,0 +1,213 @@
+"""The SARTM model: per-modality LoRA, per-level cross-modal fusion, class decoder + auxiliary head."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rgbt_models.backbone import BackboneConfig, SAM2Backbone
+from rgbt_models.backbone.sam2_backbone import upsample_to
+from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
+from rgbt_models.classes import ClassList, class_list
+from rgbt_models.config import ConfigError, check_keys, load_yaml
+from rgbt_models.lora import add_qv_lora
+from rgbt_models.losses.cmkd import class_prototypes, cmkd_loss
+from rgbt_models.losses.ohem import ohem_cross_entropy
+from rgbt_models.sartm.fusion import CrossModalFusion
+from rgbt_models.sartm.heads import AuxiliaryFPNHead
+from rgbt_models.text import encode_class_names
+
+INFERENCE_PATHS = ("decoder", "aux", "average")
+
+
+@dataclass
+class SARTMLossConfig:
+    decoder_weight: float = 1.0
+    aux_weight: float = 1.0
+    cmkd_weight: float = 0.1
+    cmkd_temperature: float = 0.1
+    ohem_keep_threshold: float = 0.7
+    ohem_min_kept_divisor: int = 16
+
+
+@dataclass
+class SARTMConfig:
+    """Everything that defines a SARTM model (stored in its checkpoints)."""
+
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    classes: str | dict = "mfnet"
+    lora_rank: int = 16
+    lora_alpha: float | None = None
+    loss: SARTMLossConfig = field(default_factory=SARTMLossConfig)
+    text_encoder: str = "minilm"
+    text_encoder_weights: str | None = None
+    # Which prediction the model returns at test time: the class decoder, the auxiliary FPN
+    # head, or the average of their probabilities (default: both paths, as the paper's dual path).
+    inference_path: str = "average"
+    # Train the encoder too (only for the CI/demo micro backbone, which has no pre-trained weights).
+    train_encoder: bool = False
+
+    def __post_init__(self) -> None:
+        if self.inference_path not in INFERENCE_PATHS:
+            raise ConfigError(f"inference_path must be one of {INFERENCE_PATHS}, got {self.inference_path!r}")
+        if int(self.lora_rank) < 1:
+            raise ConfigError(f"lora_rank must be >= 1, got {self.lora_rank}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SARTMConfig:
+        values = dict(values)
+        check_keys("sartm model", values, cls.__dataclass_fields__)
+        loss = dict(values.pop("loss", {}) or {})
+        check_keys("sartm model.loss", loss, SARTMLossConfig.__dataclass_fields__)
+        return cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)), loss=SARTMLossConfig(**loss),
+                   **values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SARTMConfig:
+        content = load_yaml(path)
+        try:
+            return cls.from_dict(content.get("model", content))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{path}: {error}") from error
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["backbone"] = self.backbone.to_dict()
+        return values
+
+
+class SARTM(nn.Module):
+    """RGB-T semantic segmentation. forward(rgb, thermal) -> {'decoder', 'aux'} class logits at
+    input size (+ the fused deepest feature for distillation); predict() -> class ids and probabilities."""
+
+    kind = "sartm"
+
+    def __init__(self, config: SARTMConfig | None = None, text_embeddings: torch.Tensor | None = None) -> None:
+        """text_embeddings: (C, d) class-name embeddings; computed with the configured text
+        encoder when None and distillation is on. SARTM.load() restores them from the checkpoint."""
+        super().__init__()
+        self.config = config or SARTMConfig()
+        self.classes: ClassList = class_list(self.config.classes)
+        num_classes = self.classes.num_classes
+        self.backbone = SAM2Backbone(self.config.backbone, num_streams=2)
+        add_qv_lora(self.backbone.blocks, self.backbone.router, self.config.lora_rank, self.config.lora_alpha)
+        if self.config.train_encoder:
+            self.backbone.image_encoder.requires_grad_(True)
+
+        dim = self.backbone.hidden_dim
+        self.class_decoder = self._class_decoder(num_classes)
+        # The pre-trained decoder's conv_s1 / conv_s0 give the IFP (dim/4) and FFP (dim/8)
+        # reductions; each modality gets its own copy.
+        source = self.backbone.sam_mask_decoder
+        self.ifp_reduce = nn.ModuleList([self._copy_conv(source.conv_s1) for _ in range(2)])
+        self.ffp_reduce = nn.ModuleList([self._copy_conv(source.conv_s0) for _ in range(2)])
+        del self.backbone.sam_mask_decoder  # replaced by the per-class decoder
+        self.fusion = nn.ModuleList([CrossModalFusion(c) for c in (dim // 8, dim // 4, dim)])
+        self.aux_head = AuxiliaryFPNHead(dim, dim // 4, dim // 8, num_classes)
+
+        if text_embeddings is None and self.config.loss.cmkd_weight > 0:
+            text_embeddings = encode_class_names(self.classes.names, self.config.text_encoder,
+                                                 self.config.text_encoder_weights)
+        if text_embeddings is None:
+            text_embeddings = torch.zeros(num_classes, 1)
+        if text_embeddings.shape[0] != num_classes:
+            raise ConfigError(f"{text_embeddings.shape[0]} text embeddings for {num_classes} classes")
+        self.register_buffer("text_embeddings", text_embeddings.float())
+
+    def _class_decoder(self, num_classes: int) -> nn.Module:
+        """SAM 2's mask decoder with one mask token (and hypernetwork MLP) per class; the shared
+        layers (two-way transformer, upscaling) start from the pre-trained decoder."""
+        from sam2.modeling.sam.mask_decoder import MaskDecoder
+
+        source = self.backbone.sam_mask_decoder
+        decoder = MaskDecoder(
+            transformer_dim=source.transformer_dim, transformer=source.transformer,
+            num_multimask_outputs=num_classes - 1, iou_head_depth=3, iou_head_hidden_dim=256,
+            use_high_res_features=True, pred_obj_scores=False)
+        decoder.output_upscaling.load_state_dict(source.output_upscaling.state_dict())
+        # conv_s0/conv_s1 are replaced by the per-modality IFP/FFP reductions.
+        del decoder.conv_s0, decoder.conv_s1
+        decoder.requires_grad_(True)
+        return decoder
+
+    @staticmethod
+    def _copy_conv(conv: nn.Conv2d) -> nn.Conv2d:
+        copy = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size)
+        copy.load_state_dict(conv.state_dict())
+        copy.requires_grad_(True)
+        return copy
+
+    # -- model -------------------------------------------------------------------------------
+    def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Class logits (B, C, H, W) of both paths and 'sfm': the fused deepest feature (B, D, h, w)."""
+        stages, _ = self.backbone.encode([rgb, thermal])
+        ffp, ifp, sfm = self.backbone.neck(stages)  # strides 4, 8, 16; both modalities' rows
+        ffp = [self.ffp_reduce[m](x) for m, x in enumerate(ffp.chunk(2))]
+        ifp = [self.ifp_reduce[m](x) for m, x in enumerate(ifp.chunk(2))]
+        sfm = sfm.chunk(2)
+        fused_ffp, fused_ifp, fused_sfm = (fusion(*pair) for fusion, pair in zip(self.fusion, (ffp, ifp, sfm)))
+        size = tuple(rgb.shape[-2:])
+        decoder_logits = self.backbone.decode([fused_sfm], self.class_decoder, high_res=[fused_ffp, fused_ifp])
+        aux_logits = self.aux_head(fused_sfm, fused_ifp, fused_ffp)
+        return {"decoder": upsample_to(decoder_logits, size), "aux": upsample_to(aux_logits, size), "sfm": fused_sfm}
+
+    def probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        path = self.config.inference_path
+        if path == "average":
+            return (F.softmax(outputs["decoder"], 1) + F.softmax(outputs["aux"], 1)) / 2
+        return F.softmax(outputs[path], dim=1)
+
+    @torch.no_grad()
+    def predict(self, rgb: torch.Tensor, thermal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class ids (B, H, W) int64 and per-class probabilities (B, C, H, W) at input size."""
+        probabilities = self.probabilities(self(rgb, thermal))
+        return probabilities.argmax(dim=1), probabilities
+
+    # -- training ----------------------------------------------------------------------------
+    def losses(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted OHEM CE on both paths and the CMKD term (labels: (B, H, W), 255 ignored)."""
+        cfg = self.config.loss
+        ignore = self.classes.ignore_index
+
+        def ohem(logits):
+            return ohem_cross_entropy(logits, labels, ignore, cfg.ohem_keep_threshold, cfg.ohem_min_kept_divisor)
+
+        losses = {"decoder": cfg.decoder_weight * ohem(outputs["decoder"]),
+                  "aux": cfg.aux_weight * ohem(outputs["aux"])}
+        if cfg.cmkd_weight > 0:
+            prototypes, present = class_prototypes(outputs["sfm"], labels, self.classes.num_classes, ignore)
+            losses["cmkd"] = cfg.cmkd_weight * cmkd_loss(prototypes, self.text_embeddings, present,
+                                                         cfg.cmkd_temperature)
+        return losses
+
+    def backward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = sum(losses.values())
+        total.backward()
+        return total.detach()
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def trained_state_dict(self) -> dict[str, torch.Tensor]:
+        """Trainable weights, the text embeddings and BatchNorm statistics; the frozen encoder
+        too when no official weights back it."""
+        state = self.state_dict()
+        if not self.backbone.config.checkpoint:
+            return state
+        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
+        buffers = {name for name, _ in self.named_buffers() if not name.startswith("backbone.")}
+        return {k: v for k, v in state.items() if k in trainable or k in buffers}
+
+    def save(self, path: str | Path, extra: dict | None = None) -> None:
+        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.trained_state_dict(), extra)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SARTM:
+        content = load_model_checkpoint(path, cls.kind)
+        config = SARTMConfig.from_dict(content["config"])
+        embeddings = content["state_dict"].get("text_embeddings")
+        model = cls(config, text_embeddings=embeddings if embeddings is not None else torch.zeros(1, 1))
+        apply_trained_state(model, content["state_dict"], path)
+        return model.to(map_location).eval()
