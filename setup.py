@@ -24,7 +24,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     entry_points={
-        # The node's executable is added with the node (issue 6).
-        "console_scripts": [],
+        "console_scripts": [
+            "rgbt_perception_node = rgbt_perception.node:main",
+        ],
     },
 )

@@ -1,0 +1,45 @@
+"""Start the rgbt_perception node: ros2 launch rgbt_perception rgbt.launch.py [arg:=value ...]
+
+Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, device. The Fast DDS
+profile for camera-sized messages (config/fastdds_large_images.xml) is set for the node unless
+FASTDDS_DEFAULT_PROFILES_FILE is already set.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import UnlessCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+PACKAGE = "rgbt_perception"
+EXECUTABLE = "rgbt_perception_node"
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = get_package_share_directory(PACKAGE)
+    arguments = [
+        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "rgbt.yaml"),
+                              description="node parameters (see config/rgbt.yaml)"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its topics"),
+        DeclareLaunchArgument("rgb_topic", default_value="rgb/image", description="RGB sensor_msgs/Image topic"),
+        DeclareLaunchArgument("thermal_topic", default_value="thermal/image",
+                              description="thermal sensor_msgs/Image topic"),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="true for bag replay (/clock)"),
+        DeclareLaunchArgument("device", default_value="auto", description="auto | cuda | cpu"),
+    ]
+    profile = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE",
+                                     os.path.join(share, "config", "fastdds_large_images.xml"),
+                                     condition=UnlessCondition(str("FASTDDS_DEFAULT_PROFILES_FILE" in os.environ)))
+    node = Node(
+        package=PACKAGE, executable=EXECUTABLE, name="rgbt_perception", namespace=LaunchConfiguration("namespace"),
+        output="screen", emulate_tty=True,
+        parameters=[LaunchConfiguration("params_file"),
+                    {"use_sim_time": LaunchConfiguration("use_sim_time"), "device": LaunchConfiguration("device")}],
+        remappings=[("rgb/image", LaunchConfiguration("rgb_topic")),
+                    ("thermal/image", LaunchConfiguration("thermal_topic"))],
+    )
+    return LaunchDescription([*arguments, profile, node])

@@ -1,0 +1,84 @@
+"""sensor_msgs/Image <-> numpy, with every check a camera driver or a bag can need.
+
+Uses cv_bridge when it is importable (a normal ROS install) and our own conversion otherwise
+(the pip route); both give the same arrays. Every malformed message raises BadImage with a
+reason, which the node counts and logs instead of crashing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RGB_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+THERMAL_ENCODINGS = ("mono8", "mono16", "16UC1", "32FC1")
+# encoding -> (numpy dtype, channels)
+_LAYOUT = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "rgba8": (np.uint8, 4), "bgra8": (np.uint8, 4),
+           "mono8": (np.uint8, 1), "mono16": (np.uint16, 1), "16UC1": (np.uint16, 1), "32FC1": (np.float32, 1)}
+
+try:  # pragma: no cover - only on a ROS install with cv_bridge
+    from cv_bridge import CvBridge
+
+    _BRIDGE = CvBridge()
+except ImportError:
+    _BRIDGE = None
+
+
+class BadImage(ValueError):
+    """A sensor_msgs/Image that cannot be decoded, with the reason."""
+
+
+def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.ndarray:
+    """The image as (H, W) or (H, W, C) numpy array in its own encoding and dtype (a copy)."""
+    encoding = msg.encoding
+    if encoding not in allowed:
+        raise BadImage(f"unsupported encoding {encoding!r} (supported: {', '.join(allowed)})")
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise BadImage(f"empty image {width}x{height}")
+    if max_pixels and height * width > max_pixels:
+        raise BadImage(f"image {width}x{height} exceeds the configured limit of {max_pixels} pixels")
+    dtype, channels = _LAYOUT[encoding]
+    row_bytes = width * channels * np.dtype(dtype).itemsize
+    if step < row_bytes:
+        raise BadImage(f"step {step} is smaller than width x bytes per pixel = {row_bytes}")
+    if len(msg.data) < step * height:
+        raise BadImage(f"data holds {len(msg.data)} bytes, expected step x height = {step * height}")
+    if _BRIDGE is not None:  # pragma: no cover
+        return np.array(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="passthrough"), copy=True)
+    buffer = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, bytes | bytearray | memoryview)
+                           else msg.data, dtype=np.uint8, count=step * height)
+    rows = buffer.reshape(height, step)[:, :row_bytes]
+    big_endian = bool(msg.is_bigendian)
+    array_dtype = np.dtype(dtype).newbyteorder(">" if big_endian else "<")
+    image = np.ascontiguousarray(rows).view(array_dtype).reshape(height, width, channels)
+    image = image.astype(np.dtype(dtype).newbyteorder("="), copy=True)
+    return image[..., 0] if channels == 1 else image
+
+
+def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
+    """Any supported RGB-camera encoding to (H, W, 3) uint8 RGB."""
+    if encoding == "rgb8":
+        return image
+    if encoding == "bgr8":
+        return image[..., ::-1].copy()
+    if encoding == "rgba8":
+        return image[..., :3].copy()
+    if encoding == "bgra8":
+        return image[..., 2::-1].copy()
+    return np.repeat(image[..., None], 3, axis=2)  # mono8
+
+
+def array_to_image(array: np.ndarray, encoding: str, header=None):
+    """numpy (H, W) uint8 'mono8' or (H, W, 3) uint8 'rgb8' -> sensor_msgs/Image."""
+    from sensor_msgs.msg import Image
+
+    array = np.ascontiguousarray(array)
+    msg = Image()
+    if header is not None:
+        msg.header = header
+    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = int(array.strides[0])
+    msg.data = array.tobytes()
+    return msg

@@ -1,0 +1,38 @@
+"""Choosing the inference device and precision, with the reason said in one log line."""
+
+from __future__ import annotations
+
+import torch
+
+DEVICES = ("auto", "cuda", "cpu")
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def select_device(requested: str, precision: str) -> tuple[str, torch.dtype, str]:
+    """(device, dtype, reason). CUDA asked for but absent falls back to the CPU; reduced
+    precision is used on CUDA only (bf16 is slower than fp32 on CPUs without AMX)."""
+    if requested not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {requested!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    has_cuda = torch.cuda.is_available()
+    if requested == "cpu":
+        device, reason = "cpu", "device: cpu requested"
+    elif has_cuda:
+        device, reason = "cuda", f"CUDA available ({torch.cuda.get_device_name(0)})"
+    else:
+        device = "cpu"
+        reason = ("device: cuda requested but CUDA is not available, falling back to the CPU" if requested == "cuda"
+                  else "no CUDA device found, using the CPU")
+    dtype = torch.float32
+    if precision != "fp32":
+        if device == "cuda":
+            dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+            if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+                dtype, reason = torch.float16, reason + "; bf16 unsupported on this GPU, using fp16"
+        else:
+            reason += f"; precision {precision} ignored on the CPU (fp32)"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return device, dtype, reason

@@ -1,0 +1,371 @@
+"""The rgbt_perception node: synchronized RGB + thermal in, SARTM / SAMSOD outputs out.
+
+A thin ROS shell over rgbt_perception.pipeline. Callbacks only decode, pair and hand the
+newest pair to a worker thread; a pair arriving while the models are busy replaces the
+pending one and is counted as skipped (never queued). Thermal silent for longer than
+thermal.timeout: SAMSOD's RGB-only head keeps publishing, SARTM pauses, diagnostics say
+DEGRADED; full mode resumes by itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, RegionOfInterest
+
+from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
+from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
+from rgbt_perception.codec import RGB_ENCODINGS, THERMAL_ENCODINGS, BadImage, array_to_image, image_to_array, to_rgb
+from rgbt_perception.devices import DEVICES, PRECISIONS, select_device
+from rgbt_perception.model_loading import ModelLoadError, load_model
+from rgbt_perception.pipeline import FrameRejected, Pipeline, PipelineConfig
+from rgbt_perception.sync import PairSynchronizer, stamp_seconds
+
+# name: (default, description, choices or (min, max) or None)
+PARAMETERS: dict[str, tuple[object, str, object]] = {
+    "sartm.enabled": (True, "run SARTM semantic segmentation", None),
+    "sartm.checkpoint": ("", "SARTM checkpoint written by rgbt-train", None),
+    "sartm.config": ("", "model config YAML used only with allow_untrained (tests)", None),
+    "samsod.enabled": (True, "run SAMSOD salient object detection", None),
+    "samsod.checkpoint": ("", "SAMSOD checkpoint written by rgbt-train", None),
+    "samsod.config": ("", "model config YAML used only with allow_untrained (tests)", None),
+    "allow_untrained": (False, "start with random weights when no checkpoint is given (tests only)", None),
+    "device": ("auto", "inference device", DEVICES),
+    "precision": ("fp32", "inference precision on CUDA", PRECISIONS),
+    "model_height": (256, "model input height (multiple of 32)", (32, 2048)),
+    "model_width": (320, "model input width (multiple of 32)", (32, 2048)),
+    "qos.reliability": ("best_effort", "camera subscription reliability; match the camera driver",
+                        ("best_effort", "reliable")),
+    "qos.depth": (5, "camera subscription queue depth", (1, 100)),
+    "sync.slop": (0.05, "max stamp difference of an RGB-thermal pair (s)", (0.0, 1.0)),
+    "sync.queue_size": (10, "messages kept per stream while pairing", (1, 1000)),
+    "thermal.normalization": ("minmax", "16-bit / float thermal to [0, 1]", THERMAL_NORMALIZATIONS),
+    "thermal.range_min": (0.0, "low end of the fixed normalisation range", None),
+    "thermal.range_max": (65535.0, "high end of the fixed normalisation range", None),
+    "thermal.percentile_low": (1.0, "low percentile of the percentile normalisation", (0.0, 100.0)),
+    "thermal.percentile_high": (99.0, "high percentile of the percentile normalisation", (0.0, 100.0)),
+    "thermal.timeout": (1.0, "thermal silent this long (s) -> degraded mode", (0.05, 60.0)),
+    "thermal.homography": ([0.0], "3x3 row-major thermal->RGB homography; [0.0] = none", None),
+    "size_mismatch": ("resize", "RGB and thermal of different sizes", ("resize", "reject")),
+    "max_image_pixels": (16_000_000, "larger images are rejected", (1, 1_000_000_000)),
+    "output.height": (0, "output height; 0 = the RGB image's", (0, 8192)),
+    "output.width": (0, "output width; 0 = the RGB image's", (0, 8192)),
+    "output.color_overlay": (True, "publish semantic/color", None),
+    "saliency.threshold": (-1.0, "binary saliency threshold; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
+    "saliency.min_object_area": (20, "smallest salient region reported (pixels)", (0, 10_000_000)),
+    "diagnostics_period": (1.0, "period of /diagnostics (s)", (0.1, 60.0)),
+}
+
+
+class RGBTPerceptionNode(Node):
+    """ROS wiring around the pipeline; see the module docstring for the behaviour."""
+
+    def __init__(self) -> None:
+        super().__init__("rgbt_perception")
+        self.p = self._declare_parameters()
+        device, dtype, reason = select_device(self.p["device"], self.p["precision"])
+        self.get_logger().info(f"inference device: {device} ({reason})")
+        self.pipeline = Pipeline(self._pipeline_config(), *self._load_models(), device=device, dtype=dtype)
+
+        depth = self.p["qos.depth"]
+        reliability = (ReliabilityPolicy.RELIABLE if self.p["qos.reliability"] == "reliable"
+                       else ReliabilityPolicy.BEST_EFFORT)
+        camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        inputs = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, "rgb/image", self._on_rgb, camera_qos, callback_group=inputs,
+                                 event_callbacks=events)
+        self.create_subscription(Image, "thermal/image", self._on_thermal, camera_qos, callback_group=inputs,
+                                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+        self.sync = PairSynchronizer(self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
+                                     on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"),
+                                     stamp_of=lambda item: stamp_seconds(item[0]))
+
+        self.pubs = {}
+        if self.pipeline.sartm is not None:
+            self.pubs["semantic/mask"] = self.create_publisher(Image, "semantic/mask", 5)
+            if self.p["output.color_overlay"]:
+                self.pubs["semantic/color"] = self.create_publisher(Image, "semantic/color", 5)
+            self.pubs["semantic/classes"] = self.create_publisher(SemanticClasses, "semantic/classes", 5)
+            latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                                 reliability=ReliabilityPolicy.RELIABLE)
+            self.class_map_pub = self.create_publisher(ClassMap, "semantic/class_map", latched)
+            self.class_map_pub.publish(self._class_map())
+        if self.pipeline.samsod is not None:
+            self.pubs["saliency/map"] = self.create_publisher(Image, "saliency/map", 5)
+            self.pubs["saliency/mask"] = self.create_publisher(Image, "saliency/mask", 5)
+            self.pubs["saliency/objects"] = self.create_publisher(SalientObjects, "saliency/objects", 5)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+        # State shared with the worker thread (guarded by self.lock).
+        self.lock = threading.Condition()
+        self.pending: tuple | None = None
+        self.stopping = False
+        self.counts = {"rgb": 0, "thermal": 0, "pairs": 0, "processed": 0, "skipped": 0, "bad": 0,
+                       "model_errors": 0, "rejected": 0}
+        self.bad_reasons: dict[str, int] = {}
+        self.latencies: deque[float] = deque(maxlen=200)
+        self.inference: deque[float] = deque(maxlen=200)
+        self.last_thermal_wall = None
+        self.last_rgb_wall = None
+        self.start_wall = time.monotonic()
+        self.qos_warnings: list[str] = []
+        self.model_error_logged = False
+        self.worker = threading.Thread(target=self._work, name="rgbt_inference", daemon=True)
+        self.worker.start()
+        self.create_timer(self.p["diagnostics_period"], self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self._last_counts = dict(self.counts)
+        self._last_diag = time.monotonic()
+        self.get_logger().info("rgbt_perception ready: models "
+                               f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}")
+
+    # -- parameters --------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict:
+        values = {}
+        for name, (default, description, constraint) in PARAMETERS.items():
+            descriptor = ParameterDescriptor(description=description)
+            if isinstance(constraint, tuple) and len(constraint) == 2 and not isinstance(constraint[0], str):
+                low, high = constraint
+                if isinstance(default, int) and not isinstance(default, bool):
+                    descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+                else:
+                    descriptor.floating_point_range = [FloatingPointRange(from_value=float(low),
+                                                                          to_value=float(high), step=0.0)]
+            elif isinstance(constraint, tuple):
+                descriptor.additional_constraints = f"one of {', '.join(constraint)}"
+            values[name] = self.declare_parameter(name, default, descriptor).value
+            if isinstance(constraint, tuple) and isinstance(constraint[0], str) and values[name] not in constraint:
+                raise ValueError(f"parameter {name}={values[name]!r} is not allowed; choose one of {constraint}")
+        for name in ("model_height", "model_width"):
+            if values[name] % 32:
+                raise ValueError(f"parameter {name}={values[name]} must be a multiple of 32")
+        homography = list(values["thermal.homography"])
+        if homography != [0.0] and len(homography) != 9:
+            raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
+        if values["thermal.percentile_low"] >= values["thermal.percentile_high"]:
+            raise ValueError("parameter thermal.percentile_low must be below thermal.percentile_high")
+        if not (values["sartm.enabled"] or values["samsod.enabled"]):
+            raise ValueError("parameters sartm.enabled and samsod.enabled are both false: nothing to run")
+        return values
+
+    def _pipeline_config(self) -> PipelineConfig:
+        p = self.p
+        homography = list(p["thermal.homography"])
+        return PipelineConfig(
+            model_height=p["model_height"], model_width=p["model_width"],
+            thermal_normalization=p["thermal.normalization"],
+            thermal_range=(p["thermal.range_min"], p["thermal.range_max"]),
+            thermal_percentiles=(p["thermal.percentile_low"], p["thermal.percentile_high"]),
+            homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
+            size_mismatch=p["size_mismatch"], output_height=p["output.height"], output_width=p["output.width"],
+            saliency_threshold=p["saliency.threshold"], min_object_area=p["saliency.min_object_area"],
+            color_overlay=p["output.color_overlay"])
+
+    def _load_models(self):
+        models = []
+        for kind in ("sartm", "samsod"):
+            if not self.p[f"{kind}.enabled"]:
+                models.append(None)
+                continue
+            model = load_model(kind, self.p[f"{kind}.checkpoint"], self.p[f"{kind}.config"], self.p["allow_untrained"])
+            if not self.p[f"{kind}.checkpoint"]:
+                self.get_logger().warning(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
+            models.append(model)
+        return models
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _bad(self, stream: str, error: Exception) -> None:
+        with self.lock:
+            self.counts["bad"] += 1
+            self.bad_reasons[stream] = self.bad_reasons.get(stream, 0) + 1
+        self.get_logger().warning(f"bad {stream} image: {error}", throttle_duration_sec=5.0)
+
+    def _on_rgb(self, msg: Image) -> None:
+        self.counts["rgb"] += 1
+        try:
+            rgb = to_rgb(image_to_array(msg, RGB_ENCODINGS, self.p["max_image_pixels"]), msg.encoding)
+        except BadImage as error:
+            self._bad("rgb", error)
+            return
+        self.last_rgb_wall = time.monotonic()
+        if self._thermal_missing():
+            if self.pipeline.samsod is not None:
+                self._submit(msg, rgb, None, None)
+            return
+        self.sync.add(0, (msg, rgb))
+
+    def _on_thermal(self, msg: Image) -> None:
+        self.counts["thermal"] += 1
+        try:
+            thermal = image_to_array(msg, THERMAL_ENCODINGS, self.p["max_image_pixels"])
+            if thermal.dtype == np.float32 and not np.isfinite(thermal).any():
+                raise BadImage("32FC1 thermal image has no finite pixel")
+        except BadImage as error:
+            self._bad("thermal", error)
+            return
+        self.last_thermal_wall = time.monotonic()
+        self.sync.add(1, (msg, thermal))
+
+    def _thermal_missing(self) -> bool:
+        """True once thermal has been silent for thermal.timeout (or never came in that time)."""
+        last = self.last_thermal_wall
+        silent_for = self._since_start() if last is None else time.monotonic() - last
+        return silent_for > self.p["thermal.timeout"]
+
+    def _since_start(self) -> float:
+        return time.monotonic() - self.start_wall
+
+    def _on_pair(self, rgb_item, thermal_item) -> None:
+        self.counts["pairs"] += 1
+        self._submit(rgb_item[0], rgb_item[1], thermal_item[0], thermal_item[1])
+
+    def _submit(self, rgb_msg, rgb, thermal_msg, thermal) -> None:
+        with self.lock:
+            if self.pending is not None:
+                self.counts["skipped"] += 1
+            self.pending = (rgb_msg, rgb, thermal, time.monotonic())
+            self.lock.notify()
+
+    def _on_incompatible_qos(self, event) -> None:
+        text = (f"a publisher's QoS is incompatible with this node's camera subscription "
+                f"(policy {event.last_policy_kind}); set qos.reliability to match the camera driver")
+        self.qos_warnings.append(text)
+        self.get_logger().warning(text, throttle_duration_sec=5.0)
+
+    # -- inference -----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self.lock:
+                while self.pending is None and not self.stopping:
+                    self.lock.wait(0.2)
+                if self.stopping:
+                    return
+                rgb_msg, rgb, thermal, received = self.pending
+                self.pending = None
+            try:
+                result = self.pipeline.run(rgb, thermal)
+            except FrameRejected as error:
+                self._bad("pair", error)
+                continue
+            except Exception as error:  # a model failure must not kill the node
+                self.counts["model_errors"] += 1
+                if not self.model_error_logged:
+                    self.get_logger().error(f"model failed: {error}\n{traceback.format_exc()}")
+                    self.model_error_logged = True
+                else:
+                    self.get_logger().error(f"model failed again: {error}", throttle_duration_sec=10.0)
+                continue
+            try:
+                self._publish(rgb_msg.header, result)
+            except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
+                self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
+            self.counts["processed"] += 1
+            self.inference.append(result.timings.get("total", 0.0))
+            self.latencies.append(time.monotonic() - received)
+
+    def _publish(self, header, result) -> None:
+        if result.semantic_mask is not None:
+            self.pubs["semantic/mask"].publish(array_to_image(result.semantic_mask, "mono8", header))
+            if "semantic/color" in self.pubs and result.semantic_color is not None:
+                self.pubs["semantic/color"].publish(array_to_image(result.semantic_color, "rgb8", header))
+            self.pubs["semantic/classes"].publish(SemanticClasses(
+                header=header, class_ids=[s.class_id for s in result.class_stats],
+                class_names=[s.name for s in result.class_stats],
+                pixel_fractions=[s.pixel_fraction for s in result.class_stats],
+                mean_confidences=[s.mean_confidence for s in result.class_stats]))
+        if result.saliency_map is not None:
+            self.pubs["saliency/map"].publish(array_to_image(result.saliency_map, "mono8", header))
+            self.pubs["saliency/mask"].publish(array_to_image(result.saliency_mask, "mono8", header))
+            height, width = result.saliency_map.shape
+            self.pubs["saliency/objects"].publish(SalientObjects(header=header, height=height, width=width, objects=[
+                SalientObject(bbox=RegionOfInterest(x_offset=o.x, y_offset=o.y, width=o.width, height=o.height),
+                              area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x,
+                              centroid_y=o.centroid_y) for o in result.objects]))
+
+    def _class_map(self) -> ClassMap:
+        classes = self.pipeline.sartm.classes
+        message = ClassMap(class_set=classes.name, ignore_id=classes.ignore_index,
+                           classes=[ClassInfo(id=i, name=n, r=c[0], g=c[1], b=c[2])
+                                    for i, (n, c) in enumerate(zip(classes.names, classes.colors))])
+        message.header.stamp = self.get_clock().now().to_msg()
+        return message
+
+    # -- diagnostics ---------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        elapsed = max(now - self._last_diag, 1e-6)
+        rates = {k: (self.counts[k] - self._last_counts[k]) / elapsed for k in ("rgb", "thermal", "pairs", "processed")}
+        self._last_counts, self._last_diag = dict(self.counts), now
+        level, message = DiagnosticStatus.OK, "running"
+        if self._thermal_missing() and self.last_rgb_wall is not None:
+            level, message = DiagnosticStatus.WARN, "DEGRADED: thermal missing, saliency from RGB only, SARTM paused"
+        if (rates["rgb"] > 0 and rates["thermal"] == 0) or (rates["thermal"] > 0 and rates["rgb"] == 0):
+            one = "rgb/image" if rates["rgb"] > 0 else "thermal/image"
+            self.get_logger().warning(f"only {one} is arriving: check the other camera and its QoS",
+                                   throttle_duration_sec=10.0)
+        if self.qos_warnings:
+            level, message = max(level, DiagnosticStatus.WARN), message + "; incompatible QoS on an input"
+        if self.counts["model_errors"]:
+            level = DiagnosticStatus.ERROR if self.counts["processed"] == 0 else max(level, DiagnosticStatus.WARN)
+        values = {f"{k} rate (Hz)": f"{v:.2f}" for k, v in rates.items()}
+        values.update({k: str(v) for k, v in self.counts.items()})
+        values["sync dropped"] = str(self.sync.dropped)
+        if self.inference:
+            values["inference median (ms)"] = f"{1000 * float(np.median(self.inference)):.1f}"
+        if self.latencies:
+            values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
+            values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"
+        values["degraded"] = str(message.startswith("DEGRADED"))
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: RGB-T perception", message=message,
+                                  hardware_id="rgbt_perception",
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            self.stopping = True
+            self.lock.notify_all()
+        self.worker.join(timeout=5.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=sys.argv if argv is None else argv)
+    try:
+        node = RGBTPerceptionNode()
+    except (ModelLoadError, ValueError, rclpy.exceptions.InvalidParameterValueException) as error:
+        print(f"[rgbt_perception] cannot start: {error}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.shutdown()
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

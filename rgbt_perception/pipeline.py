@@ -1,0 +1,167 @@
+"""The ROS-free perception pipeline: preprocess -> SARTM / SAMSOD -> postprocess.
+
+The node and the rosbag replay tool both run frames through `Pipeline.run`, so that what is
+evaluated offline is exactly what the robot publishes. Inputs and outputs are numpy arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rgbt_models.data.thermal import normalize_thermal
+
+
+@dataclass
+class PipelineConfig:
+    """Pre- and post-processing settings (the node fills it from its parameters)."""
+
+    model_height: int = 128
+    model_width: int = 160
+    thermal_normalization: str = "minmax"
+    thermal_range: tuple[float, float] = (0.0, 65535.0)
+    thermal_percentiles: tuple[float, float] = (1.0, 99.0)
+    homography: np.ndarray | None = None  # 3x3, thermal pixel -> RGB pixel
+    size_mismatch: str = "resize"  # or "reject"
+    output_height: int = 0  # 0: the RGB image's size
+    output_width: int = 0
+    saliency_threshold: float = -1.0  # < 0: adaptive (2 x mean saliency, as SOD evaluation uses)
+    min_object_area: int = 20
+    color_overlay: bool = True
+
+
+@dataclass
+class ClassStat:
+    class_id: int
+    name: str
+    pixel_fraction: float
+    mean_confidence: float
+
+
+@dataclass
+class SalientRegion:
+    x: int
+    y: int
+    width: int
+    height: int
+    area: int
+    mean_saliency: float
+    centroid_x: float
+    centroid_y: float
+
+
+@dataclass
+class PipelineResult:
+    semantic_mask: np.ndarray | None = None  # (H, W) uint8 class ids
+    semantic_color: np.ndarray | None = None  # (H, W, 3) uint8 overlay
+    class_stats: list[ClassStat] = field(default_factory=list)
+    saliency_map: np.ndarray | None = None  # (H, W) uint8 0..255
+    saliency_mask: np.ndarray | None = None  # (H, W) uint8 {0, 255}
+    objects: list[SalientRegion] = field(default_factory=list)
+    degraded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+class FrameRejected(ValueError):
+    """A pair the pipeline refuses (e.g. different sizes with size_mismatch: reject)."""
+
+
+class Pipeline:
+    """Runs the loaded models on one RGB(-T) frame; either model may be None (switched off)."""
+
+    def __init__(self, config: PipelineConfig, sartm=None, samsod=None, device: str = "cpu",
+                 dtype: torch.dtype = torch.float32) -> None:
+        if sartm is None and samsod is None:
+            raise ValueError("the pipeline needs at least one model")
+        if config.model_height % 32 or config.model_width % 32:
+            raise ValueError("model input size must be a multiple of 32")
+        self.config, self.sartm, self.samsod = config, sartm, samsod
+        self.device, self.dtype = torch.device(device), dtype
+        for model in (sartm, samsod):
+            if model is not None:
+                model.to(self.device).eval()
+        self.colors = (np.array(sartm.classes.colors, np.uint8) if sartm is not None else None)
+
+    # -- stages ------------------------------------------------------------------------------
+    def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB (H, W, 3) uint8 and raw thermal (any supported dtype) -> model tensors."""
+        cfg = self.config
+        size = (cfg.model_width, cfg.model_height)
+        rgb_t = torch.from_numpy(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None]
+        rgb_t = rgb_t.to(self.device).to(self.dtype) / 255.0
+        if thermal is None:
+            return rgb_t, None
+        thermal01 = normalize_thermal(thermal, cfg.thermal_normalization, cfg.thermal_range, cfg.thermal_percentiles)
+        if cfg.homography is not None:
+            thermal01 = cv2.warpPerspective(thermal01, cfg.homography, (rgb.shape[1], rgb.shape[0]))
+        elif thermal01.shape[:2] != rgb.shape[:2] and cfg.size_mismatch == "reject":
+            raise FrameRejected(f"thermal {thermal01.shape[1]}x{thermal01.shape[0]} and RGB "
+                                f"{rgb.shape[1]}x{rgb.shape[0]} differ (size_mismatch: reject)")
+        thermal_t = torch.from_numpy(cv2.resize(thermal01, size, interpolation=cv2.INTER_AREA))[None, None]
+        return rgb_t, thermal_t.to(self.device).to(self.dtype)
+
+    def run(self, rgb: np.ndarray, thermal: np.ndarray | None) -> PipelineResult:
+        """One frame through every enabled model. Without thermal, only SAMSOD's RGB-only
+        head runs (degraded mode) and SARTM pauses."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        rgb_t, thermal_t = self.preprocess(rgb, thermal)
+        timings["preprocess"] = time.perf_counter() - start
+        out_h = self.config.output_height or rgb.shape[0]
+        out_w = self.config.output_width or rgb.shape[1]
+        result = PipelineResult(degraded=thermal is None, timings=timings)
+        autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+        with torch.inference_mode(), autocast:
+            if self.sartm is not None and thermal_t is not None:
+                t0 = time.perf_counter()
+                _, probabilities = self.sartm.predict(rgb_t, thermal_t)
+                probabilities = F.interpolate(probabilities.float(), size=(out_h, out_w), mode="bilinear",
+                                              align_corners=False)[0]
+                confidence, ids = probabilities.max(dim=0)
+                timings["sartm"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                self._semantic_outputs(result, ids.cpu().numpy().astype(np.uint8), confidence.cpu().numpy())
+                timings["postprocess_semantic"] = time.perf_counter() - t0
+            if self.samsod is not None:
+                t0 = time.perf_counter()
+                saliency = self.samsod.predict(rgb_t, thermal_t)
+                saliency = F.interpolate(saliency.float(), size=(out_h, out_w), mode="bilinear", align_corners=False)
+                timings["samsod"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                self._saliency_outputs(result, saliency[0, 0].cpu().numpy())
+                timings["postprocess_saliency"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - start
+        return result
+
+    # -- postprocessing ------------------------------------------------------------------------
+    def _semantic_outputs(self, result: PipelineResult, ids: np.ndarray, confidence: np.ndarray) -> None:
+        result.semantic_mask = ids
+        if self.config.color_overlay:
+            result.semantic_color = self.colors[ids]
+        counts = np.bincount(ids.ravel(), minlength=len(self.colors))
+        sums = np.bincount(ids.ravel(), weights=confidence.ravel(), minlength=len(self.colors))
+        names = self.sartm.classes.names
+        result.class_stats = [ClassStat(int(c), names[c], float(counts[c] / ids.size), float(sums[c] / counts[c]))
+                              for c in np.flatnonzero(counts)]
+
+    def _saliency_outputs(self, result: PipelineResult, saliency: np.ndarray) -> None:
+        saliency = np.clip(saliency, 0.0, 1.0)
+        result.saliency_map = (saliency * 255 + 0.5).astype(np.uint8)
+        threshold = self.config.saliency_threshold
+        if threshold < 0:
+            threshold = min(2 * float(saliency.mean()), 1.0)
+        binary = (saliency >= threshold).astype(np.uint8)
+        result.saliency_mask = binary * 255
+        count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        for index in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[index])
+            if area < self.config.min_object_area:
+                continue
+            mean = float(saliency[labels == index].mean())
+            result.objects.append(SalientRegion(x, y, w, h, area, mean, float(centroids[index][0]),
+                                                float(centroids[index][1])))

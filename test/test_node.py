@@ -1,0 +1,214 @@
+"""Integration tests: the real node as a subprocess, talked to over real rclpy."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from node_fixtures import TEST_NODE_ARGS, image_msg, scene_pair
+from ros_harness import NodeProcess, spin_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+OUTPUTS = {"semantic/mask": "Image", "semantic/color": "Image", "semantic/classes": "SemanticClasses",
+           "saliency/map": "Image", "saliency/mask": "Image", "saliency/objects": "SalientObjects"}
+
+
+class Probe:
+    """A test-side node that publishes camera pairs and records every output of the node."""
+
+    def __init__(self, context):
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+
+        from rgbt_msgs.msg import ClassMap, SalientObjects, SemanticClasses
+
+        self.node = Node("probe", context=context)
+        self.rgb_pub = self.node.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
+        self.thermal_pub = self.node.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
+        self.received: dict[str, list] = {topic: [] for topic in OUTPUTS}
+        types = {"Image": Image, "SemanticClasses": SemanticClasses, "SalientObjects": SalientObjects}
+        for topic, type_name in OUTPUTS.items():
+            self.node.create_subscription(types[type_name], topic,
+                                          lambda msg, t=topic: self.received[t].append(msg), 10)
+        self.class_maps: list = []
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(ClassMap, "semantic/class_map", self.class_maps.append, latched)
+        self.diagnostics: list = []
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+
+    def spin_for(self, seconds: float) -> None:
+        spin_until(self.node, lambda: False, seconds, self.executor)
+
+    def wait(self, condition, timeout: float) -> bool:
+        return spin_until(self.node, condition, timeout, self.executor)
+
+    def wait_for_node(self, timeout: float = 60.0) -> bool:
+        return self.wait(lambda: self.rgb_pub.get_subscription_count() > 0
+                         and self.thermal_pub.get_subscription_count() > 0, timeout)
+
+    def publish_pairs(self, count: int, start_sec: int = 100, rate: float = 5.0, thermal: bool = True) -> list:
+        stamps = []
+        for i in range(count):
+            sec, nanosec = start_sec + i // 10, (i % 10) * 100_000_000
+            rgb, th = scene_pair(i, sec, nanosec)
+            self.rgb_pub.publish(rgb)
+            if thermal:
+                self.thermal_pub.publish(th)
+            stamps.append((sec, nanosec))
+            self.spin_for(1.0 / rate)
+        return stamps
+
+    def last_status(self):
+        return self.diagnostics[-1].status[0] if self.diagnostics else None
+
+    def status_value(self, key: str):
+        status = self.last_status()
+        return {kv.key: kv.value for kv in status.values}.get(key) if status else None
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+@pytest.fixture
+def running_node(rclpy_context):
+    node = NodeProcess("rgbt_perception.node", ros_args=TEST_NODE_ARGS)
+    probe = Probe(rclpy_context)
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=90)
+        assert probe.wait_for_node(), node.log()
+        yield node, probe
+        node.stop(signal.SIGINT, timeout=2.0)
+    finally:
+        node.kill()
+        probe.close()
+
+
+def test_outputs_have_the_right_types_sizes_stamps_and_frames(running_node):
+    node, probe = running_node
+    stamps = probe.publish_pairs(6)
+    assert probe.wait(lambda: all(probe.received[t] for t in OUTPUTS), 30), (
+        {t: len(v) for t, v in probe.received.items()}, node.log())
+    sent = {(s, n) for s, n in stamps}
+    for topic, messages in probe.received.items():
+        for msg in messages:
+            assert (msg.header.stamp.sec, msg.header.stamp.nanosec) in sent, topic
+            assert msg.header.frame_id == "rgb_camera", topic
+    for topic in ("semantic/mask", "saliency/map", "saliency/mask"):
+        msg = probe.received[topic][-1]
+        assert (msg.height, msg.width, msg.encoding) == (128, 160, "mono8"), topic
+    color = probe.received["semantic/color"][-1]
+    assert (color.height, color.width, color.encoding) == (128, 160, "rgb8")
+    classes = probe.received["semantic/classes"][-1]
+    assert abs(sum(classes.pixel_fractions) - 1.0) < 1e-3
+    assert set(classes.class_names) <= {"background", "sky", "person", "vehicle"}
+    assert set(bytes(probe.received["saliency/mask"][-1].data)) <= {0, 255}
+    objects = probe.received["saliency/objects"][-1]
+    assert (objects.height, objects.width) == (128, 160)
+    assert probe.wait(lambda: probe.class_maps, 5)
+    assert [c.name for c in probe.class_maps[0].classes] == ["background", "sky", "person", "vehicle"]
+    assert probe.wait(lambda: probe.status_value("processed") not in (None, "0"), 5)
+
+
+def test_bad_input_is_counted_and_the_node_keeps_serving(running_node):
+    import numpy as np
+
+    node, probe = running_node
+    probe.publish_pairs(2)
+    bad = [
+        image_msg(np.zeros((8, 8, 3), np.uint8), "yuv422", 50, 0),           # unknown encoding
+        image_msg(np.zeros((8, 8, 3), np.uint8), "rgb8", 50, 1),             # data too short (below)
+        image_msg(np.zeros((8, 8, 3), np.uint8), "rgb8", 50, 2),             # step too small (below)
+        image_msg(np.zeros((8, 8, 3), np.uint8), "rgb8", 50, 3),             # zero height (below)
+    ]
+    bad[1].data = bytes(10)
+    bad[2].step = 8
+    bad[3].height = 0
+    for msg in bad:
+        probe.rgb_pub.publish(msg)
+    nan_thermal = image_msg(np.full((128, 160), np.nan, np.float32), "32FC1", 51, 0)
+    probe.thermal_pub.publish(nan_thermal)
+    probe.spin_for(0.5)
+    before = len(probe.received["saliency/map"])
+    probe.publish_pairs(4, start_sec=200)
+    assert probe.wait(lambda: len(probe.received["saliency/map"]) > before, 20), node.log()
+    assert probe.wait(lambda: int(probe.status_value("bad") or 0) >= 5, 5), node.log()
+    assert node.running()
+
+
+def test_degraded_mode_when_thermal_stops_and_recovery(running_node):
+    node, probe = running_node
+    probe.publish_pairs(3)
+    assert probe.wait(lambda: probe.received["semantic/mask"], 20)
+    semantic_before = len(probe.received["semantic/mask"])
+    probe.publish_pairs(8, start_sec=300, thermal=False)  # 1.6 s without thermal (timeout 0.6 s)
+    saliency_before = len(probe.received["saliency/map"])
+    probe.publish_pairs(4, start_sec=310, thermal=False)
+    assert probe.wait(lambda: len(probe.received["saliency/map"]) > saliency_before, 10), node.log()
+    assert probe.wait(lambda: probe.last_status().message.startswith("DEGRADED"), 5)
+    assert len(probe.received["semantic/mask"]) <= semantic_before + 3  # SARTM paused
+    probe.publish_pairs(5, start_sec=400)
+    semantic_now = len(probe.received["semantic/mask"])
+    probe.publish_pairs(4, start_sec=410)
+    assert probe.wait(lambda: len(probe.received["semantic/mask"]) > semantic_now, 10), node.log()
+    assert probe.wait(lambda: not probe.last_status().message.startswith("DEGRADED"), 5)
+
+
+def test_sigterm_ends_the_node_within_two_seconds(ros_env):
+    node = NodeProcess("rgbt_perception.node", ros_args=TEST_NODE_ARGS)
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=90)
+        assert node.stop(signal.SIGTERM, timeout=2.0) < 2.0
+    finally:
+        node.kill()
+
+
+def _start_fails(args: list[str], env) -> str:
+    result = subprocess.run([sys.executable, "-m", "rgbt_perception.node", "--ros-args", *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    return result.stderr
+
+
+def test_refuses_to_start_without_a_trained_checkpoint(ros_env):
+    stderr = _start_fails(["--params-file", "config/rgbt.yaml"], ros_env)
+    assert "sartm.checkpoint is empty" in stderr
+
+
+def test_bad_parameter_is_named_at_startup(ros_env, tmp_path):
+    stderr = _start_fails([*TEST_NODE_ARGS, "-p", "model_height:=100"], ros_env)
+    assert "model_height" in stderr and "multiple of 32" in stderr
+    stderr = _start_fails([*TEST_NODE_ARGS, "-p", "sync.slop:=5.0"], ros_env)
+    assert "sync.slop" in stderr
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    stderr = _start_fails([*TEST_NODE_ARGS, "-p", f"samsod.checkpoint:={broken}"], ros_env)
+    assert "broken.pt" in stderr and "not a readable PyTorch checkpoint" in stderr
+
+
+def test_launch_file_names_what_the_package_installs():
+    import ast
+    import re
+    from pathlib import Path
+
+    from ros_harness import REPO_ROOT
+
+    launch = (REPO_ROOT / "launch" / "rgbt.launch.py").read_text()
+    ast.parse(launch)
+    executable = re.search(r'EXECUTABLE = "([^"]+)"', launch).group(1)
+    setup = (REPO_ROOT / "setup.py").read_text()
+    assert f'"{executable} = rgbt_perception.node:main"' in setup
+    for name in re.findall(r'"(config)", "([^"]+)"', launch):
+        assert (REPO_ROOT / name[0] / name[1]).is_file(), name
+    assert Path(REPO_ROOT / "config" / "rgbt.yaml").is_file()
+    time.sleep(0)
