@@ -183,7 +183,8 @@ class RGBTPerceptionNode(Node):
                 continue
             model = load_model(kind, self.p[f"{kind}.checkpoint"], self.p[f"{kind}.config"], self.p["allow_untrained"])
             if not self.p[f"{kind}.checkpoint"]:
-                self.get_logger().warning(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
+                self.get_logger().warning(f"{kind}: UNTRAINED random weights (allow_untrained): "
+                                          "outputs are meaningless")
             models.append(model)
         return models
 

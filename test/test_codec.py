@@ -1,0 +1,75 @@
+"""Image message <-> numpy conversion on every supported encoding, and the bad cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from node_fixtures import image_msg
+
+from rgbt_perception.codec import (
+    RGB_ENCODINGS,
+    THERMAL_ENCODINGS,
+    BadImage,
+    array_to_image,
+    image_to_array,
+    to_rgb,
+)
+
+pytestmark = pytest.mark.ros
+rng = np.random.default_rng(0)
+RGB = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("encoding", RGB_ENCODINGS)
+def test_rgb_encodings_decode_to_rgb(encoding):
+    source = {"rgb8": RGB, "bgr8": RGB[..., ::-1], "rgba8": np.dstack([RGB, np.full((6, 7), 9, np.uint8)]),
+              "bgra8": np.dstack([RGB[..., ::-1], np.full((6, 7), 9, np.uint8)]), "mono8": RGB[..., 0]}[encoding]
+    decoded = to_rgb(image_to_array(image_msg(source, encoding, 1, 0), RGB_ENCODINGS), encoding)
+    expected = np.repeat(RGB[..., :1], 3, axis=2) if encoding == "mono8" else RGB
+    assert decoded.dtype == np.uint8 and np.array_equal(decoded, expected)
+
+
+@pytest.mark.parametrize(("encoding", "dtype"), [("mono8", np.uint8), ("mono16", np.uint16),
+                                                 ("16UC1", np.uint16), ("32FC1", np.float32)])
+def test_thermal_encodings_keep_their_values(encoding, dtype):
+    assert encoding in THERMAL_ENCODINGS
+    source = (rng.random((5, 9)) * 30000).astype(dtype)
+    decoded = image_to_array(image_msg(source, encoding, 1, 0), THERMAL_ENCODINGS)
+    assert decoded.dtype == dtype and np.array_equal(decoded, source)
+
+
+def test_padded_rows_and_big_endian():
+    source = (rng.random((4, 5)) * 60000).astype(np.uint16)
+    msg = image_msg(source.astype(">u2"), "mono16", 1, 0)
+    msg.is_bigendian = 1
+    padded = np.zeros((4, 16), np.uint8)
+    padded[:, :10] = np.frombuffer(source.astype(">u2").tobytes(), np.uint8).reshape(4, 10)
+    msg.step, msg.data = 16, padded.tobytes()
+    assert np.array_equal(image_to_array(msg, THERMAL_ENCODINGS), source)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: setattr(m, "encoding", "yuv422"), "unsupported encoding"),
+    (lambda m: setattr(m, "data", bytes(5)), "expected step x height"),
+    (lambda m: setattr(m, "step", 3), "step 3 is smaller"),
+    (lambda m: setattr(m, "height", 0), "empty image"),
+    (lambda m: setattr(m, "width", 0), "empty image"),
+])
+def test_malformed_images_raise_bad_image(change, message):
+    msg = image_msg(RGB, "rgb8", 1, 0)
+    change(msg)
+    with pytest.raises(BadImage, match=message):
+        image_to_array(msg, RGB_ENCODINGS)
+
+
+def test_size_limit():
+    with pytest.raises(BadImage, match="exceeds the configured limit"):
+        image_to_array(image_msg(RGB, "rgb8", 1, 0), RGB_ENCODINGS, max_pixels=10)
+
+
+def test_round_trip_of_outputs():
+    mask = rng.integers(0, 4, (6, 7), dtype=np.uint8)
+    msg = array_to_image(mask, "mono8")
+    assert np.array_equal(image_to_array(msg, ("mono8",)), mask)
+    msg = array_to_image(RGB, "rgb8")
+    assert np.array_equal(image_to_array(msg, ("rgb8",)), RGB)

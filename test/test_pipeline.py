@@ -1,0 +1,78 @@
+"""The ROS-free pipeline: thermal normalisation, outputs, degraded mode, size handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rgbt_models.backbone import BackboneConfig
+from rgbt_models.data.synthetic import make_scene
+from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.samsod import SAMSOD, SAMSODConfig
+from rgbt_models.sartm import SARTM, SARTMConfig
+from rgbt_perception.pipeline import FrameRejected, Pipeline, PipelineConfig
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    backbone = BackboneConfig(name="test", image_size=128)
+    return (SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1)),
+            SAMSOD(SAMSODConfig(backbone=backbone)))
+
+
+def test_thermal_normalisations():
+    raw = np.array([[1000, 2000], [3000, 65535]], np.uint16)
+    assert np.allclose(normalize_thermal(raw, "minmax"), (raw - 1000) / 64535)
+    assert np.allclose(normalize_thermal(raw, "fixed", (1000, 3000)), [[0, 0.5], [1, 1]])
+    robust = normalize_thermal(raw, "percentile", percentiles=(0, 50))
+    assert robust.max() == 1.0 and robust[0, 0] == 0.0
+    as_float = np.array([[np.nan, 300.0], [np.inf, 310.0]], np.float32)
+    assert np.allclose(normalize_thermal(as_float, "minmax"), [[0, 0], [0, 1]])
+    with pytest.raises(ValueError, match="no finite pixel"):
+        normalize_thermal(np.full((2, 2), np.nan, np.float32))
+
+
+def test_outputs_at_rgb_resolution(models):
+    scene = make_scene(1, 120, 150)
+    result = Pipeline(PipelineConfig(), *models).run(scene.rgb, scene.thermal_raw)
+    assert result.semantic_mask.shape == (120, 150) and result.semantic_mask.dtype == np.uint8
+    assert result.semantic_color.shape == (120, 150, 3)
+    assert result.saliency_map.shape == result.saliency_mask.shape == (120, 150)
+    assert abs(sum(s.pixel_fraction for s in result.class_stats) - 1) < 1e-6
+    for obj in result.objects:
+        assert obj.area >= 20 and 0 <= obj.x < 150
+    assert {"preprocess", "sartm", "samsod", "total"} <= set(result.timings)
+
+
+def test_configured_output_size_and_degraded_mode(models):
+    scene = make_scene(2)
+    pipeline = Pipeline(PipelineConfig(output_height=64, output_width=80), *models)
+    result = pipeline.run(scene.rgb, None)
+    assert result.degraded and result.semantic_mask is None
+    assert result.saliency_map.shape == (64, 80)
+    rgb_only = models[1].predict(pipeline.preprocess(scene.rgb, None)[0], None)
+    assert rgb_only.shape[-2:] == (128, 160)
+
+
+def test_size_mismatch_policy(models):
+    scene = make_scene(3)
+    small_thermal = scene.thermal_raw[::2, ::2]
+    assert Pipeline(PipelineConfig(), *models).run(scene.rgb, small_thermal).semantic_mask is not None
+    with pytest.raises(FrameRejected, match="differ"):
+        Pipeline(PipelineConfig(size_mismatch="reject"), *models).run(scene.rgb, small_thermal)
+
+
+def test_salient_objects_from_a_known_map(models):
+    pipeline = Pipeline(PipelineConfig(min_object_area=5), None, models[1])
+    result = type("R", (), {"objects": []})()
+    saliency = np.zeros((20, 30), np.float32)
+    saliency[2:6, 3:9] = 0.9
+    saliency[10:12, 20:21] = 0.8  # 2 pixels: below min area
+    pipeline._saliency_outputs(result, saliency)
+    assert len(result.objects) == 1
+    obj = result.objects[0]
+    assert (obj.x, obj.y, obj.width, obj.height, obj.area) == (3, 2, 6, 4, 24)
+    assert obj.mean_saliency == pytest.approx(0.9)
+    assert (obj.centroid_x, obj.centroid_y) == pytest.approx((5.5, 3.5))
