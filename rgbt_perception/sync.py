@@ -1,10 +1,12 @@
 """Pairing of RGB and thermal messages by time stamp.
 
-`message_filters.ApproximateTimeSynchronizer` is used where it is importable (a ROS install);
-`PairSynchronizer` is our own equivalent for the pip route, with the same parameters
-(queue_size, slop): a message is paired with the closest-in-time message of the other stream
-within `slop`, each message is used at most once, and messages older than a pair that was
-emitted are dropped. Stamps going backwards (a bag restarting) clear both queues.
+`PairSynchronizer` pairs with the parameters of `message_filters.ApproximateTimeSynchronizer`
+(queue_size, slop): the oldest queued message is paired with the closest-in-time message of
+the other stream within `slop` (a later message of its own stream that is closer to that
+partner takes its place), each message is used at most once, and messages older than an
+emitted pair are dropped. Unlike message_filters it emits a pair as soon as one is within
+slop instead of waiting for a later message on both topics: one frame less latency on a robot.
+Stamps going backwards (a bag restarting) clear both queues; duplicated stamps are dropped.
 """
 
 from __future__ import annotations
