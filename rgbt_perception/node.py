@@ -119,6 +119,7 @@ class RGBTPerceptionNode(Node):
         self.bad_reasons: dict[str, int] = {}
         self.latencies: deque[float] = deque(maxlen=200)
         self.inference: deque[float] = deque(maxlen=200)
+        self.model_times: deque[float] = deque(maxlen=200)
         self.last_thermal_wall = None
         self.last_rgb_wall = None
         self.start_wall = time.monotonic()
@@ -276,6 +277,7 @@ class RGBTPerceptionNode(Node):
                 self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
             self.counts["processed"] += 1
             self.inference.append(result.timings.get("total", 0.0))
+            self.model_times.append(result.timings.get("sartm", 0.0) + result.timings.get("samsod", 0.0))
             self.latencies.append(time.monotonic() - received)
 
     def _publish(self, header, result) -> None:
@@ -327,6 +329,7 @@ class RGBTPerceptionNode(Node):
         values["sync dropped"] = str(self.sync.dropped)
         if self.inference:
             values["inference median (ms)"] = f"{1000 * float(np.median(self.inference)):.1f}"
+            values["model median (ms)"] = f"{1000 * float(np.median(self.model_times)):.1f}"
         if self.latencies:
             values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
             values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"

@@ -1,0 +1,121 @@
+"""The node under a 30 Hz camera: overhead, processed/skipped rates, latency, memory.
+
+Starts the real node (tiny SARTM + SAMSOD, random weights) as a subprocess, publishes 640x512
+RGB + 16-bit thermal pairs at 30 Hz for --seconds, and reads the node's outputs and
+/diagnostics. Node overhead = end-to-end latency (publish -> saliency/map received) minus the
+models' own time. Usage: python benchmarks/bench_node.py [--seconds 60] [--size tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import print_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+from node_fixtures import image_msg
+from ros_harness import REPO_ROOT, DomainLease, NodeProcess, ros_environment, spin_until
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--size", default="tiny")
+    parser.add_argument("--rate", type=float, default=30.0)
+    args = parser.parse_args()
+    import os
+
+    lease = DomainLease()
+    os.environ.update(ros_environment(lease.domain_id))
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from rgbt_models.data.synthetic import make_scene
+
+    configs = REPO_ROOT / "rgbt_models/rgbt_models/configs"
+    node = NodeProcess("rgbt_perception.node", ros_args=[
+        "--params-file", str(REPO_ROOT / "config/rgbt.yaml"), "-p", "allow_untrained:=true",
+        "-p", f"sartm.config:={configs / 'sartm' / (args.size + '_mfnet.yaml')}",
+        "-p", f"samsod.config:={configs / 'samsod' / (args.size + '.yaml')}",
+        "-p", "model_height:=512", "-p", "model_width:=640", "-p", "output.color_overlay:=false"])
+    rclpy.init(domain_id=lease.domain_id)
+    probe = Node("bench_probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(probe)
+    rgb_pub = probe.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
+    thermal_pub = probe.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
+    sent: dict[tuple[int, int], float] = {}
+    latencies: list[tuple[float, float]] = []
+    probe.create_subscription(Image, "saliency/map", lambda m: latencies.append(
+        (time.monotonic(), time.monotonic() - sent.get((m.header.stamp.sec, m.header.stamp.nanosec), np.nan))), 10)
+    diagnostics: list = []
+    probe.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=300)
+        spin_until(probe, lambda: rgb_pub.get_subscription_count() > 0, 30, executor)
+        rss_start = rss_mb(node.process.pid)
+        scenes = [make_scene(i, 512, 640) for i in range(8)]
+        frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
+        start = time.monotonic()
+        count = 0
+        while time.monotonic() - start < args.seconds:
+            rgb, thermal = frames[count % len(frames)]
+            now = time.time_ns()
+            for msg in (rgb, thermal):
+                msg.header.stamp.sec, msg.header.stamp.nanosec = now // 10**9, now % 10**9
+            sent[(now // 10**9, now % 10**9)] = time.monotonic()
+            rgb_pub.publish(rgb)
+            thermal_pub.publish(thermal)
+            count += 1
+            target = start + count / args.rate
+            while time.monotonic() < target:
+                executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
+        spin_until(probe, lambda: False, 5.0, executor)
+        rss_end = rss_mb(node.process.pid)
+        values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
+        node.stop()
+    finally:
+        node.kill()
+        executor.shutdown()
+        rclpy.try_shutdown()
+        lease.release()
+
+    valid = [(t, lat) for t, lat in latencies if np.isfinite(lat)]
+    lat = np.array([v for _, v in valid])
+    model_s = float(values.get("model median (ms)", "nan")) / 1000
+    half = len(lat) // 2
+    print(f"node benchmark: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.seconds:.0f} s, "
+          "2 CPU cores, random weights")
+    print_table(["measure", "value"], [
+        ["pairs published", count],
+        ["pairs processed (node)", values.get("processed")],
+        ["processed rate (Hz)", f"{len(lat) / args.seconds:.2f}"],
+        ["skipped pairs (node)", values.get("skipped")],
+        ["model time, median (ms)", f"{1000 * model_s:.0f}"],
+        ["end-to-end latency p50 / p95 (ms)", f"{1000 * np.median(lat):.0f} / {1000 * np.percentile(lat, 95):.0f}"],
+        ["p95 / model time (target <= 1.5)", f"{np.percentile(lat, 95) / model_s:.2f}"],
+        ["node overhead = p50 latency - model (ms, target <= 10)", f"{1000 * (np.median(lat) - model_s):.0f}"],
+        ["latency median, first half / second half (ms)",
+         f"{1000 * statistics.median(lat[:half]):.0f} / {1000 * statistics.median(lat[half:]):.0f}"],
+        ["RSS start / end (MB, growth target < 50)", f"{rss_start:.0f} / {rss_end:.0f}"],
+    ])
+
+
+if __name__ == "__main__":
+    main()
