@@ -27,8 +27,8 @@ class BadImage(ValueError):
     """A sensor_msgs/Image that cannot be decoded, with the reason."""
 
 
-def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.ndarray:
-    """The image as (H, W) or (H, W, C) numpy array in its own encoding and dtype (a copy)."""
+def check_image(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> None:
+    """Validate a message's layout without touching its pixels (cheap enough for a callback)."""
     encoding = msg.encoding
     if encoding not in allowed:
         raise BadImage(f"unsupported encoding {encoding!r} (supported: {', '.join(allowed)})")
@@ -43,6 +43,15 @@ def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.nda
         raise BadImage(f"step {step} is smaller than width x bytes per pixel = {row_bytes}")
     if len(msg.data) < step * height:
         raise BadImage(f"data holds {len(msg.data)} bytes, expected step x height = {step * height}")
+
+
+def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.ndarray:
+    """The image as (H, W) or (H, W, C) numpy array in its own encoding and dtype (a copy)."""
+    check_image(msg, allowed, max_pixels)
+    encoding = msg.encoding
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    dtype, channels = _LAYOUT[encoding]
+    row_bytes = width * channels * np.dtype(dtype).itemsize
     if _BRIDGE is not None:  # pragma: no cover
         return np.array(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="passthrough"), copy=True)
     buffer = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, bytes | bytearray | memoryview)

@@ -28,11 +28,19 @@ from sensor_msgs.msg import Image, RegionOfInterest
 
 from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
 from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
-from rgbt_perception.codec import RGB_ENCODINGS, THERMAL_ENCODINGS, BadImage, array_to_image, image_to_array, to_rgb
+from rgbt_perception.codec import (
+    RGB_ENCODINGS,
+    THERMAL_ENCODINGS,
+    BadImage,
+    array_to_image,
+    check_image,
+    image_to_array,
+    to_rgb,
+)
 from rgbt_perception.devices import DEVICES, PRECISIONS, select_device
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.pipeline import FrameRejected, Pipeline, PipelineConfig
-from rgbt_perception.sync import PairSynchronizer, stamp_seconds
+from rgbt_perception.sync import PairSynchronizer
 
 # name: (default, description, choices or (min, max) or None)
 PARAMETERS: dict[str, tuple[object, str, object]] = {
@@ -91,8 +99,7 @@ class RGBTPerceptionNode(Node):
         self.create_subscription(Image, "thermal/image", self._on_thermal, camera_qos, callback_group=inputs,
                                  event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
         self.sync = PairSynchronizer(self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
-                                     on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"),
-                                     stamp_of=lambda item: stamp_seconds(item[0]))
+                                     on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"))
 
         self.pubs = {}
         if self.pipeline.sartm is not None:
@@ -196,31 +203,43 @@ class RGBTPerceptionNode(Node):
             self.bad_reasons[stream] = self.bad_reasons.get(stream, 0) + 1
         self.get_logger().warning(f"bad {stream} image: {error}", throttle_duration_sec=5.0)
 
+    # Callbacks only validate the layout (no pixel work) and pair; decoding happens on the
+    # worker for the one pair that is processed, so the executor keeps up with 30 Hz cameras.
     def _on_rgb(self, msg: Image) -> None:
         self.counts["rgb"] += 1
         try:
-            rgb = to_rgb(image_to_array(msg, RGB_ENCODINGS, self.p["max_image_pixels"]), msg.encoding)
+            check_image(msg, RGB_ENCODINGS, self.p["max_image_pixels"])
         except BadImage as error:
             self._bad("rgb", error)
             return
         self.last_rgb_wall = time.monotonic()
         if self._thermal_missing():
             if self.pipeline.samsod is not None:
-                self._submit(msg, rgb, None, None)
+                self._submit(msg, None)
             return
-        self.sync.add(0, (msg, rgb))
+        self.sync.add(0, msg)
 
     def _on_thermal(self, msg: Image) -> None:
         self.counts["thermal"] += 1
         try:
-            thermal = image_to_array(msg, THERMAL_ENCODINGS, self.p["max_image_pixels"])
-            if thermal.dtype == np.float32 and not np.isfinite(thermal).any():
+            check_image(msg, THERMAL_ENCODINGS, self.p["max_image_pixels"])
+            # One vectorised pass, 32FC1 only: an all-NaN frame must not pair and stall SARTM.
+            if msg.encoding == "32FC1" and not np.isfinite(np.frombuffer(msg.data, np.float32)).any():
                 raise BadImage("32FC1 thermal image has no finite pixel")
         except BadImage as error:
             self._bad("thermal", error)
             return
         self.last_thermal_wall = time.monotonic()
-        self.sync.add(1, (msg, thermal))
+        self.sync.add(1, msg)
+
+    def _decode(self, rgb_msg: Image, thermal_msg: Image | None) -> tuple[np.ndarray, np.ndarray | None]:
+        rgb = to_rgb(image_to_array(rgb_msg, RGB_ENCODINGS), rgb_msg.encoding)
+        if thermal_msg is None:
+            return rgb, None
+        thermal = image_to_array(thermal_msg, THERMAL_ENCODINGS)
+        if thermal.dtype == np.float32 and not np.isfinite(thermal).any():
+            raise BadImage("32FC1 thermal image has no finite pixel")
+        return rgb, thermal
 
     def _thermal_missing(self) -> bool:
         """True once thermal has been silent for thermal.timeout (or never came in that time)."""
@@ -231,15 +250,15 @@ class RGBTPerceptionNode(Node):
     def _since_start(self) -> float:
         return time.monotonic() - self.start_wall
 
-    def _on_pair(self, rgb_item, thermal_item) -> None:
+    def _on_pair(self, rgb_msg: Image, thermal_msg: Image) -> None:
         self.counts["pairs"] += 1
-        self._submit(rgb_item[0], rgb_item[1], thermal_item[0], thermal_item[1])
+        self._submit(rgb_msg, thermal_msg)
 
-    def _submit(self, rgb_msg, rgb, thermal_msg, thermal) -> None:
+    def _submit(self, rgb_msg: Image, thermal_msg: Image | None) -> None:
         with self.lock:
             if self.pending is not None:
                 self.counts["skipped"] += 1
-            self.pending = (rgb_msg, rgb, thermal, time.monotonic())
+            self.pending = (rgb_msg, thermal_msg, time.monotonic())
             self.lock.notify()
 
     def _on_incompatible_qos(self, event) -> None:
@@ -256,11 +275,12 @@ class RGBTPerceptionNode(Node):
                     self.lock.wait(0.2)
                 if self.stopping:
                     return
-                rgb_msg, rgb, thermal, received = self.pending
+                rgb_msg, thermal_msg, received = self.pending
                 self.pending = None
             try:
+                rgb, thermal = self._decode(rgb_msg, thermal_msg)
                 result = self.pipeline.run(rgb, thermal)
-            except FrameRejected as error:
+            except (BadImage, FrameRejected) as error:
                 self._bad("pair", error)
                 continue
             except Exception as error:  # a model failure must not kill the node

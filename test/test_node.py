@@ -136,8 +136,7 @@ def test_bad_input_is_counted_and_the_node_keeps_serving(running_node):
     bad[3].height = 0
     for msg in bad:
         probe.rgb_pub.publish(msg)
-    nan_thermal = image_msg(np.full((128, 160), np.nan, np.float32), "32FC1", 51, 0)
-    probe.thermal_pub.publish(nan_thermal)
+    probe.thermal_pub.publish(image_msg(np.full((128, 160), np.nan, np.float32), "32FC1", 51, 0))
     probe.spin_for(0.5)
     before = len(probe.received["saliency/map"])
     probe.publish_pairs(4, start_sec=200)
