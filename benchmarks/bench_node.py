@@ -124,6 +124,7 @@ def main() -> None:
          f"{1000 * statistics.median(lat[:half]):.0f} / {1000 * statistics.median(lat[half:]):.0f}"],
         ["RSS start / end (MB, growth target < 50)", f"{rss_start:.0f} / {rss_end:.0f}"],
     ])
+    print("node /diagnostics at the end:", ", ".join(f"{k}={v}" for k, v in values.items()))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class StreamLoRAQKV(nn.Module):
         # Add each stream's ΔQ and ΔV into its rows' q and v slices in place: no full-width
         # zero block for k and no concatenation (both cost as much as the qkv product itself).
         out = self.qkv(x)
+        if torch.onnx.is_in_onnx_export():  # in-place updates of views do not trace faithfully
+            return out + self.lora(x)
         active = self.lora.router.active
         dim_out = self.qkv.out_features // 3
         rows = x.shape[0] // len(active)

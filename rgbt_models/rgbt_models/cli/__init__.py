@@ -1,0 +1,1 @@
+"""Console scripts: rgbt-train, rgbt-eval, rgbt-export."""

@@ -1,0 +1,107 @@
+"""rgbt-export --checkpoint FILE --format onnx: export a model's inference graph and check it.
+
+The graph takes rgb (1,3,H,W) and thermal (1,1,H,W) float in [0, 1] and returns SAMSOD's
+saliency (1,1,H,W) or SARTM's class probabilities (1,C,H,W). The export is run in
+onnxruntime and fails (exit 1) if its outputs differ from PyTorch beyond --tolerance;
+median timings of both are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rgbt_models.backbone import CheckpointError
+from rgbt_models.registry import load_trained_model
+
+
+class InferenceGraph(nn.Module):
+    """What a deployment runs: (rgb, thermal) -> saliency or class probabilities."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
+        if self.model.kind == "samsod":
+            return self.model.predict(rgb, thermal)
+        return self.model.probabilities(self.model(rgb, thermal))
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def export_onnx(model: nn.Module, path: Path, height: int, width: int, opset: int = 17) -> None:
+    graph = InferenceGraph(model).eval()
+    rgb, thermal = torch.rand(1, 3, height, width), torch.rand(1, 1, height, width)
+    with torch.no_grad():
+        torch.onnx.export(graph, (rgb, thermal), str(path), input_names=["rgb", "thermal"], output_names=["output"],
+                          opset_version=opset, dynamo=False)
+
+
+def check_parity(model: nn.Module, path: Path, height: int, width: int, tolerance: float, repeats: int) -> dict:
+    import onnxruntime as ort
+
+    graph = InferenceGraph(model).eval()
+    generator = torch.Generator().manual_seed(0)
+    rgb = torch.rand(1, 3, height, width, generator=generator)
+    thermal = torch.rand(1, 1, height, width, generator=generator)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {"rgb": rgb.numpy(), "thermal": thermal.numpy()}
+    with torch.no_grad():
+        expected = graph(rgb, thermal).numpy()
+        torch_s = _median_seconds(lambda: graph(rgb, thermal), repeats)
+    actual = session.run(None, feeds)[0]
+    ort_s = _median_seconds(lambda: session.run(None, feeds), repeats)
+    return {"max_abs_diff": float(np.abs(actual - expected).max()), "tolerance": tolerance,
+            "ok": bool(np.abs(actual - expected).max() <= tolerance), "torch_s": torch_s, "onnxruntime_s": ort_s,
+            "shape": list(actual.shape)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rgbt-export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--format", default="onnx", choices=("onnx",))
+    parser.add_argument("--output", help="default: the checkpoint's name with .onnx")
+    parser.add_argument("--height", type=int)
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--tolerance", type=float, default=1e-3)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    try:
+        model = load_trained_model(args.checkpoint)
+    except CheckpointError as error:
+        print(f"rgbt-export: {error}", file=sys.stderr)
+        return 2
+    size = model.config.backbone.image_size
+    height, width = args.height or size, args.width or size
+    output = Path(args.output or Path(args.checkpoint).with_suffix(".onnx"))
+    export_onnx(model, output, height, width, args.opset)
+    report = check_parity(model, output, height, width, args.tolerance, args.repeats)
+    print(f"exported {model.kind} to {output} ({output.stat().st_size / 1e6:.1f} MB), input {height}x{width}")
+    print(f"max |onnxruntime - torch| = {report['max_abs_diff']:.2e} (tolerance {args.tolerance:g})")
+    print(f"median time: torch {1000 * report['torch_s']:.1f} ms, onnxruntime {1000 * report['onnxruntime_s']:.1f} ms")
+    if not report["ok"]:
+        print("rgbt-export: outputs differ beyond tolerance", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""rgbt-train samsod|sartm --config FILE: train a model (torchrun for several processes/GPUs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from rgbt_models.config import ConfigError
+from rgbt_models.training.config import TASKS, TrainConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rgbt-train", description=__doc__)
+    parser.add_argument("task", choices=TASKS)
+    parser.add_argument("--config", required=True, help="training YAML (see rgbt_models/configs/train/)")
+    parser.add_argument("--output-dir", help="overrides output_dir of the config")
+    parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--epochs", type=int, help="overrides train.epochs")
+    parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = TrainConfig.from_yaml(args.config, args.task)
+    except ConfigError as error:
+        print(f"rgbt-train: {error}", file=sys.stderr)
+        return 2
+    if args.output_dir:
+        config.output_dir = args.output_dir
+    if args.epochs:
+        config.train.epochs = args.epochs
+    from rgbt_models.training.trainer import train
+
+    summary = train(config, resume=args.resume, device=args.device, max_steps_per_epoch=args.max_steps_per_epoch,
+                    progress=not args.no_progress)
+    print(json.dumps({k: summary[k] for k in ("best_score", "output_dir", "checksum")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

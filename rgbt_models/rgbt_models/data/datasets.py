@@ -1,0 +1,217 @@
+"""Loaders of the standard RGB-T data sets in their real on-disk layouts, and of a user's folders.
+
+Every loader pairs files by base name (never by sorted order) and reports a missing or
+unpaired file with its path instead of skipping it. A sample is a `Sample` of numpy arrays:
+rgb (H, W, 3) uint8 RGB; thermal (H, W) uint8 or uint16 (raw); label (H, W) uint8 class ids
+(255 = ignore) for segmentation; mask (H, W) uint8 0..255 for saliency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+class DatasetError(ValueError):
+    """A data set folder that does not have the expected layout; the message names the path."""
+
+
+@dataclass
+class Sample:
+    name: str
+    rgb: np.ndarray
+    thermal: np.ndarray
+    label: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise DatasetError(f"{path}: cannot be read as an image")
+    return image
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = read_image(path, cv2.IMREAD_COLOR)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """One channel, keeping 16-bit depth; a 3-channel file (e.g. a thermal JPEG) is converted."""
+    image = read_image(path)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
+    return image
+
+
+def index_by_stem(folder: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> dict[str, Path]:
+    """stem -> file for the images of a folder; two files with one stem is an error."""
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: folder not found")
+    index: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in extensions:
+            continue
+        if path.stem in index:
+            raise DatasetError(f"{path}: two files share the name {path.stem!r} ({index[path.stem].name})")
+        index[path.stem] = path
+    return index
+
+
+def pair_by_stem(folders: dict[str, Path], names: list[str] | None = None) -> list[tuple[str, dict[str, Path]]]:
+    """Entries present in every folder, by stem (all stems, or `names` from a split file).
+    A stem missing from any folder raises DatasetError listing the missing paths."""
+    indexes = {key: index_by_stem(folder) for key, folder in folders.items()}
+    wanted = names if names is not None else sorted(set().union(*indexes.values()))
+    missing = [f"{folders[key] / name}.* (missing)" for name in wanted for key, index in indexes.items()
+               if name not in index]
+    if missing:
+        shown = "\n  ".join(missing[:10]) + (f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise DatasetError(f"unpaired files:\n  {shown}")
+    return [(name, {key: indexes[key][name] for key in folders}) for name in wanted]
+
+
+class PairedFolderDataset:
+    """Base of the loaders: a list of (name, {role: path}) entries and a reader per role."""
+
+    def __init__(self, entries: list[tuple[str, dict[str, Path]]]) -> None:
+        if not entries:
+            raise DatasetError("no samples found")
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def read(self, name: str, paths: dict[str, Path]) -> Sample:
+        rgb = read_rgb(paths["rgb"])
+        thermal = read_gray(paths["thermal"])
+        label = read_gray(paths["label"]) if "label" in paths else None
+        mask = read_gray(paths["mask"]) if "mask" in paths else None
+        return Sample(name, rgb, thermal, label, mask)
+
+    def __getitem__(self, index: int) -> Sample:
+        name, paths = self.entries[index]
+        sample = self.read(name, paths)
+        if sample.thermal.shape[:2] != sample.rgb.shape[:2]:
+            raise DatasetError(f"{paths['thermal']}: size {sample.thermal.shape[:2]} differs from "
+                               f"{paths['rgb']} {sample.rgb.shape[:2]}")
+        return sample
+
+
+def read_split(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: split file not found")
+    return [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
+
+
+class MFNet(PairedFolderDataset):
+    """MFNet: images/<name>.png with 4 channels (RGB + thermal), labels/<name>.png ids 0-8,
+    split files <split>.txt (train, val, test, test_day, test_night)."""
+
+    task = "semantic"
+    classes = "mfnet"
+
+    def __init__(self, root: str | Path, split: str = "train") -> None:
+        root = Path(root)
+        names = read_split(root / f"{split}.txt")
+        super().__init__(pair_by_stem({"image": root / "images", "label": root / "labels"}, names))
+
+    def read(self, name: str, paths: dict[str, Path]) -> Sample:
+        image = read_image(paths["image"])
+        if image.ndim != 3 or image.shape[2] != 4:
+            channels = 1 if image.ndim == 2 else image.shape[2]
+            raise DatasetError(f"{paths['image']}: MFNet images have 4 channels (RGB + thermal), found {channels}")
+        rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+        return Sample(name, rgb, np.ascontiguousarray(image[..., 3]), read_gray(paths["label"]))
+
+
+class PST900(PairedFolderDataset):
+    """PST900: <split>/{rgb,thermal,labels}/<name>.png; raw_thermal=True reads the 16-bit thermal_raw/."""
+
+    task = "semantic"
+    classes = "pst900"
+
+    def __init__(self, root: str | Path, split: str = "train", raw_thermal: bool = False) -> None:
+        base = Path(root) / split
+        thermal = base / ("thermal_raw" if raw_thermal else "thermal")
+        super().__init__(pair_by_stem({"rgb": base / "rgb", "thermal": thermal, "label": base / "labels"}))
+
+
+class FMB(PairedFolderDataset):
+    """FMB: <split>/{Visible,Infrared,Label}/<name>.png, 255 = ignore."""
+
+    task = "semantic"
+    classes = "fmb"
+
+    def __init__(self, root: str | Path, split: str = "train") -> None:
+        base = Path(root) / split
+        super().__init__(pair_by_stem({"rgb": base / "Visible", "thermal": base / "Infrared", "label": base / "Label"}))
+
+
+class RGBTSaliency(PairedFolderDataset):
+    """VT5000 (Train|Test/{RGB,T,GT}), VT1000 and VT821 ({RGB,T,GT}) with their mixed
+    extensions (.jpg/.bmp/.png), paired by base name."""
+
+    task = "saliency"
+
+    def __init__(self, root: str | Path, split: str | None = None) -> None:
+        base = Path(root) / split if split else Path(root)
+        super().__init__(pair_by_stem({"rgb": base / "RGB", "thermal": base / "T", "mask": base / "GT"}))
+
+
+class FolderDataset(PairedFolderDataset):
+    """A user's own data: <root>/{rgb,thermal}/ plus labels/ (segmentation) or masks/ (saliency)."""
+
+    def __init__(self, root: str | Path) -> None:
+        root = Path(root)
+        folders = {"rgb": root / "rgb", "thermal": root / "thermal"}
+        if (root / "labels").is_dir():
+            folders["label"], self.task = root / "labels", "semantic"
+        elif (root / "masks").is_dir():
+            folders["mask"], self.task = root / "masks", "saliency"
+        else:
+            raise DatasetError(f"{root}: needs labels/ (segmentation) or masks/ (saliency) beside rgb/ and thermal/")
+        super().__init__(pair_by_stem(folders))
+
+
+class SyntheticDataset:
+    """`count` deterministic synthetic scenes (seed = first_seed + index), see data.synthetic."""
+
+    def __init__(self, count: int, first_seed: int = 0, height: int = 128, width: int = 160) -> None:
+        self.count, self.first_seed, self.height, self.width = count, first_seed, height, width
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> Sample:
+        from rgbt_models.data.synthetic import make_scene
+
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        scene = make_scene(self.first_seed + index, self.height, self.width)
+        return Sample(f"synthetic_{self.first_seed + index:06d}", scene.rgb, scene.thermal_raw, scene.label,
+                      scene.saliency)
+
+
+DATASETS = {"mfnet": MFNet, "pst900": PST900, "fmb": FMB, "vt5000": RGBTSaliency, "vt1000": RGBTSaliency,
+            "vt821": RGBTSaliency, "folder": FolderDataset}
+
+
+def open_dataset(name: str, root: str | Path | None = None, split: str | None = None, **kwargs):
+    """A loader by data set name; 'synthetic' needs no root (kwargs: count, first_seed, height, width)."""
+    if name == "synthetic":
+        return SyntheticDataset(**kwargs)
+    if name not in DATASETS:
+        raise DatasetError(f"unknown data set {name!r}; choose one of {sorted([*DATASETS, 'synthetic'])}")
+    if root is None:
+        raise DatasetError(f"data set {name!r} needs a root folder")
+    cls = DATASETS[name]
+    if name in ("vt1000", "vt821", "folder"):
+        return cls(root, **kwargs) if name == "folder" else cls(root, split, **kwargs)
+    return cls(root, split or "train", **kwargs)

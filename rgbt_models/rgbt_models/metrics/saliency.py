@@ -1,0 +1,49 @@
+"""Salient object detection metrics, computed by PySODMetrics (the field's reference code).
+
+`step(pred, gt)` per image (uint8 maps, or floats in [0, 1]); `results()` gives S-measure,
+max/mean/adaptive F-measure (β²=0.3), max/mean/adaptive E-measure, MAE and weighted F, plus
+the precision/recall/F curves over the 256 thresholds for plots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from py_sod_metrics import MAE, Emeasure, Fmeasure, Smeasure, WeightedFmeasure
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+class SaliencyMetrics:
+    """Streaming accumulator: one instance per data set."""
+
+    def __init__(self) -> None:
+        self.sm, self.fm, self.em, self.mae, self.wfm = Smeasure(), Fmeasure(), Emeasure(), MAE(), WeightedFmeasure()
+        self.count = 0
+
+    def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        pred, gt = _to_uint8(pred), _to_uint8(gt)
+        if pred.shape != gt.shape:
+            raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
+        for metric in (self.sm, self.fm, self.em, self.mae, self.wfm):
+            metric.step(pred=pred, gt=gt)
+        self.count += 1
+
+    def results(self) -> dict:
+        if not self.count:
+            raise ValueError("no image was evaluated")
+        fm = self.fm.get_results()
+        em = self.em.get_results()["em"]
+        return {
+            "images": self.count,
+            "S": float(self.sm.get_results()["sm"]),
+            "maxF": float(fm["fm"]["curve"].max()), "meanF": float(fm["fm"]["curve"].mean()),
+            "adpF": float(fm["fm"]["adp"]),
+            "maxE": float(em["curve"].max()), "meanE": float(em["curve"].mean()), "adpE": float(em["adp"]),
+            "MAE": float(self.mae.get_results()["mae"]), "wF": float(self.wfm.get_results()["wfm"]),
+            "curves": {"precision": fm["pr"]["p"].tolist(), "recall": fm["pr"]["r"].tolist(),
+                       "f": fm["fm"]["curve"].tolist()},
+        }

@@ -1,0 +1,77 @@
+"""The training YAML: task, model, data, optimisation, output folder."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rgbt_models.config import ConfigError, check_keys, load_yaml
+
+TASKS = ("samsod", "sartm")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "synthetic"
+    root: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
+    height: int = 512
+    width: int = 512
+    thermal_normalization: str = "minmax"
+    thermal_range: tuple[float, float] = (0.0, 65535.0)
+    # Only for dataset: synthetic
+    train_count: int = 256
+    val_count: int = 32
+    scene_height: int = 128
+    scene_width: int = 160
+
+
+@dataclass
+class OptimConfig:
+    epochs: int = 10
+    batch_size: int = 8
+    optimizer: str = "adam"  # adam | adamw
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    scheduler: str = "poly"  # poly (with linear warm-up) | constant
+    warmup_epochs: float = 0.0
+    poly_power: float = 0.9
+    seed: int = 0
+    num_workers: int = 0
+    amp: bool = True  # CUDA only: bf16 where supported, else fp16 with a GradScaler
+    log_every: int = 10
+
+
+@dataclass
+class TrainConfig:
+    task: str
+    model: dict
+    data: DataConfig = field(default_factory=DataConfig)
+    train: OptimConfig = field(default_factory=OptimConfig)
+    output_dir: str = "runs/default"
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, task: str | None = None) -> TrainConfig:
+        content = load_yaml(path)
+        try:
+            check_keys("training config", content, cls.__dataclass_fields__)
+            data = dict(content.get("data") or {})
+            check_keys("data", data, DataConfig.__dataclass_fields__)
+            optim = dict(content.get("train") or {})
+            check_keys("train", optim, OptimConfig.__dataclass_fields__)
+            config = cls(task=content.get("task", task), model=dict(content.get("model") or {}),
+                         data=DataConfig(**data), train=OptimConfig(**optim),
+                         output_dir=str(content.get("output_dir", "runs/default")))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{path}: {error}") from error
+        if task is not None and config.task != task:
+            raise ConfigError(f"{path}: is a {config.task!r} config, but {task!r} was asked for")
+        if config.task not in TASKS:
+            raise ConfigError(f"{path}: task must be one of {TASKS}, got {config.task!r}")
+        if config.train.optimizer not in ("adam", "adamw") or config.train.scheduler not in ("poly", "constant"):
+            raise ConfigError(f"{path}: train.optimizer must be adam|adamw and train.scheduler poly|constant")
+        return config
+
+    def to_dict(self) -> dict:
+        return asdict(self)

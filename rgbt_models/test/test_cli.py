@@ -1,0 +1,112 @@
+"""The command lines: training with crash + exact resume, torchrun on CPU, evaluation, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+CONFIGS = Path(__file__).resolve().parents[1] / "rgbt_models" / "configs" / "train"
+pytestmark = pytest.mark.slow
+
+
+def cli(module: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", f"rgbt_models.cli.{module}", *args], capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+def final_state(folder: Path) -> dict:
+    return torch.load(folder / "last.pt", weights_only=True)["model"]
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    config = str(CONFIGS / "samsod_test.yaml")
+    whole = tmp_path / "whole"
+    assert cli("train", "samsod", "--config", config, "--output-dir", str(whole), "--no-progress").returncode == 0
+
+    crashed = tmp_path / "crashed"
+    process = subprocess.Popen([sys.executable, "-m", "rgbt_models.cli.train", "samsod", "--config", config,
+                                "--output-dir", str(crashed), "--no-progress"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (crashed / "last.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    epoch_done = torch.load(crashed / "last.pt", weights_only=True)["epoch"]
+    assert epoch_done < 2
+    resumed = cli("train", "samsod", "--config", config, "--output-dir", str(crashed), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stderr
+    expected, actual = final_state(whole), final_state(crashed)
+    assert expected.keys() == actual.keys()
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)
+    assert json.loads(resumed.stdout.splitlines()[-1])["checksum"] == \
+        json.loads(cli("train", "samsod", "--config", config, "--output-dir", str(whole), "--resume",
+                       "--no-progress").stdout.splitlines()[-1])["checksum"]
+    assert (crashed / "best.pt").is_file() and list((crashed / "tensorboard").iterdir())
+
+
+def test_torchrun_two_cpu_processes_end_with_identical_weights(tmp_path):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([str(torchrun), "--nproc_per_node=2", "--master_port", str(29500 + os.getpid() % 1000),
+                             "-m", "rgbt_models.cli.train", "samsod", "--config", str(CONFIGS / "samsod_test.yaml"),
+                             "--output-dir", str(tmp_path), "--epochs", "2", "--no-progress"],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sums = dict(re.findall(r"rank (\d) parameter checksum (\w+)", result.stdout))
+    assert set(sums) == {"0", "1"} and sums["0"] == sums["1"], result.stdout
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    paths = {}
+    for task in ("samsod", "sartm"):
+        out = folder / task
+        result = cli("train", task, "--config", str(CONFIGS / f"{task}_test.yaml"), "--output-dir", str(out),
+                     "--epochs", "1", "--no-progress")
+        assert result.returncode == 0, result.stderr[-2000:]
+        paths[task] = out / "best.pt"
+    return paths
+
+
+@pytest.mark.parametrize("task", ["samsod", "sartm"])
+def test_export_parity(trained, task, tmp_path):
+    result = cli("export", "--checkpoint", str(trained[task]), "--output", str(tmp_path / "m.onnx"),
+                 "--height", "128", "--width", "160", "--repeats", "2")
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert re.search(r"max \|onnxruntime - torch\| = ", result.stdout)
+    assert "median time: torch" in result.stdout and (tmp_path / "m.onnx").stat().st_size > 100_000
+
+
+@pytest.mark.parametrize("task", ["samsod", "sartm"])
+def test_eval_writes_tables_and_plots(trained, task, tmp_path):
+    result = cli("evaluate", "--checkpoint", str(trained[task]), "--dataset", "synthetic", "--output", str(tmp_path),
+                 "--height", "128", "--width", "160", "--synthetic-count", "8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    (entry,) = results.values()
+    if task == "samsod":
+        assert {"S", "maxF", "maxE", "MAE"} <= set(entry) and "| S |" in result.stdout
+        assert (tmp_path / "pr_curve.png").is_file() and (tmp_path / "f_curve.png").is_file()
+    else:
+        assert 0 <= entry["mIoU"] <= 1 and "mIoU" in (tmp_path / "results.md").read_text()
+        assert (tmp_path / "confusion_0.png").is_file()
+
+
+def test_bad_config_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: samsod\nmodel: {}\ntrain: {epochz: 3}\n")
+    result = cli("train", "samsod", "--config", str(bad))
+    assert result.returncode == 2 and "bad.yaml" in result.stderr and "epochz" in result.stderr
