@@ -1,0 +1,179 @@
+"""rosbag2 (mcap and sqlite3) without ROS, through the PyPI `rosbags` library.
+
+- `read_pairs`: RGB-thermal pairs from a bag, paired by `PairSynchronizer`, the same rule
+  the node uses; optional label / saliency-mask topics are matched by exact stamp.
+- `BagDataset`: those pairs as data set Samples (for rgbt-eval and training on own data).
+- `BagWriter`: writes Image messages (and, with their .msg definitions, our own types) for
+  tests, the demo bag and the replay tool's --record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rgbt_models.data.datasets import DatasetError, Sample
+from rgbt_models.data.image_codec import RGB_ENCODINGS, THERMAL_ENCODINGS, image_to_array, to_rgb
+from rgbt_models.data.pairing import PairSynchronizer
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+STORAGES = ("mcap", "sqlite3")
+
+
+def stamp_ns(msg) -> int:
+    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def default_typestore():
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_KILTED)
+
+
+@dataclass
+class BagPair:
+    """One synchronized pair (raw `rosbags` messages) and the ground truth found for it."""
+
+    rgb: object
+    thermal: object
+    truth: dict[str, object] = field(default_factory=dict)  # topic -> Image message
+    receive_ns: int = 0  # bag time of the message that completed the pair
+
+    @property
+    def stamp_ns(self) -> int:
+        return stamp_ns(self.rgb)
+
+
+def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float = 0.05, queue_size: int = 10,
+               truth_topics: tuple[str, ...] = (), counters: dict | None = None) -> Iterator[BagPair]:
+    """Yield pairs in bag order. `counters` (if given) receives 'rgb', 'thermal', 'pairs',
+    'unpaired' (dropped by the synchronizer) for the report."""
+    from rosbags.highlevel import AnyReader
+
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: bag not found")
+    counters = counters if counters is not None else {}
+    for key in ("rgb", "thermal", "pairs"):
+        counters.setdefault(key, 0)
+    with AnyReader([path], default_typestore=default_typestore()) as reader:
+        topics = {c.topic: c for c in reader.connections}
+        missing = [t for t in (rgb_topic, thermal_topic, *truth_topics) if t not in topics]
+        if missing:
+            raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)})")
+        for topic in (rgb_topic, thermal_topic, *truth_topics):
+            if topics[topic].msgtype != IMAGE_TYPE:
+                raise DatasetError(f"{path}: {topic} is {topics[topic].msgtype}, expected {IMAGE_TYPE}")
+        ready: list[tuple[object, object]] = []
+        sync = PairSynchronizer(lambda a, b: ready.append((a, b)), queue_size, slop)
+        truth: dict[str, dict[int, object]] = {t: {} for t in truth_topics}
+        pending: list[BagPair] = []
+        connections = [topics[t] for t in (rgb_topic, thermal_topic, *truth_topics)]
+        for connection, timestamp, raw in reader.messages(connections=connections):
+            msg = reader.deserialize(raw, connection.msgtype)
+            if connection.topic == rgb_topic:
+                counters["rgb"] += 1
+                sync.add(0, msg)
+            elif connection.topic == thermal_topic:
+                counters["thermal"] += 1
+                sync.add(1, msg)
+            else:
+                truth[connection.topic][stamp_ns(msg)] = msg
+            for rgb, thermal in ready:
+                counters["pairs"] += 1
+                pending.append(BagPair(rgb, thermal, receive_ns=timestamp))
+            ready.clear()
+            # Ground truth may be written after its frame: hand a pair out once its truth is in
+            # (or once the bag is 1 s past it).
+            while pending and (all(pending[0].stamp_ns in truth[t] for t in truth_topics)
+                               or timestamp - pending[0].receive_ns > 1_000_000_000):
+                pair = pending.pop(0)
+                pair.truth = {t: truth[t].pop(pair.stamp_ns) for t in truth_topics if pair.stamp_ns in truth[t]}
+                yield pair
+        for pair in pending:
+            pair.truth = {t: truth[t].pop(pair.stamp_ns) for t in truth_topics if pair.stamp_ns in truth[t]}
+            yield pair
+        counters["unpaired"] = sync.dropped + len(sync.queues[0]) + len(sync.queues[1])
+
+
+def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb (H,W,3) uint8, raw thermal) of a pair."""
+    return (to_rgb(image_to_array(pair.rgb, RGB_ENCODINGS), pair.rgb.encoding),
+            image_to_array(pair.thermal, THERMAL_ENCODINGS))
+
+
+class BagDataset:
+    """Synchronized pairs of a bag as Samples (label / mask from truth topics when given)."""
+
+    def __init__(self, path: str | Path, rgb_topic: str, thermal_topic: str, label_topic: str | None = None,
+                 mask_topic: str | None = None, slop: float = 0.05) -> None:
+        self.label_topic, self.mask_topic = label_topic, mask_topic
+        truth = tuple(t for t in (label_topic, mask_topic) if t)
+        self.pairs = list(read_pairs(path, rgb_topic, thermal_topic, slop, truth_topics=truth))
+        if not self.pairs:
+            raise DatasetError(f"{path}: no synchronized pairs on {rgb_topic} and {thermal_topic}")
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> Sample:
+        pair = self.pairs[index]
+        rgb, thermal = decode_pair(pair)
+
+        def truth(topic):
+            return image_to_array(pair.truth[topic], ("mono8",)) if topic and topic in pair.truth else None
+
+        return Sample(f"{pair.stamp_ns}", rgb, thermal, truth(self.label_topic), truth(self.mask_topic))
+
+
+class BagWriter:
+    """Write a rosbag2 bag (mcap or sqlite3) readable by `ros2 bag` and by `rosbags`."""
+
+    def __init__(self, path: str | Path, storage: str = "mcap", extra_types: dict[str, str] | None = None) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import get_types_from_msg
+
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {STORAGES}")
+        self.typestore = default_typestore()
+        types = {}
+        for name, text in (extra_types or {}).items():
+            types.update(get_types_from_msg(text, name))
+        if types:
+            self.typestore.register(types)
+        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        self.writer = Writer(Path(path), version=9, storage_plugin=plugin)
+        self.connections: dict[str, object] = {}
+
+    def __enter__(self) -> BagWriter:
+        self.writer.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.writer.close()
+
+    def message(self, msgtype: str, **fields):
+        return self.typestore.types[msgtype](**fields)
+
+    def header(self, stamp: int, frame_id: str):
+        Header = self.typestore.types["std_msgs/msg/Header"]  # noqa: N806 - a message class
+        Time = self.typestore.types["builtin_interfaces/msg/Time"]  # noqa: N806
+        return Header(stamp=Time(sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000), frame_id=frame_id)
+
+    def write(self, topic: str, msg, bag_time_ns: int) -> None:
+        if topic not in self.connections:
+            self.connections[topic] = self.writer.add_connection(topic, msg.__msgtype__, typestore=self.typestore)
+        self.writer.write(self.connections[topic], bag_time_ns, self.typestore.serialize_cdr(msg, msg.__msgtype__))
+
+    def image(self, array: np.ndarray, encoding: str, stamp: int, frame_id: str):
+        array = np.ascontiguousarray(array)
+        return self.message(IMAGE_TYPE, header=self.header(stamp, frame_id), height=array.shape[0],
+                            width=array.shape[1], encoding=encoding, is_bigendian=0, step=array.strides[0],
+                            data=np.frombuffer(array.tobytes(), np.uint8))
+
+    def write_image(self, topic: str, array: np.ndarray, encoding: str, stamp: int, frame_id: str = "camera",
+                    bag_time_ns: int | None = None) -> None:
+        self.write(topic, self.image(array, encoding, stamp, frame_id), stamp if bag_time_ns is None else bag_time_ns)
