@@ -18,7 +18,8 @@ def write_bag(path, storage, count=6, thermal_offset_ms=(2, -3, 4, 60, 1, 0)):
         for i, scene in enumerate(scenes):
             stamp = 10**9 + i * 100 * MS
             writer.write_image("/cam/rgb", scene.rgb, "rgb8", stamp, "rgb_optical")
-            writer.write_image("/cam/thermal", scene.thermal_raw, "mono16", stamp + thermal_offset_ms[i] * MS, "thermal")
+            thermal_stamp = stamp + thermal_offset_ms[i] * MS
+            writer.write_image("/cam/thermal", scene.thermal_raw, "mono16", thermal_stamp, "thermal")
             writer.write_image("/gt/label", scene.label, "mono8", stamp)
     return scenes
 
