@@ -26,7 +26,6 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 
-from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
 from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
 from rgbt_perception.codec import (
     RGB_ENCODINGS,
@@ -37,45 +36,11 @@ from rgbt_perception.codec import (
     image_to_array,
     to_rgb,
 )
-from rgbt_perception.devices import DEVICES, PRECISIONS, select_device
+from rgbt_perception.devices import select_device
 from rgbt_perception.model_loading import ModelLoadError, load_model
-from rgbt_perception.pipeline import FrameRejected, Pipeline, PipelineConfig
+from rgbt_perception.parameters import PARAMETERS, check_parameters, pipeline_config
+from rgbt_perception.pipeline import FrameRejected, Pipeline
 from rgbt_perception.sync import PairSynchronizer
-
-# name: (default, description, choices or (min, max) or None)
-PARAMETERS: dict[str, tuple[object, str, object]] = {
-    "sartm.enabled": (True, "run SARTM semantic segmentation", None),
-    "sartm.checkpoint": ("", "SARTM checkpoint written by rgbt-train", None),
-    "sartm.config": ("", "model config YAML used only with allow_untrained (tests)", None),
-    "samsod.enabled": (True, "run SAMSOD salient object detection", None),
-    "samsod.checkpoint": ("", "SAMSOD checkpoint written by rgbt-train", None),
-    "samsod.config": ("", "model config YAML used only with allow_untrained (tests)", None),
-    "allow_untrained": (False, "start with random weights when no checkpoint is given (tests only)", None),
-    "device": ("auto", "inference device", DEVICES),
-    "precision": ("fp32", "inference precision on CUDA", PRECISIONS),
-    "model_height": (256, "model input height (multiple of 32)", (32, 2048)),
-    "model_width": (320, "model input width (multiple of 32)", (32, 2048)),
-    "qos.reliability": ("best_effort", "camera subscription reliability; match the camera driver",
-                        ("best_effort", "reliable")),
-    "qos.depth": (5, "camera subscription queue depth", (1, 100)),
-    "sync.slop": (0.05, "max stamp difference of an RGB-thermal pair (s)", (0.0, 1.0)),
-    "sync.queue_size": (10, "messages kept per stream while pairing", (1, 1000)),
-    "thermal.normalization": ("minmax", "16-bit / float thermal to [0, 1]", THERMAL_NORMALIZATIONS),
-    "thermal.range_min": (0.0, "low end of the fixed normalisation range", None),
-    "thermal.range_max": (65535.0, "high end of the fixed normalisation range", None),
-    "thermal.percentile_low": (1.0, "low percentile of the percentile normalisation", (0.0, 100.0)),
-    "thermal.percentile_high": (99.0, "high percentile of the percentile normalisation", (0.0, 100.0)),
-    "thermal.timeout": (1.0, "thermal silent this long (s) -> degraded mode", (0.05, 60.0)),
-    "thermal.homography": ([0.0], "3x3 row-major thermal->RGB homography; [0.0] = none", None),
-    "size_mismatch": ("resize", "RGB and thermal of different sizes", ("resize", "reject")),
-    "max_image_pixels": (16_000_000, "larger images are rejected", (1, 1_000_000_000)),
-    "output.height": (0, "output height; 0 = the RGB image's", (0, 8192)),
-    "output.width": (0, "output width; 0 = the RGB image's", (0, 8192)),
-    "output.color_overlay": (True, "publish semantic/color", None),
-    "saliency.threshold": (-1.0, "binary saliency threshold; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
-    "saliency.min_object_area": (20, "smallest salient region reported (pixels)", (0, 10_000_000)),
-    "diagnostics_period": (1.0, "period of /diagnostics (s)", (0.1, 60.0)),
-}
 
 
 class RGBTPerceptionNode(Node):
@@ -86,7 +51,7 @@ class RGBTPerceptionNode(Node):
         self.p = self._declare_parameters()
         device, dtype, reason = select_device(self.p["device"], self.p["precision"])
         self.get_logger().info(f"inference device: {device} ({reason})")
-        self.pipeline = Pipeline(self._pipeline_config(), *self._load_models(), device=device, dtype=dtype)
+        self.pipeline = Pipeline(pipeline_config(self.p), *self._load_models(), device=device, dtype=dtype)
 
         depth = self.p["qos.depth"]
         reliability = (ReliabilityPolicy.RELIABLE if self.p["qos.reliability"] == "reliable"
@@ -158,30 +123,8 @@ class RGBTPerceptionNode(Node):
             values[name] = self.declare_parameter(name, default, descriptor).value
             if isinstance(constraint, tuple) and isinstance(constraint[0], str) and values[name] not in constraint:
                 raise ValueError(f"parameter {name}={values[name]!r} is not allowed; choose one of {constraint}")
-        for name in ("model_height", "model_width"):
-            if values[name] % 32:
-                raise ValueError(f"parameter {name}={values[name]} must be a multiple of 32")
-        homography = list(values["thermal.homography"])
-        if homography != [0.0] and len(homography) != 9:
-            raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
-        if values["thermal.percentile_low"] >= values["thermal.percentile_high"]:
-            raise ValueError("parameter thermal.percentile_low must be below thermal.percentile_high")
-        if not (values["sartm.enabled"] or values["samsod.enabled"]):
-            raise ValueError("parameters sartm.enabled and samsod.enabled are both false: nothing to run")
+        check_parameters(values)
         return values
-
-    def _pipeline_config(self) -> PipelineConfig:
-        p = self.p
-        homography = list(p["thermal.homography"])
-        return PipelineConfig(
-            model_height=p["model_height"], model_width=p["model_width"],
-            thermal_normalization=p["thermal.normalization"],
-            thermal_range=(p["thermal.range_min"], p["thermal.range_max"]),
-            thermal_percentiles=(p["thermal.percentile_low"], p["thermal.percentile_high"]),
-            homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
-            size_mismatch=p["size_mismatch"], output_height=p["output.height"], output_width=p["output.width"],
-            saliency_threshold=p["saliency.threshold"], min_object_area=p["saliency.min_object_area"],
-            color_overlay=p["output.color_overlay"])
 
     def _load_models(self):
         models = []

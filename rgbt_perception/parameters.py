@@ -1,0 +1,103 @@
+"""The node's parameters (names, defaults, ranges) and what they mean for the pipeline.
+
+ROS-free, so that the node (which declares them) and the replay tool (which reads the same
+YAML file) cannot disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
+from rgbt_perception.devices import DEVICES, PRECISIONS
+from rgbt_perception.pipeline import PipelineConfig
+
+NODE_NAME = "rgbt_perception"
+
+# name: (default, description, choices or (min, max) or None)
+PARAMETERS: dict[str, tuple[object, str, object]] = {
+    "sartm.enabled": (True, "run SARTM semantic segmentation", None),
+    "sartm.checkpoint": ("", "SARTM checkpoint written by rgbt-train", None),
+    "sartm.config": ("", "model config YAML used only with allow_untrained (tests)", None),
+    "samsod.enabled": (True, "run SAMSOD salient object detection", None),
+    "samsod.checkpoint": ("", "SAMSOD checkpoint written by rgbt-train", None),
+    "samsod.config": ("", "model config YAML used only with allow_untrained (tests)", None),
+    "allow_untrained": (False, "start with random weights when no checkpoint is given (tests only)", None),
+    "device": ("auto", "inference device", DEVICES),
+    "precision": ("fp32", "inference precision on CUDA", PRECISIONS),
+    "model_height": (256, "model input height (multiple of 32)", (32, 2048)),
+    "model_width": (320, "model input width (multiple of 32)", (32, 2048)),
+    "qos.reliability": ("best_effort", "camera subscription reliability; match the camera driver",
+                        ("best_effort", "reliable")),
+    "qos.depth": (5, "camera subscription queue depth", (1, 100)),
+    "sync.slop": (0.05, "max stamp difference of an RGB-thermal pair (s)", (0.0, 1.0)),
+    "sync.queue_size": (10, "messages kept per stream while pairing", (1, 1000)),
+    "thermal.normalization": ("minmax", "16-bit / float thermal to [0, 1]", THERMAL_NORMALIZATIONS),
+    "thermal.range_min": (0.0, "low end of the fixed normalisation range", None),
+    "thermal.range_max": (65535.0, "high end of the fixed normalisation range", None),
+    "thermal.percentile_low": (1.0, "low percentile of the percentile normalisation", (0.0, 100.0)),
+    "thermal.percentile_high": (99.0, "high percentile of the percentile normalisation", (0.0, 100.0)),
+    "thermal.timeout": (1.0, "thermal silent this long (s) -> degraded mode", (0.05, 60.0)),
+    "thermal.homography": ([0.0], "3x3 row-major thermal->RGB homography; [0.0] = none", None),
+    "size_mismatch": ("resize", "RGB and thermal of different sizes", ("resize", "reject")),
+    "max_image_pixels": (16_000_000, "larger images are rejected", (1, 1_000_000_000)),
+    "output.height": (0, "output height; 0 = the RGB image's", (0, 8192)),
+    "output.width": (0, "output width; 0 = the RGB image's", (0, 8192)),
+    "output.color_overlay": (True, "publish semantic/color", None),
+    "saliency.threshold": (-1.0, "binary saliency threshold; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
+    "saliency.min_object_area": (20, "smallest salient region reported (pixels)", (0, 10_000_000)),
+    "diagnostics_period": (1.0, "period of /diagnostics (s)", (0.1, 60.0)),
+}
+
+
+
+def check_parameters(values: dict) -> None:
+    """Checks across parameters and those a descriptor cannot express; ValueError names the parameter."""
+    for name, (_, _, constraint) in PARAMETERS.items():
+        if isinstance(constraint, tuple) and isinstance(constraint[0], str) and values[name] not in constraint:
+            raise ValueError(f"parameter {name}={values[name]!r} is not allowed; choose one of {constraint}")
+        if isinstance(constraint, tuple) and not isinstance(constraint[0], str):
+            low, high = constraint
+            if not low <= values[name] <= high:
+                raise ValueError(f"parameter {name}={values[name]} is outside [{low}, {high}]")
+    for name in ("model_height", "model_width"):
+        if values[name] % 32:
+            raise ValueError(f"parameter {name}={values[name]} must be a multiple of 32")
+    homography = list(values["thermal.homography"])
+    if homography != [0.0] and len(homography) != 9:
+        raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
+    if values["thermal.percentile_low"] >= values["thermal.percentile_high"]:
+        raise ValueError("parameter thermal.percentile_low must be below thermal.percentile_high")
+    if not (values["sartm.enabled"] or values["samsod.enabled"]):
+        raise ValueError("parameters sartm.enabled and samsod.enabled are both false: nothing to run")
+
+
+def load_parameter_file(path: str | Path, overrides: dict | None = None) -> dict:
+    """Defaults, then the node's section of a --params-file YAML, then overrides; checked."""
+    values = {name: spec[0] for name, spec in PARAMETERS.items()}
+    content = yaml.safe_load(Path(path).read_text()) or {}
+    section = next((v for k, v in content.items() if k.strip("/").split("/")[-1] in (NODE_NAME, "**")), {})
+    given = dict((section or {}).get("ros__parameters", {}))
+    unknown = sorted(set(given) - set(PARAMETERS) - {"use_sim_time"})
+    if unknown:
+        raise ValueError(f"{path}: unknown parameter(s) {unknown}")
+    values.update({k: v for k, v in given.items() if k in PARAMETERS})
+    values.update(overrides or {})
+    check_parameters(values)
+    return values
+
+
+def pipeline_config(values: dict) -> PipelineConfig:
+    homography = list(values["thermal.homography"])
+    return PipelineConfig(
+        model_height=values["model_height"], model_width=values["model_width"],
+        thermal_normalization=values["thermal.normalization"],
+        thermal_range=(values["thermal.range_min"], values["thermal.range_max"]),
+        thermal_percentiles=(values["thermal.percentile_low"], values["thermal.percentile_high"]),
+        homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
+        size_mismatch=values["size_mismatch"], output_height=values["output.height"],
+        output_width=values["output.width"], saliency_threshold=values["saliency.threshold"],
+        min_object_area=values["saliency.min_object_area"], color_overlay=values["output.color_overlay"])
