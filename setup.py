@@ -26,6 +26,7 @@ setup(
     entry_points={
         "console_scripts": [
             "rgbt_perception_node = rgbt_perception.node:main",
+            "rgbt-replay = rgbt_perception.replay:main",
         ],
     },
 )

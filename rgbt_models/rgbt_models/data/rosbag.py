@@ -35,10 +35,11 @@ def default_typestore():
 
 @dataclass
 class BagPair:
-    """One synchronized pair (raw `rosbags` messages) and the ground truth found for it."""
+    """One synchronized pair (raw `rosbags` messages; thermal None in degraded mode) and the
+    ground truth found for it."""
 
     rgb: object
-    thermal: object
+    thermal: object | None
     truth: dict[str, object] = field(default_factory=dict)  # topic -> Image message
     receive_ns: int = 0  # bag time of the message that completed the pair
 
@@ -48,17 +49,23 @@ class BagPair:
 
 
 def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float = 0.05, queue_size: int = 10,
-               truth_topics: tuple[str, ...] = (), counters: dict | None = None) -> Iterator[BagPair]:
+               truth_topics: tuple[str, ...] = (), counters: dict | None = None,
+               thermal_timeout: float | None = None) -> Iterator[BagPair]:
     """Yield pairs in bag order. `counters` (if given) receives 'rgb', 'thermal', 'pairs',
-    'unpaired' (dropped by the synchronizer) for the report."""
+    'degraded' and 'unpaired' (dropped by the synchronizer) for the report.
+
+    thermal_timeout (s): as the node does, an RGB frame stamped more than this after the last
+    thermal frame is yielded alone (BagPair.thermal is None: degraded mode)."""
     from rosbags.highlevel import AnyReader
 
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: bag not found")
     counters = counters if counters is not None else {}
-    for key in ("rgb", "thermal", "pairs"):
+    for key in ("rgb", "thermal", "pairs", "degraded"):
         counters.setdefault(key, 0)
+    timeout_ns = None if thermal_timeout is None else int(thermal_timeout * 1e9)
+    first_rgb_ns, last_thermal_ns = None, None
     with AnyReader([path], default_typestore=default_typestore()) as reader:
         topics = {c.topic: c for c in reader.connections}
         missing = [t for t in (rgb_topic, thermal_topic, *truth_topics) if t not in topics]
@@ -76,9 +83,17 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
             msg = reader.deserialize(raw, connection.msgtype)
             if connection.topic == rgb_topic:
                 counters["rgb"] += 1
-                sync.add(0, msg)
+                stamp = stamp_ns(msg)
+                first_rgb_ns = stamp if first_rgb_ns is None else first_rgb_ns
+                reference = last_thermal_ns if last_thermal_ns is not None else first_rgb_ns
+                if timeout_ns is not None and stamp - reference > timeout_ns:
+                    counters["degraded"] += 1
+                    pending.append(BagPair(msg, None, receive_ns=timestamp))
+                else:
+                    sync.add(0, msg)
             elif connection.topic == thermal_topic:
                 counters["thermal"] += 1
+                last_thermal_ns = stamp_ns(msg)
                 sync.add(1, msg)
             else:
                 truth[connection.topic][stamp_ns(msg)] = msg
@@ -99,10 +114,10 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
         counters["unpaired"] = sync.dropped + len(sync.queues[0]) + len(sync.queues[1])
 
 
-def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb (H,W,3) uint8, raw thermal) of a pair."""
-    return (to_rgb(image_to_array(pair.rgb, RGB_ENCODINGS), pair.rgb.encoding),
-            image_to_array(pair.thermal, THERMAL_ENCODINGS))
+def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rgb (H,W,3) uint8, raw thermal or None) of a pair."""
+    thermal = image_to_array(pair.thermal, THERMAL_ENCODINGS) if pair.thermal is not None else None
+    return to_rgb(image_to_array(pair.rgb, RGB_ENCODINGS), pair.rgb.encoding), thermal
 
 
 class BagDataset:
