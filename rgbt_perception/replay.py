@@ -165,7 +165,7 @@ def replay_offline(args, params: dict) -> dict:
     plots = []
     if saliency_results:
         plots += plot_saliency_curves(saliency_results, output)
-    for i, (k, res) in enumerate(semantic_results.items()):
+    for i, res in enumerate(semantic_results.values()):
         plots.append(plot_confusion(np.array(res["matrix"]), sartm.classes.names, output / f"confusion_{i}.png"))
     write_csv(output / "frames.csv", rows)
     summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,

@@ -18,7 +18,7 @@ from torch import nn
 
 # name -> config file stem inside sam2/configs/<version>/
 _SAM2_STEMS = {"tiny": "hiera_t", "small": "hiera_s", "base_plus": "hiera_b+", "large": "hiera_l"}
-BACKBONE_NAMES = (*_SAM2_STEMS, "test")
+BACKBONE_NAMES = (*_SAM2_STEMS, "test", "demo")
 SAM2_VERSIONS = ("2", "2.1")
 
 
@@ -26,7 +26,8 @@ SAM2_VERSIONS = ("2", "2.1")
 class BackboneConfig:
     """Which SAM 2 image encoder to build and where its pre-trained weights come from.
 
-    name: tiny | small | base_plus | large (Meta's sizes) or test (CI micro model).
+    name: tiny | small | base_plus | large (Meta's sizes), test (CI micro model) or demo
+    (small model the demo trains end to end).
     version: "2" or "2.1" (selects sam2's config folder; the checkpoint must match it).
     checkpoint: path to an official `{'model': state_dict}` file, or None for random weights.
     image_size: the square training size; inference accepts any multiple of 32 (16 for test).
@@ -61,8 +62,8 @@ class BackboneConfig:
 
 def sam2_config_path(config: BackboneConfig) -> Path:
     """The YAML file that defines the encoder of `config`."""
-    if config.name == "test":
-        return Path(str(resources.files("rgbt_models") / "configs" / "backbone" / "test.yaml"))
+    if config.name in ("test", "demo"):
+        return Path(str(resources.files("rgbt_models") / "configs" / "backbone" / f"{config.name}.yaml"))
     folder = "sam2.1" if config.version == "2.1" else "sam2"
     stem = _SAM2_STEMS[config.name]
     return Path(str(resources.files("sam2") / "configs" / folder / f"{folder}_{stem}.yaml"))

@@ -162,7 +162,7 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
             if writer and step % o.log_every == 0:
                 writer.add_scalar("train/loss", float(total), global_step)
                 for name, value in losses.items():
-                    writer.add_scalar(f"train/{name}", float(value), global_step)
+                    writer.add_scalar(f"train/{name}", float(value.detach()), global_step)
                 writer.add_scalar("train/lr", scheduler.get_last_lr()[0], global_step)
             bar.set_postfix(loss=f"{float(total):.4f}")
         record = {"epoch": epoch, "loss": float(np.mean(epoch_losses)), "seconds": time.perf_counter() - started}
