@@ -40,7 +40,7 @@ from rgbt_perception.devices import select_device
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import PARAMETERS, check_parameters, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, Pipeline
-from rgbt_perception.sync import PairSynchronizer
+from rgbt_perception.sync import make_synchronizer
 
 
 class RGBTPerceptionNode(Node):
@@ -63,8 +63,8 @@ class RGBTPerceptionNode(Node):
                                  event_callbacks=events)
         self.create_subscription(Image, "thermal/image", self._on_thermal, camera_qos, callback_group=inputs,
                                  event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
-        self.sync = PairSynchronizer(self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
-                                     on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"))
+        self.sync = make_synchronizer(self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
+                                      on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"))
 
         self.pubs = {}
         if self.pipeline.sartm is not None:
