@@ -211,3 +211,12 @@ def test_backbone_stays_frozen_in_samsod():
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert all(".adapter." in n or "sam_mask_decoder" in n for n in trainable)
     assert isinstance(model.backbone, SAM2Backbone)
+
+
+def test_ties_still_keep_exactly_k_channels():
+    h = torch.zeros(2, 3, 32)
+    h[..., :4] = 1.0  # many ties at zero
+    k = torch.tensor([15, 3])
+    for largest in (True, False):
+        kept = keep_extreme_channels(h + 1.0, k, largest)  # +1: kept values are non-zero
+        assert (kept != 0).sum(-1).tolist() == [[15] * 3, [3] * 3]
