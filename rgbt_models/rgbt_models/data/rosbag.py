@@ -54,8 +54,8 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
     """Yield pairs in bag order. `counters` (if given) receives 'rgb', 'thermal', 'pairs',
     'degraded' and 'unpaired' (dropped by the synchronizer) for the report.
 
-    thermal_timeout (s): as the node does, an RGB frame stamped more than this after the last
-    thermal frame is yielded alone (BagPair.thermal is None: degraded mode)."""
+    thermal_timeout (s): as the node does, once RGB frames have kept coming for longer than
+    this without a thermal frame, they are yielded alone (BagPair.thermal is None: degraded)."""
     from rosbags.highlevel import AnyReader
 
     path = Path(path)
@@ -65,7 +65,7 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
     for key in ("rgb", "thermal", "pairs", "degraded"):
         counters.setdefault(key, 0)
     timeout_ns = None if thermal_timeout is None else int(thermal_timeout * 1e9)
-    first_rgb_ns, last_thermal_ns = None, None
+    rgb_without_thermal_since = None
     with AnyReader([path], default_typestore=default_typestore()) as reader:
         topics = {c.topic: c for c in reader.connections}
         missing = [t for t in (rgb_topic, thermal_topic, *truth_topics) if t not in topics]
@@ -84,16 +84,16 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
             if connection.topic == rgb_topic:
                 counters["rgb"] += 1
                 stamp = stamp_ns(msg)
-                first_rgb_ns = stamp if first_rgb_ns is None else first_rgb_ns
-                reference = last_thermal_ns if last_thermal_ns is not None else first_rgb_ns
-                if timeout_ns is not None and stamp - reference > timeout_ns:
+                if rgb_without_thermal_since is None:
+                    rgb_without_thermal_since = stamp
+                if timeout_ns is not None and stamp - rgb_without_thermal_since > timeout_ns:
                     counters["degraded"] += 1
                     pending.append(BagPair(msg, None, receive_ns=timestamp))
                 else:
                     sync.add(0, msg)
             elif connection.topic == thermal_topic:
                 counters["thermal"] += 1
-                last_thermal_ns = stamp_ns(msg)
+                rgb_without_thermal_since = None
                 sync.add(1, msg)
             else:
                 truth[connection.topic][stamp_ns(msg)] = msg
