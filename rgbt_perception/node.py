@@ -289,6 +289,7 @@ class RGBTPerceptionNode(Node):
         if self.inference:
             values["inference median (ms)"] = f"{1000 * float(np.median(self.inference)):.1f}"
             values["model median (ms)"] = f"{1000 * float(np.median(self.model_times)):.1f}"
+            values["model last frame (ms)"] = f"{1000 * self.model_times[-1]:.1f}"
         if self.latencies:
             values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
             values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"
