@@ -45,8 +45,9 @@ from rgbt_perception.sync import make_synchronizer
 class RGBTPerceptionNode(Node):
     """ROS wiring around the pipeline; see the module docstring for the behaviour."""
 
-    def __init__(self) -> None:
-        super().__init__("rgbt_perception")
+    def __init__(self, **node_options) -> None:
+        """node_options go to rclpy's Node (context, parameter_overrides ... for in-process use)."""
+        super().__init__("rgbt_perception", **node_options)
         self.p = self._declare_parameters()
         device, dtype, reason = select_device(self.p["device"], self.p["precision"])
         self.get_logger().info(f"inference device: {device} ({reason})")

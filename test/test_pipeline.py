@@ -76,3 +76,17 @@ def test_salient_objects_from_a_known_map(models):
     assert (obj.x, obj.y, obj.width, obj.height, obj.area) == (3, 2, 6, 4, 24)
     assert obj.mean_saliency == pytest.approx(0.9)
     assert (obj.centroid_x, obj.centroid_y) == pytest.approx((5.5, 3.5))
+
+
+def test_homography_registers_thermal_onto_rgb(models):
+    scene = make_scene(4)
+    thermal = scene.thermal_raw
+    identity = Pipeline(PipelineConfig(homography=np.eye(3)), *models)
+    plain = Pipeline(PipelineConfig(), *models)
+    a = identity.preprocess(scene.rgb, thermal)[1]
+    b = plain.preprocess(scene.rgb, thermal)[1]
+    assert torch.allclose(a, b, atol=1e-6)
+    shift = np.array([[1, 0, 16], [0, 1, 0], [0, 0, 1]], np.float64)  # thermal pixel x -> RGB x + 16
+    shifted = Pipeline(PipelineConfig(homography=shift, model_height=128, model_width=160), *models)
+    moved = shifted.preprocess(scene.rgb, thermal)[1][0, 0]
+    assert torch.allclose(moved[:, 20:], b[0, 0][:, 4:-16], atol=1e-5)

@@ -144,3 +144,27 @@ def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env
     assert summary["pairs_answered"] >= 5
     # The node's clock is the bag's (1.7e9 s), not the wall clock (> 1.79e9 s in 2026).
     assert 1_700_000_000 <= summary["node_clock_sec"] < 1_700_000_100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["index", "stamp"])
+def test_truth_folder_gives_the_same_metrics_as_truth_topics(tmp_path, checkpoints, key):
+    bag = tmp_path / "bag"
+    write_drive_bag(bag, DRIVE, "mcap")
+    truth = tmp_path / "truth"
+    for kind in ("labels", "masks"):
+        (truth / kind).mkdir(parents=True)
+    pairs = read_pairs(bag, DRIVE.rgb_topic, DRIVE.thermal_topic, truth_topics=(DRIVE.label_topic, DRIVE.mask_topic),
+                       thermal_timeout=1.0)
+    for index, pair in enumerate(pairs):
+        name = f"{index if key == 'index' else pair.stamp_ns}.png"
+        for kind, topic in (("labels", DRIVE.label_topic), ("masks", DRIVE.mask_topic)):
+            msg = pair.truth[topic]
+            cv2.imwrite(str(truth / kind / name), np.asarray(msg.data, np.uint8).reshape(msg.height, msg.width))
+    common = [str(bag), *checkpoints, *MODEL_PARAMS, "--no-video", "--overlay-every", "0"]
+    assert replay([*common, "--label-topic", DRIVE.label_topic, "--mask-topic", DRIVE.mask_topic,
+                   "--output", str(tmp_path / "a")]) == 0
+    assert replay([*common, "--truth-dir", str(truth), "--truth-key", key, "--output", str(tmp_path / "b")]) == 0
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert a["saliency"] == b["saliency"] and a["semantic"] == b["semantic"]

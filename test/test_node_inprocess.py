@@ -1,0 +1,49 @@
+"""The node's worker in-process: a model exception is logged, counted, and good pairs keep flowing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from node_fixtures import MODEL_CONFIGS, scene_pair
+from rclpy.parameter import Parameter
+
+pytestmark = pytest.mark.ros
+
+
+def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
+    from rgbt_perception.node import RGBTPerceptionNode
+
+    overrides = [Parameter("allow_untrained", value=True),
+                 Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
+                 Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
+                 Parameter("model_height", value=128), Parameter("model_width", value=160)]
+    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=overrides)
+    try:
+        real_run = node.pipeline.run
+        calls = {"n": 0}
+
+        def flaky_run(rgb, thermal):
+            calls["n"] += 1
+            if calls["n"] <= 2:
+                raise RuntimeError("CUDA out of memory (simulated)")
+            return real_run(rgb, thermal)
+
+        node.pipeline.run = flaky_run
+        for i in range(4):
+            rgb, thermal = scene_pair(i, 10 + i, 0)
+            node._on_rgb(rgb)
+            node._on_thermal(thermal)
+            deadline = time.monotonic() + 20
+            while node.pending is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)
+        deadline = time.monotonic() + 20
+        while node.counts["processed"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node.counts["model_errors"] == 2
+        assert node.counts["processed"] == 2
+        assert node.worker.is_alive()
+    finally:
+        node.shutdown()
+        node.destroy_node()
