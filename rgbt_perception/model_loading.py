@@ -9,10 +9,7 @@ import torch
 from rgbt_models.checkpoint import CheckpointError
 from rgbt_models.classes import class_list
 from rgbt_models.config import ConfigError
-from rgbt_models.samsod import SAMSOD, SAMSODConfig
-from rgbt_models.sartm import SARTM, SARTMConfig
-
-_MODELS = {"sartm": (SARTM, SARTMConfig), "samsod": (SAMSOD, SAMSODConfig)}
+from rgbt_models.registry import MODELS
 
 
 class ModelLoadError(RuntimeError):
@@ -22,7 +19,7 @@ class ModelLoadError(RuntimeError):
 def load_model(kind: str, checkpoint: str, config: str, allow_untrained: bool):
     """The trained model from `checkpoint`; or, with allow_untrained, a random-weight model
     built from the model config YAML `config` (tests only: its outputs mean nothing)."""
-    model_cls, config_cls = _MODELS[kind]
+    model_cls, config_cls = MODELS[kind]
     if checkpoint:
         if not Path(checkpoint).is_file():
             raise ModelLoadError(f"{kind}.checkpoint {checkpoint}: file not found")

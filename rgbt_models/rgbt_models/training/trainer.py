@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from tqdm import tqdm
 
 from rgbt_models.backbone.checkpoint import read_checkpoint
 from rgbt_models.checkpoint import atomic_torch_save
-from rgbt_models.classes import class_list
 from rgbt_models.data.datasets import open_dataset
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation import evaluate
@@ -34,7 +34,7 @@ def pick_device(requested: str = "auto") -> torch.device:
         if not torch.cuda.is_available():
             log.warning("CUDA requested but not available: training on the CPU")
             return torch.device("cpu")
-        return torch.device("cuda", int(__import__("os").environ.get("LOCAL_RANK", 0)))
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device("cpu")
 
 
@@ -197,5 +197,4 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
         writer.close()
     if world_size > 1:
         torch.distributed.destroy_process_group()
-    return {"history": history, "best_score": best, "output_dir": str(output), "checksum": checksum,
-            "classes": class_list(config.model.get("classes", "mfnet")).names if config.task == "sartm" else None}
+    return {"history": history, "best_score": best, "output_dir": str(output), "checksum": checksum}
