@@ -26,6 +26,8 @@ def keep_extreme_channels(h: torch.Tensor, k: torch.Tensor, largest: bool) -> to
     per token: a k-th value threshold (one selection per distinct k, 2-3x cheaper than
     sorting), with a rank-based fallback in the rare case of ties at the threshold.
     """
+    if torch.onnx.is_in_onnx_export():  # ONNX has no kthvalue; ranks export as TopK + ScatterElements
+        return h * _keep_by_rank(h, k, largest).to(h.dtype)
     channels = h.shape[-1]
     keep = torch.empty_like(h, dtype=torch.bool)
     for value in k.unique().tolist():
