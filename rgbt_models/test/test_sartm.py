@@ -214,3 +214,20 @@ def test_unknown_text_encoder_is_a_clear_error():
     with pytest.raises(TextEncoderError, match="clip"):
         SARTM(SARTMConfig(backbone=BackboneConfig(name="test", image_size=128), classes="synthetic",
                           text_encoder="clip"))
+
+
+def test_cross_context_exchange_mixes_the_other_modality():
+    from rgbt_models.sartm.fusion import CrossContextExchange
+
+    exchange = CrossContextExchange(16, heads=2)
+    rgb, thermal = torch.randn(2, 16, 8, 10), torch.randn(2, 16, 8, 10)
+    out_rgb, out_t = exchange(rgb, thermal)
+    assert out_rgb.shape == rgb.shape and out_t.shape == thermal.shape
+    # The RGB output depends on the thermal input (and only through the exchanged context).
+    changed_rgb, _ = exchange(rgb, thermal + torch.randn_like(thermal))
+    assert not torch.allclose(changed_rgb, out_rgb)
+    # Images of a batch do not leak into each other.
+    other = thermal.clone()
+    other[1] += 1.0
+    again, _ = exchange(rgb, other)
+    assert torch.allclose(again[0], out_rgb[0], atol=1e-6)
