@@ -211,3 +211,23 @@ def test_launch_file_names_what_the_package_installs():
         assert (REPO_ROOT / name[0] / name[1]).is_file(), name
     assert Path(REPO_ROOT / "config" / "rgbt.yaml").is_file()
     time.sleep(0)
+
+
+def test_incompatible_qos_is_reported(rclpy_context):
+    """A best-effort camera and a node asking for reliable: the classic 'no output' mistake."""
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    node = NodeProcess("rgbt_perception.node", ros_args=[*TEST_NODE_ARGS, "-p", "qos.reliability:=reliable"])
+    probe = Node("best_effort_camera", context=rclpy_context)
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=90)
+        publisher = probe.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
+        node.wait_for_log("QoS is incompatible", timeout=20)
+        assert "qos.reliability" in node.log()
+        del publisher
+        node.stop(signal.SIGINT, timeout=2.0)
+    finally:
+        node.kill()
+        probe.destroy_node()
