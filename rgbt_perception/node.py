@@ -57,10 +57,9 @@ class RGBTPerceptionNode(Node):
         reliability = (ReliabilityPolicy.RELIABLE if self.p["qos.reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
         camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
-        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
-        self.create_subscription(Image, "rgb/image", self._on_rgb, camera_qos, event_callbacks=events)
-        self.create_subscription(Image, "thermal/image", self._on_thermal, camera_qos,
-                                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+        for topic, callback in (("rgb/image", self._on_rgb), ("thermal/image", self._on_thermal)):
+            self.create_subscription(Image, topic, callback, camera_qos, event_callbacks=SubscriptionEventCallbacks(
+                incompatible_qos=self._on_incompatible_qos))
         self.sync = make_synchronizer(self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
                                       on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"))
 
@@ -85,7 +84,7 @@ class RGBTPerceptionNode(Node):
         self.pending: tuple | None = None
         self.stopping = False
         self.counts = {"rgb": 0, "thermal": 0, "pairs": 0, "processed": 0, "skipped": 0, "bad": 0,
-                       "model_errors": 0, "rejected": 0}
+                       "model_errors": 0}
         self.bad_reasons: dict[str, int] = {}
         self.latencies: deque[float] = deque(maxlen=200)
         self.inference: deque[float] = deque(maxlen=200)
@@ -118,8 +117,6 @@ class RGBTPerceptionNode(Node):
             elif isinstance(constraint, tuple):
                 descriptor.additional_constraints = f"one of {', '.join(constraint)}"
             values[name] = self.declare_parameter(name, default, descriptor).value
-            if isinstance(constraint, tuple) and isinstance(constraint[0], str) and values[name] not in constraint:
-                raise ValueError(f"parameter {name}={values[name]!r} is not allowed; choose one of {constraint}")
         check_parameters(values)
         return values
 
@@ -286,6 +283,7 @@ class RGBTPerceptionNode(Node):
             level = DiagnosticStatus.ERROR if self.counts["processed"] == 0 else max(level, DiagnosticStatus.WARN)
         values = {f"{k} rate (Hz)": f"{v:.2f}" for k, v in rates.items()}
         values.update({k: str(v) for k, v in self.counts.items()})
+        values.update({f"bad {stream}": str(count) for stream, count in self.bad_reasons.items()})
         values["sync dropped"] = str(self.sync.dropped)
         if self.inference:
             values["inference median (ms)"] = f"{1000 * float(np.median(self.inference)):.1f}"
