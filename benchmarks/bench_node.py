@@ -82,17 +82,21 @@ def main() -> None:
             rgb_pub.publish(rgb)
             thermal_pub.publish(thermal)
             spin_until(probe, lambda n=i: len(latencies) > n, 120, executor)
-        # Phase 1, overhead: one pair at a time, each waited for (no pick-up wait, no contention
-        # from a 30 Hz publisher): end-to-end latency minus the models' own time.
-        latencies.clear()
-        overheads = []
-        for i in range(8):
+        def publish_pair(rgb, thermal) -> None:
+            """Stamp both with the wall clock, remember when, publish."""
             now = time.time_ns()
             for msg in (rgb, thermal):
                 msg.header.stamp.sec, msg.header.stamp.nanosec = now // 10**9, now % 10**9
             sent[(now // 10**9, now % 10**9)] = time.monotonic()
             rgb_pub.publish(rgb)
             thermal_pub.publish(thermal)
+
+        # Phase 1, overhead: one pair at a time, each waited for (no pick-up wait, no contention
+        # from a 30 Hz publisher): end-to-end latency minus the models' own time.
+        latencies.clear()
+        overheads = []
+        for i in range(8):
+            publish_pair(rgb, thermal)
             spin_until(probe, lambda n=i: len(latencies) > n, 120, executor)
             diagnostics.clear()  # the next status carries this frame's own model time
             spin_until(probe, lambda: len(diagnostics) >= 2, 10, executor)
@@ -103,13 +107,7 @@ def main() -> None:
         start = time.monotonic()
         count = 0
         while time.monotonic() - start < args.seconds:
-            rgb, thermal = frames[count % len(frames)]
-            now = time.time_ns()
-            for msg in (rgb, thermal):
-                msg.header.stamp.sec, msg.header.stamp.nanosec = now // 10**9, now % 10**9
-            sent[(now // 10**9, now % 10**9)] = time.monotonic()
-            rgb_pub.publish(rgb)
-            thermal_pub.publish(thermal)
+            publish_pair(*frames[count % len(frames)])
             count += 1
             target = start + count / args.rate
             executor.spin_once(timeout_sec=0.0)  # outputs are timed even when publishing falls behind

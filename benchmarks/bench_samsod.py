@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import median_seconds, print_table
+from common import model_over_encoder
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
@@ -27,23 +27,8 @@ def main() -> None:
     config = BackboneConfig(name=args.size, image_size=args.resolution)
     frozen = SAM2Backbone(config).eval()
     model = SAMSOD(SAMSODConfig(backbone=config)).eval()
-    rgb = torch.rand(1, 3, args.resolution, args.resolution)
-    thermal = torch.rand(1, 1, args.resolution, args.resolution)
-    with torch.inference_mode():
-        encoder_s = median_seconds(lambda: frozen.image_encoder(torch.cat([rgb, thermal.expand(-1, 3, -1, -1)])),
-                                   args.repeats)
-        model_s = median_seconds(lambda: model.predict(rgb, thermal), args.repeats)
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"SAMSOD-{args.size}, {args.resolution}x{args.resolution}, CPU threads {torch.get_num_threads()}, "
-          f"median of {args.repeats}")
-    print_table(["measure", "value"], [
-        ["frozen encoder, RGB+T pair (s)", f"{encoder_s:.3f}"],
-        ["SAMSOD forward, 3 heads (s)", f"{model_s:.3f}"],
-        ["ratio (target <= 1.25)", f"{model_s / encoder_s:.2f}"],
-        ["parameters total (M)", f"{total / 1e6:.1f} (paper, tiny: 32.7)"],
-        ["parameters trainable (M)", f"{trainable / 1e6:.2f}"],
-    ])
+    model_over_encoder(f"SAMSOD-{args.size}", frozen, model, args.resolution, args.repeats,
+                       "SAMSOD forward, 3 heads", 1.25, " (paper, tiny: 32.7)")
 
 
 if __name__ == "__main__":

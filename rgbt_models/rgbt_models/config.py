@@ -28,3 +28,16 @@ def check_keys(section: str, values: dict, allowed: set[str] | tuple[str, ...]) 
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown option(s) in {section}: {unknown}; allowed: {sorted(allowed)}")
+
+
+class ModelConfigFile:
+    """Mixin for model config dataclasses: `from_yaml` reads the file's `model:` section (or the
+    whole file) through the class's own `from_dict`, naming the file in any error."""
+
+    @classmethod
+    def from_yaml(cls, path: str | Path):
+        content = load_yaml(path)
+        try:
+            return cls.from_dict(content.get("model", content))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{path}: {error}") from error

@@ -9,9 +9,7 @@ median timings of both are printed.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from torch import nn
 
 from rgbt_models.backbone import CheckpointError
 from rgbt_models.registry import load_trained_model
+from rgbt_models.timing import median_seconds
 
 
 class InferenceGraph(nn.Module):
@@ -33,16 +32,6 @@ class InferenceGraph(nn.Module):
         if self.model.kind == "samsod":
             return self.model.predict(rgb, thermal)
         return self.model.probabilities(self.model(rgb, thermal))
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def export_onnx(model: nn.Module, path: Path, height: int, width: int, opset: int = 17) -> None:
@@ -64,9 +53,9 @@ def check_parity(model: nn.Module, path: Path, height: int, width: int, toleranc
     feeds = {"rgb": rgb.numpy(), "thermal": thermal.numpy()}
     with torch.no_grad():
         expected = graph(rgb, thermal).numpy()
-        torch_s = _median_seconds(lambda: graph(rgb, thermal), repeats)
+        torch_s = median_seconds(lambda: graph(rgb, thermal), repeats)
     actual = session.run(None, feeds)[0]
-    ort_s = _median_seconds(lambda: session.run(None, feeds), repeats)
+    ort_s = median_seconds(lambda: session.run(None, feeds), repeats)
     return {"max_abs_diff": float(np.abs(actual - expected).max()), "tolerance": tolerance,
             "ok": bool(np.abs(actual - expected).max() <= tolerance), "torch_s": torch_s, "onnxruntime_s": ort_s,
             "shape": list(actual.shape)}

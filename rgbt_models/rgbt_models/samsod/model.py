@@ -12,7 +12,7 @@ from torch import nn
 from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
 from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
-from rgbt_models.config import check_keys, load_yaml
+from rgbt_models.config import ModelConfigFile, check_keys
 from rgbt_models.losses.structure import structure_loss
 from rgbt_models.optim.pcgrad import pcgrad_backward
 from rgbt_models.samsod.adapter import AdaptedBlock, DecoupledAdapter
@@ -31,7 +31,7 @@ class AdapterConfig:
 
 
 @dataclass
-class SAMSODConfig:
+class SAMSODConfig(ModelConfigFile):
     """Everything that defines a SAMSOD model (stored in its checkpoints)."""
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -49,14 +49,6 @@ class SAMSODConfig:
         check_keys("samsod model.adapter", adapter, AdapterConfig.__dataclass_fields__)
         return cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)),
                    adapter=AdapterConfig(**adapter), **values)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> SAMSODConfig:
-        content = load_yaml(path)
-        try:
-            return cls.from_dict(content.get("model", content))
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {error}") from error
 
     def to_dict(self) -> dict:
         return {"backbone": self.backbone.to_dict(), "adapter": asdict(self.adapter),

@@ -13,7 +13,7 @@ from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
 from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
 from rgbt_models.classes import ClassList, class_list
-from rgbt_models.config import ConfigError, check_keys, load_yaml
+from rgbt_models.config import ConfigError, ModelConfigFile, check_keys
 from rgbt_models.lora import add_qv_lora
 from rgbt_models.losses.cmkd import class_prototypes, cmkd_loss
 from rgbt_models.losses.ohem import ohem_cross_entropy
@@ -35,7 +35,7 @@ class SARTMLossConfig:
 
 
 @dataclass
-class SARTMConfig:
+class SARTMConfig(ModelConfigFile):
     """Everything that defines a SARTM model (stored in its checkpoints)."""
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -65,14 +65,6 @@ class SARTMConfig:
         check_keys("sartm model.loss", loss, SARTMLossConfig.__dataclass_fields__)
         return cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)), loss=SARTMLossConfig(**loss),
                    **values)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> SARTMConfig:
-        content = load_yaml(path)
-        try:
-            return cls.from_dict(content.get("model", content))
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"{path}: {error}") from error
 
     def to_dict(self) -> dict:
         values = asdict(self)
