@@ -40,7 +40,8 @@ def main() -> int:
         __import__("shutil").rmtree(OUT / "outputs")
     code = replay([str(bag), "--config", str(ROOT / "demo" / "rgbt_demo.yaml"),
                    "--rgb-topic", config.rgb_topic, "--thermal-topic", config.thermal_topic,
-                   "--label-topic", config.label_topic, "--mask-topic", config.mask_topic,
+                   "--label-topic", config.label_topic, "--label-classes", "synthetic",
+                   "--mask-topic", config.mask_topic,
                    "--compare-without-thermal", "--output", str(OUT / "replay"),
                    "--record", str(OUT / "outputs.mcap")])
     if code == 0:

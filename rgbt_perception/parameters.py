@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
 from rgbt_perception.devices import DEVICES, PRECISIONS
 from rgbt_perception.pipeline import PipelineConfig
@@ -28,8 +29,9 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "allow_untrained": (False, "start with random weights when no checkpoint is given (tests only)", None),
     "device": ("auto", "inference device", DEVICES),
     "precision": ("fp32", "inference precision on CUDA", PRECISIONS),
-    "model_height": (256, "model input height (multiple of 32)", (32, 2048)),
-    "model_width": (320, "model input width (multiple of 32)", (32, 2048)),
+    "model_height": (0, "model input height (multiple of 32); 0 = the size the checkpoints were trained at",
+                     (0, 2048)),
+    "model_width": (0, "model input width (multiple of 32); 0 = the size the checkpoints were trained at", (0, 2048)),
     "qos.reliability": ("best_effort", "camera subscription reliability; match the camera driver",
                         ("best_effort", "reliable")),
     "qos.depth": (5, "camera subscription queue depth", (1, 100)),
@@ -48,6 +50,7 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "output.width": (0, "output width; 0 = the RGB image's", (0, 8192)),
     "output.color_overlay": (True, "publish semantic/color", None),
     "saliency.threshold": (-1.0, "binary saliency threshold; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
+    "saliency.min_threshold": (0.5, "floor of the adaptive threshold: a blank map yields no object", (0.0, 1.0)),
     "saliency.min_object_area": (20, "smallest salient region reported (pixels)", (0, 10_000_000)),
     "diagnostics_period": (1.0, "period of /diagnostics (s)", (0.1, 60.0)),
 }
@@ -65,7 +68,10 @@ def check_parameters(values: dict) -> None:
                 raise ValueError(f"parameter {name}={values[name]} is outside [{low}, {high}]")
     for name in ("model_height", "model_width"):
         if values[name] % 32:
-            raise ValueError(f"parameter {name}={values[name]} must be a multiple of 32")
+            raise ValueError(f"parameter {name}={values[name]} must be a multiple of 32 (0: the checkpoints' "
+                             f"trained size); use {nearest_multiple(values[name])}")
+    if (values["model_height"] == 0) != (values["model_width"] == 0):
+        raise ValueError("parameters model_height and model_width: set both, or both 0 (the trained size)")
     homography = list(values["thermal.homography"])
     if homography != [0.0] and len(homography) != 9:
         raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
@@ -100,4 +106,5 @@ def pipeline_config(values: dict) -> PipelineConfig:
         homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
         size_mismatch=values["size_mismatch"], output_height=values["output.height"],
         output_width=values["output.width"], saliency_threshold=values["saliency.threshold"],
+        saliency_min_threshold=values["saliency.min_threshold"],
         min_object_area=values["saliency.min_object_area"], color_overlay=values["output.color_overlay"])

@@ -7,13 +7,13 @@ evaluated offline is exactly what the robot publishes. Inputs and outputs are nu
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from rgbt_models.data.geometry import check_input_size, resize_rgb, resize_thermal, semantic_at, to_output_size
 from rgbt_models.data.thermal import normalize_thermal
 
 
@@ -31,6 +31,7 @@ class PipelineConfig:
     output_height: int = 0  # 0: the RGB image's size
     output_width: int = 0
     saliency_threshold: float = -1.0  # < 0: adaptive (2 x mean saliency, as SOD evaluation uses)
+    saliency_min_threshold: float = 0.5  # floor of the adaptive threshold: a blank map yields no object
     min_object_area: int = 20
     color_overlay: bool = True
 
@@ -71,6 +72,16 @@ class FrameRejected(ValueError):
     """A pair the pipeline refuses (e.g. different sizes with size_mismatch: reject)."""
 
 
+def trained_input_size(*models) -> tuple[int, int]:
+    """The one input size the loaded models were trained at (model_height/width 0 = this)."""
+    sizes = {tuple(m.input_size) if m.input_size else (m.config.backbone.image_size,) * 2
+             for m in models if m is not None}
+    if len(sizes) != 1:
+        raise ValueError(f"the models were trained at different input sizes {sorted(sizes)} (H, W): "
+                         "set model_height and model_width")
+    return sizes.pop()
+
+
 class Pipeline:
     """Runs the loaded models on one RGB(-T) frame; either model may be None (switched off)."""
 
@@ -78,9 +89,10 @@ class Pipeline:
                  dtype: torch.dtype = torch.float32) -> None:
         if sartm is None and samsod is None:
             raise ValueError("the pipeline needs at least one model")
-        if config.model_height % 32 or config.model_width % 32:
-            raise ValueError("model input size must be a multiple of 32")
+        if not (config.model_height and config.model_width):
+            config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(sartm, samsod))))
         self.config, self.sartm, self.samsod = config, sartm, samsod
+        check_input_size(config.model_height, config.model_width, "model_height/model_width")
         self.device, self.dtype = torch.device(device), dtype
         for model in (sartm, samsod):
             if model is not None:
@@ -91,9 +103,8 @@ class Pipeline:
     def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """RGB (H, W, 3) uint8 and raw thermal (any supported dtype) -> model tensors."""
         cfg = self.config
-        size = (cfg.model_width, cfg.model_height)
-        rgb_t = torch.from_numpy(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None]
-        rgb_t = rgb_t.to(self.device).to(self.dtype) / 255.0
+        height, width = cfg.model_height, cfg.model_width
+        rgb_t = torch.from_numpy(resize_rgb(rgb, height, width)).permute(2, 0, 1)[None].to(self.device, self.dtype)
         if thermal is None:
             return rgb_t, None
         thermal01 = normalize_thermal(thermal, cfg.thermal_normalization, cfg.thermal_range, cfg.thermal_percentiles)
@@ -102,8 +113,8 @@ class Pipeline:
         elif thermal01.shape[:2] != rgb.shape[:2] and cfg.size_mismatch == "reject":
             raise FrameRejected(f"thermal {thermal01.shape[1]}x{thermal01.shape[0]} and RGB "
                                 f"{rgb.shape[1]}x{rgb.shape[0]} differ (size_mismatch: reject)")
-        thermal_t = torch.from_numpy(cv2.resize(thermal01, size, interpolation=cv2.INTER_AREA))[None, None]
-        return rgb_t, thermal_t.to(self.device).to(self.dtype)
+        thermal_t = torch.from_numpy(resize_thermal(thermal01, height, width))[None, None]
+        return rgb_t, thermal_t.to(self.device, self.dtype)
 
     def run(self, rgb: np.ndarray, thermal: np.ndarray | None) -> PipelineResult:
         """One frame through every enabled model. Without thermal, only SAMSOD's RGB-only
@@ -120,17 +131,15 @@ class Pipeline:
             if self.sartm is not None and thermal_t is not None:
                 t0 = time.perf_counter()
                 _, probabilities = self.sartm.predict(rgb_t, thermal_t)
-                probabilities = F.interpolate(probabilities.float(), size=(out_h, out_w), mode="bilinear",
-                                              align_corners=False)[0]
-                confidence, ids = probabilities.max(dim=0)
+                ids, confidence = semantic_at(probabilities, out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                self._semantic_outputs(result, ids.cpu().numpy().astype(np.uint8), confidence.cpu().numpy())
+                self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy())
                 timings["postprocess_semantic"] = time.perf_counter() - t0
             if self.samsod is not None:
                 t0 = time.perf_counter()
                 saliency = self.samsod.predict(rgb_t, thermal_t)
-                saliency = F.interpolate(saliency.float(), size=(out_h, out_w), mode="bilinear", align_corners=False)
+                saliency = to_output_size(saliency, out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 self._saliency_outputs(result, saliency[0, 0].cpu().numpy())
@@ -154,7 +163,7 @@ class Pipeline:
         result.saliency_map = (saliency * 255 + 0.5).astype(np.uint8)
         threshold = self.config.saliency_threshold
         if threshold < 0:
-            threshold = min(2 * float(saliency.mean()), 1.0)
+            threshold = max(min(2 * float(saliency.mean()), 1.0), self.config.saliency_min_threshold)
         binary = (saliency >= threshold).astype(np.uint8)
         result.saliency_mask = binary * 255
         count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rgbt_models.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
 from rgbt_models.data.image_codec import image_to_array
 from rgbt_models.data.rosbag import decode_pair, read_pairs
@@ -45,6 +46,10 @@ def parse_args(argv):
     parser.add_argument("--thermal-topic", default="/camera/thermal/image")
     parser.add_argument("--label-topic", help="semantic ground truth (mono8 class ids, RGB stamps)")
     parser.add_argument("--mask-topic", help="saliency ground truth (mono8 0/255, RGB stamps)")
+    parser.add_argument("--label-classes", help="class list of the semantic ground truth (preset name or YAML); "
+                        "compared with the SARTM checkpoint's (default: taken to be the checkpoint's, ids checked)")
+    parser.add_argument("--class-mapping", help="YAML 'mapping: {label class: model class | ignore}' for labels "
+                        "with another class list (needs --label-classes)")
     parser.add_argument("--truth-dir", help="folder of ground-truth PNGs instead of topics: labels/ and/or masks/")
     parser.add_argument("--truth-key", choices=("stamp", "index"), default="stamp",
                         help="truth file names: the RGB stamp in ns, or the frame index")
@@ -99,6 +104,10 @@ def replay_offline(args, params: dict) -> dict:
     truth_dir = TruthFolder(Path(args.truth_dir), args.truth_key) if args.truth_dir else None
     truth_topics = tuple(t for t in (args.label_topic, args.mask_topic) if t)
     sartm = pipeline.sartm
+    lookup = None
+    if sartm is not None and (args.label_topic or truth_dir is not None):
+        lookup = label_lookup(sartm.classes, class_list(args.label_classes) if args.label_classes else None,
+                              args.class_mapping, what="ground truth")
     semantic = {"with thermal": ConfusionMatrix(sartm.classes.num_classes, sartm.classes.ignore_index,
                                                 sartm.classes.names)} if sartm is not None else {}
     saliency = {"with thermal": SaliencyMetrics()} if pipeline.samsod is not None else {}
@@ -132,6 +141,12 @@ def replay_offline(args, params: dict) -> dict:
                    "classes": " ".join(s.name for s in result.class_stats), "salient_objects": len(result.objects)}
             label = truth(pair, args.label_topic, truth_dir, "labels", index)
             mask = truth(pair, args.mask_topic, truth_dir, "masks", index)
+            if label is not None and sartm is not None:
+                label = lookup[label] if lookup is not None else label
+                check_label_ids(label, sartm.classes, f"ground truth of frame {index} (stamp {pair.stamp_ns})")
+                check_scoring_size(label, rgb)
+            if mask is not None:
+                check_scoring_size(mask, rgb)
             if label is not None and result.semantic_mask is not None:
                 semantic["with thermal"].step(result.semantic_mask, label)
             if mask is not None and result.saliency_map is not None:
@@ -160,24 +175,31 @@ def replay_offline(args, params: dict) -> dict:
     video_path = video.close() if video is not None else None
     if not rows:
         raise DatasetError(f"{args.bag}: no frame could be paired on {args.rgb_topic} and {args.thermal_topic}")
-    semantic_results = {k: m.results() | {"matrix": m.matrix.tolist()} for k, m in semantic.items() if m.matrix.any()}
+    semantic_results = {k: m.results() | {"confusion_matrix": m.matrix.tolist()} for k, m in semantic.items() if m.matrix.any()}
     saliency_results = {k: m.results() for k, m in saliency.items() if m.count}
     plots = []
     if saliency_results:
         plots += plot_saliency_curves(saliency_results, output)
     for i, res in enumerate(semantic_results.values()):
-        plots.append(plot_confusion(np.array(res["matrix"]), sartm.classes.names, output / f"confusion_{i}.png"))
+        plots.append(plot_confusion(np.array(res["confusion_matrix"]), sartm.classes.names, output / f"confusion_{i}.png"))
     write_csv(output / "frames.csv", rows)
     summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,
                "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}
                               for s, v in stages.items() if v},
                "saliency": {k: {m: v for m, v in r.items() if m != "curves"} for k, r in saliency_results.items()},
-               "semantic": {k: {m: v for m, v in r.items() if m != "matrix"} for k, r in semantic_results.items()},
+               "semantic": semantic_results,
                "video": str(video_path) if video_path else None, "record": args.record,
                "plots": [str(p) for p in plots]}
     markdown = render_markdown(summary, stages, sartm)
     write_summary(output, summary, markdown)
     return summary | {"markdown": markdown}
+
+
+def check_scoring_size(truth_map: np.ndarray, rgb: np.ndarray) -> None:
+    """Outputs are scored at the ground truth's native size, which must be the RGB image's."""
+    if truth_map.shape[:2] != rgb.shape[:2]:
+        raise DatasetError(f"ground truth is {truth_map.shape[1]}x{truth_map.shape[0]} but the RGB image "
+                           f"{rgb.shape[1]}x{rgb.shape[0]}: outputs are scored at the RGB image's size")
 
 
 def truth(pair, topic, truth_dir, kind, index):
@@ -231,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = replay_live(args, params)
         else:
             summary = replay_offline(args, params)
-    except (DatasetError, ModelLoadError, ValueError, FileNotFoundError) as error:
+    except (DatasetError, ModelLoadError, ValueError, FileNotFoundError) as error:  # ConfigError is a ValueError
         print(f"rgbt-replay: {error}", file=sys.stderr)
         return 2
     print(summary["markdown"])

@@ -168,3 +168,60 @@ def test_truth_folder_gives_the_same_metrics_as_truth_topics(tmp_path, checkpoin
     a = json.loads((tmp_path / "a" / "summary.json").read_text())
     b = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert a["saliency"] == b["saliency"] and a["semantic"] == b["semantic"]
+
+
+@pytest.mark.slow
+def test_rgbt_eval_and_rgbt_replay_give_the_same_numbers_on_the_same_frames(tmp_path):
+    """The bag's frames written as a folder data set: rgbt-eval over the folder and rgbt-replay
+    over the bag, both at the size the checkpoint was trained at, score at native size alike."""
+    from rgbt_models.classes import class_list
+    from rgbt_models.cli.evaluate import main as evaluate_cli
+
+    torch.manual_seed(1)
+    backbone = BackboneConfig(name="test", image_size=128)
+    sartm = tmp_path / "sartm.pt"
+    samsod = tmp_path / "samsod.pt"
+    SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1)).save(
+        sartm, extra={"input_size": [96, 128]})
+    SAMSOD(SAMSODConfig(backbone=backbone)).save(samsod, extra={"input_size": [96, 128]})
+    bag = tmp_path / "bag"
+    write_drive_bag(bag, DRIVE, "mcap")
+    folders = {kind: tmp_path / kind for kind in ("semantic", "saliency")}
+    pairs = read_pairs(bag, DRIVE.rgb_topic, DRIVE.thermal_topic, 0.05,
+                       truth_topics=(DRIVE.label_topic, DRIVE.mask_topic), thermal_timeout=1.0)
+    for index, pair in enumerate(pairs):
+        rgb, thermal = decode_pair(pair)
+        for kind, folder in folders.items():
+            truth_topic, truth_folder = ((DRIVE.label_topic, "labels") if kind == "semantic"
+                                         else (DRIVE.mask_topic, "masks"))
+            for sub, image in (("rgb", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)), ("thermal", thermal),
+                               (truth_folder, np.frombuffer(pair.truth[truth_topic].data, np.uint8)
+                                .reshape(rgb.shape[:2]))):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+                assert cv2.imwrite(str(folder / sub / f"{index:04d}.png"), image)
+    (folders["semantic"] / "classes.yaml").write_text(json.dumps(class_list("synthetic").to_dict()))
+
+    out = tmp_path / "replay"
+    assert replay([str(bag), "-p", f"sartm.checkpoint:={sartm}", "-p", f"samsod.checkpoint:={samsod}",
+                   "--label-topic", DRIVE.label_topic, "--label-classes", "synthetic", "--mask-topic",
+                   DRIVE.mask_topic, "--output", str(out), "--no-video", "--overlay-every", "0"]) == 0
+    replayed = json.loads((out / "summary.json").read_text())
+    results = {}
+    for kind, checkpoint in (("semantic", sartm), ("saliency", samsod)):
+        assert evaluate_cli(["--checkpoint", str(checkpoint), "--dataset", f"folder:{folders[kind]}",
+                             "--output", str(tmp_path / f"eval_{kind}")]) == 0
+        (results[kind],) = json.loads((tmp_path / f"eval_{kind}" / "results.json").read_text()).values()
+    assert results["semantic"]["confusion_matrix"] == replayed["semantic"]["with thermal"]["confusion_matrix"]
+    assert results["semantic"]["mIoU"] == pytest.approx(replayed["semantic"]["with thermal"]["mIoU"], abs=1e-12)
+    for key in ("S", "maxF", "maxE", "MAE", "wF"):
+        assert results["saliency"][key] == pytest.approx(replayed["saliency"]["with thermal"][key], abs=1e-9), key
+
+
+@pytest.mark.slow
+def test_replay_refuses_ground_truth_of_another_class_list(tmp_path, checkpoints, capsys):
+    bag = tmp_path / "bag"
+    write_drive_bag(bag, DRIVE, "mcap")
+    args = [str(bag), *checkpoints, *MODEL_PARAMS, "--label-topic", DRIVE.label_topic, "--output", str(tmp_path)]
+    assert replay([*args, "--label-classes", "pst900"]) == 2
+    err = capsys.readouterr().err
+    assert "synthetic (4): 0 background" in err and "pst900 (5)" in err

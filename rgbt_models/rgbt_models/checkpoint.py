@@ -71,3 +71,9 @@ def apply_trained_state(model: torch.nn.Module, state: dict[str, torch.Tensor], 
         raise CheckpointError(f"{path}: does not fit the model its config describes "
                               f"(unknown {unknown[:3]}, shape mismatch {mismatched[:3]}, missing {missing[:3]})")
     model.load_state_dict(state, strict=False)
+
+
+def trained_input_size(content: dict) -> tuple[int, int] | None:
+    """The (height, width) a checkpoint's model was trained at (written by rgbt-train), if known."""
+    size = (content.get("extra") or {}).get("input_size")
+    return (int(size[0]), int(size[1])) if size else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from rgbt_models.config import ConfigError, load_yaml
 
 
@@ -78,3 +80,65 @@ def class_list(spec: str | dict) -> ClassList:
     if path.suffix in (".yaml", ".yml"):
         return ClassList.from_dict(load_yaml(path), source=str(path))
     raise ConfigError(f"unknown class list {spec!r}: use one of {PRESETS} or a YAML file")
+
+
+class ClassListMismatch(ConfigError):
+    """A model and a data set whose class lists differ, with no mapping to reconcile them."""
+
+
+def describe(classes: ClassList) -> str:
+    return f"{classes.name} ({classes.num_classes}): " + ", ".join(f"{i} {n}" for i, n in enumerate(classes.names))
+
+
+def label_lookup(model: ClassList, data: ClassList | None, mapping: str | dict | None = None,
+                 what: str = "data set") -> np.ndarray | None:
+    """Compare a model's class list with a data set's; return the label lookup table to apply.
+
+    - Same names in the same order: None (labels are used as they are).
+    - A `mapping` (YAML path or dict, see `read_class_mapping`): a 256-entry uint8 table that
+      turns the data set's ids into the model's ids (ignore_index for 'ignore' and unlisted ids).
+    - Otherwise ClassListMismatch, showing both lists.
+    `data` None means the data set does not say (a bag's label topic, a folder without
+    classes.yaml): the labels are taken to use the model's list, which `check_label_ids` enforces."""
+    if mapping is not None:
+        if data is None:
+            raise ConfigError(f"a class mapping needs the {what}'s class list (give it with its classes option)")
+        return read_class_mapping(mapping, data, model)
+    if data is None or data.names == model.names:
+        return None
+    raise ClassListMismatch(
+        f"the model's class list and the {what}'s differ:\n  model:    {describe(model)}\n  {what}: {describe(data)}\n"
+        "Give a class mapping (YAML 'mapping: {data-set class: model class | ignore}', see the README's "
+        "evaluation section) to compare them.")
+
+
+def read_class_mapping(spec: str | dict, data: ClassList, model: ClassList) -> np.ndarray:
+    """YAML (or dict) `mapping: {data-set class (id or name): model class (id or name) | ignore}`.
+    Data-set ids not listed map to the model's ignore index; so does the data set's own ignore."""
+    source = spec if isinstance(spec, str) else "class mapping"
+    content = load_yaml(spec) if isinstance(spec, str | Path) else spec
+    rows = content.get("mapping") if isinstance(content, dict) else None
+    if not isinstance(rows, dict) or not rows:
+        raise ConfigError(f"{source}: expected 'mapping: {{data-set class: model class | ignore}}'")
+
+    def resolve(value, classes: ClassList, role: str) -> int:
+        if isinstance(value, int) and 0 <= value < classes.num_classes:
+            return value
+        if isinstance(value, str) and value in classes.names:
+            return classes.names.index(value)
+        raise ConfigError(f"{source}: {value!r} is not a {role} class; the {role} has {describe(classes)}")
+
+    lut = np.full(256, model.ignore_index, np.uint8)
+    for key, value in rows.items():
+        data_id = resolve(key, data, "data set")
+        lut[data_id] = model.ignore_index if value in ("ignore", None) else resolve(value, model, "model")
+    return lut
+
+
+def check_label_ids(label: np.ndarray, classes: ClassList, source: str) -> None:
+    """A label with ids the model does not have cannot be scored: say which and show the list."""
+    ids = np.unique(label)
+    unknown = [int(i) for i in ids if i >= classes.num_classes and i != classes.ignore_index]
+    if unknown:
+        raise ClassListMismatch(f"{source}: label ids {unknown} are not classes of the model ({describe(classes)}); "
+                                "give the labels' class list and a class mapping")

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from rgbt_models.classes import ClassList, label_lookup
+from rgbt_models.data.datasets import check_task, classes_of
+from rgbt_models.data.geometry import aspect_input_size, check_input_size, semantic_at, to_output_size
+from rgbt_models.data.transforms import collate_native
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 
 
 def task_of(model) -> str:
     return model.kind
+
+
+def check_dataset(kind: str, classes: ClassList | None, dataset, name: str,
+                  mapping: str | dict | None = None) -> np.ndarray | None:
+    """Refuse a data set the model cannot be scored (or trained) on: the wrong task, or another
+    class list without a mapping. Returns the label lookup table to apply (None: labels as they are)."""
+    check_task(dataset, kind, name)
+    if kind != "sartm":
+        return None
+    return label_lookup(classes, classes_of(dataset), mapping, what=f"data set {name!r}")
+
+
+def input_size_for(model, dataset, height: int | None = None, width: int | None = None) -> tuple[int, int]:
+    """The model input size for evaluation: given explicitly, else the size the checkpoint was
+    trained at, else the data's aspect ratio with the backbone's image_size as the long side."""
+    if height or width:
+        size = (height or width, width or height)
+    elif model.input_size:
+        size = model.input_size
+    else:
+        rgb = dataset[0].rgb
+        size = aspect_input_size(rgb.shape[0], rgb.shape[1], model.config.backbone.image_size)
+    check_input_size(*size, source="model input size (--height/--width)")
+    return size
 
 
 def new_accumulator(model):
@@ -23,20 +52,25 @@ def new_accumulator(model):
 def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4) -> dict:
     """Run `model` over a TransformedDataset (train=False) and return the metrics.
 
-    SAMSOD: saliency metrics, score = -MAE. SARTM: confusion-matrix metrics plus the matrix,
-    score = mIoU. Both: 'score' is higher-is-better (used to keep the best checkpoint)."""
+    Predictions are upsampled to each label's native size before scoring (data.geometry), the
+    same way the node and rgbt-replay produce their outputs. SAMSOD: saliency metrics, score =
+    -MAE. SARTM: confusion-matrix metrics plus the matrix, score = mIoU. 'score' is
+    higher-is-better (used to keep the best checkpoint)."""
     was_training = model.training
     model.eval()
     metrics = new_accumulator(model)
-    for batch in DataLoader(dataset, batch_size=batch_size):
+    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_native):
         rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
         if task_of(model) == "samsod":
-            for pred, gt in zip(model.predict(rgb, thermal).cpu().numpy(), batch["mask"].numpy()):
-                metrics.step(pred[0], gt[0])
+            saliency = model.predict(rgb, thermal)
+            for one, gt in zip(saliency, batch["mask"]):
+                pred = to_output_size(one[None], *gt.shape)[0, 0]
+                metrics.step(pred.cpu().numpy(), gt.numpy())
         else:
-            ids, _ = model.predict(rgb, thermal)
-            for pred, gt in zip(ids.cpu().numpy(), batch["label"].numpy()):
-                metrics.step(pred, gt)
+            _, probabilities = model.predict(rgb, thermal)
+            for one, gt in zip(probabilities, batch["label"]):
+                ids, _ = semantic_at(one[None], *gt.shape)
+                metrics.step(ids[0].cpu().numpy(), gt.numpy())
     results = metrics.results()
     if task_of(model) == "samsod":
         results["score"] = -results["MAE"]
@@ -59,9 +93,11 @@ def markdown_table(results: dict[str, dict], task: str) -> str:
         return "\n".join(lines)
     for name, res in results.items():
         classes = list(res["per_class"])
+        skipped = res.get("frames_without_valid_pixels", 0)
         lines.append(f"**{name}**: mIoU {100 * res['mIoU']:.2f}, mAcc {100 * res['mAcc']:.2f} "
                      f"(without class 0: mIoU {100 * res['mIoU_without_0']:.2f}, "
-                     f"mAcc {100 * res['mAcc_without_0']:.2f})\n")
+                     f"mAcc {100 * res['mAcc_without_0']:.2f}); {res['frames']} frames"
+                     + (f", {skipped} skipped (every pixel ignore)" if skipped else "") + "\n")
         lines.append("| class | IoU | Acc |")
         lines.append("| --- | --- | --- |")
         for c in classes:

@@ -58,5 +58,5 @@ def test_confusion_matrix_by_hand(tmp_path):
     assert r["mIoU_without_0"] == pytest.approx(np.mean(iou[1:]))
     assert r["pixel_accuracy"] == pytest.approx(5 / 7)
     assert plot_confusion(cm.matrix, cm.class_names, tmp_path / "cm.png").stat().st_size > 1000
-    with pytest.raises(ValueError, match="class id outside"):
+    with pytest.raises(ValueError, match=r"class ids \[3\] are outside the class list \(0 bg, 1 car, 2 person"):
         cm.step(np.array([[3]]), np.array([[0]]))

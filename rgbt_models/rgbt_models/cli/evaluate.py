@@ -4,7 +4,12 @@ Examples:
   rgbt-eval --checkpoint best.pt --dataset vt821:data/VT821 --dataset vt5000:data/VT5000:Test
   rgbt-eval --checkpoint sartm.pt --dataset mfnet:data/MFNet:test --dataset mfnet:data/MFNet:test_night
   rgbt-eval --checkpoint sartm.pt --dataset synthetic     (the built-in synthetic scenes)
+  rgbt-eval --checkpoint mfnet_model.pt --dataset pst900:data/PST900:test --class-mapping pst_to_mfnet.yaml
 Writes results.md, results.json and PNG plots (PR and F curves, or confusion matrices) to --output.
+
+Predictions are scored upsampled to each label's native size; the model input size is the one
+the checkpoint was trained at (or --height/--width). A SARTM checkpoint whose class list differs
+from the data set's is refused unless --class-mapping maps one onto the other.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import numpy as np
 import torch
 
 from rgbt_models.backbone import CheckpointError
+from rgbt_models.config import ConfigError
 from rgbt_models.data.datasets import DatasetError, open_dataset
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-from rgbt_models.evaluation import evaluate, markdown_table
+from rgbt_models.evaluation import check_dataset, evaluate, input_size_for, markdown_table
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 from rgbt_models.registry import load_trained_model
 
@@ -40,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--dataset", action="append", required=True, help="NAME[:ROOT[:SPLIT]], repeatable")
     parser.add_argument("--output", default="eval_out")
-    parser.add_argument("--height", type=int, help="model input height (default: the backbone's image_size)")
+    parser.add_argument("--height", type=int, help="model input height (default: the size the checkpoint was "
+                        "trained at, else the data's aspect ratio with the backbone's image_size as long side)")
     parser.add_argument("--width", type=int)
+    parser.add_argument("--class-mapping", help="YAML 'mapping: {data-set class: model class | ignore}' (SARTM)")
     parser.add_argument("--thermal-normalization", default="minmax", choices=("fixed", "minmax", "percentile"))
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
@@ -49,18 +57,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model = load_trained_model(args.checkpoint, args.device)
-        size = model.config.backbone.image_size
-        transform = TransformConfig(height=args.height or size, width=args.width or size, train=False,
-                                    thermal_normalization=args.thermal_normalization)
-        sets = [parse_dataset(spec, args.synthetic_count) for spec in args.dataset]
-    except (CheckpointError, DatasetError, ValueError) as error:
+        sets = []
+        for spec in args.dataset:
+            label, dataset = parse_dataset(spec, args.synthetic_count)
+            lookup = check_dataset(model.kind, getattr(model, "classes", None), dataset, label, args.class_mapping)
+            height, width = input_size_for(model, dataset, args.height, args.width)
+            transform = TransformConfig(height=height, width=width, train=False,
+                                        thermal_normalization=args.thermal_normalization)
+            print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {width}x{height}, scored at native size",
+                  flush=True)
+            sets.append((label, TransformedDataset(dataset, transform, label_lookup=lookup)))
+    except (CheckpointError, ConfigError, DatasetError, ValueError) as error:
         print(f"rgbt-eval: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     results = {}
-    for label, dataset in sets:
-        results[label] = evaluate(model, TransformedDataset(dataset, transform), args.device, args.batch_size)
+    try:
+        for label, dataset in sets:
+            results[label] = evaluate(model, dataset, args.device, args.batch_size)
+    except (DatasetError, ValueError) as error:
+        print(f"rgbt-eval: {label}: {error}", file=sys.stderr)
+        return 2
     table = markdown_table(results, model.kind)
     print(table)
     (output / "results.md").write_text(f"# {Path(args.checkpoint).name}\n\n{table}\n")

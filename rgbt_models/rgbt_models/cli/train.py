@@ -7,7 +7,9 @@ import json
 import logging
 import sys
 
+from rgbt_models.backbone import CheckpointError
 from rgbt_models.config import ConfigError
+from rgbt_models.data.datasets import DatasetError
 from rgbt_models.training.config import TASKS, TrainConfig
 
 
@@ -34,8 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         config.train.epochs = args.epochs
     from rgbt_models.training.trainer import train
 
-    summary = train(config, resume=args.resume, device=args.device, max_steps_per_epoch=args.max_steps_per_epoch,
-                    progress=not args.no_progress)
+    try:
+        summary = train(config, resume=args.resume, device=args.device, max_steps_per_epoch=args.max_steps_per_epoch,
+                        progress=not args.no_progress)
+    except (ConfigError, DatasetError, CheckpointError) as error:
+        print(f"rgbt-train: {args.config}: {error}", file=sys.stderr)
+        return 2
     print(json.dumps({k: summary[k] for k in ("best_score", "output_dir", "checksum")}))
     return 0
 

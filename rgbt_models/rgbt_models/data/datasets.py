@@ -166,10 +166,13 @@ class RGBTSaliency(PairedFolderDataset):
 
 
 class FolderDataset(PairedFolderDataset):
-    """A user's own data: <root>/{rgb,thermal}/ plus labels/ (segmentation) or masks/ (saliency)."""
+    """A user's own data: <root>/{rgb,thermal}/ plus labels/ (segmentation) or masks/ (saliency).
+    A segmentation folder names its classes in <root>/classes.yaml (the class-list YAML format);
+    without it the labels are taken to use the model's class list (and checked id by id)."""
 
     def __init__(self, root: str | Path) -> None:
         root = Path(root)
+        self.classes = str(root / "classes.yaml") if (root / "classes.yaml").is_file() else None
         folders = {"rgb": root / "rgb", "thermal": root / "thermal"}
         if (root / "labels").is_dir():
             folders["label"], self.task = root / "labels", "semantic"
@@ -181,7 +184,11 @@ class FolderDataset(PairedFolderDataset):
 
 
 class SyntheticDataset:
-    """`count` deterministic synthetic scenes (seed = first_seed + index), see data.synthetic."""
+    """`count` deterministic synthetic scenes (seed = first_seed + index), see data.synthetic;
+    each has both a semantic label and a saliency mask."""
+
+    task = "both"
+    classes = "synthetic"
 
     def __init__(self, count: int, first_seed: int = 0, height: int = 128, width: int = 160) -> None:
         self.count, self.first_seed, self.height, self.width = count, first_seed, height, width
@@ -197,6 +204,25 @@ class SyntheticDataset:
         scene = make_scene(self.first_seed + index, self.height, self.width)
         return Sample(f"synthetic_{self.first_seed + index:06d}", scene.rgb, scene.thermal_raw, scene.label,
                       scene.saliency)
+
+
+TASK_OF_MODEL = {"sartm": "semantic", "samsod": "saliency"}
+
+
+def check_task(dataset, model_kind: str, name: str) -> None:
+    """Refuse a saliency data set for SARTM (or a segmentation one for SAMSOD) before a KeyError does."""
+    wanted, has = TASK_OF_MODEL[model_kind], getattr(dataset, "task", None)
+    if has not in (wanted, "both"):
+        raise DatasetError(f"data set {name!r} is a {has} data set, but {model_kind.upper()} needs a {wanted} "
+                           f"one ({'labels' if wanted == 'semantic' else 'saliency masks'})")
+
+
+def classes_of(dataset):
+    """The data set's class list (ClassList) or None when it does not name one."""
+    from rgbt_models.classes import class_list
+
+    spec = getattr(dataset, "classes", None)
+    return class_list(spec) if spec else None
 
 
 DATASETS = {"mfnet": MFNet, "pst900": PST900, "fmb": FMB, "vt5000": RGBTSaliency, "vt1000": RGBTSaliency,

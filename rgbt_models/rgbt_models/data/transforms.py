@@ -1,4 +1,5 @@
-"""Training / evaluation transforms: joint geometry, per-modality photometry, thermal scaling.
+"""Training / evaluation transforms: the shared geometry policy (data.geometry), joint
+augmentation, per-modality photometry, thermal scaling.
 
 Randomness comes from a numpy Generator the caller seeds (e.g. from (seed, epoch, index)),
 so that an augmented sample is the same in every process and after a resume.
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from rgbt_models.data.datasets import Sample
+from rgbt_models.data.geometry import resize_label, resize_mask, resize_rgb, resize_thermal
 from rgbt_models.data.thermal import normalize_thermal
 
 
@@ -37,51 +39,89 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, brightness: float,
     return np.clip((image - mean) * c + mean + b, 0, 1)
 
 
-def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Generator | None = None) -> dict:
-    """Sample -> tensors: rgb (3,H,W) and thermal (1,H,W) float [0,1], label (H,W) int64 (255
-    ignore) and/or mask (1,H,W) float {0,1}. Training: random scale + crop + flip applied to all
-    maps alike, photometric jitter per modality; evaluation: plain resize."""
+def _random_scale_crop(maps: list[np.ndarray | None], fills: list[float], height: int, width: int,
+                       scale: float, rng: np.random.Generator, interpolations: list[int]) -> list[np.ndarray | None]:
+    """Rescale every map by `scale`, then crop (scale > 1) or pad with `fills` (scale < 1) back to
+    (height, width) at one random offset shared by all maps."""
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    y = int(rng.integers(0, abs(h - height) + 1))
+    x = int(rng.integers(0, abs(w - width) + 1))
+    pad_y, pad_x = (y if h < height else 0), (x if w < width else 0)
+    crop_y, crop_x = (y if h > height else 0), (x if w > width else 0)
+    out = []
+    for image, fill, interpolation in zip(maps, fills, interpolations):
+        if image is None:
+            out.append(None)
+            continue
+        image = cv2.resize(image, (w, h), interpolation=interpolation)
+        canvas = np.full((max(h, height), max(w, width), *image.shape[2:]), fill, image.dtype)
+        canvas[pad_y:pad_y + h, pad_x:pad_x + w] = image
+        out.append(canvas[crop_y:crop_y + height, crop_x:crop_x + width])
+    return out
+
+
+def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Generator | None = None,
+                    label_lookup: np.ndarray | None = None) -> dict:
+    """Sample -> tensors: rgb (3,H,W) and thermal (1,H,W) float [0,1] at the model input size
+    (the geometry policy of `geometry`: the whole frame resized, as on the robot). Training: the
+    label (H,W) int64 (255 ignore) and/or mask (1,H,W) float {0,1} at the same size, then one
+    random scale + crop/pad + flip for all maps and photometric jitter per modality.
+    Evaluation: label (h,w) int64 and/or mask (h,w) uint8 0..255 stay at their native size,
+    because predictions are scored upsampled to it. `label_lookup` maps data-set ids to model ids."""
     rng = rng or np.random.default_rng(0)
-    rgb = sample.rgb.astype(np.float32) / 255.0
-    thermal = normalize_thermal(sample.thermal, config.thermal_normalization, config.thermal_range)
-    label, mask = sample.label, sample.mask
     height, width = config.height, config.width
+    rgb = resize_rgb(sample.rgb, height, width)
+    thermal = resize_thermal(normalize_thermal(sample.thermal, config.thermal_normalization, config.thermal_range),
+                             height, width)
+    label, mask = sample.label, sample.mask
+    if label is not None and label_lookup is not None:
+        label = label_lookup[label]
+    out = {"name": sample.name}
     if config.train:
-        scale = rng.uniform(*config.scale_range)
-        h, w = max(height, int(rgb.shape[0] * scale)), max(width, int(rgb.shape[1] * scale))
-        h, w = max(h, int(height * scale)), max(w, int(width * scale))
-        rgb, thermal = cv2.resize(rgb, (w, h)), cv2.resize(thermal, (w, h))
-        label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST) if label is not None else None
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR) if mask is not None else None
-        y, x = int(rng.integers(0, h - height + 1)), int(rng.integers(0, w - width + 1))
-        crop = (slice(y, y + height), slice(x, x + width))
-        rgb, thermal = rgb[crop], thermal[crop]
-        label = label[crop] if label is not None else None
-        mask = mask[crop] if mask is not None else None
+        label = resize_label(label, height, width) if label is not None else None
+        mask = resize_mask(mask, height, width) if mask is not None else None
+        scale = float(rng.uniform(*config.scale_range))
+        if scale != 1.0:
+            rgb, thermal, label, mask = _random_scale_crop(
+                [rgb, thermal, label, mask], [0.0, 0.0, 255, 0], height, width, scale, rng,
+                [cv2.INTER_LINEAR, cv2.INTER_LINEAR, cv2.INTER_NEAREST, cv2.INTER_LINEAR])
         if config.hflip and rng.random() < 0.5:
             rgb, thermal = rgb[:, ::-1], thermal[:, ::-1]
             label = label[:, ::-1] if label is not None else None
             mask = mask[:, ::-1] if mask is not None else None
-        rgb = _photometric(rgb, rng, config.brightness, config.contrast)
-        thermal = _photometric(thermal, rng, 0.0, config.contrast)
+        if config.brightness or config.contrast:
+            rgb = _photometric(rgb, rng, config.brightness, config.contrast)
+            thermal = _photometric(thermal, rng, 0.0, config.contrast)
+        if label is not None:
+            out["label"] = torch.from_numpy(np.ascontiguousarray(label)).long()
+        if mask is not None:
+            out["mask"] = (torch.from_numpy(np.ascontiguousarray(mask)).float()[None] / 255.0 > 0.5).float()
     else:
-        rgb, thermal = cv2.resize(rgb, (width, height)), cv2.resize(thermal, (width, height))
-        label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST) if label is not None else None
-        mask = cv2.resize(mask, (width, height)) if mask is not None else None
-    out = {"rgb": torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1),
-           "thermal": torch.from_numpy(np.ascontiguousarray(thermal, np.float32))[None], "name": sample.name}
-    if label is not None:
-        out["label"] = torch.from_numpy(np.ascontiguousarray(label)).long()
-    if mask is not None:
-        out["mask"] = (torch.from_numpy(np.ascontiguousarray(mask)).float()[None] / 255.0 > 0.5).float()
+        if label is not None:
+            out["label"] = torch.from_numpy(np.ascontiguousarray(label)).long()
+        if mask is not None:
+            out["mask"] = torch.from_numpy(np.ascontiguousarray(mask))
+    out["rgb"] = torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)
+    out["thermal"] = torch.from_numpy(np.ascontiguousarray(thermal, np.float32))[None]
+    return out
+
+
+def collate_native(batch: list[dict]) -> dict:
+    """Stack the model inputs; keep native-size labels / masks (sizes may differ) as lists."""
+    out = {"rgb": torch.stack([b["rgb"] for b in batch]), "thermal": torch.stack([b["thermal"] for b in batch]),
+           "name": [b["name"] for b in batch]}
+    for key in ("label", "mask"):
+        if key in batch[0]:
+            out[key] = [b[key] for b in batch]
     return out
 
 
 class TransformedDataset(torch.utils.data.Dataset):
     """A loader + transform for torch DataLoaders; set_epoch() changes the augmentation draw."""
 
-    def __init__(self, base, config: TransformConfig, seed: int = 0) -> None:
+    def __init__(self, base, config: TransformConfig, seed: int = 0, label_lookup: np.ndarray | None = None) -> None:
         self.base, self.config, self.seed, self.epoch = base, config, seed, 0
+        self.label_lookup = label_lookup
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -91,4 +131,4 @@ class TransformedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        return apply_transform(self.base[index], self.config, rng)
+        return apply_transform(self.base[index], self.config, rng, self.label_lookup)

@@ -11,7 +11,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
-from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
+from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint, trained_input_size
 from rgbt_models.config import ModelConfigFile, check_keys
 from rgbt_models.losses.structure import structure_loss
 from rgbt_models.optim.pcgrad import pcgrad_backward
@@ -60,6 +60,7 @@ class SAMSOD(nn.Module):
     and thermal-only heads at input size; predict() -> saliency in [0, 1]."""
 
     kind = "samsod"
+    input_size: tuple[int, int] | None = None  # (H, W) it was trained at, from its checkpoint
 
     def __init__(self, config: SAMSODConfig | None = None) -> None:
         super().__init__()
@@ -152,4 +153,5 @@ class SAMSOD(nn.Module):
         content = load_model_checkpoint(path, cls.kind)
         model = cls(SAMSODConfig.from_dict(content["config"]))
         apply_trained_state(model, content["state_dict"], path)
+        model.input_size = trained_input_size(content)
         return model.to(map_location).eval()

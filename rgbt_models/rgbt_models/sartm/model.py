@@ -11,7 +11,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
-from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
+from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint, trained_input_size
 from rgbt_models.classes import ClassList, class_list
 from rgbt_models.config import ConfigError, ModelConfigFile, check_keys
 from rgbt_models.lora import add_qv_lora
@@ -77,6 +77,7 @@ class SARTM(nn.Module):
     input size (+ the fused deepest feature for distillation); predict() -> class ids and probabilities."""
 
     kind = "sartm"
+    input_size: tuple[int, int] | None = None  # (H, W) it was trained at, from its checkpoint
 
     def __init__(self, config: SARTMConfig | None = None, text_embeddings: torch.Tensor | None = None) -> None:
         """text_embeddings: (C, d) class-name embeddings; computed with the configured text
@@ -202,4 +203,5 @@ class SARTM(nn.Module):
         embeddings = content["state_dict"].get("text_embeddings")
         model = cls(config, text_embeddings=embeddings if embeddings is not None else torch.zeros(1, 1))
         apply_trained_state(model, content["state_dict"], path)
+        model.input_size = trained_input_size(content)
         return model.to(map_location).eval()

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rgbt_models.config import ConfigError, check_keys, load_yaml
+from rgbt_models.data.geometry import check_input_size
 
 TASKS = ("samsod", "sartm")
 
@@ -20,6 +21,7 @@ class DataConfig:
     width: int = 512
     thermal_normalization: str = "minmax"
     thermal_range: tuple[float, float] = (0.0, 65535.0)
+    class_mapping: str | None = None  # SARTM: YAML mapping the data set's class ids onto the model's
     # Only for dataset: synthetic
     train_count: int = 256
     val_count: int = 32
@@ -69,6 +71,7 @@ class TrainConfig:
             raise ConfigError(f"{path}: is a {config.task!r} config, but {task!r} was asked for")
         if config.task not in TASKS:
             raise ConfigError(f"{path}: task must be one of {TASKS}, got {config.task!r}")
+        check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
         if config.train.optimizer not in ("adam", "adamw") or config.train.scheduler not in ("poly", "constant"):
             raise ConfigError(f"{path}: train.optimizer must be adam|adamw and train.scheduler poly|constant")
         return config

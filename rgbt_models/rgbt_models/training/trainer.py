@@ -19,7 +19,7 @@ from rgbt_models.backbone.checkpoint import read_checkpoint
 from rgbt_models.checkpoint import atomic_torch_save
 from rgbt_models.data.datasets import open_dataset
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-from rgbt_models.evaluation import evaluate
+from rgbt_models.evaluation import check_dataset, evaluate
 from rgbt_models.registry import build_model
 from rgbt_models.training import distributed
 from rgbt_models.training.config import TrainConfig
@@ -38,7 +38,9 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def make_datasets(config: TrainConfig):
+def make_datasets(config: TrainConfig, model):
+    """Training and validation sets in the shared geometry (data.geometry), after checking that
+    the data set fits the model (task, class list or data.class_mapping)."""
     d = config.data
     if d.dataset == "synthetic":
         train = open_dataset("synthetic", count=d.train_count, first_seed=0, height=d.scene_height, width=d.scene_width)
@@ -47,11 +49,12 @@ def make_datasets(config: TrainConfig):
     else:
         train = open_dataset(d.dataset, d.root, d.train_split)
         val = open_dataset(d.dataset, d.root, d.val_split) if d.val_split else None
+    lookup = check_dataset(config.task, getattr(model, "classes", None), train, d.dataset, d.class_mapping)
     common = {"height": d.height, "width": d.width, "thermal_normalization": d.thermal_normalization,
               "thermal_range": tuple(d.thermal_range)}
     seed = config.train.seed
-    return (TransformedDataset(train, TransformConfig(train=True, **common), seed),
-            TransformedDataset(val, TransformConfig(train=False, **common), seed) if val is not None else None)
+    return (TransformedDataset(train, TransformConfig(train=True, **common), seed, lookup),
+            TransformedDataset(val, TransformConfig(train=False, **common), seed, lookup) if val is not None else None)
 
 
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
@@ -96,7 +99,8 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_cls(params, lr=o.lr, weight_decay=o.weight_decay)
-    train_set, val_set = make_datasets(config)
+    train_set, val_set = make_datasets(config, model)
+    input_size = [config.data.height, config.data.width]
     per_rank = len(train_set) // world_size
     steps_per_epoch = per_rank // o.batch_size
     if max_steps_per_epoch:
@@ -178,7 +182,7 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
                 score = -record["loss"]
             if score > best:
                 best = score
-                model.save(output / BEST_FILE, extra={"epoch": epoch, "score": score})
+                model.save(output / BEST_FILE, extra={"epoch": epoch, "score": score, "input_size": input_size})
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best,
                                "torch_rng": torch.get_rng_state(),
@@ -193,7 +197,7 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
     if world_size > 1:
         print(f"rank {rank} parameter checksum {checksum}", flush=True)
     if rank == 0:
-        model.save(output / "final.pt", extra={"epochs": o.epochs})
+        model.save(output / "final.pt", extra={"epochs": o.epochs, "input_size": input_size})
         writer.close()
     if world_size > 1:
         torch.distributed.destroy_process_group()

@@ -1,0 +1,178 @@
+"""Frame time on a shared CPU: SAMSOD + SARTM at 640x512, quiet and beside 1 and 2 busy processes.
+
+Each thread policy runs in its own process (the OpenMP wait policy only takes effect before
+torch is imported). The benchmark starts the competing load itself (`python -c 'while True:
+pass'`, as a driver or SLAM node would keep a core busy) and interleaves everything round by
+round: for each round, for each load level, one frame per policy; so a change of machine load
+between phases cannot bias one variant. Prints median frame time per policy and load, and
+loaded/quiet ratios. Target for the project's default policy: <= 1.5x quiet with one busy
+process, <= 3x with two. A frame that takes longer than --cap seconds ends that policy's
+measurement (a collapse), reported as "> cap".
+
+Usage: python benchmarks/bench_load.py [--size tiny] [--rounds 3] [--cap 60]
+       (--size test: the micro backbone, seconds instead of minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+# name: (environment, threads argument); "default" is PyTorch's own: one thread per core, spinning.
+POLICIES = {
+    "project default (auto, passive)": ({}, "auto"),
+    "PyTorch default (2 threads, spin)": ({"OMP_WAIT_POLICY": "ACTIVE"}, "cpus"),
+    "2 threads, passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, "cpus"),
+    "1 thread, spin": ({"OMP_WAIT_POLICY": "ACTIVE"}, "1"),
+}
+LOADS = (0, 1, 2)
+
+
+def child(size: str, threads: str, height: int, width: int) -> None:
+    """Builds the models, says 'ready', then times one frame per line read from stdin."""
+    sys.path.insert(0, str(HERE.parents[1] / "rgbt_models"))
+    from rgbt_models import threads as thread_policy
+
+    if threads == "cpus":
+        threads = str(thread_policy.available_cpus())
+    if os.environ.get("OMP_WAIT_POLICY") == "ACTIVE" and threads != "1":
+        os.environ.pop("OMP_NUM_THREADS", None)  # leave PyTorch's own default in place
+        import torch
+
+        policy = {"intra_op_threads": torch.get_num_threads()}
+    else:
+        policy = thread_policy.apply(threads)
+    import torch
+
+    from rgbt_models.backbone import BackboneConfig
+    from rgbt_models.samsod import SAMSOD, SAMSODConfig
+    from rgbt_models.sartm import SARTM, SARTMConfig
+
+    torch.manual_seed(0)
+    backbone = BackboneConfig(name=size, image_size=max(height, width) if size != "test" else 128)
+    samsod = SAMSOD(SAMSODConfig(backbone=backbone)).eval()
+    sartm = SARTM(SARTMConfig(backbone=backbone, classes="mfnet", lora_rank=4), torch.zeros(9, 1)).eval()
+    rgb, thermal = torch.rand(1, 3, height, width), torch.rand(1, 1, height, width)
+
+    def frame() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            samsod.predict(rgb, thermal)
+            sartm.predict(rgb, thermal)
+        return time.perf_counter() - start
+
+    frame()  # warm-up
+    print(json.dumps({"ready": True, "threads": policy["intra_op_threads"]}), flush=True)
+    for _ in sys.stdin:
+        print(json.dumps({"seconds": frame()}), flush=True)
+
+
+class Worker:
+    def __init__(self, name: str, env: dict, threads: str, args) -> None:
+        self.name = name
+        command = [sys.executable, str(HERE), "--child", "--threads", threads, "--size", args.size,
+                   "--height", str(args.height), "--width", str(args.width)]
+        environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env={**environment, **env})
+        self.info = self.read(timeout=600)
+        self.samples: dict[int, list[float]] = {load: [] for load in LOADS}
+        self.collapsed_at: int | None = None
+
+    def read(self, timeout: float) -> dict | None:
+        selector = selectors.DefaultSelector()
+        selector.register(self.process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return None
+        line = self.process.stdout.readline()
+        return json.loads(line) if line else None
+
+    def measure(self, load: int, cap: float) -> None:
+        if self.collapsed_at is not None:
+            return
+        self.process.stdin.write("frame\n")
+        self.process.stdin.flush()
+        answer = self.read(cap)
+        if answer is None:
+            self.collapsed_at = load
+            self.process.kill()
+            return
+        self.samples[load].append(answer["seconds"])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+
+
+def busy(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="tiny", help="backbone size (tiny, small, ..., or test)")
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cap", type=float, default=60.0, help="seconds after which a frame counts as a collapse")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", default="auto", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.size, args.threads, args.height, args.width)
+        return 0
+    sys.path.insert(0, str(HERE.parent))
+    from common import print_table
+
+    workers = [Worker(name, env, threads, args) for name, (env, threads) in POLICIES.items()]
+    started = time.perf_counter()
+    try:
+        for _ in range(args.rounds):
+            for load in LOADS:
+                hogs = busy(load)
+                time.sleep(0.5)
+                try:
+                    for worker in workers:
+                        worker.measure(load, args.cap)
+                finally:
+                    for hog in hogs:
+                        hog.kill()
+                        hog.wait()
+    finally:
+        for worker in workers:
+            worker.close()
+    print(f"SAMSOD + SARTM ({args.size}) at {args.width}x{args.height}, {os.cpu_count()} CPUs, median of "
+          f"{args.rounds} rounds (interleaved), {time.perf_counter() - started:.0f} s in all")
+    rows, missed = [], []
+    for worker in workers:
+        medians = {load: statistics.median(s) if s else None for load, s in worker.samples.items()}
+        cells = []
+        for load in LOADS:
+            if medians[load] is None:
+                cells.append(f"> {args.cap:.0f} s (collapse)" if worker.collapsed_at is not None else "-")
+            else:
+                cells.append(f"{medians[load]:.2f} s")
+        ratios = [f"{medians[load] / medians[0]:.2f}" if medians[load] and medians[0] else "-" for load in (1, 2)]
+        rows.append([worker.name, worker.info["threads"] if worker.info else "?", *cells, *ratios])
+        if worker is workers[0]:
+            ok = (medians[1] and medians[2] and medians[0] and medians[1] / medians[0] <= 1.5
+                  and medians[2] / medians[0] <= 3.0)
+            if not ok:
+                missed.append("project default policy: loaded/quiet above target (1.5x with 1, 3x with 2)")
+    print_table(["policy", "threads", "quiet", "1 busy process", "2 busy processes", "ratio 1 busy",
+                 "ratio 2 busy"], rows)
+    print("targets (project default): ratio 1 busy <= 1.5, ratio 2 busy <= 3.0: " + ("MISSED" if missed else "met"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The one geometry policy, from training to evaluation to replay to the robot.
+
+Policy ("resize the whole frame, then augment"): every frame is resized as a whole to the
+model input size (H, W) -- nothing is cropped away and the camera's aspect ratio is mapped
+onto the model's, the same way on the robot as in evaluation. Training applies its random
+scale (0.75-1.25) and crop or pad *after* that resize, so at scale 1 a training sample is
+exactly what the node feeds the model. Predictions are upsampled (bilinear, on probabilities)
+to the label's native size before scoring, as mmsegmentation and the SOD benchmarks do; the
+node upsamples to the RGB image's size (or output.height/width) the same way.
+
+Choose a model input size with the camera's aspect ratio (`aspect_input_size`) to avoid the
+squash: e.g. 640x352 for a 1280x720 camera instead of 512x512.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rgbt_models.config import ConfigError
+
+STRIDE = 32  # the SAM 2 encoder's deepest stride: model input sides must be multiples of it
+
+
+def check_input_size(height: int, width: int, source: str) -> None:
+    """ConfigError naming `source` and the nearest valid values when a side is not a multiple of 32."""
+    bad = {name: value for name, value in (("height", height), ("width", width))
+           if not isinstance(value, int) or value < STRIDE or value % STRIDE}
+    if bad:
+        hints = ", ".join(f"{name} {value!r} -> use {nearest_multiple(value)}" for name, value in bad.items())
+        raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
+
+
+def nearest_multiple(value, stride: int = STRIDE) -> int:
+    try:
+        return max(stride, round(float(value) / stride) * stride)
+    except (TypeError, ValueError):
+        return stride
+
+
+def aspect_input_size(image_height: int, image_width: int, long_side: int) -> tuple[int, int]:
+    """A model input size (H, W), multiples of 32, with the image's aspect ratio and `long_side`."""
+    if image_height >= image_width:
+        return nearest_multiple(long_side), nearest_multiple(long_side * image_width / image_height)
+    return nearest_multiple(long_side * image_height / image_width), nearest_multiple(long_side)
+
+
+def resize_rgb(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """RGB (h, w, 3) uint8 -> (height, width, 3) float32 in [0, 1]."""
+    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    return resized.astype(np.float32) / np.float32(255.0)
+
+
+def resize_thermal(thermal01: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Normalised thermal (h, w) float32 in [0, 1] -> (height, width) float32."""
+    return cv2.resize(np.ascontiguousarray(thermal01, np.float32), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def resize_label(label: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Class ids: nearest neighbour, so that no id is invented at a boundary."""
+    return cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Saliency ground truth 0..255: bilinear (binarised later at > 128, as PySODMetrics does)."""
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def to_output_size(maps: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, C, h, w) probabilities or saliency -> (B, C, height, width), bilinear, float32."""
+    maps = maps.float()
+    if maps.shape[-2:] == (height, width):
+        return maps
+    return F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def semantic_at(probabilities: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class ids (B, H, W) and their confidence at the output size: upsample, then argmax."""
+    confidence, ids = to_output_size(probabilities, height, width).max(dim=1)
+    return ids, confidence
