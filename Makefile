@@ -22,7 +22,7 @@ test: setup
 	@bash scripts/test.sh
 
 bench: setup
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@bash scripts/bench.sh
 
 demo: setup
 	@$(PY) demo/run_demo.py

@@ -29,12 +29,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--rate", type=float, default=30.0)
-    parser.add_argument("--torch-threads", type=int, default=0, help="OMP_NUM_THREADS of the node (0: torch default)")
+    parser.add_argument("--threads", type=int, default=0, help="the node's threads parameter (0: auto)")
     args = parser.parse_args()
     import os
 
@@ -55,8 +55,7 @@ def main() -> None:
         "-p", f"sartm.config:={configs / 'sartm' / (args.size + '_mfnet.yaml')}",
         "-p", f"samsod.config:={configs / 'samsod' / (args.size + '.yaml')}",
         "-p", "model_height:=512", "-p", "model_width:=640", "-p", "output.color_overlay:=false",
-        "-p", "diagnostics_period:=0.2"],
-        env={"OMP_NUM_THREADS": str(args.torch_threads)} if args.torch_threads else None)
+        "-p", "diagnostics_period:=0.2", "-p", f"threads:={args.threads}"])
     rclpy.init(domain_id=lease.domain_id)
     probe = Node("bench_probe")
     executor = SingleThreadedExecutor()
@@ -116,7 +115,12 @@ def main() -> None:
         spin_until(probe, lambda: False, 5.0, executor)
         rss_end = rss_mb(node.process.pid)
         values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
-        node.stop()
+        # Reported, not required: how long a loaded machine takes to stop the node is its own
+        # measure (the hardening issue bounds it), and must not cost this table.
+        try:
+            stop = f"{node.stop(timeout=60):.2f} s, exit 0"
+        except AssertionError as error:
+            stop = str(error).splitlines()[0]
     finally:
         node.kill()
         executor.shutdown()
@@ -129,6 +133,9 @@ def main() -> None:
     half = len(lat) // 2
     print(f"node benchmark: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.seconds:.0f} s, "
           "2 CPU cores, random weights")
+    overhead_ms = 1000 * float(np.median(overheads))
+    p95_ratio = float(np.percentile(lat, 95) / model_s)
+    growth = rss_end - rss_start
     print_table(["measure", "value"], [
         ["pairs published (achieved rate)", f"{count} ({count / args.seconds:.1f} Hz)"],
         ["pairs received by the node", values.get("pairs")],
@@ -145,9 +152,14 @@ def main() -> None:
         ["latency median, first half / second half (ms)",
          f"{1000 * statistics.median(lat[:half]):.0f} / {1000 * statistics.median(lat[half:]):.0f}"],
         ["RSS start / end (MB, growth target < 50)", f"{rss_start:.0f} / {rss_end:.0f}"],
+        ["SIGINT to exit", stop],
     ])
     print("node /diagnostics at the end:", ", ".join(f"{k}={v}" for k, v in values.items()))
+    missed = [name for name, ok in (("overhead <= 10 ms", overhead_ms <= 10), ("p95 <= 1.5 x model", p95_ratio <= 1.5),
+                                    ("RSS growth < 50 MB", growth < 50)) if not ok]
+    print("targets: " + (f"MISSED {', '.join(missed)}" if missed else "met"))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,7 @@
 """Start the rgbt_perception node: ros2 launch rgbt_perception rgbt.launch.py [arg:=value ...]
 
-Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, device. The Fast DDS
+Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, and the overrides
+device and threads, which replace the params file's values only when given. The Fast DDS
 profile for camera-sized messages (config/fastdds_large_images.xml) is set for the node unless
 FASTDDS_DEFAULT_PROFILES_FILE is already set.
 """
@@ -8,7 +9,7 @@ FASTDDS_DEFAULT_PROFILES_FILE is already set.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import UnlessCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -17,6 +18,8 @@ from launch import LaunchDescription
 
 PACKAGE = "rgbt_perception"
 EXECUTABLE = "rgbt_perception_node"
+# Launch arguments that override a parameter of the params file only when given.
+OVERRIDES = {"device": "auto | cuda | cpu", "threads": "CPU inference threads, 0 = auto"}
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -29,17 +32,24 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("thermal_topic", default_value="thermal/image",
                               description="thermal sensor_msgs/Image topic"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="true for bag replay (/clock)"),
-        DeclareLaunchArgument("device", default_value="auto", description="auto | cuda | cpu"),
     ]
+    arguments += [DeclareLaunchArgument(name, default_value="", description=f"{text} (default: the params file's)")
+                  for name, text in OVERRIDES.items()]
     profile = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE",
                                      os.path.join(share, "config", "fastdds_large_images.xml"),
                                      condition=UnlessCondition(str("FASTDDS_DEFAULT_PROFILES_FILE" in os.environ)))
-    node = Node(
+    return LaunchDescription([*arguments, profile, OpaqueFunction(function=node_action)])
+
+
+def node_action(context) -> list[Node]:
+    """The node, with each override of OVERRIDES passed only when it was given on the command line."""
+    given = {name: LaunchConfiguration(name).perform(context) for name in OVERRIDES}
+    overrides = {name: int(value) if name == "threads" else value for name, value in given.items() if value}
+    return [Node(
         package=PACKAGE, executable=EXECUTABLE, name="rgbt_perception", namespace=LaunchConfiguration("namespace"),
         output="screen", emulate_tty=True,
-        parameters=[LaunchConfiguration("params_file"),
-                    {"use_sim_time": LaunchConfiguration("use_sim_time"), "device": LaunchConfiguration("device")}],
+        parameters=[LaunchConfiguration("params_file"), {"use_sim_time": LaunchConfiguration("use_sim_time")},
+                    overrides],
         remappings=[("rgb/image", LaunchConfiguration("rgb_topic")),
                     ("thermal/image", LaunchConfiguration("thermal_topic"))],
-    )
-    return LaunchDescription([*arguments, profile, node])
+    )]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 DEVICES = ("auto", "cuda", "cpu")
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def select_device(requested: str, precision: str) -> tuple[str, torch.dtype, str]:
-    """(device, dtype, reason). CUDA asked for but absent falls back to the CPU; reduced
-    precision is used on CUDA only (bf16 is slower than fp32 on CPUs without AMX)."""
+    """(device, dtype, reason). CUDA asked for but absent falls back to the CPU; fp16/bf16 are
+    used on CUDA only (bf16 is slower than fp32 on CPUs without AMX); int8 is the CPU path
+    (`uses_int8`), fp32 on CUDA."""
     if requested not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {requested!r}")
     if precision not in PRECISIONS:
@@ -25,7 +26,10 @@ def select_device(requested: str, precision: str) -> tuple[str, torch.dtype, str
         reason = ("device: cuda requested but CUDA is not available, falling back to the CPU" if requested == "cuda"
                   else "no CUDA device found, using the CPU")
     dtype = torch.float32
-    if precision != "fp32":
+    if precision == "int8":
+        reason += ("; int8: dynamically quantised Linear layers" if device == "cpu"
+                   else "; precision int8 is a CPU path, fp32 on CUDA")
+    elif precision != "fp32":
         if device == "cuda":
             dtype = torch.float16 if precision == "fp16" else torch.bfloat16
             if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
@@ -36,3 +40,8 @@ def select_device(requested: str, precision: str) -> tuple[str, torch.dtype, str
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return device, dtype, reason
+
+
+def uses_int8(device: str, precision: str) -> bool:
+    """Whether the models run as dynamically quantised int8 (CPU only)."""
+    return precision == "int8" and device == "cpu"

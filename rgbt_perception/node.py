@@ -25,6 +25,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 
+from rgbt_models import threads as thread_policy
 from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
 from rgbt_perception.codec import (
     RGB_ENCODINGS,
@@ -35,7 +36,7 @@ from rgbt_perception.codec import (
     image_to_array,
     to_rgb,
 )
-from rgbt_perception.devices import select_device
+from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import PARAMETERS, check_parameters, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, Pipeline
@@ -49,9 +50,11 @@ class RGBTPerceptionNode(Node):
         """node_options go to rclpy's Node (context, parameter_overrides ... for in-process use)."""
         super().__init__("rgbt_perception", **node_options)
         self.p = self._declare_parameters()
+        self.get_logger().info(thread_policy.describe(thread_policy.apply(self.p["threads"])))
         device, dtype, reason = select_device(self.p["device"], self.p["precision"])
         self.get_logger().info(f"inference device: {device} ({reason})")
-        self.pipeline = Pipeline(pipeline_config(self.p), *self._load_models(), device=device, dtype=dtype)
+        self.pipeline = Pipeline(pipeline_config(self.p), *self._load_models(), device=device, dtype=dtype,
+                                 int8=uses_int8(device, self.p["precision"]))
 
         depth = self.p["qos.depth"]
         reliability = (ReliabilityPolicy.RELIABLE if self.p["qos.reliability"] == "reliable"
@@ -216,7 +219,8 @@ class RGBTPerceptionNode(Node):
                 self.pending = None
             try:
                 rgb, thermal = self._decode(rgb_msg, thermal_msg)
-                result = self.pipeline.run(rgb, thermal)
+                wanted = self._wanted_outputs()
+                result = self.pipeline.run(rgb, thermal, wanted)
             except (BadImage, FrameRejected) as error:
                 self._bad("pair", error)
                 continue
@@ -229,7 +233,7 @@ class RGBTPerceptionNode(Node):
                     self.get_logger().error(f"model failed again: {error}", throttle_duration_sec=10.0)
                 continue
             try:
-                self._publish(rgb_msg.header, result)
+                self._publish(rgb_msg.header, result, wanted)
             except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
                 self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
             self.counts["processed"] += 1
@@ -237,19 +241,29 @@ class RGBTPerceptionNode(Node):
             self.model_times.append(result.timings.get("sartm", 0.0) + result.timings.get("samsod", 0.0))
             self.latencies.append(time.monotonic() - received)
 
-    def _publish(self, header, result) -> None:
+    def _wanted_outputs(self) -> frozenset[str]:
+        """The outputs somebody subscribes to: no work for the others."""
+        return frozenset(topic for topic, pub in self.pubs.items() if pub.get_subscription_count() > 0)
+
+    def _publish(self, header, result, wanted: frozenset[str]) -> None:
+        """Publish the outputs in `wanted` (those with subscribers when the frame started)."""
         if result.semantic_mask is not None:
-            self.pubs["semantic/mask"].publish(array_to_image(result.semantic_mask, "mono8", header))
-            if "semantic/color" in self.pubs and result.semantic_color is not None:
+            if "semantic/mask" in wanted:
+                self.pubs["semantic/mask"].publish(array_to_image(result.semantic_mask, "mono8", header))
+            if "semantic/color" in wanted and result.semantic_color is not None:
                 self.pubs["semantic/color"].publish(array_to_image(result.semantic_color, "rgb8", header))
-            self.pubs["semantic/classes"].publish(SemanticClasses(
+            if "semantic/classes" in wanted:
+                self.pubs["semantic/classes"].publish(SemanticClasses(
                 header=header, class_ids=[s.class_id for s in result.class_stats],
-                class_names=[s.name for s in result.class_stats],
-                pixel_fractions=[s.pixel_fraction for s in result.class_stats],
-                mean_confidences=[s.mean_confidence for s in result.class_stats]))
+                    class_names=[s.name for s in result.class_stats],
+                    pixel_fractions=[s.pixel_fraction for s in result.class_stats],
+                    mean_confidences=[s.mean_confidence for s in result.class_stats]))
         if result.saliency_map is not None:
-            self.pubs["saliency/map"].publish(array_to_image(result.saliency_map, "mono8", header))
-            self.pubs["saliency/mask"].publish(array_to_image(result.saliency_mask, "mono8", header))
+            if "saliency/map" in wanted:
+                self.pubs["saliency/map"].publish(array_to_image(result.saliency_map, "mono8", header))
+            if "saliency/mask" in wanted and result.saliency_mask is not None:
+                self.pubs["saliency/mask"].publish(array_to_image(result.saliency_mask, "mono8", header))
+        if "saliency/objects" in wanted and result.saliency_map is not None:
             height, width = result.saliency_map.shape
             self.pubs["saliency/objects"].publish(SalientObjects(header=header, height=height, width=width, objects=[
                 SalientObject(bbox=RegionOfInterest(x_offset=o.x, y_offset=o.y, width=o.width, height=o.height),

@@ -15,6 +15,7 @@ import torch
 
 from rgbt_models.data.geometry import check_input_size, resize_rgb, resize_thermal, semantic_at, to_output_size
 from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.quantization import quantize_int8
 
 
 @dataclass
@@ -82,17 +83,24 @@ def trained_input_size(*models) -> tuple[int, int]:
     return sizes.pop()
 
 
+# What a pipeline run can produce beyond the class-id mask and the saliency map, by topic name.
+ALL_OUTPUTS = frozenset({"semantic/color", "semantic/classes", "saliency/mask", "saliency/objects"})
+
+
 class Pipeline:
     """Runs the loaded models on one RGB(-T) frame; either model may be None (switched off)."""
 
     def __init__(self, config: PipelineConfig, sartm=None, samsod=None, device: str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, int8: bool = False) -> None:
+        """int8: run the models dynamically quantised (CPU; see rgbt_models.quantization)."""
         if sartm is None and samsod is None:
             raise ValueError("the pipeline needs at least one model")
         if not (config.model_height and config.model_width):
             config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(sartm, samsod))))
-        self.config, self.sartm, self.samsod = config, sartm, samsod
         check_input_size(config.model_height, config.model_width, "model_height/model_width")
+        if int8:
+            sartm, samsod = (quantize_int8(m, inplace=True) if m is not None else None for m in (sartm, samsod))
+        self.config, self.sartm, self.samsod = config, sartm, samsod
         self.device, self.dtype = torch.device(device), dtype
         for model in (sartm, samsod):
             if model is not None:
@@ -116,9 +124,12 @@ class Pipeline:
         thermal_t = torch.from_numpy(resize_thermal(thermal01, height, width))[None, None]
         return rgb_t, thermal_t.to(self.device, self.dtype)
 
-    def run(self, rgb: np.ndarray, thermal: np.ndarray | None) -> PipelineResult:
+    def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS
+            ) -> PipelineResult:
         """One frame through every enabled model. Without thermal, only SAMSOD's RGB-only
-        head runs (degraded mode) and SARTM pauses."""
+        head runs (degraded mode) and SARTM pauses. `outputs` names the results wanted (the node
+        passes the topics somebody subscribes to); the class-id mask and saliency map are always
+        made, the overlay, class statistics, binary mask and objects only when wanted."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         rgb_t, thermal_t = self.preprocess(rgb, thermal)
@@ -134,7 +145,8 @@ class Pipeline:
                 ids, confidence = semantic_at(probabilities, out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy())
+                self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy(),
+                                       outputs)
                 timings["postprocess_semantic"] = time.perf_counter() - t0
             if self.samsod is not None:
                 t0 = time.perf_counter()
@@ -142,35 +154,44 @@ class Pipeline:
                 saliency = to_output_size(saliency, out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                self._saliency_outputs(result, saliency[0, 0].cpu().numpy())
+                self._saliency_outputs(result, saliency[0, 0].cpu().numpy(), outputs)
                 timings["postprocess_saliency"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - start
         return result
 
     # -- postprocessing ------------------------------------------------------------------------
-    def _semantic_outputs(self, result: PipelineResult, ids: np.ndarray, confidence: np.ndarray) -> None:
+    def _semantic_outputs(self, result: PipelineResult, ids: np.ndarray, confidence: np.ndarray,
+                          wanted: frozenset[str] = ALL_OUTPUTS) -> None:
         result.semantic_mask = ids
-        if self.config.color_overlay:
+        if self.config.color_overlay and "semantic/color" in wanted:
             result.semantic_color = self.colors[ids]
+        if "semantic/classes" not in wanted:
+            return
         counts = np.bincount(ids.ravel(), minlength=len(self.colors))
         sums = np.bincount(ids.ravel(), weights=confidence.ravel(), minlength=len(self.colors))
         names = self.sartm.classes.names
         result.class_stats = [ClassStat(int(c), names[c], float(counts[c] / ids.size), float(sums[c] / counts[c]))
                               for c in np.flatnonzero(counts)]
 
-    def _saliency_outputs(self, result: PipelineResult, saliency: np.ndarray) -> None:
+    def _saliency_outputs(self, result: PipelineResult, saliency: np.ndarray,
+                          wanted: frozenset[str] = ALL_OUTPUTS) -> None:
         saliency = np.clip(saliency, 0.0, 1.0)
         result.saliency_map = (saliency * 255 + 0.5).astype(np.uint8)
+        if not {"saliency/mask", "saliency/objects"} & wanted:
+            return
         threshold = self.config.saliency_threshold
         if threshold < 0:
             threshold = max(min(2 * float(saliency.mean()), 1.0), self.config.saliency_min_threshold)
         binary = (saliency >= threshold).astype(np.uint8)
         result.saliency_mask = binary * 255
+        if "saliency/objects" not in wanted:
+            return
         count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        for index in range(1, count):
-            x, y, w, h, area = (int(v) for v in stats[index])
-            if area < self.config.min_object_area:
+        # One pass over the pixels for every component's mean saliency.
+        sums = np.bincount(labels.ravel(), weights=saliency.ravel(), minlength=count)
+        for index in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= self.config.min_object_area):
+            if index == 0:
                 continue
-            mean = float(saliency[labels == index].mean())
-            result.objects.append(SalientRegion(x, y, w, h, area, mean, float(centroids[index][0]),
-                                                float(centroids[index][1])))
+            x, y, w, h, area = (int(v) for v in stats[index])
+            result.objects.append(SalientRegion(x, y, w, h, area, float(sums[index] / area),
+                                                float(centroids[index][0]), float(centroids[index][1])))

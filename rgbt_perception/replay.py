@@ -20,13 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rgbt_models import threads as thread_policy
 from rgbt_models.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
 from rgbt_models.data.image_codec import image_to_array
 from rgbt_models.data.rosbag import decode_pair, read_pairs
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
-from rgbt_perception.devices import select_device
+from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import load_parameter_file, pipeline_config
 from rgbt_perception.pipeline import Pipeline
@@ -60,6 +61,8 @@ def parse_args(argv):
                         help="also evaluate saliency from the RGB-only head and SARTM with thermal blanked")
     parser.add_argument("--record", help="write the outputs to this bag (.mcap: mcap, else sqlite3)")
     parser.add_argument("--max-frames", type=int)
+    parser.add_argument("--threads", type=thread_policy.argument, help=thread_policy.THREADS_HELP +
+                        " (default: the threads parameter of --config)")
     parser.add_argument("--live", action="store_true", help="play into a running node over rclpy")
     parser.add_argument("--rate", type=float, default=1.0, help="--live playback speed")
     return parser.parse_args(argv)
@@ -94,11 +97,14 @@ class TruthFolder:
 
 
 def replay_offline(args, params: dict) -> dict:
+    policy = thread_policy.apply(args.threads if args.threads is not None else params["threads"])
+    print(f"rgbt-replay: {thread_policy.describe(policy)}", flush=True)
     device, dtype, reason = select_device(params["device"], params["precision"])
     print(f"rgbt-replay: inference device {device} ({reason})", flush=True)
     models = [load_model(kind, params[f"{kind}.checkpoint"], params[f"{kind}.config"], params["allow_untrained"])
               if params[f"{kind}.enabled"] else None for kind in ("sartm", "samsod")]
-    pipeline = Pipeline(pipeline_config(params), *models, device=device, dtype=dtype)
+    pipeline = Pipeline(pipeline_config(params), *models, device=device, dtype=dtype,
+                        int8=uses_int8(device, params["precision"]))
     output = Path(args.output)
     (output / "overlays").mkdir(parents=True, exist_ok=True)
     truth_dir = TruthFolder(Path(args.truth_dir), args.truth_key) if args.truth_dir else None
@@ -175,13 +181,15 @@ def replay_offline(args, params: dict) -> dict:
     video_path = video.close() if video is not None else None
     if not rows:
         raise DatasetError(f"{args.bag}: no frame could be paired on {args.rgb_topic} and {args.thermal_topic}")
-    semantic_results = {k: m.results() | {"confusion_matrix": m.matrix.tolist()} for k, m in semantic.items() if m.matrix.any()}
+    semantic_results = {k: m.results() | {"confusion_matrix": m.matrix.tolist()}
+                        for k, m in semantic.items() if m.matrix.any()}
     saliency_results = {k: m.results() for k, m in saliency.items() if m.count}
     plots = []
     if saliency_results:
         plots += plot_saliency_curves(saliency_results, output)
     for i, res in enumerate(semantic_results.values()):
-        plots.append(plot_confusion(np.array(res["confusion_matrix"]), sartm.classes.names, output / f"confusion_{i}.png"))
+        plots.append(plot_confusion(np.array(res["confusion_matrix"]), sartm.classes.names,
+                                    output / f"confusion_{i}.png"))
     write_csv(output / "frames.csv", rows)
     summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,
                "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}

@@ -10,10 +10,11 @@ SAMSOD-demo 5.7 s per frame instead of 47 ms (see benchmarks/bench_load.py and t
 
 The policy:
 - OMP_WAIT_POLICY=PASSIVE: a thread that waits sleeps at once instead of spinning. libgomp reads
-  it once, when the library loads (at `import torch`), so `prepare_environment` must run before
-  torch is imported: every entry point calls it first (console scripts parse their arguments
-  before importing torch; the node and the test suites call it at the top of their modules).
-- intra-op threads = `threads`; "auto" = half the CPUs this process may run on (at least 1):
+  it once, when the library loads (at `import torch`), so it must be in the environment before
+  torch is imported: importing `rgbt_models` (or `rgbt_perception`) sets it, and every entry
+  point imports one of them before torch.
+- intra-op threads = `threads` (node parameter, --threads on every command line), applied with
+  torch.set_num_threads at start-up; "auto" = half the CPUs this process may run on (at least 1):
   the other half is left to the drivers, SLAM and planners that share a robot's CPU. On 2 cores
   that is 1 thread, which never waits at a barrier at all.
 - inter-op threads = 1: the models run one operator after another; a second pool only competes.
@@ -23,6 +24,8 @@ A variable the user already set is never overridden.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import sys
 
@@ -50,31 +53,39 @@ def resolve_threads(threads: int | str | None) -> int:
     return value
 
 
-def prepare_environment(threads: int | str | None = None) -> None:
-    """Set the OpenMP environment before torch is imported (a user's own settings win)."""
+_POLICY_BEFORE_TORCH: bool | None = None  # whether the wait policy was in the environment before torch loaded
+
+
+def argument(value: str) -> int:
+    """argparse type of --threads."""
+    try:
+        return resolve_threads(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def prepare_environment() -> None:
+    """OMP_WAIT_POLICY=PASSIVE (unless the user set one), to be called before torch is imported.
+    `import rgbt_models` and `import rgbt_perception` call it, so every entry point of the project
+    is covered (console scripts, python -m, torchrun, the node, benchmarks, tests)."""
+    global _POLICY_BEFORE_TORCH
+    if _POLICY_BEFORE_TORCH is None:
+        _POLICY_BEFORE_TORCH = "torch" not in sys.modules or "OMP_WAIT_POLICY" in os.environ
     os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
-    count = str(resolve_threads(threads if threads is not None else os.environ.get("RGBT_THREADS")))
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, count)
 
 
 def apply(threads: int | str | None = None) -> dict:
-    """Apply the policy to torch (importing it) and return what is in force, for the start-up log.
-    `threads` None keeps what the environment says (OMP_NUM_THREADS, else auto)."""
-    late = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
-    prepare_environment(threads)
+    """Apply the thread counts to torch and return what is in force, for the start-up log.
+    `threads`: a number, or auto/None/0 (half the available CPUs, at least 1)."""
+    prepare_environment()
     import torch
 
-    count = resolve_threads(threads if threads is not None else os.environ.get("OMP_NUM_THREADS"))
-    torch.set_num_threads(count)
-    try:
+    torch.set_num_threads(resolve_threads(threads))
+    with contextlib.suppress(RuntimeError):  # already set, or inter-op work has started: keep it
         torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set, or inter-op work has started: keep what is there
-        pass
+    wait = os.environ["OMP_WAIT_POLICY"] + ("" if _POLICY_BEFORE_TORCH else " (not in force: torch was imported first)")
     return {"intra_op_threads": torch.get_num_threads(), "inter_op_threads": torch.get_num_interop_threads(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "") + (" (too late: torch was imported first)"
-                                                                         if late else ""),
-            "cpus": available_cpus()}
+            "omp_wait_policy": wait, "cpus": available_cpus()}
 
 
 def describe(policy: dict) -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from rgbt_models import threads  # first: sets the OpenMP wait policy before torch loads
+
+# isort: split
 import pytest
 import torch
 
 from rgbt_models.backbone import BackboneConfig
+
+# The project's thread policy for the test process itself (subprocesses apply their own).
+threads.apply(None)
 
 
 @pytest.fixture(autouse=True)

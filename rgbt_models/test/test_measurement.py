@@ -163,8 +163,8 @@ def test_training_scale_pads_with_ignore_and_crops_alike():
 
 # -- scoring ---------------------------------------------------------------------------------------
 def test_evaluation_scores_at_the_labels_native_size(tmp_path, sartm_checkpoint):
-    from rgbt_models.evaluation import evaluate
     from rgbt_models.data.transforms import TransformedDataset
+    from rgbt_models.evaluation import evaluate
 
     model = SARTM.load(sartm_checkpoint)
     data = FolderDataset(write_folder(tmp_path / "data", height=100, width=140))

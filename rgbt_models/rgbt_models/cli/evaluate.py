@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rgbt_models import threads as thread_policy
 from rgbt_models.backbone import CheckpointError
 from rgbt_models.config import ConfigError
 from rgbt_models.data.datasets import DatasetError, open_dataset
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation import check_dataset, evaluate, input_size_for, markdown_table
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
+from rgbt_models.quantization import quantize_int8
 from rgbt_models.registry import load_trained_model
 
 
@@ -54,9 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
+                        help="int8: dynamically quantised Linear layers (CPU only)")
+    parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
     args = parser.parse_args(argv)
+    print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     try:
         model = load_trained_model(args.checkpoint, args.device)
+        if args.precision == "int8":
+            if args.device != "cpu":
+                raise ValueError("--precision int8 is a CPU path: use --device cpu")
+            model = quantize_int8(model, inplace=True)
         sets = []
         for spec in args.dataset:
             label, dataset = parse_dataset(spec, args.synthetic_count)

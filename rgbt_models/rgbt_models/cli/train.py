@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from rgbt_models import threads as thread_policy
 from rgbt_models.backbone import CheckpointError
 from rgbt_models.config import ConfigError
 from rgbt_models.data.datasets import DatasetError
@@ -23,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="overrides train.epochs")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
     args = parser.parse_args(argv)
+    print(f"rgbt-train: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         config = TrainConfig.from_yaml(args.config, args.task)
