@@ -38,17 +38,36 @@ def main() -> int:
               f"{info['size'][0]}, day then night, thermal dropout {low:.0f}-{high:.0f} s)")
     if (OUT / "outputs").exists():
         __import__("shutil").rmtree(OUT / "outputs")
-    code = replay([str(bag), "--config", str(ROOT / "demo" / "rgbt_demo.yaml"),
-                   "--rgb-topic", config.rgb_topic, "--thermal-topic", config.thermal_topic,
-                   "--label-topic", config.label_topic, "--label-classes", "synthetic",
-                   "--mask-topic", config.mask_topic,
-                   "--compare-without-thermal", "--output", str(OUT / "replay"),
+    common = [str(bag), "--config", str(ROOT / "demo" / "rgbt_demo.yaml"),
+              "--rgb-topic", config.rgb_topic, "--thermal-topic", config.thermal_topic,
+              "--label-topic", config.label_topic, "--label-classes", "synthetic", "--mask-topic", config.mask_topic]
+    code = replay([*common, "--compare-without-thermal", "--output", str(OUT / "replay"),
                    "--record", str(OUT / "outputs.mcap")])
     if code == 0:
+        print("\ndemo: the same replay with the CPU int8 path (precision: int8)")
+        code = replay([*common, "-p", "precision:=int8", "--output", str(OUT / "replay_int8"), "--no-video",
+                       "--overlay-every", "0"])
+    if code == 0:
+        print(int8_report(OUT / "replay" / "summary.json", OUT / "replay_int8" / "summary.json"))
         print(f"demo: overlays in {OUT / 'replay' / 'overlays'} (RGB | thermal | SARTM classes | SAMSOD saliency), "
               f"video {OUT / 'replay' / 'replay.mp4'}, outputs bag {OUT / 'outputs'}; "
               f"done in {time.perf_counter() - start:.0f} s")
     return code
+
+
+def int8_report(fp32_path: Path, int8_path: Path) -> str:
+    """fp32 against int8 on the same frames: accuracy difference and model time."""
+    fp32, int8 = (json.loads(p.read_text()) for p in (fp32_path, int8_path))
+    rows = []
+    for label, section, key, scale in (("saliency S", "saliency", "S", 1), ("saliency MAE", "saliency", "MAE", 1),
+                                       ("SARTM mIoU (points)", "semantic", "mIoU", 100)):
+        a, b = (s[section]["with thermal"][key] * scale for s in (fp32, int8))
+        rows.append(f"| {label} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
+    for stage in ("sartm", "samsod"):
+        a, b = (s["latency_ms"][stage]["median"] for s in (fp32, int8))
+        rows.append(f"| {stage} model time, median (ms) | {a:.1f} | {b:.1f} | x{a / b:.2f} faster |")
+    return "\n".join(["", "## fp32 against int8 (demo checkpoints, frames with thermal)", "",
+                      "| measure | fp32 | int8 | difference |", "| --- | --- | --- | --- |", *rows])
 
 
 if __name__ == "__main__":

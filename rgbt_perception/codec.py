@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from rgbt_models.data import image_codec
-from rgbt_models.data.image_codec import RGB_ENCODINGS, THERMAL_ENCODINGS, BadImage, check_image, to_rgb
+from rgbt_models.data.image_codec import (
+    RGB_ENCODINGS,
+    THERMAL_ENCODINGS,
+    BadImage,
+    check_image,
+    has_finite_pixel,
+    to_rgb,
+)
 
 try:  # pragma: no cover - only on a ROS install with cv_bridge
     from cv_bridge import CvBridge
@@ -19,8 +26,8 @@ try:  # pragma: no cover - only on a ROS install with cv_bridge
 except ImportError:
     _BRIDGE = None
 
-__all__ = ["RGB_ENCODINGS", "THERMAL_ENCODINGS", "BadImage", "array_to_image", "check_image", "image_to_array",
-           "to_rgb"]
+__all__ = ["RGB_ENCODINGS", "THERMAL_ENCODINGS", "BadImage", "array_to_image", "check_image", "has_finite_pixel",
+           "image_to_array", "to_rgb"]
 
 
 def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.ndarray:

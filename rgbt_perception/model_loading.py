@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from rgbt_models.checkpoint import CheckpointError
 from rgbt_models.classes import class_list
 from rgbt_models.config import ConfigError
-from rgbt_models.registry import MODELS
+from rgbt_models.registry import MODELS, load_trained_model
 
 
 class ModelLoadError(RuntimeError):
@@ -21,11 +19,9 @@ def load_model(kind: str, checkpoint: str, config: str, allow_untrained: bool):
     built from the model config YAML `config` (tests only: its outputs mean nothing)."""
     model_cls, config_cls = MODELS[kind]
     if checkpoint:
-        if not Path(checkpoint).is_file():
-            raise ModelLoadError(f"{kind}.checkpoint {checkpoint}: file not found")
         try:
-            return model_cls.load(checkpoint)
-        except (CheckpointError, ConfigError, ValueError) as error:
+            return load_trained_model(checkpoint, kind=kind)
+        except CheckpointError as error:
             raise ModelLoadError(f"{kind}.checkpoint: {error}") from error
     if not allow_untrained:
         raise ModelLoadError(f"{kind} is enabled but {kind}.checkpoint is empty: train one with rgbt-train or "

@@ -9,6 +9,7 @@ DEGRADED; full mode resumes by itself.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -33,14 +34,18 @@ from rgbt_perception.codec import (
     BadImage,
     array_to_image,
     check_image,
+    has_finite_pixel,
     image_to_array,
     to_rgb,
 )
 from rgbt_perception.devices import select_device, uses_int8
+from rgbt_perception.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.model_loading import ModelLoadError, load_model
-from rgbt_perception.parameters import PARAMETERS, check_parameters, pipeline_config
-from rgbt_perception.pipeline import FrameRejected, Pipeline
-from rgbt_perception.sync import make_synchronizer
+from rgbt_perception.parameters import PARAMETERS, check_parameters, check_unknown, pipeline_config
+from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput, Pipeline
+from rgbt_perception.sync import make_synchronizer, stamp_seconds
+
+SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker
 
 
 class RGBTPerceptionNode(Node):
@@ -63,8 +68,10 @@ class RGBTPerceptionNode(Node):
         for topic, callback in (("rgb/image", self._on_rgb), ("thermal/image", self._on_thermal)):
             self.create_subscription(Image, topic, callback, camera_qos, event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=self._on_incompatible_qos))
-        self.sync = make_synchronizer(self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
-                                      on_reset=lambda why: self.get_logger().warning(f"synchronizer reset: {why}"))
+        self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
+        self.sync = make_synchronizer(
+            self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
+            on_reset=lambda why: self.throttled.warn("sync reset", f"synchronizer reset: {why}"))
 
         self.pubs = {}
         if self.pipeline.sartm is not None:
@@ -87,7 +94,7 @@ class RGBTPerceptionNode(Node):
         self.pending: tuple | None = None
         self.stopping = False
         self.counts = {"rgb": 0, "thermal": 0, "pairs": 0, "processed": 0, "skipped": 0, "bad": 0,
-                       "model_errors": 0}
+                       "model_errors": 0, "non_finite_outputs": 0}
         self.bad_reasons: dict[str, int] = {}
         self.latencies: deque[float] = deque(maxlen=200)
         self.inference: deque[float] = deque(maxlen=200)
@@ -95,6 +102,9 @@ class RGBTPerceptionNode(Node):
         self.last_thermal_wall = None
         self.last_rgb_wall = None
         self.rgb_without_thermal_since: float | None = None
+        self.last_stamp = {"rgb": None, "thermal": None}  # header stamps (s), for the pairing check
+        self.last_pair_wall: float | None = None
+        self.both_streams_since: float | None = None
         self.qos_warnings: list[str] = []
         self.model_error_logged = False
         self.worker = threading.Thread(target=self._work, name="rgbt_inference", daemon=True)
@@ -107,6 +117,11 @@ class RGBTPerceptionNode(Node):
 
     # -- parameters --------------------------------------------------------------------------
     def _declare_parameters(self) -> dict:
+        # Overrides (--params-file, -p, parameter_overrides) of names the node does not have would
+        # be dropped silently by rclpy: refuse them, naming the nearest valid one. (rclpy keeps
+        # them in Node._parameter_overrides on Humble, Jazzy and Kilted alike.)
+        given = set(getattr(self, "_parameter_overrides", {}))
+        check_unknown(given - {"use_sim_time"}, "parameter")
         values = {}
         for name, (default, description, constraint) in PARAMETERS.items():
             descriptor = ParameterDescriptor(description=description)
@@ -119,7 +134,12 @@ class RGBTPerceptionNode(Node):
                                                                           to_value=float(high), step=0.0)]
             elif isinstance(constraint, tuple):
                 descriptor.additional_constraints = f"one of {', '.join(constraint)}"
-            values[name] = self.declare_parameter(name, default, descriptor).value
+            try:
+                values[name] = self.declare_parameter(name, default, descriptor).value
+            except rclpy.exceptions.InvalidParameterTypeException as error:
+                given_value = self._parameter_overrides[name].value if name in self._parameter_overrides else None
+                raise ValueError(f"parameter {name}={given_value!r} has the wrong type: expected "
+                                 f"{type(default).__name__} (e.g. {default!r})") from error
         check_parameters(values)
         return values
 
@@ -141,7 +161,7 @@ class RGBTPerceptionNode(Node):
         with self.lock:
             self.counts["bad"] += 1
             self.bad_reasons[stream] = self.bad_reasons.get(stream, 0) + 1
-        self.get_logger().warning(f"bad {stream} image: {error}", throttle_duration_sec=5.0)
+        self.throttled.warn(f"bad {stream}: {reason_key(str(error))}", f"bad {stream} image: {error}")
 
     # Callbacks only validate the layout (no pixel work) and pair; decoding happens on the
     # worker for the one pair that is processed, so the executor keeps up with 30 Hz cameras.
@@ -153,6 +173,7 @@ class RGBTPerceptionNode(Node):
             self._bad("rgb", error)
             return
         self.last_rgb_wall = time.monotonic()
+        self._stream_seen("rgb", msg)
         if self.rgb_without_thermal_since is None:
             self.rgb_without_thermal_since = self.last_rgb_wall
         if self._thermal_missing():
@@ -160,18 +181,24 @@ class RGBTPerceptionNode(Node):
                 self._submit(msg, None)
             return
         self.sync.add(0, msg)
+        if self._unpairable():  # both cameras publish, but their stamps never meet
+            self.throttled.warn("unpairable", f"RGB and thermal both arrive but cannot be paired: "
+                                f"{self._stamp_offset_text()}; publishing RGB-only saliency")
+            if self.pipeline.samsod is not None:
+                self._submit(msg, None)
 
     def _on_thermal(self, msg: Image) -> None:
         self.counts["thermal"] += 1
         try:
             check_image(msg, THERMAL_ENCODINGS, self.p["max_image_pixels"])
             # One vectorised pass, 32FC1 only: an all-NaN frame must not pair and stall SARTM.
-            if msg.encoding == "32FC1" and not np.isfinite(np.frombuffer(msg.data, np.float32)).any():
+            if msg.encoding == "32FC1" and not has_finite_pixel(msg):
                 raise BadImage("32FC1 thermal image has no finite pixel")
         except BadImage as error:
             self._bad("thermal", error)
             return
         self.last_thermal_wall = time.monotonic()
+        self._stream_seen("thermal", msg)
         self.rgb_without_thermal_since = None
         self.sync.add(1, msg)
 
@@ -190,8 +217,31 @@ class RGBTPerceptionNode(Node):
         since = self.rgb_without_thermal_since
         return since is not None and time.monotonic() - since > self.p["thermal.timeout"]
 
+    def _stream_seen(self, stream: str, msg: Image) -> None:
+        self.last_stamp[stream] = stamp_seconds(msg)
+        if self.both_streams_since is None and None not in (self.last_rgb_wall, self.last_thermal_wall):
+            self.both_streams_since = time.monotonic()
+
+    def _unpairable(self) -> bool:
+        """True when both streams have been arriving for thermal.timeout without forming a pair
+        (e.g. thermal stamps seconds behind RGB: a clock or driver problem)."""
+        now, timeout = time.monotonic(), self.p["thermal.timeout"]
+        if self.last_thermal_wall is None or now - self.last_thermal_wall > timeout:
+            return False
+        since = max(t for t in (self.last_pair_wall, self.both_streams_since, 0.0) if t is not None)
+        return now - since > timeout
+
+    def _stamp_offset_text(self) -> str:
+        rgb, thermal = self.last_stamp["rgb"], self.last_stamp["thermal"]
+        if rgb is None or thermal is None:
+            return "no stamps yet"
+        offset = thermal - rgb
+        return (f"thermal stamps are {abs(offset):.3f} s {'ahead of' if offset > 0 else 'behind'} RGB "
+                f"(sync.slop {self.p['sync.slop']} s)")
+
     def _on_pair(self, rgb_msg: Image, thermal_msg: Image) -> None:
         self.counts["pairs"] += 1
+        self.last_pair_wall = time.monotonic()
         self._submit(rgb_msg, thermal_msg)
 
     def _submit(self, rgb_msg: Image, thermal_msg: Image | None) -> None:
@@ -217,11 +267,19 @@ class RGBTPerceptionNode(Node):
                     return
                 rgb_msg, thermal_msg, received = self.pending
                 self.pending = None
-            try:
+            try:  # every decode path: a malformed message is a counted bad message, never a crash
                 rgb, thermal = self._decode(rgb_msg, thermal_msg)
+            except (BadImage, ValueError) as error:
+                self._bad("rgb" if thermal_msg is None else "pair", error)
+                continue
+            try:
                 wanted = self._wanted_outputs()
                 result = self.pipeline.run(rgb, thermal, wanted)
-            except (BadImage, FrameRejected) as error:
+            except InferenceCancelled:
+                return
+            except (FrameRejected, ValueError) as error:  # incl. non-finite outputs: nothing is published
+                if isinstance(error, NonFiniteOutput):
+                    self.counts["non_finite_outputs"] += 1
                 self._bad("pair", error)
                 continue
             except Exception as error:  # a model failure must not kill the node
@@ -280,17 +338,34 @@ class RGBTPerceptionNode(Node):
 
     # -- diagnostics ---------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        array = DiagnosticArray(status=[self.diagnostic_status()])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    def diagnostic_status(self) -> DiagnosticStatus:
+        """The node's status since the last call: rates, counts, timings, mode and its reason."""
         now = time.monotonic()
         elapsed = max(now - self._last_diag, 1e-6)
         rates = {k: (self.counts[k] - self._last_counts[k]) / elapsed for k in ("rgb", "thermal", "pairs", "processed")}
+        self._last_counts_before = self._last_counts
         self._last_counts, self._last_diag = dict(self.counts), now
         level, message = DiagnosticStatus.OK, "running"
-        if self._thermal_missing() and self.last_rgb_wall is not None:
+        timeout = self.p["thermal.timeout"]
+        silent = {name: wall is None or now - wall > timeout
+                  for name, wall in (("rgb", self.last_rgb_wall), ("thermal", self.last_thermal_wall))}
+        if silent["rgb"] and silent["thermal"]:
+            level, message = DiagnosticStatus.WARN, "no input: neither camera is publishing"
+        elif self._thermal_missing() and self.last_rgb_wall is not None:
             level, message = DiagnosticStatus.WARN, "DEGRADED: thermal missing, saliency from RGB only, SARTM paused"
+        elif self._unpairable():
+            level, message = DiagnosticStatus.WARN, (f"DEGRADED: RGB and thermal cannot be paired "
+                                                     f"({self._stamp_offset_text()}), saliency from RGB only")
         if (rates["rgb"] > 0 and rates["thermal"] == 0) or (rates["thermal"] > 0 and rates["rgb"] == 0):
             one = "rgb/image" if rates["rgb"] > 0 else "thermal/image"
             self.get_logger().warning(f"only {one} is arriving: check the other camera and its QoS",
                                    throttle_duration_sec=10.0)
+        if self.counts["non_finite_outputs"] > self._last_counts_before.get("non_finite_outputs", 0):
+            level, message = max(level, DiagnosticStatus.WARN), message + "; non-finite model outputs dropped"
         if self.qos_warnings:
             level, message = max(level, DiagnosticStatus.WARN), message + "; incompatible QoS on an input"
         if self.counts["model_errors"]:
@@ -307,18 +382,20 @@ class RGBTPerceptionNode(Node):
             values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
             values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"
         values["degraded"] = str(message.startswith("DEGRADED"))
-        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: RGB-T perception", message=message,
-                                  hardware_id="rgbt_perception",
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(array)
+        return DiagnosticStatus(level=level, name=f"{self.get_fully_qualified_name()}: RGB-T perception",
+                                message=message, hardware_id="rgbt_perception",
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
 
-    def shutdown(self) -> None:
+    def shutdown(self, deadline: float = SHUTDOWN_DEADLINE) -> bool:
+        """Stop taking pairs, cancel a running inference (at its next module boundary) and wait
+        for the worker up to `deadline` s. Returns whether the worker has ended."""
         with self.lock:
             self.stopping = True
+            self.pending = None
             self.lock.notify_all()
-        self.worker.join(timeout=5.0)
+        self.pipeline.cancel()
+        self.worker.join(timeout=deadline)
+        return not self.worker.is_alive()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,8 +416,14 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.shutdown()
+        stopped = node.shutdown()
         executor.shutdown(timeout_sec=1.0)
+        if not stopped:
+            # One operation outlived the deadline. Tearing the process down around a running
+            # worker aborts in C++ ("terminate called without an active exception"): leave now.
+            print(f"[rgbt_perception] inference did not stop within {SHUTDOWN_DEADLINE} s; exiting without "
+                  "waiting for it", file=sys.stderr, flush=True)
+            os._exit(0)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -6,6 +6,7 @@ YAML file) cannot disagree.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,17 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
 
 
 
+def check_unknown(names, source: str) -> None:
+    """ValueError for names that are not parameters of the node, with the nearest valid name."""
+    unknown = sorted(set(names) - set(PARAMETERS))
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, PARAMETERS, n=1)
+            hints.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
+        raise ValueError(f"unknown {source}(s): {', '.join(hints)}")
+
+
 def check_parameters(values: dict) -> None:
     """Checks across parameters and those a descriptor cannot express; ValueError names the parameter."""
     for name, (_, _, constraint) in PARAMETERS.items():
@@ -76,10 +88,30 @@ def check_parameters(values: dict) -> None:
     homography = list(values["thermal.homography"])
     if homography != [0.0] and len(homography) != 9:
         raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
+    if values["thermal.range_min"] >= values["thermal.range_max"]:
+        raise ValueError(f"parameter thermal.range_min={values['thermal.range_min']} must be below "
+                         f"thermal.range_max={values['thermal.range_max']}")
+    if (values["output.height"] == 0) != (values["output.width"] == 0):
+        raise ValueError("parameters output.height and output.width: set both, or both 0 (the RGB image's size)")
     if values["thermal.percentile_low"] >= values["thermal.percentile_high"]:
         raise ValueError("parameter thermal.percentile_low must be below thermal.percentile_high")
     if not (values["sartm.enabled"] or values["samsod.enabled"]):
         raise ValueError("parameters sartm.enabled and samsod.enabled are both false: nothing to run")
+
+
+def check_type(name: str, value) -> None:
+    """The same type rule as the node's declared parameters: a value of the default's type
+    (an integer where a float belongs is accepted)."""
+    default = PARAMETERS[name][0]
+    expected = type(default)
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if expected is list:
+        ok = isinstance(value, list) and all(isinstance(v, int | float) for v in value)
+    if not ok:
+        raise ValueError(f"parameter {name}={value!r} has the wrong type: expected {expected.__name__} "
+                         f"(e.g. {default!r})")
 
 
 def load_parameter_file(path: str | Path, overrides: dict | None = None) -> dict:
@@ -88,9 +120,14 @@ def load_parameter_file(path: str | Path, overrides: dict | None = None) -> dict
     content = yaml.safe_load(Path(path).read_text()) or {}
     section = next((v for k, v in content.items() if k.strip("/").split("/")[-1] in (NODE_NAME, "**")), {})
     given = dict((section or {}).get("ros__parameters", {}))
-    unknown = sorted(set(given) - set(PARAMETERS) - {"use_sim_time"})
-    if unknown:
-        raise ValueError(f"{path}: unknown parameter(s) {unknown}")
+    try:
+        check_unknown(set(given) - {"use_sim_time"}, "parameter")
+        check_unknown(overrides or {}, "parameter")
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    for name, value in {**given, **(overrides or {})}.items():
+        if name in PARAMETERS:
+            check_type(name, value)
     values.update({k: v for k, v in given.items() if k in PARAMETERS})
     values.update(overrides or {})
     check_parameters(values)

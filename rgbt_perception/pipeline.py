@@ -6,6 +6,7 @@ evaluated offline is exactly what the robot publishes. Inputs and outputs are nu
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -73,6 +74,19 @@ class FrameRejected(ValueError):
     """A pair the pipeline refuses (e.g. different sizes with size_mismatch: reject)."""
 
 
+class InferenceCancelled(RuntimeError):
+    """Raised inside a model's forward pass once `Pipeline.cancel()` was called (shutdown)."""
+
+
+class NonFiniteOutput(FrameRejected):
+    """A model produced NaN or inf for a frame: nothing of that frame is published."""
+
+
+def require_finite(output: torch.Tensor, model: str) -> None:
+    if not bool(torch.isfinite(output).all()):
+        raise NonFiniteOutput(f"{model} produced non-finite values (NaN/inf): frame dropped")
+
+
 def trained_input_size(*models) -> tuple[int, int]:
     """The one input size the loaded models were trained at (model_height/width 0 = this)."""
     sizes = {tuple(m.input_size) if m.input_size else (m.config.backbone.image_size,) * 2
@@ -106,6 +120,19 @@ class Pipeline:
             if model is not None:
                 model.to(self.device).eval()
         self.colors = (np.array(sartm.classes.colors, np.uint8) if sartm is not None else None)
+        # Shutdown must not wait for a whole forward pass: every module checks the flag on entry.
+        self._cancelled = threading.Event()
+        for model in (sartm, samsod):
+            for module in (model.modules() if model is not None else ()):
+                module.register_forward_pre_hook(self._check_cancelled)
+
+    def cancel(self) -> None:
+        """Make a running (and any later) `run` stop at its next module with InferenceCancelled."""
+        self._cancelled.set()
+
+    def _check_cancelled(self, module, args) -> None:
+        if self._cancelled.is_set():
+            raise InferenceCancelled("the pipeline was cancelled")
 
     # -- stages ------------------------------------------------------------------------------
     def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -142,6 +169,7 @@ class Pipeline:
             if self.sartm is not None and thermal_t is not None:
                 t0 = time.perf_counter()
                 _, probabilities = self.sartm.predict(rgb_t, thermal_t)
+                require_finite(probabilities, "SARTM")
                 ids, confidence = semantic_at(probabilities, out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
@@ -151,6 +179,7 @@ class Pipeline:
             if self.samsod is not None:
                 t0 = time.perf_counter()
                 saliency = self.samsod.predict(rgb_t, thermal_t)
+                require_finite(saliency, "SAMSOD")
                 saliency = to_output_size(saliency, out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()

@@ -23,14 +23,14 @@ import numpy as np
 from rgbt_models import threads as thread_policy
 from rgbt_models.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
-from rgbt_models.data.image_codec import image_to_array
+from rgbt_models.data.image_codec import BadImage, image_to_array
 from rgbt_models.data.rosbag import decode_pair, read_pairs
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import load_parameter_file, pipeline_config
-from rgbt_perception.pipeline import Pipeline
+from rgbt_perception.pipeline import FrameRejected, Pipeline
 from rgbt_perception.report import VideoSink, latency_table, overlay, write_csv, write_summary
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "rgbt.yaml"
@@ -60,6 +60,7 @@ def parse_args(argv):
     parser.add_argument("--compare-without-thermal", action="store_true",
                         help="also evaluate saliency from the RGB-only head and SARTM with thermal blanked")
     parser.add_argument("--record", help="write the outputs to this bag (.mcap: mcap, else sqlite3)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --record bag")
     parser.add_argument("--max-frames", type=int)
     parser.add_argument("--threads", type=thread_policy.argument, help=thread_policy.THREADS_HELP +
                         " (default: the threads parameter of --config)")
@@ -128,7 +129,8 @@ def replay_offline(args, params: dict) -> dict:
     rows: list[dict] = []
     counters: dict = {}
     video = None if args.no_video else VideoSink(output / "replay.mp4", 10.0)
-    recorder = open_recorder(args.record) if args.record else None
+    recorder = open_recorder(args.record, args.overwrite) if args.record else None
+    bad_frames: list[dict] = []
     started = time.perf_counter()
     try:
         pairs = read_pairs(args.bag, args.rgb_topic, args.thermal_topic, params["sync.slop"], params["sync.queue_size"],
@@ -137,9 +139,13 @@ def replay_offline(args, params: dict) -> dict:
             if args.max_frames and index >= args.max_frames:
                 break
             t0 = time.perf_counter()
-            rgb, thermal = decode_pair(pair)
-            stages["decode"].append(time.perf_counter() - t0)
-            result = pipeline.run(rgb, thermal)
+            try:  # a bad frame is skipped and reported, as the node would skip it
+                rgb, thermal = decode_pair(pair)
+                stages["decode"].append(time.perf_counter() - t0)
+                result = pipeline.run(rgb, thermal)
+            except (BadImage, FrameRejected, ValueError) as error:
+                bad_frames.append({"frame": index, "stamp_ns": pair.stamp_ns, "reason": str(error)})
+                continue
             for stage, seconds in result.timings.items():
                 stages[stage].append(seconds)
             row = {"frame": index, "stamp_ns": pair.stamp_ns, "degraded": int(thermal is None),
@@ -179,7 +185,7 @@ def replay_offline(args, params: dict) -> dict:
             recorder.close()
     wall = time.perf_counter() - started
     video_path = video.close() if video is not None else None
-    if not rows:
+    if not rows and not bad_frames:
         raise DatasetError(f"{args.bag}: no frame could be paired on {args.rgb_topic} and {args.thermal_topic}")
     semantic_results = {k: m.results() | {"confusion_matrix": m.matrix.tolist()}
                         for k, m in semantic.items() if m.matrix.any()}
@@ -196,7 +202,9 @@ def replay_offline(args, params: dict) -> dict:
                               for s, v in stages.items() if v},
                "saliency": {k: {m: v for m, v in r.items() if m != "curves"} for k, r in saliency_results.items()},
                "semantic": semantic_results,
-               "video": str(video_path) if video_path else None, "record": args.record,
+               "bad_frames": len(bad_frames), "bad_frame_details": bad_frames,
+               "video": str(video_path) if video_path else None,
+               "record": str(recorder.path) if recorder is not None else None,
                "plots": [str(p) for p in plots]}
     markdown = render_markdown(summary, stages, sartm)
     write_summary(output, summary, markdown)
@@ -224,6 +232,9 @@ def render_markdown(summary: dict, stages: dict, sartm) -> str:
              f"Frames: {c.get('rgb', 0)} RGB, {c.get('thermal', 0)} thermal, {c.get('pairs', 0)} pairs, "
              f"{c.get('degraded', 0)} RGB-only (thermal missing), {c.get('unpaired', 0)} unpaired; "
              f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s.", ""]
+    if summary["bad_frames"]:
+        lines += [f"Skipped {summary['bad_frames']} bad frame(s), as the node would: "
+                  + "; ".join(f"stamp {b['stamp_ns']}: {b['reason']}" for b in summary["bad_frame_details"][:10]), ""]
     if summary["saliency"]:
         keys = ("S", "maxF", "maxE", "MAE")
         lines += ["## Saliency (SAMSOD)", "", "| frames | images | " + " | ".join(keys) + " |",
@@ -245,10 +256,10 @@ def render_markdown(summary: dict, stages: dict, sartm) -> str:
     return "\n".join(lines)
 
 
-def open_recorder(path: str):
+def open_recorder(path: str, overwrite: bool = False):
     from rgbt_perception.recording import OutputRecorder
 
-    return OutputRecorder(path)
+    return OutputRecorder(path, overwrite)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,11 +272,12 @@ def main(argv: list[str] | None = None) -> int:
             summary = replay_live(args, params)
         else:
             summary = replay_offline(args, params)
-    except (DatasetError, ModelLoadError, ValueError, FileNotFoundError) as error:  # ConfigError is a ValueError
+    except (DatasetError, ModelLoadError, ValueError, OSError) as error:  # ConfigError is a ValueError
         print(f"rgbt-replay: {error}", file=sys.stderr)
         return 2
     print(summary["markdown"])
-    print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}")
+    print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}"
+          + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
     return 0
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from rgbt_models import threads  # first: sets the OpenMP wait policy before anything loads torch
+
+# isort: split
 import os
 from collections.abc import Iterator
 
 import pytest
 from ros_harness import DomainLease, ros_environment
+
+threads.apply(None)  # the project's thread policy for the test process (subprocesses apply their own)
 
 
 @pytest.fixture(scope="session")

@@ -164,9 +164,10 @@ def test_degraded_mode_when_thermal_stops_and_recovery(running_node):
 
 
 def test_sigterm_ends_the_node_within_two_seconds(ros_env):
-    node = NodeProcess("rgbt_perception.node", ros_args=TEST_NODE_ARGS)
+    node = NodeProcess("rgbt_perception.node", ros_args=[*TEST_NODE_ARGS, "-p", "threads:=1"])
     try:
         node.wait_for_log("rgbt_perception ready", timeout=90)
+        assert "threads: 1 intra-op, 1 inter-op, OMP_WAIT_POLICY=PASSIVE" in node.log()  # the thread policy
         assert node.stop(signal.SIGTERM, timeout=2.0) < 2.0
     finally:
         node.kill()

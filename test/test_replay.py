@@ -106,11 +106,11 @@ def test_record_reads_back_with_rosbags(tmp_path, checkpoints):
             stamps.setdefault(connection.topic, []).append(
                 msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
     processed = summary["frames_processed"]
-    assert found["saliency/map"] == ("sensor_msgs/msg/Image", processed)
-    assert found["saliency/objects"] == ("rgbt_msgs/msg/SalientObjects", processed)
-    assert found["semantic/classes"] == ("rgbt_msgs/msg/SemanticClasses", processed - degraded)
-    assert found["semantic/mask"][1] == processed - degraded
-    assert stamps["saliency/map"] == rgb_stamps
+    assert found["/saliency/map"] == ("sensor_msgs/msg/Image", processed)
+    assert found["/saliency/objects"] == ("rgbt_msgs/msg/SalientObjects", processed)
+    assert found["/semantic/classes"] == ("rgbt_msgs/msg/SemanticClasses", processed - degraded)
+    assert found["/semantic/mask"][1] == processed - degraded
+    assert stamps["/saliency/map"] == rgb_stamps
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
 
 FORMAT = "rgbt_models"
 VERSION = 1
+KINDS = ("samsod", "sartm")
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
@@ -43,17 +44,28 @@ def save_model_checkpoint(path: str | Path, kind: str, config: dict, state_dict:
                        "extra": extra or {}}, path)
 
 
-def load_model_checkpoint(path: str | Path, kind: str) -> dict:
-    """Read and validate one of our checkpoints; errors name the file and the problem."""
+def load_model_checkpoint(path: str | Path, kind: str | None = None) -> dict:
+    """Read and validate one of our checkpoints (of model `kind`, or either); errors name the
+    file and the problem."""
     content = read_checkpoint(path)
     if not isinstance(content, dict) or content.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an rgbt_models checkpoint (an official SAM 2 file goes in "
-                              "backbone.checkpoint of the model config instead)")
-    if content.get("kind") != kind:
-        raise CheckpointError(f"{path}: holds a {content.get('kind')!r} model, expected {kind!r}")
+        if isinstance(content, dict) and "model" in content and "optimizer" in content:
+            hint = "a training state (last.pt) for --resume; use best.pt or final.pt"
+        elif isinstance(content, dict) and "model" in content:
+            hint = "an official SAM 2 file? it goes in backbone.checkpoint of the model config"
+        elif isinstance(content, dict) and content and all(isinstance(v, torch.Tensor) for v in content.values()):
+            hint = "a plain state_dict; rgbt-train writes checkpoints with their config"
+        else:
+            hint = f"found {type(content).__name__}"
+        raise CheckpointError(f"{path}: not an rgbt_models model checkpoint ({hint})")
+    if content.get("kind") not in KINDS or (kind is not None and content.get("kind") != kind):
+        wanted = repr(kind) if kind else f"one of {KINDS}"
+        raise CheckpointError(f"{path}: holds a {content.get('kind')!r} model, expected {wanted}")
     if content.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {content.get('version')} is not supported "
-                              f"(expected {VERSION})")
+        newer = isinstance(content.get("version"), int) and content["version"] > VERSION
+        raise CheckpointError(f"{path}: checkpoint format version {content.get('version')} is not supported "
+                              f"(this rgbt_models reads version {VERSION}"
+                              + ("; it was written by a newer rgbt_models: upgrade" if newer else "") + ")")
     for key in ("config", "state_dict"):
         if not isinstance(content.get(key), dict):
             raise CheckpointError(f"{path}: missing {key!r}")
@@ -77,3 +89,11 @@ def trained_input_size(content: dict) -> tuple[int, int] | None:
     """The (height, width) a checkpoint's model was trained at (written by rgbt-train), if known."""
     size = (content.get("extra") or {}).get("input_size")
     return (int(size[0]), int(size[1])) if size else None
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that an interrupted `atomic_torch_save` left in `folder`."""
+    stale = sorted(Path(folder).glob(".*.pt.*.tmp")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

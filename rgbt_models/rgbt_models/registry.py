@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rgbt_models.checkpoint import load_model_checkpoint
+from rgbt_models.checkpoint import CheckpointError, load_model_checkpoint
+from rgbt_models.config import ConfigError
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.sartm import SARTM, SARTMConfig
 
@@ -16,11 +17,14 @@ def build_model(task: str, model_config: dict):
     return model_cls(config_cls.from_dict(model_config))
 
 
-def load_trained_model(path: str | Path, map_location="cpu"):
-    """Whichever model a checkpoint holds (SAMSOD or SARTM)."""
-    import torch
-
-    kind = torch.load(path, map_location="cpu", weights_only=True).get("kind") if Path(path).is_file() else None
-    if kind not in MODELS:
-        load_model_checkpoint(path, "samsod")  # raises the precise error
-    return MODELS[kind][0].load(path, map_location)
+def load_trained_model(path: str | Path, map_location="cpu", kind: str | None = None):
+    """The model a checkpoint holds (of `kind`, or whichever it is). Every problem with the file
+    -- missing, empty, truncated, not a checkpoint, another model, a newer format, a config or
+    weights that do not fit -- is a CheckpointError naming the file."""
+    content = load_model_checkpoint(path, kind)
+    try:
+        return MODELS[content["kind"]][0].load(path, map_location)
+    except CheckpointError:
+        raise
+    except (ConfigError, ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"{path}: its model config cannot be used ({error})") from error

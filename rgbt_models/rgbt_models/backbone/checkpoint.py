@@ -23,9 +23,12 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated zip, pickle with code objects, not a torch file ...
+    except Exception as error:  # empty, truncated zip, pickle with code objects, not a torch file ...
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint") from error
+        text = str(error).strip()
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
-                              f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from error
+                              f"({type(error).__name__}{': ' + text.splitlines()[0][:200] if text else ''})") from error
 
 
 def load_sam2_checkpoint(modules: Mapping[str, nn.Module | nn.Parameter], path: str | Path) -> None:

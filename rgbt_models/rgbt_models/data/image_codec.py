@@ -54,6 +54,12 @@ def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.nda
     return image[..., 0] if channels == 1 else image
 
 
+def has_finite_pixel(msg) -> bool:
+    """For a 32FC1 image: whether any pixel is finite (row padding is not looked at). Raises
+    BadImage for a malformed message, like image_to_array."""
+    return bool(np.isfinite(image_to_array(msg, ("32FC1",))).any())
+
+
 def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
     """Any supported RGB-camera encoding to (H, W, 3) uint8 RGB."""
     if encoding == "rgb8":

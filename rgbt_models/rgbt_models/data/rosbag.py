@@ -55,9 +55,8 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
     'degraded' and 'unpaired' (dropped by the synchronizer) for the report.
 
     thermal_timeout (s): as the node does, once RGB frames have kept coming for longer than
-    this without a thermal frame, they are yielded alone (BagPair.thermal is None: degraded)."""
-    from rosbags.highlevel import AnyReader
-
+    this without a thermal frame, they are yielded alone (BagPair.thermal is None: degraded).
+    A file that is not a readable bag raises DatasetError naming it."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: bag not found")
@@ -65,6 +64,18 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
     for key in ("rgb", "thermal", "pairs", "degraded"):
         counters.setdefault(key, 0)
     timeout_ns = None if thermal_timeout is None else int(thermal_timeout * 1e9)
+    try:
+        yield from _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns)
+    except DatasetError:
+        raise
+    except Exception as error:  # a corrupt, truncated or foreign file: any error of the bag library
+        first = str(error).splitlines()[0][:200] if str(error) else ""
+        raise DatasetError(f"{path}: cannot be read as a rosbag2 bag ({type(error).__name__}: {first})") from error
+
+
+def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns):
+    from rosbags.highlevel import AnyReader
+
     rgb_without_thermal_since = None
     with AnyReader([path], default_typestore=default_typestore()) as reader:
         topics = {c.topic: c for c in reader.connections}

@@ -19,7 +19,8 @@ def normalize_thermal(image: np.ndarray, mode: str = "minmax", value_range: tupl
     """
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
-    data = image.astype(np.float32)
+    # float64 for float inputs: a range near the float32 limits (+-3e38) must not overflow to inf.
+    data = image.astype(np.float64 if image.dtype.kind == "f" else np.float32)
     finite = np.isfinite(data)
     if not finite.any():
         raise ValueError("thermal image has no finite pixel")
@@ -35,4 +36,6 @@ def normalize_thermal(image: np.ndarray, mode: str = "minmax", value_range: tupl
     if not finite.all():
         data = np.where(finite, data, low)
     scale = high - low if high > low else 1.0
+    if not np.isfinite(scale):
+        raise ValueError(f"thermal normalisation range {low}..{high} is not finite")
     return np.clip((data - low) / scale, 0.0, 1.0).astype(np.float32)

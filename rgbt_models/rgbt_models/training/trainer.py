@@ -15,8 +15,8 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from rgbt_models.backbone.checkpoint import read_checkpoint
-from rgbt_models.checkpoint import atomic_torch_save
+from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
+from rgbt_models.checkpoint import atomic_torch_save, remove_stale_temporaries
 from rgbt_models.data.datasets import open_dataset
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation import check_dataset, evaluate
@@ -72,6 +72,22 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+STATE_KEYS = ("model", "optimizer", "scheduler", "epoch", "best", "torch_rng", "pcgrad_rng", "config")
+
+
+def read_training_state(path: Path, task: str) -> dict:
+    """last.pt for --resume, checked: a training state of this task, not a model checkpoint."""
+    state = read_checkpoint(path)
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a training state written by rgbt-train (missing {missing}); "
+                              "remove it to start afresh")
+    written_for = (state["config"] or {}).get("task") if isinstance(state["config"], dict) else None
+    if written_for != task:
+        raise CheckpointError(f"{path}: a training state of {written_for!r}, not {task!r}")
+    return state
+
+
 def target_of(task: str, batch: dict) -> torch.Tensor:
     return batch["mask"] if task == "samsod" else batch["label"]
 
@@ -111,11 +127,18 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
     autocast, scaler = _autocast(torch_device, o.amp)
     start_epoch, best = 0, -math.inf
     state_path = output / STATE_FILE
+    if rank == 0:
+        for stale in remove_stale_temporaries(output):
+            log.info("removed %s, left by an interrupted save", stale)
     if resume and state_path.is_file():
-        state = read_checkpoint(state_path)
-        _, unexpected = model.load_state_dict(state["model"], strict=False)
+        state = read_training_state(state_path, config.task)
+        try:
+            _, unexpected = model.load_state_dict(state["model"], strict=False)
+        except RuntimeError as error:
+            raise CheckpointError(f"{state_path}: does not fit the configured model "
+                                  f"({str(error).splitlines()[0][:200]})") from error
         if unexpected:
-            raise ValueError(f"{state_path}: keys not in the model: {unexpected[:3]}")
+            raise CheckpointError(f"{state_path}: keys not in the model: {unexpected[:3]}")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])

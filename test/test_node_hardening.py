@@ -1,0 +1,252 @@
+"""The node under faults, in-process and as a subprocess: malformed thermal, non-finite model
+output, thermal that can never be paired, a slow model at shutdown, misspelt and mistyped
+parameters, per-reason throttling, "no input"; and rgbt-replay on corrupt bags, bad frames and
+an existing --record path."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import rclpy
+import torch
+from node_fixtures import MODEL_CONFIGS, TEST_NODE_ARGS, image_msg, scene_pair
+from rclpy.parameter import Parameter
+from ros_harness import NodeProcess
+
+from rgbt_perception.log_throttle import ThrottledLog, reason_key
+
+pytestmark = pytest.mark.ros
+
+OVERRIDES = [Parameter("allow_untrained", value=True),
+             Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
+             Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
+             Parameter("model_height", value=128), Parameter("model_width", value=160),
+             Parameter("thermal.timeout", value=0.3)]
+
+
+@pytest.fixture
+def node(rclpy_context):
+    from rgbt_perception.node import RGBTPerceptionNode
+
+    instance = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=OVERRIDES)
+    yield instance
+    instance.shutdown()
+    instance.destroy_node()
+
+
+def wait_for(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_malformed_32fc1_is_counted_and_the_node_keeps_serving(node):
+    for step, length in ((161 * 4 + 1, (161 * 4 + 1) * 128), (160 * 4, 160 * 4 * 128 - 3)):
+        msg = image_msg(np.zeros((128, 160), np.float32), "32FC1", 1, 0)
+        msg.step, msg.data = step, np.zeros(length, np.uint8).tobytes()
+        node._on_thermal(msg)  # must not raise
+    assert node.bad_reasons.get("thermal", 0) + node.counts["pairs"] >= 1
+    rgb, thermal = scene_pair(0, 2, 0)
+    node._on_rgb(rgb)
+    node._on_thermal(thermal)
+    assert wait_for(lambda: node.counts["processed"] >= 1) and node.worker.is_alive()
+
+
+def test_non_finite_model_output_is_never_published(node):
+    node.pipeline.samsod.predict = lambda rgb, thermal: torch.full((1, 1, 128, 160), float("nan"))
+    rgb, thermal = scene_pair(1, 3, 0)
+    node._on_rgb(rgb)
+    node._on_thermal(thermal)
+    assert wait_for(lambda: node.counts["non_finite_outputs"] == 1)
+    assert node.counts["processed"] == 0
+    status = node.diagnostic_status()
+    assert "non-finite model outputs dropped" in status.message
+
+
+def test_thermal_float_limits_give_finite_outputs(node):
+    rgb, _ = scene_pair(2, 4, 0)
+    extreme = np.full((128, 160), 3e38, np.float32)
+    extreme[:, :80] = -3e38
+    node._on_rgb(rgb)
+    node._on_thermal(image_msg(extreme, "32FC1", 4, 0))
+    assert wait_for(lambda: node.counts["processed"] == 1)
+    assert node.counts["non_finite_outputs"] == 0
+
+
+def test_thermal_that_never_pairs_degrades_with_the_measured_offset(node):
+    for i in range(12):
+        rgb, thermal = scene_pair(i, 100, i * 100_000_000)
+        thermal.header.stamp.sec = 95  # 5 s behind: a clock or driver problem
+        node._on_thermal(thermal)
+        node._on_rgb(rgb)
+        time.sleep(0.05)
+    assert node.counts["pairs"] == 0
+    assert wait_for(lambda: node.counts["processed"] >= 1)  # RGB-only saliency keeps coming
+    status = node.diagnostic_status()
+    assert status.message.startswith("DEGRADED: RGB and thermal cannot be paired")
+    assert "thermal stamps are 5.000 s behind RGB" in status.message
+
+
+def test_no_input_is_reported_as_such(node):
+    rgb, thermal = scene_pair(0, 200, 0)
+    node._on_rgb(rgb)
+    node._on_thermal(thermal)
+    time.sleep(0.5)  # both silent for longer than thermal.timeout
+    assert node.diagnostic_status().message == "no input: neither camera is publishing"
+
+
+class Sleep(torch.nn.Module):
+    def forward(self, x):
+        time.sleep(0.2)
+        return x
+
+
+class SlowSaliency(torch.nn.Module):
+    """A deliberately slow saliency model (10 s a frame, in 50 module calls)."""
+
+    kind, input_size = "samsod", (128, 160)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step = Sleep()
+
+    def predict(self, rgb, thermal):
+        for _ in range(50):
+            rgb = self.step(rgb)
+        return torch.zeros(1, 1, *rgb.shape[-2:])
+
+
+def test_shutdown_cancels_a_slow_inference(node):
+    from rgbt_perception.pipeline import Pipeline, PipelineConfig
+
+    node.pipeline = Pipeline(PipelineConfig(model_height=128, model_width=160), samsod=SlowSaliency())
+    rgb, thermal = scene_pair(0, 300, 0)
+    node._on_rgb(rgb)
+    node._on_thermal(thermal)
+    assert wait_for(lambda: node.pending is None)
+    time.sleep(0.5)  # inside the slow forward now
+    start = time.monotonic()
+    assert node.shutdown(deadline=3.0)
+    assert time.monotonic() - start < 1.0 and not node.worker.is_alive()
+    assert node.counts["processed"] == 0
+
+
+def test_throttle_is_per_reason():
+    lines: list[str] = []
+    clock = [0.0]
+    log = ThrottledLog(lines.append, period=5.0, clock=lambda: clock[0])
+    for i in range(3):
+        log.warn("bad rgb: " + reason_key(f"step {100 + i} is small"), f"rgb step {100 + i}")
+        log.warn("bad thermal: " + reason_key("data holds 3 bytes"), "thermal data")
+    assert lines == ["rgb step 100", "thermal data"]
+    clock[0] = 6.0
+    log.warn("bad rgb: " + reason_key("step 1 is small"), "rgb again")
+    assert lines[-1] == "rgb again (2 more like it in the last 5 s)"
+
+
+# -- start-up refusals (subprocess) ---------------------------------------------------------------
+def start_fails(*extra: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "rgbt_perception.node", "--ros-args", *TEST_NODE_ARGS, *extra],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.mark.slow
+def test_misspelt_mistyped_and_contradictory_parameters_are_refused(ros_env):
+    assert "samsod.checkpint (did you mean samsod.checkpoint?)" in start_fails("-p", "samsod.checkpint:=x.pt")
+    err = start_fails("-p", "sync.slop:=soon")
+    assert "sync.slop='soon' has the wrong type: expected float" in err
+    err = start_fails("-p", "thermal.range_min:=500.0", "-p", "thermal.range_max:=100.0")
+    assert "thermal.range_min=500.0 must be below thermal.range_max=100.0" in err
+
+
+@pytest.mark.slow
+def test_sigint_during_inference_exits_cleanly_and_promptly(rclpy_context):
+    """A 640x512 frame keeps the test models busy; SIGINT while they run ends the node with 0."""
+    from sensor_msgs.msg import Image
+
+    node = NodeProcess("rgbt_perception.node", ros_args=[*TEST_NODE_ARGS, "-p", "model_height:=512",
+                                                         "-p", "model_width:=640"])
+    probe = rclpy.create_node("hardening_probe", context=rclpy_context)
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=90)
+        pubs = [probe.create_publisher(Image, topic, 5) for topic in ("rgb/image", "thermal/image")]
+        assert wait_for(lambda: all(p.get_subscription_count() for p in pubs), 30)
+        rgb, thermal = scene_pair(0, 1, 0, 512, 640)
+        for _ in range(3):
+            pubs[0].publish(rgb)
+            pubs[1].publish(thermal)
+            time.sleep(0.1)
+        took = node.stop(signal.SIGINT, timeout=5.0)
+        assert took < 3.0
+    finally:
+        node.kill()
+        probe.destroy_node()
+
+
+# -- rgbt-replay ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def replay_checkpoints(tmp_path_factory):
+    from rgbt_models.backbone import BackboneConfig
+    from rgbt_models.samsod import SAMSOD, SAMSODConfig
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=128))).save(
+        folder / "s.pt", extra={"input_size": [128, 160]})
+    return ["-p", "sartm.enabled:=false", "-p", f"samsod.checkpoint:={folder / 's.pt'}"]
+
+
+def test_replay_names_a_corrupt_or_truncated_bag(tmp_path, replay_checkpoints, capsys):
+    from rgbt_models.data.drive import DriveConfig, write_drive_bag
+    from rgbt_perception.replay import main as replay
+
+    garbage = tmp_path / "garbage.mcap"
+    garbage.write_bytes(b"\x89MCAP0\r\n" + bytes(range(256)) * 4)
+    drive = DriveConfig(seconds=0.5, fps=10, height=128, width=160, dropout=None)
+    bag = tmp_path / "bag"
+    write_drive_bag(bag, drive, "mcap")
+    mcap = next(bag.glob("*.mcap"))
+    mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 2])
+    for path in (garbage, bag):
+        code = replay([str(path), *replay_checkpoints, "--rgb-topic", drive.rgb_topic, "--thermal-topic",
+                       drive.thermal_topic, "--output", str(tmp_path / "out"), "--no-video"])
+        err = capsys.readouterr().err
+        assert code == 2 and str(path) in err and "Traceback" not in err
+
+
+def test_replay_skips_a_bad_frame_and_refuses_an_existing_record(tmp_path, replay_checkpoints, capsys):
+    from rgbt_models.data.rosbag import BagWriter
+    from rgbt_models.data.synthetic import make_scene
+    from rgbt_perception.replay import main as replay
+
+    bag = tmp_path / "bag"
+    with BagWriter(bag, "mcap") as writer:
+        for i in range(4):
+            stamp = (i + 1) * 100_000_000
+            scene = make_scene(i, 128, 160)
+            writer.write_image("/rgb", scene.rgb, "rgb8", stamp)
+            thermal = writer.image(scene.thermal_raw, "mono16", stamp, "t")
+            if i == 2:
+                thermal.data = thermal.data[:-7]  # a truncated frame in the middle of the bag
+            writer.write("/thermal", thermal, stamp)
+    args = [str(bag), *replay_checkpoints, "--rgb-topic", "/rgb", "--thermal-topic", "/thermal",
+            "--output", str(tmp_path / "out"), "--no-video", "--record", str(tmp_path / "rec.mcap")]
+    assert replay(args) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["frames_processed"] == 3 and summary["bad_frames"] == 1
+    assert summary["bad_frame_details"][0]["stamp_ns"] == 300_000_000
+    assert summary["record"] == str(tmp_path / "rec") and (tmp_path / "rec").is_dir()
+    capsys.readouterr()
+    assert replay(args) == 2 and "exists; remove it or pass --overwrite" in capsys.readouterr().err
+    assert replay([*args, "--overwrite"]) == 0
