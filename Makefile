@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup test lint pytest colcon-smoke bench demo demo-train clean
+.PHONY: setup test lint pytest colcon-smoke bench soak demo demo-train clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,10 @@ test: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+# 10 minutes of 30 Hz pairs with faults injected every minute (not part of make bench: its length).
+soak: setup
+	$(PY) benchmarks/soak_node.py --minutes 10
 
 demo: setup
 	@$(PY) demo/run_demo.py

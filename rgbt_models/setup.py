@@ -15,7 +15,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         *[(f"share/{PACKAGE}/configs/{kind}", glob(f"{PACKAGE}/configs/{kind}/*.yaml"))
-          for kind in ("backbone", "samsod", "sartm", "train")],
+          for kind in ("backbone", "samsod", "sartm", "train", "uusod")],
     ],
     # torch and sam2 are deliberately not listed: pip would resolve them to a CUDA torch and
     # torchvision (see README). scripts/setup.sh installs them in the right order.
@@ -30,5 +30,6 @@ setup(
         "rgbt-train = rgbt_models.cli.train:main",
         "rgbt-eval = rgbt_models.cli.evaluate:main",
         "rgbt-export = rgbt_models.cli.export:main",
+        "rgbt-adapt = rgbt_models.cli.adapt:main",
     ]},
 )

@@ -23,11 +23,11 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
         real_run = node.pipeline.run
         calls = {"n": 0}
 
-        def flaky_run(rgb, thermal):
+        def flaky_run(rgb, thermal, outputs):
             calls["n"] += 1
             if calls["n"] <= 2:
                 raise RuntimeError("CUDA out of memory (simulated)")
-            return real_run(rgb, thermal)
+            return real_run(rgb, thermal, outputs)
 
         node.pipeline.run = flaky_run
         for i in range(4):

@@ -18,7 +18,7 @@ from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
 
 FORMAT = "rgbt_models"
 VERSION = 1
-KINDS = ("samsod", "sartm")
+KINDS = ("samsod", "sartm", "sce")  # sce: UUSOD's stage-1 saliency cue extractor
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

@@ -22,6 +22,9 @@ def load_trained_model(path: str | Path, map_location="cpu", kind: str | None = 
     -- missing, empty, truncated, not a checkpoint, another model, a newer format, a config or
     weights that do not fit -- is a CheckpointError naming the file."""
     content = load_model_checkpoint(path, kind)
+    if content["kind"] not in MODELS:
+        raise CheckpointError(f"{path}: holds a {content['kind']!r} model (UUSOD's stage-1 cue extractor), "
+                              f"expected one of {tuple(MODELS)}")
     try:
         return MODELS[content["kind"]][0].load(path, map_location)
     except CheckpointError:

@@ -16,6 +16,7 @@ from rgbt_models.config import ModelConfigFile, check_keys
 from rgbt_models.losses.structure import structure_loss
 from rgbt_models.optim.pcgrad import pcgrad_backward
 from rgbt_models.samsod.adapter import AdaptedBlock, DecoupledAdapter
+from rgbt_models.samsod.domain_adapter import DomainAdapter
 
 RGB, THERMAL = 0, 1
 HEADS = ("fused", "rgb", "thermal")
@@ -40,6 +41,8 @@ class SAMSODConfig(ModelConfigFile):
     pcgrad: bool = True
     # Train the encoder too (only for the CI/demo micro backbone, which has no pre-trained weights).
     train_encoder: bool = False
+    # Hidden width of UUSOD's domain adapter on the deepest feature (0: none); rgbt-adapt sets it.
+    domain_adapter: int = 0
 
     @classmethod
     def from_dict(cls, values: dict) -> SAMSODConfig:
@@ -52,7 +55,7 @@ class SAMSODConfig(ModelConfigFile):
 
     def to_dict(self) -> dict:
         return {"backbone": self.backbone.to_dict(), "adapter": asdict(self.adapter),
-                "pcgrad": self.pcgrad, "train_encoder": self.train_encoder}
+                "pcgrad": self.pcgrad, "train_encoder": self.train_encoder, "domain_adapter": self.domain_adapter}
 
 
 class SAMSOD(nn.Module):
@@ -67,6 +70,7 @@ class SAMSOD(nn.Module):
         self.config = config or SAMSODConfig()
         self.backbone = SAM2Backbone(self.config.backbone, num_streams=2)
         blocks = self.backbone.blocks
+        deepest = self.backbone.stage_channels[-1]  # read before the blocks are wrapped
         a = self.config.adapter
         for index, block in enumerate(blocks):
             adapters = [DecoupledAdapter(block.dim_out, a.bottleneck, a.scale, a.ratio_fg, a.ratio_bg,
@@ -74,6 +78,7 @@ class SAMSOD(nn.Module):
             blocks[index] = AdaptedBlock(block, PerStream(adapters, self.backbone.router))
         if self.config.train_encoder:
             self.backbone.image_encoder.requires_grad_(True)
+        self.domain_adapter = DomainAdapter(deepest, self.config.domain_adapter) if self.config.domain_adapter else None
         self._generator = torch.Generator().manual_seed(0)
 
     # -- model -------------------------------------------------------------------------------
@@ -92,7 +97,9 @@ class SAMSOD(nn.Module):
                 levels.append(torch.cat([f_rgb + f_thermal, f_rgb, f_thermal], dim=0))
         else:
             heads = ("rgb",) if present == (RGB,) else ("thermal",)
-            levels = stages
+            levels = list(stages)
+        if self.domain_adapter is not None:
+            levels[-1] = self.domain_adapter(levels[-1])
         logits = self.backbone.decode(self.backbone.neck(levels))[:, :1]
         logits = upsample_to(logits, tuple(reference.shape[-2:]))
         return dict(zip(heads, logits.chunk(len(heads), dim=0)))
@@ -139,11 +146,15 @@ class SAMSOD(nn.Module):
 
     # -- checkpoints -------------------------------------------------------------------------
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
-        """What training changed; the frozen encoder too when no official weights back it."""
+        """What training changes (adapters, decoder, domain adapter, whatever trains now) -- also
+        when adapter tuning has frozen them; the frozen encoder too when no official weights back it."""
         if not self.backbone.config.checkpoint:
             return self.state_dict()
-        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
-        return {k: v for k, v in self.state_dict().items() if k in trainable}
+        trained = {id(p) for group in self.parameter_groups().values() for p in group}
+        if self.domain_adapter is not None:
+            trained |= {id(p) for p in self.domain_adapter.parameters()}
+        names = {name for name, p in self.named_parameters() if p.requires_grad or id(p) in trained}
+        return {k: v for k, v in self.state_dict().items() if k in names}
 
     def save(self, path: str | Path, extra: dict | None = None) -> None:
         save_model_checkpoint(path, self.kind, self.config.to_dict(), self.trained_state_dict(), extra)

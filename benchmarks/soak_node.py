@@ -1,0 +1,166 @@
+"""Soak: the node under 30 Hz 640x512 RGB-T for --minutes with faults injected every minute.
+
+Starts the real node (random weights; --size test by default so that each minute holds enough
+frames for stable percentiles, --size tiny for the real encoder) and publishes pairs at --rate.
+Every minute, at fixed offsets: a 3 s thermal dropout (-> degraded mode), a burst of 40 malformed
+messages on both topics (bad encoding, short data, 32FC1 with an odd step), a stamp jump of
+10 s backwards (a looping bag: the synchronizer resets), and 2 s of 4K pairs (3840x2160: the
+worker stalls on decoding and resizing while the camera keeps coming). Prints per minute:
+pairs sent, received / processed / skipped / bad (node counters), latency p50 / p95 (publish ->
+saliency/map), RSS; fails when RSS grows by more than 50 MB or p95 drifts by more than 20 %
+between the first and the last minute. Usage: python benchmarks/soak_node.py [--minutes 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import print_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+from bench_node import rss_mb
+from node_fixtures import image_msg
+from ros_harness import REPO_ROOT, DomainLease, NodeProcess, ros_environment
+
+
+def bad_messages(count: int) -> list[tuple[int, object]]:
+    """(stream, message) pairs of malformed images of several kinds."""
+    out = []
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            msg = image_msg(np.zeros((8, 8, 3), np.uint8), "yuv422", 0, 0)
+        elif kind == 1:
+            msg = image_msg(np.zeros((64, 64), np.uint16), "mono16", 0, 0)
+            msg.data = msg.data[:100]
+        else:
+            msg = image_msg(np.zeros((64, 64), np.float32), "32FC1", 0, 0)
+            msg.step, msg.data = 257, np.zeros(257 * 64 + 1, np.uint8).tobytes()
+        out.append((i % 2, msg))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--size", default="test", help="model size (test: micro backbone; tiny)")
+    args = parser.parse_args()
+    lease = DomainLease()
+    os.environ.update(ros_environment(lease.domain_id))
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from rgbt_models.data.synthetic import make_scene
+
+    configs = REPO_ROOT / "rgbt_models/rgbt_models/configs"
+    sartm = configs / "sartm" / ("test.yaml" if args.size == "test" else f"{args.size}_mfnet.yaml")
+    node = NodeProcess("rgbt_perception.node", ros_args=[
+        "--params-file", str(REPO_ROOT / "config/rgbt.yaml"), "-p", "allow_untrained:=true",
+        "-p", f"sartm.config:={sartm}", "-p", f"samsod.config:={configs / 'samsod' / (args.size + '.yaml')}",
+        "-p", "model_height:=512", "-p", "model_width:=640", "-p", "diagnostics_period:=1.0",
+        "-p", "thermal.timeout:=1.0"])
+    rclpy.init(domain_id=lease.domain_id)
+    probe = Node("soak_probe")
+    executor = SingleThreadedExecutor()
+    executor.add_node(probe)
+    rgb_pub = probe.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
+    thermal_pub = probe.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
+    sent: dict[tuple[int, int], float] = {}
+    latencies: list[tuple[float, float]] = []
+    probe.create_subscription(Image, "saliency/map", lambda m: latencies.append(
+        (time.monotonic(), time.monotonic() - sent.pop((m.header.stamp.sec, m.header.stamp.nanosec), np.nan))), 10)
+    status: dict[str, str] = {}
+    probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: status.update(
+        {kv.key: kv.value for kv in m.status[0].values} | {"message": m.status[0].message}), 10)
+    scenes = [make_scene(i, 512, 640) for i in range(8)]
+    frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
+    big = make_scene(99, 2160, 3840)
+    big_frame = (image_msg(big.rgb, "rgb8", 0, 0), image_msg(big.thermal_raw, "mono16", 0, 0))
+    malformed = bad_messages(40)
+    minutes: list[dict] = []
+    stop_text = "not stopped"
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=300)
+        deadline = time.monotonic() + 60
+        while rgb_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        start = time.monotonic()
+        stamp_base = time.time_ns()
+        count, minute_start, minute_sent, degraded_seen, jumped_in, burst_in = 0, start, 0, False, -1, -1
+        counters_before: dict[str, int] = {}
+        while time.monotonic() - start < args.minutes * 60:
+            now = time.monotonic()
+            second = (now - start) % 60
+            stamp = stamp_base + int((now - start) * 1e9)
+            minute = int((now - start) // 60)
+            if second >= 30 and jumped_in != minute:
+                stamp_base -= 10 * 10**9  # a looping bag: stamps jump 10 s back
+                jumped_in = minute
+            rgb, thermal = big_frame if 45 <= second < 47 else frames[count % len(frames)]
+            for msg in (rgb, thermal):
+                msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+            sent[(stamp // 10**9, stamp % 10**9)] = now
+            rgb_pub.publish(rgb)
+            if not 10 <= second < 13:  # thermal dropout
+                thermal_pub.publish(thermal)
+            if second >= 20 and burst_in != minute:
+                burst_in = minute
+                for stream, msg in malformed:
+                    (rgb_pub if stream == 0 else thermal_pub).publish(msg)
+            degraded_seen |= status.get("message", "").startswith("DEGRADED")
+            count += 1
+            minute_sent += 1
+            target = start + count / args.rate
+            executor.spin_once(timeout_sec=0.0)
+            while time.monotonic() < target:
+                executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
+            if time.monotonic() - minute_start >= 60:
+                values = {k: int(status.get(k, 0)) for k in ("pairs", "processed", "skipped", "bad", "rgb")}
+                lat = np.array([v for t, v in latencies if t >= minute_start and np.isfinite(v)])
+                minutes.append({"sent": minute_sent, **{k: values[k] - counters_before.get(k, 0) for k in values},
+                                "p50": float(np.median(lat)) if lat.size else float("nan"),
+                                "p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
+                                "rss": rss_mb(node.process.pid), "degraded": degraded_seen})
+                counters_before = dict(values)
+                minute_start, minute_sent, degraded_seen = time.monotonic(), 0, False
+                sent = {k: v for k, v in sent.items() if v > time.monotonic() - 30}
+        try:
+            stop_text = f"{node.stop(timeout=30):.2f} s, exit 0"
+        except AssertionError as error:
+            stop_text = str(error).splitlines()[0]
+    finally:
+        node.kill()
+        executor.shutdown()
+        rclpy.try_shutdown()
+        lease.release()
+    print(f"soak: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.minutes:g} min, "
+          f"faults every minute (thermal dropout, 40 bad messages, stamp jump, 2 s of 4K pairs)")
+    print_table(["minute", "sent", "received pairs", "processed", "skipped", "bad", "p50 (ms)", "p95 (ms)",
+                 "RSS (MB)", "degraded seen"],
+                [[i + 1, m["sent"], m["pairs"], m["processed"], m["skipped"], m["bad"], f"{1000 * m['p50']:.0f}",
+                  f"{1000 * m['p95']:.0f}", f"{m['rss']:.0f}", m["degraded"]] for i, m in enumerate(minutes)])
+    print(f"SIGINT to exit: {stop_text}")
+    if len(minutes) < 2:
+        print("soak: too short to compare minutes")
+        return 1
+    growth = minutes[-1]["rss"] - minutes[0]["rss"]
+    drift = minutes[-1]["p95"] / minutes[0]["p95"] - 1
+    missed = [text for text, ok in ((f"RSS growth {growth:.0f} MB > 50", growth <= 50),
+                                    (f"p95 drift {100 * drift:+.0f} % beyond 20 %", abs(drift) <= 0.2)) if not ok]
+    print(f"soak: RSS growth {growth:+.0f} MB, p95 drift first -> last minute {100 * drift:+.0f} %: "
+          + (f"MISSED {'; '.join(missed)}" if missed else "met"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

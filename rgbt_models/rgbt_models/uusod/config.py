@@ -1,0 +1,65 @@
+"""The rgbt-adapt YAML: which stage, the model, the unlabeled data, PCL-SD / SPR / refiner
+settings and the optimisation (the `train:` section of rgbt-train)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rgbt_models.config import ConfigError, check_keys, load_yaml
+from rgbt_models.data.geometry import check_input_size
+from rgbt_models.training.config import OptimConfig
+
+STAGES = ("sce", "detector", "adapter")
+
+
+@dataclass
+class UnlabeledDataConfig:
+    sources: list[str] = field(default_factory=lambda: ["synthetic:64"])
+    height: int = 128
+    width: int = 160
+    thermal_normalization: str = "minmax"
+    # Optional labelled set for evaluation only (rgbt-eval's NAME[:ROOT[:SPLIT]], or
+    # synthetic:COUNT:FIRST_SEED:DOMAIN): S-measure / MAE of the model after every epoch.
+    eval: str | None = None
+
+
+@dataclass
+class AdaptConfig:
+    stage: str
+    model: dict = field(default_factory=dict)  # sce: SCEConfig; detector: SAMSODConfig; adapter: unused
+    cue_checkpoint: str | None = None  # detector: the stage-1 SCE whose maps are the first pseudo-labels
+    source_checkpoint: str | None = None  # adapter: the trained SAMSOD to adapt
+    adapter_hidden: int = 64
+    data: UnlabeledDataConfig = field(default_factory=UnlabeledDataConfig)
+    schedule: dict = field(default_factory=lambda: {"start": 0.2, "slope": -0.6})  # PCL-SD hard-pixel margin
+    spr: dict = field(default_factory=lambda: {"enabled": True, "refined": 0.1, "prediction": 0.7, "previous": 0.2})
+    refiner: dict = field(default_factory=lambda: {"dilations": [1, 2, 4, 8], "iterations": 10})
+    train: OptimConfig = field(default_factory=OptimConfig)
+    output_dir: str = "runs/uusod"
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, stage: str | None = None) -> AdaptConfig:
+        content = load_yaml(path)
+        try:
+            check_keys("rgbt-adapt config", content, cls.__dataclass_fields__)
+            data = dict(content.pop("data", None) or {})
+            check_keys("data", data, UnlabeledDataConfig.__dataclass_fields__)
+            optim = dict(content.pop("train", None) or {})
+            check_keys("train", optim, OptimConfig.__dataclass_fields__)
+            content.setdefault("stage", stage)
+            config = cls(**content, data=UnlabeledDataConfig(**data), train=OptimConfig(**optim))
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{path}: {error}") from error
+        if stage is not None and config.stage != stage:
+            raise ConfigError(f"{path}: is a {config.stage!r} config, but {stage!r} was asked for")
+        if config.stage not in STAGES:
+            raise ConfigError(f"{path}: stage must be one of {STAGES}, got {config.stage!r}")
+        check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
+        needs = {"detector": "cue_checkpoint", "adapter": "source_checkpoint"}.get(config.stage)
+        if needs and not getattr(config, needs):
+            raise ConfigError(f"{path}: stage {config.stage!r} needs {needs}")
+        return config
+
+    def to_dict(self) -> dict:
+        return asdict(self)
