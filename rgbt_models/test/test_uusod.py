@@ -1,0 +1,222 @@
+"""UUSOD: PCL-SD and its schedule by hand, SPR exactly, the refiner on a constructed case, the
+pseudo-label store, the adapter (identity at init, the only trainable part, a normal SAMSOD
+checkpoint), label-free data by construction, and end-to-end runs from a bag with resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rgbt_models.backbone import BackboneConfig
+from rgbt_models.data.rosbag import BagWriter
+from rgbt_models.data.synthetic import make_scene
+from rgbt_models.samsod import SAMSOD, SAMSODConfig
+from rgbt_models.uusod import (
+    HardPixelSchedule,
+    PixelAffinityRefiner,
+    PseudoLabelStore,
+    SaliencyCueExtractor,
+    SCEConfig,
+    SPRWeights,
+    pcl_sd_loss,
+    spr_update,
+)
+from rgbt_models.uusod.data import UnlabeledFolder, open_unlabeled
+from rgbt_models.uusod.runner import attach_domain_adapter
+
+CONFIGS = Path(__file__).resolve().parents[1] / "rgbt_models" / "configs" / "uusod"
+BACKBONE = BackboneConfig(name="test", image_size=64)
+
+
+# -- the pieces --------------------------------------------------------------------------------------
+def test_pcl_sd_by_hand_and_hard_pixels_get_no_gradient():
+    schedule = HardPixelSchedule()
+    assert [round(schedule.p(e, 10), 6) for e in (1, 2, 3, 5, 10)] == [0.14, 0.08, 0.02, -0.1, -0.4]
+    s = torch.tensor([0.9, 0.55, 0.2, 0.45], requires_grad=True)
+    p = 0.1  # 0.55 and 0.45 are hard: M = 0 there
+    loss = pcl_sd_loss(s, p)
+    expected = 0.5 - (abs(0.9 - 0.5) + 0.5 + abs(0.2 - 0.5) + 0.5) / 4
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    assert s.grad[1] == 0 and s.grad[3] == 0
+    assert s.grad[0] < 0 and s.grad[2] > 0  # confident pixels are pushed further out
+    assert pcl_sd_loss(torch.tensor([0.55, 0.45]), schedule.p(10, 10)).item() == pytest.approx(0.45)
+
+
+def test_spr_is_the_weighted_sum_of_its_three_terms():
+    refined, prediction, previous = torch.tensor([0.2, 1.0]), torch.tensor([0.6, 0.0]), torch.tensor([1.0, 0.5])
+    weights = SPRWeights(refined=0.1, prediction=0.7, previous=0.2)
+    assert torch.allclose(spr_update(refined, prediction, previous, weights),
+                          torch.tensor([0.1 * 0.2 + 0.7 * 0.6 + 0.2 * 1.0, 0.1 * 1.0 + 0.0 + 0.2 * 0.5]))
+    with pytest.raises(ValueError, match="sum to 1"):
+        SPRWeights(0.5, 0.5, 0.5)
+
+
+def test_the_refiner_moves_a_noisy_label_towards_the_image_edges():
+    image = torch.zeros(1, 4, 48, 48)
+    image[..., 12:36, 12:36] = 1.0  # a square object in RGB and thermal
+    truth = image[:, :1]
+    label = torch.zeros(1, 1, 48, 48)
+    label[..., 8:32, 8:32] = 1.0  # the same square, shifted and blurred
+    label = torch.from_numpy(cv2.GaussianBlur(label[0, 0].numpy(), (9, 9), 3))[None, None]
+    refined = PixelAffinityRefiner(iterations=20)(image, label)
+    before, after = (label - truth).abs().mean(), (refined - truth).abs().mean()
+    assert after < 0.9 * before  # measured: 0.153 -> 0.123
+    outside, missed = (..., slice(8, 12), slice(8, 32)), (..., slice(32, 36), slice(12, 36))
+    assert refined[outside].mean() < label[outside].mean()  # label off the object fades
+    assert refined[missed].mean() > label[missed].mean()  # object the label missed fills in
+
+
+def test_pseudo_label_store_round_trip_atomic_and_resumable(tmp_path):
+    store = PseudoLabelStore(tmp_path / "labels")
+    values = np.random.default_rng(0).random((24, 32)).astype(np.float32)
+    store.write("bag_123/frame", values)
+    assert "bag_123/frame" in store and len(store) == 1
+    assert np.abs(store.read("bag_123/frame") - values).max() < 1e-4
+    (tmp_path / "labels" / ".x.abc.tmp").write_bytes(b"half")  # a write a kill interrupted
+    again = PseudoLabelStore(tmp_path / "labels")
+    assert not list((tmp_path / "labels").glob(".*.tmp")) and np.allclose(again.read("bag_123/frame"),
+                                                                         store.read("bag_123/frame"))
+
+
+def test_the_adapter_is_identity_at_init_and_the_only_trainable_part(tmp_path):
+    torch.manual_seed(0)
+    source = SAMSOD(SAMSODConfig(backbone=BACKBONE)).eval()
+    adapted, trainable = attach_domain_adapter(source, 16)
+    adapted.eval()
+    rgb, thermal = torch.rand(2, 3, 64, 96), torch.rand(2, 1, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(adapted.predict(rgb, thermal), source.predict(rgb, thermal))
+        assert torch.equal(adapted.predict(rgb, None), source.predict(rgb, None))
+    names = {n for n, p in adapted.named_parameters() if p.requires_grad}
+    assert names == {n for n, _ in adapted.domain_adapter.named_parameters(prefix="domain_adapter")}
+    assert {id(p) for p in trainable} == {id(p) for p in adapted.domain_adapter.parameters()}
+    adapted.save(tmp_path / "adapted.pt")
+    from rgbt_models.registry import load_trained_model
+
+    loaded = load_trained_model(tmp_path / "adapted.pt", kind="samsod")  # what the node / eval / export use
+    with torch.no_grad():
+        assert torch.equal(loaded.predict(rgb, thermal), adapted.predict(rgb, thermal))
+
+
+def test_the_unlabeled_path_never_opens_a_label_file(tmp_path, monkeypatch):
+    for folder, kind in (("rgb", "rgb"), ("thermal", "t"), ("labels", "l"), ("masks", "m")):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            scene = make_scene(i, 32, 40)
+            image = {"rgb": scene.rgb, "t": scene.thermal, "l": scene.label, "m": scene.saliency}[kind]
+            cv2.imwrite(str(tmp_path / folder / f"f{i}.png"), image)
+    opened: list[str] = []
+    real_imread = cv2.imread
+    monkeypatch.setattr(cv2, "imread", lambda path, *a: opened.append(str(path)) or real_imread(path, *a))
+    real_iterdir = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: opened.append(str(self)) or real_iterdir(self))
+    loader = open_unlabeled(f"folder:{tmp_path}", 32, 32)
+    assert isinstance(loader, UnlabeledFolder)
+    samples = [loader[i] for i in range(len(loader))]
+    assert all(s.label is None and s.mask is None for s in samples)
+    assert opened and not [p for p in opened if "labels" in p or "masks" in p]
+
+
+# -- end to end ------------------------------------------------------------------------------------
+def write_bag(path: Path, frames: int = 8) -> None:
+    with BagWriter(path, "mcap") as writer:
+        for i in range(frames):
+            scene = make_scene(40 + i, 96, 128)
+            stamp = (i + 1) * 100_000_000
+            writer.write_image("/cam/rgb", scene.rgb, "rgb8", stamp)
+            writer.write_image("/cam/thermal", scene.thermal_raw, "mono16", stamp)
+
+
+def adapt(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rgbt_models.cli.adapt", *args, "--no-progress"],
+                          capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def config_for(tmp_path: Path, stage: str, **changes) -> Path:
+    import yaml
+
+    content = yaml.safe_load((CONFIGS / f"{stage}_test.yaml").read_text())
+    content.update(changes)
+    path = tmp_path / f"{stage}_{len(list(tmp_path.glob('*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+@pytest.mark.slow
+def test_all_three_stages_run_from_a_bag_and_the_result_loads_in_the_node_tools(tmp_path):
+    bag = tmp_path / "bag"
+    write_bag(bag)
+    source = f"bag:{bag}:/cam/rgb:/cam/thermal"
+    data = {"sources": [source], "height": 96, "width": 128}
+    sce = adapt("sce", "--config", str(config_for(tmp_path, "sce", data=data, output_dir=str(tmp_path / "sce"))))
+    assert sce.returncode == 0, sce.stderr[-2000:]
+    detector = adapt("detector", "--config", str(config_for(
+        tmp_path, "detector", data=data, cue_checkpoint=str(tmp_path / "sce" / "sce.pt"),
+        output_dir=str(tmp_path / "det"))))
+    assert detector.returncode == 0, detector.stderr[-2000:]
+    assert len(list((tmp_path / "det" / "pseudo_labels").glob("*.png"))) == 8
+    adapter = adapt("adapter", "--config", str(config_for(
+        tmp_path, "adapter", data=data, source_checkpoint=str(tmp_path / "det" / "samsod.pt"),
+        output_dir=str(tmp_path / "ad"))))
+    assert adapter.returncode == 0, adapter.stderr[-2000:]
+    assert json.loads(adapter.stdout.splitlines()[-1])["samples"] == 8
+    from rgbt_perception.model_loading import load_model
+
+    model = load_model("samsod", str(tmp_path / "ad" / "samsod.pt"), "", False)
+    assert model.domain_adapter is not None and model.input_size == (96, 128)
+    assert (tmp_path / "ad" / "tensorboard").is_dir()
+
+
+@pytest.mark.slow
+def test_a_killed_detector_run_resumes_with_the_labels_it_had(tmp_path):
+    sce = adapt("sce", "--config", str(config_for(tmp_path, "sce", output_dir=str(tmp_path / "sce"))))
+    assert sce.returncode == 0, sce.stderr[-2000:]
+    config = str(config_for(tmp_path, "detector", cue_checkpoint=str(tmp_path / "sce" / "sce.pt"),
+                            output_dir=str(tmp_path / "det"), train={"epochs": 3, "batch_size": 4, "seed": 0,
+                                                                     "scheduler": "constant", "lr": 1e-3}))
+    process = subprocess.Popen([sys.executable, "-m", "rgbt_models.cli.adapt", "detector", "--config", config,
+                                "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "det" / "last.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    epoch = torch.load(tmp_path / "det" / "last.pt", weights_only=True)["epoch"]
+    labels = {p.name: p.read_bytes() for p in (tmp_path / "det" / "pseudo_labels").glob("*.png")}
+    assert len(labels) == 16
+    resumed = adapt("detector", "--config", config, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resumed from {tmp_path / 'det' / 'last.pt'} after epoch {epoch + 1}" in resumed.stderr
+    assert torch.load(tmp_path / "det" / "last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_errors_are_one_line(tmp_path):
+    bag = tmp_path / "bag"
+    write_bag(bag, 2)
+    cases = [(config_for(tmp_path, "sce", data={"sources": [f"bag:{bag}:/nope:/cam/thermal"]}), "sce",
+              "/nope"),
+             (config_for(tmp_path, "adapter", source_checkpoint=str(tmp_path / "missing.pt")), "adapter",
+              "missing.pt: checkpoint file not found")]
+    empty = tmp_path / "empty_bag"
+    with BagWriter(empty, "mcap"):
+        pass
+    cases.append((config_for(tmp_path, "sce", data={"sources": [f"bag:{empty}:/cam/rgb:/cam/thermal"]}), "sce",
+                  "not in the bag"))
+    sce_file = tmp_path / "sce.pt"
+    SaliencyCueExtractor(SCEConfig(backbone=BACKBONE)).save(sce_file)
+    cases.append((config_for(tmp_path, "adapter", source_checkpoint=str(sce_file)), "adapter",
+                  "holds a 'sce' model, expected 'samsod'"))
+    for config, stage, text in cases:
+        result = adapt(stage, "--config", str(config))
+        assert result.returncode == 2 and text in result.stderr and "Traceback" not in result.stderr, result.stderr
