@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup test lint pytest colcon-smoke bench soak demo demo-train clean
+.PHONY: setup test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,10 @@ soak: setup
 
 demo: setup
 	@$(PY) demo/run_demo.py
+
+# UUSOD: adapt the demo SAMSOD to an unlabeled foggy bag (a few minutes on 2 cores).
+demo-adapt: setup
+	@$(PY) demo/run_demo_adapt.py
 
 clean:
 	rm -rf $(VENV) build install log .pytest_cache .ruff_cache

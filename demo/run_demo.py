@@ -51,7 +51,8 @@ def main() -> int:
         print(int8_report(OUT / "replay" / "summary.json", OUT / "replay_int8" / "summary.json"))
         print(f"demo: overlays in {OUT / 'replay' / 'overlays'} (RGB | thermal | SARTM classes | SAMSOD saliency), "
               f"video {OUT / 'replay' / 'replay.mp4'}, outputs bag {OUT / 'outputs'}; "
-              f"done in {time.perf_counter() - start:.0f} s")
+              f"done in {time.perf_counter() - start:.0f} s. Next: make demo-adapt adapts the saliency model to "
+              "an unlabeled foggy bag (UUSOD)")
     return code
 
 

@@ -29,7 +29,7 @@ from rgbt_models.data.thermal import normalize_thermal
 FOLDER_LAYOUTS = {"folder": ("rgb", "thermal"), "vt5000": ("RGB", "T"), "vt1000": ("RGB", "T"),
                   "vt821": ("RGB", "T"), "pst900": ("rgb", "thermal"), "fmb": ("Visible", "Infrared")}
 DEFAULT_SPLIT = {"vt5000": "Train", "pst900": "train", "fmb": "train", "mfnet": "train"}
-DOMAINS = ("day", "night", "fog", "mixed")
+DOMAINS = ("day", "night", "fog", "blackhot", "mixed")
 
 
 class UnlabeledFolder:
@@ -96,7 +96,8 @@ class UnlabeledBag:
 
 class UnlabeledSynthetic:
     """Synthetic scenes without their labels; DOMAIN shifts them (night: dark RGB; fog: low
-    RGB contrast and a noisy, blurred thermal camera with another gain; mixed: day or night)."""
+    RGB contrast and a noisy, blurred thermal camera with another gain; blackhot: a thermal camera
+    set to black-hot polarity; mixed: day or night)."""
 
     def __init__(self, count: int, first_seed: int = 0, domain: str = "mixed", height: int = 128,
                  width: int = 160) -> None:
@@ -116,7 +117,7 @@ def synthetic_scene(seed: int, domain: str, height: int, width: int):
     """A synthetic scene in a domain (with its truth, for evaluation only)."""
     from rgbt_models.data.synthetic import make_scene
 
-    night = {"day": False, "night": True, "fog": False, "mixed": None}[domain]
+    night = {"day": False, "night": True, "fog": False, "blackhot": None, "mixed": None}[domain]
     scene = make_scene(seed, height, width, night=night)
     if domain == "fog":
         rng = np.random.default_rng(seed)
@@ -125,6 +126,9 @@ def synthetic_scene(seed: int, domain: str, height: int, width: int):
         thermal = cv2.GaussianBlur(scene.thermal_raw.astype(np.float32), (7, 7), 2.0)
         thermal = 0.6 * thermal + 9000 + rng.normal(0, 60, thermal.shape)  # other gain, offset, noise
         scene.thermal_raw = np.clip(thermal, 0, 65535).astype(np.uint16)
+    if domain == "blackhot":  # a thermal camera set to black-hot: warm objects are dark
+        scene.thermal_raw = (65535 - scene.thermal_raw.astype(np.int64)).astype(np.uint16)
+        scene.thermal = 255 - scene.thermal
     return scene
 
 

@@ -244,11 +244,12 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
         if rank == 0:
             if store is not None and use_spr:
                 write_labels(model, dataset, store, torch_device, o.batch_size, refiner, weights)
-            maps = ({n: store.read(n) for n in names} if store is not None
-                    else sce_maps(model, dataset, torch_device, o.batch_size))
-            quality = label_quality(names, maps, d.height, d.width)
-            if quality:
-                record["pseudo_labels"] = quality
+            predictions = model_maps(model, dataset, torch_device, o.batch_size)
+            labels = {n: store.read(n) for n in names} if store is not None else predictions
+            for key, maps in (("pseudo_labels", labels), ("predictions", predictions)):
+                quality = label_quality(names, maps, d.height, d.width)
+                if quality:
+                    record[key] = quality
             evaluation = evaluate_on(model, d.eval, config, torch_device)
             if evaluation:
                 record["eval"] = evaluation
@@ -278,11 +279,13 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
 
 
 @torch.no_grad()
-def sce_maps(model, dataset, device, batch_size: int) -> dict[str, np.ndarray]:
+def model_maps(model, dataset, device, batch_size: int) -> dict[str, np.ndarray]:
+    """The model's saliency on every sample (SCE: its cue; SAMSOD: its prediction), by name."""
     maps = {}
     model.eval()
+    predict = model.saliency if isinstance(model, SaliencyCueExtractor) else model.predict
     for batch in DataLoader(dataset, batch_size=batch_size):
-        saliency = model.saliency(batch["rgb"].to(device), batch["thermal"].to(device))
+        saliency = predict(batch["rgb"].to(device), batch["thermal"].to(device))
         maps.update({n: m[0] for n, m in zip(batch["name"], saliency.float().cpu().numpy())})
     model.train()
     return maps
