@@ -66,7 +66,7 @@ def int8_report(fp32_path: Path, int8_path: Path) -> str:
         rows.append(f"| {label} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
     for stage in ("sartm", "samsod"):
         a, b = (s["latency_ms"][stage]["median"] for s in (fp32, int8))
-        rows.append(f"| {stage} model time, median (ms) | {a:.1f} | {b:.1f} | x{a / b:.2f} faster |")
+        rows.append(f"| {stage} model time, median (ms) | {a:.1f} | {b:.1f} | speed-up x{a / b:.2f} |")
     return "\n".join(["", "## fp32 against int8 (demo checkpoints, frames with thermal)", "",
                       "| measure | fp32 | int8 | difference |", "| --- | --- | --- | --- |", *rows])
 

@@ -2,8 +2,9 @@
 
 Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, and the overrides
 device and threads, which replace the params file's values only when given. The Fast DDS
-profile for camera-sized messages (config/fastdds_large_images.xml) is set for the node unless
-FASTDDS_DEFAULT_PROFILES_FILE is already set.
+profile for camera-sized messages (config/fastdds_large_images.xml) is set for the node in both
+FASTDDS_DEFAULT_PROFILES_FILE (Fast DDS 3) and FASTRTPS_DEFAULT_PROFILES_FILE (Fast DDS 2, Humble
+and Jazzy) unless the user set either.
 """
 
 import os
@@ -18,6 +19,7 @@ from launch import LaunchDescription
 
 PACKAGE = "rgbt_perception"
 EXECUTABLE = "rgbt_perception_node"
+PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 # Launch arguments that override a parameter of the params file only when given.
 OVERRIDES = {"device": "auto | cuda | cpu", "threads": "CPU inference threads, 0 = auto"}
 
@@ -35,10 +37,12 @@ def generate_launch_description() -> LaunchDescription:
     ]
     arguments += [DeclareLaunchArgument(name, default_value="", description=f"{text} (default: the params file's)")
                   for name, text in OVERRIDES.items()]
-    profile = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE",
-                                     os.path.join(share, "config", "fastdds_large_images.xml"),
-                                     condition=UnlessCondition(str("FASTDDS_DEFAULT_PROFILES_FILE" in os.environ)))
-    return LaunchDescription([*arguments, profile, OpaqueFunction(function=node_action)])
+    # Fast DDS 3 (Kilted) reads FASTDDS_..., Fast DDS 2 (Humble, Jazzy) FASTRTPS_...: set both,
+    # unless the user set either (their profile wins).
+    user_profile = any(name in os.environ for name in PROFILE_VARIABLES)
+    profiles = [SetEnvironmentVariable(name, os.path.join(share, "config", "fastdds_large_images.xml"),
+                                       condition=UnlessCondition(str(user_profile))) for name in PROFILE_VARIABLES]
+    return LaunchDescription([*arguments, *profiles, OpaqueFunction(function=node_action)])
 
 
 def node_action(context) -> list[Node]:

@@ -20,7 +20,6 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -43,6 +42,7 @@ from rgbt_perception.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import PARAMETERS, check_parameters, check_unknown, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput, Pipeline
+from rgbt_perception.ros_compat import SubscriptionEventCallbacks
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
 
 SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker

@@ -1,0 +1,101 @@
+"""The launch file's logic and the Humble import path, where ROS's launch packages are absent.
+
+`launch` / `launch_ros` are not on PyPI, so the launch file is executed here against minimal
+stand-ins that record the actions it creates (test_launch.py runs the real thing on a ROS
+install). The Humble layout of rclpy (QoS event classes in rclpy.qos_event, no
+rclpy.event_handler) is reproduced by shadowing the modules in a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import types
+
+import pytest
+from ros_harness import REPO_ROOT
+
+
+class Recorded:
+    def __init__(self, kind, *args, **kwargs):
+        self.kind, self.args, self.kwargs = kind, args, kwargs
+
+
+class LaunchConfiguration:
+    def __init__(self, name):
+        self.name = name
+
+    def perform(self, context):
+        return context[self.name]
+
+
+def load_launch_file(monkeypatch, tmp_path):
+    modules = {
+        "ament_index_python": types.ModuleType("ament_index_python"),
+        "ament_index_python.packages": types.SimpleNamespace(get_package_share_directory=lambda _: str(tmp_path)),
+        "launch": types.SimpleNamespace(LaunchDescription=lambda actions: actions),
+        "launch.actions": types.SimpleNamespace(
+            DeclareLaunchArgument=lambda *a, **k: Recorded("argument", *a, **k),
+            OpaqueFunction=lambda **k: Recorded("opaque", **k),
+            SetEnvironmentVariable=lambda *a, **k: Recorded("env", *a, **k)),
+        "launch.conditions": types.SimpleNamespace(UnlessCondition=lambda predicate: ("unless", predicate)),
+        "launch.substitutions": types.SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
+        "launch_ros": types.ModuleType("launch_ros"),
+        "launch_ros.actions": types.SimpleNamespace(Node=lambda **k: Recorded("node", **k)),
+    }
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    spec = importlib.util.spec_from_file_location("rgbt_launch", REPO_ROOT / "launch" / "rgbt.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("user_variable", [None, "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"])
+def test_both_fast_dds_profile_variables_unless_the_user_set_one(monkeypatch, tmp_path, user_variable):
+    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    if user_variable:
+        monkeypatch.setenv(user_variable, "/my/profile.xml")
+    actions = load_launch_file(monkeypatch, tmp_path).generate_launch_description()
+    env = {a.args[0]: (a.args[1], a.kwargs["condition"]) for a in actions if a.kind == "env"}
+    assert set(env) == {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"}
+    for value, condition in env.values():
+        assert value.endswith("config/fastdds_large_images.xml")
+        assert condition == ("unless", str(user_variable is not None))
+
+
+def test_device_and_threads_override_the_params_file_only_when_given(monkeypatch, tmp_path):
+    module = load_launch_file(monkeypatch, tmp_path)
+    arguments = {a.args[0]: a.kwargs["default_value"] for a in module.generate_launch_description()
+                 if a.kind == "argument"}
+    assert arguments["device"] == "" and arguments["threads"] == ""
+    base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b"}
+    (node,) = module.node_action({**base, "device": "", "threads": ""})
+    assert node.kwargs["parameters"][-1] == {}
+    (node,) = module.node_action({**base, "device": "cuda", "threads": "3"})
+    assert node.kwargs["parameters"][-1] == {"device": "cuda", "threads": 3}
+
+
+HUMBLE = """
+import sys, types
+sys.modules["rclpy.event_handler"] = None  # Humble has no such module
+qos_event = types.ModuleType("rclpy.qos_event")
+class SubscriptionEventCallbacks:  # Humble's home of the class
+    pass
+qos_event.SubscriptionEventCallbacks = SubscriptionEventCallbacks
+sys.modules["rclpy.qos_event"] = qos_event
+from rgbt_perception import ros_compat
+assert ros_compat.SubscriptionEventCallbacks is SubscriptionEventCallbacks
+print("humble layout ok")
+"""
+
+
+def test_the_node_imports_on_humbles_rclpy_layout_and_on_later_ones():
+    result = subprocess.run([sys.executable, "-c", HUMBLE], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "humble layout ok" in result.stdout, result.stderr
+    from rclpy.event_handler import SubscriptionEventCallbacks
+
+    from rgbt_perception import ros_compat
+
+    assert ros_compat.SubscriptionEventCallbacks is SubscriptionEventCallbacks
