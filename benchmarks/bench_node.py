@@ -19,7 +19,8 @@ from common import print_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
 from node_fixtures import image_msg
-from ros_harness import REPO_ROOT, DomainLease, NodeProcess, ros_environment, spin_until
+from node_probe import CameraProbe, node_arguments
+from ros_harness import DomainLease, NodeProcess, ros_environment, spin_until
 
 
 def rss_mb(pid: int) -> float:
@@ -41,54 +42,26 @@ def main() -> int:
     lease = DomainLease()
     os.environ.update(ros_environment(lease.domain_id))
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
 
     from rgbt_models.data.synthetic import make_scene
 
-    configs = REPO_ROOT / "rgbt_models/rgbt_models/configs"
-    node = NodeProcess("rgbt_perception.node", ros_args=[
-        "--params-file", str(REPO_ROOT / "config/rgbt.yaml"), "-p", "allow_untrained:=true",
-        "-p", f"sartm.config:={configs / 'sartm' / (args.size + '_mfnet.yaml')}",
-        "-p", f"samsod.config:={configs / 'samsod' / (args.size + '.yaml')}",
-        "-p", "model_height:=512", "-p", "model_width:=640", "-p", "output.color_overlay:=false",
-        "-p", "diagnostics_period:=0.2", "-p", f"threads:={args.threads}"])
+    node = NodeProcess("rgbt_perception.node", ros_args=node_arguments(
+        args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
+        "-p", f"threads:={args.threads}"))
     rclpy.init(domain_id=lease.domain_id)
-    probe = Node("bench_probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(probe)
-    rgb_pub = probe.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
-    thermal_pub = probe.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
-    sent: dict[tuple[int, int], float] = {}
-    latencies: list[tuple[float, float]] = []
-    probe.create_subscription(Image, "saliency/map", lambda m: latencies.append(
-        (time.monotonic(), time.monotonic() - sent.get((m.header.stamp.sec, m.header.stamp.nanosec), np.nan))), 10)
-    diagnostics: list = []
-    probe.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    probe = CameraProbe("bench_probe")
+    executor, latencies, diagnostics = probe.executor, probe.latencies, probe.diagnostics
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
-        spin_until(probe, lambda: rgb_pub.get_subscription_count() > 0, 30, executor)
+        spin_until(probe.node, lambda: probe.rgb_pub.get_subscription_count() > 0, 30, executor)
         scenes = [make_scene(i, 512, 640) for i in range(8)]
         frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
         # Warm-up: the first outputs (allocator and thread pools settle), then measure.
         rgb, thermal = frames[0]
         for i in range(3):
-            for msg in (rgb, thermal):
-                msg.header.stamp.sec, msg.header.stamp.nanosec = 1, i
-            rgb_pub.publish(rgb)
-            thermal_pub.publish(thermal)
-            spin_until(probe, lambda n=i: len(latencies) > n, 120, executor)
-        def publish_pair(rgb, thermal) -> None:
-            """Stamp both with the wall clock, remember when, publish."""
-            now = time.time_ns()
-            for msg in (rgb, thermal):
-                msg.header.stamp.sec, msg.header.stamp.nanosec = now // 10**9, now % 10**9
-            sent[(now // 10**9, now % 10**9)] = time.monotonic()
-            rgb_pub.publish(rgb)
-            thermal_pub.publish(thermal)
+            probe.publish_pair(rgb, thermal, 10**9 + i)
+            spin_until(probe.node, lambda n=i: len(latencies) > n, 120, executor)
+        publish_pair = probe.publish_pair
 
         # Phase 1, overhead: one pair at a time, each waited for (no pick-up wait, no contention
         # from a 30 Hz publisher): end-to-end latency minus the models' own time.
@@ -96,9 +69,9 @@ def main() -> int:
         overheads = []
         for i in range(8):
             publish_pair(rgb, thermal)
-            spin_until(probe, lambda n=i: len(latencies) > n, 120, executor)
+            spin_until(probe.node, lambda n=i: len(latencies) > n, 120, executor)
             diagnostics.clear()  # the next status carries this frame's own model time
-            spin_until(probe, lambda: len(diagnostics) >= 2, 10, executor)
+            spin_until(probe.node, lambda: len(diagnostics) >= 2, 10, executor)
             status = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
             overheads.append(latencies[-1][1] - float(status["model last frame (ms)"]) / 1000)
         latencies.clear()
@@ -112,7 +85,7 @@ def main() -> int:
             executor.spin_once(timeout_sec=0.0)  # outputs are timed even when publishing falls behind
             while time.monotonic() < target:
                 executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
-        spin_until(probe, lambda: False, 5.0, executor)
+        spin_until(probe.node, lambda: False, 5.0, executor)
         rss_end = rss_mb(node.process.pid)
         values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
         # Reported, not required: how long a loaded machine takes to stop the node is its own
@@ -123,7 +96,7 @@ def main() -> int:
             stop = str(error).splitlines()[0]
     finally:
         node.kill()
-        executor.shutdown()
+        probe.close()
         rclpy.try_shutdown()
         lease.release()
 

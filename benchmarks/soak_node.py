@@ -25,7 +25,8 @@ from common import print_table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
 from bench_node import rss_mb
 from node_fixtures import image_msg
-from ros_harness import REPO_ROOT, DomainLease, NodeProcess, ros_environment
+from node_probe import CameraProbe, node_arguments
+from ros_harness import DomainLease, NodeProcess, ros_environment
 
 
 def bad_messages(count: int) -> list[tuple[int, object]]:
@@ -54,34 +55,14 @@ def main() -> int:
     lease = DomainLease()
     os.environ.update(ros_environment(lease.domain_id))
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
 
     from rgbt_models.data.synthetic import make_scene
 
-    configs = REPO_ROOT / "rgbt_models/rgbt_models/configs"
-    sartm = configs / "sartm" / ("test.yaml" if args.size == "test" else f"{args.size}_mfnet.yaml")
-    node = NodeProcess("rgbt_perception.node", ros_args=[
-        "--params-file", str(REPO_ROOT / "config/rgbt.yaml"), "-p", "allow_untrained:=true",
-        "-p", f"sartm.config:={sartm}", "-p", f"samsod.config:={configs / 'samsod' / (args.size + '.yaml')}",
-        "-p", "model_height:=512", "-p", "model_width:=640", "-p", "diagnostics_period:=1.0",
-        "-p", "thermal.timeout:=1.0"])
+    node = NodeProcess("rgbt_perception.node", ros_args=node_arguments(
+        args.size, "-p", "diagnostics_period:=1.0", "-p", "thermal.timeout:=1.0"))
     rclpy.init(domain_id=lease.domain_id)
-    probe = Node("soak_probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(probe)
-    rgb_pub = probe.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
-    thermal_pub = probe.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
-    sent: dict[tuple[int, int], float] = {}
-    latencies: list[tuple[float, float]] = []
-    probe.create_subscription(Image, "saliency/map", lambda m: latencies.append(
-        (time.monotonic(), time.monotonic() - sent.pop((m.header.stamp.sec, m.header.stamp.nanosec), np.nan))), 10)
-    status: dict[str, str] = {}
-    probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: status.update(
-        {kv.key: kv.value for kv in m.status[0].values} | {"message": m.status[0].message}), 10)
+    probe = CameraProbe("soak_probe")
+    executor, latencies = probe.executor, probe.latencies
     scenes = [make_scene(i, 512, 640) for i in range(8)]
     frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
     big = make_scene(99, 2160, 3840)
@@ -92,13 +73,13 @@ def main() -> int:
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
         deadline = time.monotonic() + 60
-        while rgb_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+        while probe.rgb_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
         start = time.monotonic()
         stamp_base = time.time_ns()
         count, minute_start, minute_sent, degraded_seen, jumped_in, burst_in = 0, start, 0, False, -1, -1
         counters_before: dict[str, int] = {}
-        while time.monotonic() - start < args.minutes * 60:
+        while len(minutes) < args.minutes and time.monotonic() - start < args.minutes * 60 + 30:
             now = time.monotonic()
             second = (now - start) % 60
             stamp = stamp_base + int((now - start) * 1e9)
@@ -107,16 +88,12 @@ def main() -> int:
                 stamp_base -= 10 * 10**9  # a looping bag: stamps jump 10 s back
                 jumped_in = minute
             rgb, thermal = big_frame if 45 <= second < 47 else frames[count % len(frames)]
-            for msg in (rgb, thermal):
-                msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
-            sent[(stamp // 10**9, stamp % 10**9)] = now
-            rgb_pub.publish(rgb)
-            if not 10 <= second < 13:  # thermal dropout
-                thermal_pub.publish(thermal)
+            probe.publish_pair(rgb, thermal, stamp, with_thermal=not 10 <= second < 13)  # thermal dropout
             if second >= 20 and burst_in != minute:
                 burst_in = minute
                 for stream, msg in malformed:
-                    (rgb_pub if stream == 0 else thermal_pub).publish(msg)
+                    (probe.rgb_pub if stream == 0 else probe.thermal_pub).publish(msg)
+            status = probe.status()
             degraded_seen |= status.get("message", "").startswith("DEGRADED")
             count += 1
             minute_sent += 1
@@ -133,14 +110,14 @@ def main() -> int:
                                 "rss": rss_mb(node.process.pid), "degraded": degraded_seen})
                 counters_before = dict(values)
                 minute_start, minute_sent, degraded_seen = time.monotonic(), 0, False
-                sent = {k: v for k, v in sent.items() if v > time.monotonic() - 30}
+                probe.sent = {k: v for k, v in probe.sent.items() if v > time.monotonic() - 30}
         try:
             stop_text = f"{node.stop(timeout=30):.2f} s, exit 0"
         except AssertionError as error:
             stop_text = str(error).splitlines()[0]
     finally:
         node.kill()
-        executor.shutdown()
+        probe.close()
         rclpy.try_shutdown()
         lease.release()
     print(f"soak: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.minutes:g} min, "

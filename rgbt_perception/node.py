@@ -9,6 +9,7 @@ DEGRADED; full mode resumes by itself.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import threading
@@ -46,6 +47,23 @@ from rgbt_perception.ros_compat import SubscriptionEventCallbacks
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
 
 SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker
+
+
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Give freed heap memory back to the OS (glibc keeps it after bursts of large images, e.g.
+    4K frames: measured 727 -> 1035 MB RSS in a soak, flat afterwards but never returned)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class RGBTPerceptionNode(Node):
@@ -338,6 +356,7 @@ class RGBTPerceptionNode(Node):
 
     # -- diagnostics ---------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        release_free_memory()
         array = DiagnosticArray(status=[self.diagnostic_status()])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)

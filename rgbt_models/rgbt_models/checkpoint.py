@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -21,20 +22,26 @@ VERSION = 1
 KINDS = ("samsod", "sartm", "sce")  # sce: UUSOD's stage-1 saliency cue extractor
 
 
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over `path`."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """write(handle) into a temporary file beside `path`, fsync, then rename over `path`: a
+    reader sees the old file or the new one, never half of one (a kill leaves a .tmp file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """torch.save, atomically (see atomic_write)."""
+    atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def save_model_checkpoint(path: str | Path, kind: str, config: dict, state_dict: dict[str, torch.Tensor],

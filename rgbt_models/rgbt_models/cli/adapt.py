@@ -20,6 +20,7 @@ import sys
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.backbone import CheckpointError
+from rgbt_models.cli.train import add_run_arguments
 from rgbt_models.config import ConfigError
 from rgbt_models.data.datasets import DatasetError
 from rgbt_models.uusod.config import STAGES, AdaptConfig
@@ -30,13 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--config", required=True, help="rgbt-adapt YAML (see rgbt_models/configs/uusod/)")
-    parser.add_argument("--output-dir", help="overrides output_dir of the config")
-    parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt and its labels")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    parser.add_argument("--epochs", type=int, help="overrides train.epochs")
-    parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
-    parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
+    add_run_arguments(parser)  # --resume also continues with the stored pseudo-labels
     args = parser.parse_args(argv)
     print(f"rgbt-adapt: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

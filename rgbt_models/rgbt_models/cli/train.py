@@ -14,10 +14,8 @@ from rgbt_models.data.datasets import DatasetError
 from rgbt_models.training.config import TASKS, TrainConfig
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rgbt-train", description=__doc__)
-    parser.add_argument("task", choices=TASKS)
-    parser.add_argument("--config", required=True, help="training YAML (see rgbt_models/configs/train/)")
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every training command shares (rgbt-train, rgbt-adapt)."""
     parser.add_argument("--output-dir", help="overrides output_dir of the config")
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
@@ -25,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rgbt-train", description=__doc__)
+    parser.add_argument("task", choices=TASKS)
+    parser.add_argument("--config", required=True, help="training YAML (see rgbt_models/configs/train/)")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     print(f"rgbt-train: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

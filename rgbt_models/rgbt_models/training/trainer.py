@@ -100,6 +100,17 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
+def optimizer_step(optimizer, scheduler, scaler, params) -> None:
+    """Average gradients across processes, step (through the AMP scaler on CUDA fp16), schedule."""
+    distributed.average_gradients(params)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    scheduler.step()
+
+
 def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_steps_per_epoch: int | None = None,
           progress: bool = True) -> dict:
     """Train `config`; returns a summary (epochs, best score, checkpoint paths, checksum)."""
@@ -177,13 +188,7 @@ def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_s
             if scaler is not None:
                 losses = {k: scaler.scale(v) for k, v in losses.items()}
             total = model.backward(losses)
-            distributed.average_gradients(params)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
+            optimizer_step(optimizer, scheduler, scaler, params)
             epoch_losses.append(float(total))
             global_step = epoch * steps_per_epoch + step
             if writer and step % o.log_every == 0:

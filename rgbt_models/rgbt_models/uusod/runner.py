@@ -27,7 +27,7 @@ from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.metrics import SaliencyMetrics
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.training import distributed
-from rgbt_models.training.trainer import _autocast, pick_device
+from rgbt_models.training.trainer import _autocast, optimizer_step, pick_device
 from rgbt_models.uusod.config import AdaptConfig
 from rgbt_models.uusod.cue_extractor import SaliencyCueExtractor, SCEConfig
 from rgbt_models.uusod.data import open_unlabeled, synthetic_truth
@@ -230,13 +230,7 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
                 else:
                     loss = sum(terms.values())
                     (scaler.scale(loss) if scaler else loss).backward()
-            distributed.average_gradients(trainable)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
+            optimizer_step(optimizer, scheduler, scaler, trainable)
             losses.append(float(loss.detach()))
         record = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - started}
         if config.stage == "sce":

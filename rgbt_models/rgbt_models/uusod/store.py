@@ -4,13 +4,13 @@ killed run resumes with exactly the labels it had."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from rgbt_models.checkpoint import atomic_write
 
 SCALE = 65535.0
 
@@ -34,21 +34,10 @@ class PseudoLabelStore:
     def write(self, name: str, saliency: np.ndarray) -> None:
         """Store a (H, W) map in [0, 1]."""
         data = (np.clip(np.asarray(saliency, np.float64), 0, 1) * SCALE + 0.5).astype(np.uint16)
-        target = self.path(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
-        os.close(fd)
-        try:
-            ok, encoded = cv2.imencode(".png", data)
-            if not ok:
-                raise OSError(f"{target}: could not encode the pseudo-label")
-            with open(tmp, "wb") as handle:
-                handle.write(encoded.tobytes())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        ok, encoded = cv2.imencode(".png", data)
+        if not ok:
+            raise OSError(f"{self.path(name)}: could not encode the pseudo-label")
+        atomic_write(self.path(name), lambda handle: handle.write(encoded.tobytes()))
 
     def read(self, name: str) -> np.ndarray:
         """The (H, W) float32 map in [0, 1]."""

@@ -1,0 +1,72 @@
+"""The other end of the node in the node benchmarks: a second process that publishes RGB-T pairs
+on the node's camera topics, times each saliency/map answer by its stamp, and keeps /diagnostics."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+from ros_harness import REPO_ROOT
+
+CONFIGS = REPO_ROOT / "rgbt_models/rgbt_models/configs"
+
+
+def node_arguments(size: str, *extra: str) -> list[str]:
+    """--ros-args for a node with random-weight SARTM + SAMSOD of `size` at 640x512 input."""
+    sartm = CONFIGS / "sartm" / ("test.yaml" if size == "test" else f"{size}_mfnet.yaml")
+    return ["--params-file", str(REPO_ROOT / "config/rgbt.yaml"), "-p", "allow_untrained:=true",
+            "-p", f"sartm.config:={sartm}", "-p", f"samsod.config:={CONFIGS / 'samsod' / (size + '.yaml')}",
+            "-p", "model_height:=512", "-p", "model_width:=640", *extra]
+
+
+class CameraProbe:
+    """Publishers for rgb/image and thermal/image (sensor QoS), a saliency/map subscription that
+    records (arrival, latency) per answered stamp, and the /diagnostics messages."""
+
+    def __init__(self, name: str) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+
+        self.node = Node(name)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.rgb_pub = self.node.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
+        self.thermal_pub = self.node.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
+        self.sent: dict[tuple[int, int], float] = {}
+        self.latencies: list[tuple[float, float]] = []
+        self.diagnostics: list = []
+        self.node.create_subscription(Image, "saliency/map", self._answered, 10)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+
+    def _answered(self, msg) -> None:
+        now = time.monotonic()
+        self.latencies.append((now, now - self.sent.pop((msg.header.stamp.sec, msg.header.stamp.nanosec), np.nan)))
+
+    def publish_pair(self, rgb, thermal, stamp_ns: int | None = None, with_thermal: bool = True) -> None:
+        """Stamp both (wall clock by default), remember when, publish."""
+        stamp_ns = time.time_ns() if stamp_ns is None else stamp_ns
+        key = (stamp_ns // 10**9, stamp_ns % 10**9)
+        for msg in (rgb, thermal):
+            msg.header.stamp.sec, msg.header.stamp.nanosec = key
+        self.sent[key] = time.monotonic()
+        self.rgb_pub.publish(rgb)
+        if with_thermal:
+            self.thermal_pub.publish(thermal)
+
+    def status(self) -> dict[str, str]:
+        """The last /diagnostics key-values, plus its message under 'message'."""
+        if not self.diagnostics:
+            return {}
+        status = self.diagnostics[-1].status[0]
+        return {kv.key: kv.value for kv in status.values} | {"message": status.message}
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
