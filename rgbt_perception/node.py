@@ -21,7 +21,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
@@ -43,7 +43,7 @@ from rgbt_perception.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import PARAMETERS, check_parameters, check_unknown, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput, Pipeline
-from rgbt_perception.ros_compat import SubscriptionEventCallbacks
+from rgbt_perception.ros_compat import SubscriptionEventCallbacks, spin_until_shutdown
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
 
 SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker
@@ -431,9 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(executor)
     finally:
         stopped = node.shutdown()
         executor.shutdown(timeout_sec=1.0)

@@ -11,3 +11,25 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
 __all__ = ["SubscriptionEventCallbacks"]
+
+
+def spin_until_shutdown(executor, context=None) -> None:
+    """Spin `executor` until SIGINT/SIGTERM or an external shutdown, whichever way it ends.
+
+    rclpy's signal handler shuts the context down from another point of the loop than the one
+    spinning; a signal landing between the loop's `ok()` check and its wait-set creation raises
+    RCLError ("the given context is not valid") instead of ExternalShutdownException (seen once
+    in a loaded test run). That is a shutdown too; any other RCLError is re-raised."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except rclpy._rclpy_pybind11.RCLError:
+        if rclpy.ok(context=context):
+            raise
+
+
+__all__ += ["spin_until_shutdown"]

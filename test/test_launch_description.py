@@ -99,3 +99,40 @@ def test_the_node_imports_on_humbles_rclpy_layout_and_on_later_ones():
     from rgbt_perception import ros_compat
 
     assert ros_compat.SubscriptionEventCallbacks is SubscriptionEventCallbacks
+
+
+class SpinsIntoAWaitSet:
+    """An executor whose spin() creates a wait set on `context`: what rclpy's spin loop does
+    after its ok() check, so with a context shut down in between it raises the real RCLError."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def spin(self):
+        import rclpy
+
+        rclpy._rclpy_pybind11.WaitSet(0, 0, 0, 0, 0, 0, self.context.handle)
+
+
+def test_a_signal_between_ok_and_the_wait_set_is_a_clean_shutdown_and_other_errors_are_not():
+    import rclpy
+    from rclpy.context import Context
+
+    from rgbt_perception.ros_compat import spin_until_shutdown
+
+    context = Context()
+    rclpy.init(context=context)
+    rclpy.shutdown(context=context)
+    spin_until_shutdown(SpinsIntoAWaitSet(context), context=context)  # returns: it was a shutdown
+
+    class Fails:
+        def spin(self):
+            raise rclpy._rclpy_pybind11.RCLError("publisher failed")
+
+    live = Context()
+    rclpy.init(context=live)
+    try:
+        with pytest.raises(rclpy._rclpy_pybind11.RCLError, match="publisher failed"):
+            spin_until_shutdown(Fails(), context=live)
+    finally:
+        rclpy.shutdown(context=live)
