@@ -1,4 +1,4 @@
-"""sensor_msgs/Image <-> numpy for the node.
+"""sensor_msgs/Image and CompressedImage <-> numpy for the node.
 
 Decoding is the model library's (rgbt_models.data.image_codec: pure numpy, shared with bag
 loading and replay); cv_bridge does the pixel conversion when it is importable (a normal ROS
@@ -15,7 +15,9 @@ from rgbt_models.data.image_codec import (
     THERMAL_ENCODINGS,
     BadImage,
     check_image,
+    check_message,
     has_finite_pixel,
+    is_compressed,
     to_rgb,
 )
 
@@ -26,8 +28,8 @@ try:  # pragma: no cover - only on a ROS install with cv_bridge
 except ImportError:
     _BRIDGE = None
 
-__all__ = ["RGB_ENCODINGS", "THERMAL_ENCODINGS", "BadImage", "array_to_image", "check_image", "has_finite_pixel",
-           "image_to_array", "to_rgb"]
+__all__ = ["RGB_ENCODINGS", "THERMAL_ENCODINGS", "BadImage", "array_to_image", "check_image", "check_message",
+           "decode_rgb", "decode_thermal", "has_finite_pixel", "image_to_array", "is_compressed", "to_rgb"]
 
 
 def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.ndarray:
@@ -36,6 +38,16 @@ def image_to_array(msg, allowed: tuple[str, ...], max_pixels: int = 0) -> np.nda
         return image_codec.image_to_array(msg, allowed, max_pixels)
     check_image(msg, allowed, max_pixels)  # pragma: no cover
     return np.array(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="passthrough"), copy=True)  # pragma: no cover
+
+
+def decode_rgb(msg, max_pixels: int = 0) -> np.ndarray:
+    """An RGB Image or CompressedImage as (H, W, 3) uint8 RGB (raw ones through cv_bridge where installed)."""
+    return image_codec.decode_rgb(msg, max_pixels, image_to_array)
+
+
+def decode_thermal(msg, max_pixels: int = 0) -> np.ndarray:
+    """A thermal Image or CompressedImage as (H, W) in its own dtype."""
+    return image_codec.decode_thermal(msg, max_pixels, image_to_array)
 
 
 def array_to_image(array: np.ndarray, encoding: str, header=None):

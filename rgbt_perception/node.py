@@ -24,19 +24,18 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, RegionOfInterest
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from rgbt_models import threads as thread_policy
 from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
 from rgbt_perception.codec import (
-    RGB_ENCODINGS,
-    THERMAL_ENCODINGS,
     BadImage,
     array_to_image,
-    check_image,
+    check_message,
+    decode_rgb,
+    decode_thermal,
     has_finite_pixel,
-    image_to_array,
-    to_rgb,
+    is_compressed,
 )
 from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.log_throttle import ThrottledLog, reason_key
@@ -83,9 +82,11 @@ class RGBTPerceptionNode(Node):
         reliability = (ReliabilityPolicy.RELIABLE if self.p["qos.reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
         camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
-        for topic, callback in (("rgb/image", self._on_rgb), ("thermal/image", self._on_thermal)):
-            self.create_subscription(Image, topic, callback, camera_qos, event_callbacks=SubscriptionEventCallbacks(
-                incompatible_qos=self._on_incompatible_qos))
+        for stream, callback in (("rgb", self._on_rgb), ("thermal", self._on_thermal)):
+            message_type, topic = self._camera_topic(stream)
+            self.create_subscription(message_type, topic, callback, camera_qos,
+                                     event_callbacks=SubscriptionEventCallbacks(
+                                         incompatible_qos=self._on_incompatible_qos))
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_synchronizer(
             self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
@@ -175,6 +176,14 @@ class RGBTPerceptionNode(Node):
         return models
 
     # -- inputs ------------------------------------------------------------------------------
+    def _camera_topic(self, stream: str) -> tuple[type, str]:
+        """(message type, topic) of a camera stream. Compressed: image_transport's naming, the
+        base topic *after* remapping + '/compressed', so that remapping rgb/image to a camera's
+        image_raw subscribes to image_raw/compressed."""
+        if self.p[f"{stream}.transport"] == "compressed":
+            return CompressedImage, self.resolve_topic_name(f"{stream}/image") + "/compressed"
+        return Image, f"{stream}/image"
+
     def _bad(self, stream: str, error: Exception) -> None:
         with self.lock:
             self.counts["bad"] += 1
@@ -183,10 +192,10 @@ class RGBTPerceptionNode(Node):
 
     # Callbacks only validate the layout (no pixel work) and pair; decoding happens on the
     # worker for the one pair that is processed, so the executor keeps up with 30 Hz cameras.
-    def _on_rgb(self, msg: Image) -> None:
+    def _on_rgb(self, msg: Image | CompressedImage) -> None:
         self.counts["rgb"] += 1
         try:
-            check_image(msg, RGB_ENCODINGS, self.p["max_image_pixels"])
+            check_message(msg, "rgb", self.p["max_image_pixels"])
         except BadImage as error:
             self._bad("rgb", error)
             return
@@ -205,12 +214,12 @@ class RGBTPerceptionNode(Node):
             if self.pipeline.samsod is not None:
                 self._submit(msg, None)
 
-    def _on_thermal(self, msg: Image) -> None:
+    def _on_thermal(self, msg: Image | CompressedImage) -> None:
         self.counts["thermal"] += 1
         try:
-            check_image(msg, THERMAL_ENCODINGS, self.p["max_image_pixels"])
+            check_message(msg, "thermal", self.p["max_image_pixels"])
             # One vectorised pass, 32FC1 only: an all-NaN frame must not pair and stall SARTM.
-            if msg.encoding == "32FC1" and not has_finite_pixel(msg):
+            if not is_compressed(msg) and msg.encoding == "32FC1" and not has_finite_pixel(msg):
                 raise BadImage("32FC1 thermal image has no finite pixel")
         except BadImage as error:
             self._bad("thermal", error)
@@ -220,14 +229,11 @@ class RGBTPerceptionNode(Node):
         self.rgb_without_thermal_since = None
         self.sync.add(1, msg)
 
-    def _decode(self, rgb_msg: Image, thermal_msg: Image | None) -> tuple[np.ndarray, np.ndarray | None]:
-        rgb = to_rgb(image_to_array(rgb_msg, RGB_ENCODINGS), rgb_msg.encoding)
-        if thermal_msg is None:
-            return rgb, None
-        thermal = image_to_array(thermal_msg, THERMAL_ENCODINGS)
-        if thermal.dtype == np.float32 and not np.isfinite(thermal).any():
-            raise BadImage("32FC1 thermal image has no finite pixel")
-        return rgb, thermal
+    def _decode(self, rgb_msg, thermal_msg) -> tuple[np.ndarray, np.ndarray | None]:
+        """Pixels of a pair (raw or compressed; compressed data is decoded here, on the worker)."""
+        limit = self.p["max_image_pixels"]
+        rgb = decode_rgb(rgb_msg, limit)
+        return rgb, None if thermal_msg is None else decode_thermal(thermal_msg, limit)
 
     def _thermal_missing(self) -> bool:
         """True once RGB frames have kept coming for thermal.timeout without any thermal frame

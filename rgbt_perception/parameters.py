@@ -18,6 +18,7 @@ from rgbt_perception.devices import DEVICES, PRECISIONS
 from rgbt_perception.pipeline import PipelineConfig
 
 NODE_NAME = "rgbt_perception"
+TRANSPORTS = ("raw", "compressed")
 
 # name: (default, description, choices or (min, max) or None)
 PARAMETERS: dict[str, tuple[object, str, object]] = {
@@ -34,6 +35,10 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "model_height": (0, "model input height (multiple of 32); 0 = the size the checkpoints were trained at",
                      (0, 2048)),
     "model_width": (0, "model input width (multiple of 32); 0 = the size the checkpoints were trained at", (0, 2048)),
+    "rgb.transport": ("raw", "raw: sensor_msgs/Image on rgb/image | compressed: sensor_msgs/CompressedImage "
+                      "on rgb/image/compressed (jpeg or png, as image_transport publishes it)", TRANSPORTS),
+    "thermal.transport": ("raw", "raw: sensor_msgs/Image on thermal/image | compressed: CompressedImage on "
+                          "thermal/image/compressed (png, 16-bit kept)", TRANSPORTS),
     "qos.reliability": ("best_effort", "camera subscription reliability; match the camera driver",
                         ("best_effort", "reliable")),
     "qos.depth": (5, "camera subscription queue depth", (1, 100)),

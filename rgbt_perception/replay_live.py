@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rgbt_models.data.pairing import PairSynchronizer
-from rgbt_models.data.rosbag import default_typestore
+from rgbt_models.data.rosbag import COMPRESSED_TYPE, default_typestore
 
 
 def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
@@ -25,14 +25,18 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from rosbags.highlevel import AnyReader
     from rosgraph_msgs.msg import Clock
-    from sensor_msgs.msg import Image
+    from sensor_msgs.msg import CompressedImage, Image
 
+    with AnyReader([Path(args.bag)], default_typestore=default_typestore()) as reader:
+        bag_types = {c.topic: c.msgtype for c in reader.connections}
     rclpy.init()
     node = Node("rgbt_replay")
     qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) if params["qos.reliability"] == "reliable"
            else qos_profile_sensor_data)
-    pubs = {args.rgb_topic: node.create_publisher(Image, args.rgb_topic, qos),
-            args.thermal_topic: node.create_publisher(Image, args.thermal_topic, qos)}
+    # Each camera topic is played with the bag's own type (a compressed one goes to a node whose
+    # <stream>.transport is compressed, subscribed to <topic>/compressed: remap accordingly).
+    pubs = {topic: node.create_publisher(CompressedImage if bag_types.get(topic) == COMPRESSED_TYPE else Image,
+                                         topic, qos) for topic in (args.rgb_topic, args.thermal_topic)}
     clock = node.create_publisher(Clock, "/clock", 10)
     sent_wall: dict[tuple[int, int], float] = {}
     answered: dict[tuple[int, int], float] = {}

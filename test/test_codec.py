@@ -73,3 +73,57 @@ def test_round_trip_of_outputs():
     assert np.array_equal(image_to_array(msg, ("mono8",)), mask)
     msg = array_to_image(RGB, "rgb8")
     assert np.array_equal(image_to_array(msg, ("rgb8",)), RGB)
+
+
+# -- sensor_msgs/CompressedImage ------------------------------------------------------------------
+def compressed_msg(array, encoding, codec="png"):
+    from sensor_msgs.msg import CompressedImage
+
+    from rgbt_models.data.image_codec import encode_compressed
+
+    fmt, data = encode_compressed(array, encoding, codec)
+    return CompressedImage(format=fmt, data=data)
+
+
+def test_compressed_png_is_lossless_for_rgb_and_16_bit_thermal():
+    from rgbt_perception.codec import decode_rgb, decode_thermal
+
+    thermal = (rng.random((6, 7)) * 60000).astype(np.uint16)
+    assert compressed_msg(thermal, "mono16").format == "mono16; png compressed"
+    assert np.array_equal(decode_rgb(compressed_msg(RGB, "rgb8")), RGB)
+    assert np.array_equal(decode_rgb(compressed_msg(RGB[..., ::-1], "bgr8")), RGB)
+    decoded = decode_thermal(compressed_msg(thermal, "mono16"))
+    assert decoded.dtype == np.uint16 and np.array_equal(decoded, thermal)
+    assert decode_thermal(compressed_msg(thermal.astype(np.uint8), "mono8")).dtype == np.uint8
+
+
+def test_compressed_jpeg_decodes_close_to_the_original_in_rgb_order():
+    from rgbt_perception.codec import decode_rgb
+
+    smooth = np.zeros((32, 48, 3), np.uint8)
+    smooth[..., 0], smooth[..., 2] = 200, 40  # red, a little blue: a channel swap would be obvious
+    decoded = decode_rgb(compressed_msg(smooth, "rgb8", "jpeg"))
+    assert decoded.shape == smooth.shape and np.abs(decoded.astype(int) - smooth).max() <= 3
+
+
+@pytest.mark.parametrize(("change", "stream", "message"), [
+    (lambda m: setattr(m, "data", b"\x89PNG not really"), "rgb", "cannot be decoded"),
+    (lambda m: setattr(m, "data", b""), "rgb", "holds no data"),
+    (lambda m: setattr(m, "format", "16UC1; compressedDepth png"), "thermal", "compressedDepth"),
+    (lambda m: setattr(m, "format", "theora"), "rgb", "unsupported compressed format"),
+    (lambda m: None, "thermal", "3 channels"),  # a colour image on the thermal stream
+])
+def test_bad_compressed_images_raise_bad_image(change, stream, message):
+    from rgbt_perception.codec import decode_rgb, decode_thermal
+
+    msg = compressed_msg(RGB, "rgb8")
+    change(msg)
+    with pytest.raises(BadImage, match=message):
+        (decode_rgb if stream == "rgb" else decode_thermal)(msg)
+
+
+def test_compressed_size_limit_applies_after_decoding():
+    from rgbt_perception.codec import decode_rgb
+
+    with pytest.raises(BadImage, match="exceeds the configured limit"):
+        decode_rgb(compressed_msg(RGB, "rgb8"), max_pixels=10)

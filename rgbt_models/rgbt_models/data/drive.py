@@ -32,6 +32,7 @@ class DriveConfig:
     thermal_topic: str = "/camera/thermal/image"
     label_topic: str = "/ground_truth/semantic"
     mask_topic: str = "/ground_truth/saliency"
+    compressed: str | None = None  # "png" | "jpeg": cameras as sensor_msgs/CompressedImage (thermal: png)
 
 
 def drive_frames(config: DriveConfig):
@@ -61,7 +62,8 @@ def write_drive_bag(path: str | Path, config: DriveConfig | None = None, storage
             def pan(image, shift=shift):
                 return np.roll(image, -shift, axis=1)
 
-            writer.write_image(config.rgb_topic, pan(scene.rgb), "rgb8", stamp, "camera_rgb_optical")
+            writer.write_image(config.rgb_topic, pan(scene.rgb), "rgb8", stamp, "camera_rgb_optical",
+                               compressed=config.compressed)
             writer.write_image(config.label_topic, pan(scene.label), "mono8", stamp, "camera_rgb_optical")
             writer.write_image(config.mask_topic, pan(scene.saliency), "mono8", stamp, "camera_rgb_optical")
             counts["rgb"] += 1
@@ -70,6 +72,7 @@ def write_drive_bag(path: str | Path, config: DriveConfig | None = None, storage
             if not in_dropout:
                 thermal_stamp = stamp + int(config.thermal_delay_ms * 1e6)
                 writer.write_image(config.thermal_topic, pan(scene.thermal_raw), "mono16", thermal_stamp,
-                                   "camera_thermal_optical", bag_time_ns=thermal_stamp)
+                                   "camera_thermal_optical", bag_time_ns=thermal_stamp,
+                                   compressed=config.compressed and "png")  # 16 bits need png
                 counts["thermal"] += 1
     return {**counts, "dropout": config.dropout, "fps": config.fps, "size": [config.height, config.width]}

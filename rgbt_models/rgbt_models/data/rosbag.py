@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from rgbt_models.data.datasets import DatasetError, Sample
-from rgbt_models.data.image_codec import RGB_ENCODINGS, THERMAL_ENCODINGS, image_to_array, to_rgb
+from rgbt_models.data.image_codec import decode_rgb, decode_thermal, encode_compressed, image_to_array
 from rgbt_models.data.pairing import PairSynchronizer
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)  # what camera topics may carry (field bags: often compressed)
 STORAGES = ("mcap", "sqlite3")
 
 
@@ -82,7 +84,10 @@ def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, count
         missing = [t for t in (rgb_topic, thermal_topic, *truth_topics) if t not in topics]
         if missing:
             raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)})")
-        for topic in (rgb_topic, thermal_topic, *truth_topics):
+        for topic in (rgb_topic, thermal_topic):
+            if topics[topic].msgtype not in CAMERA_TYPES:
+                raise DatasetError(f"{path}: {topic} is {topics[topic].msgtype}, expected one of {CAMERA_TYPES}")
+        for topic in truth_topics:
             if topics[topic].msgtype != IMAGE_TYPE:
                 raise DatasetError(f"{path}: {topic} is {topics[topic].msgtype}, expected {IMAGE_TYPE}")
         ready: list[tuple[object, object]] = []
@@ -126,9 +131,9 @@ def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, count
 
 
 def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray | None]:
-    """(rgb (H,W,3) uint8, raw thermal or None) of a pair."""
-    thermal = image_to_array(pair.thermal, THERMAL_ENCODINGS) if pair.thermal is not None else None
-    return to_rgb(image_to_array(pair.rgb, RGB_ENCODINGS), pair.rgb.encoding), thermal
+    """(rgb (H,W,3) uint8, raw thermal or None) of a pair (raw or compressed messages)."""
+    thermal = decode_thermal(pair.thermal) if pair.thermal is not None else None
+    return decode_rgb(pair.rgb), thermal
 
 
 class BagDataset:
@@ -200,6 +205,15 @@ class BagWriter:
                             width=array.shape[1], encoding=encoding, is_bigendian=0, step=array.strides[0],
                             data=np.frombuffer(array.tobytes(), np.uint8))
 
+    def compressed_image(self, array: np.ndarray, encoding: str, stamp: int, frame_id: str, codec: str = "png"):
+        """A sensor_msgs/CompressedImage as image_transport's `compressed` plugin writes it."""
+        fmt, data = encode_compressed(array, encoding, codec)
+        return self.message(COMPRESSED_TYPE, header=self.header(stamp, frame_id), format=fmt,
+                            data=np.frombuffer(data, np.uint8))
+
     def write_image(self, topic: str, array: np.ndarray, encoding: str, stamp: int, frame_id: str = "camera",
-                    bag_time_ns: int | None = None) -> None:
-        self.write(topic, self.image(array, encoding, stamp, frame_id), stamp if bag_time_ns is None else bag_time_ns)
+                    bag_time_ns: int | None = None, compressed: str | None = None) -> None:
+        """Write an Image, or with compressed='png' | 'jpeg' a CompressedImage."""
+        msg = (self.image(array, encoding, stamp, frame_id) if compressed is None
+               else self.compressed_image(array, encoding, stamp, frame_id, compressed))
+        self.write(topic, msg, stamp if bag_time_ns is None else bag_time_ns)
