@@ -24,10 +24,12 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 
 from rgbt_models import threads as thread_policy
 from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
+from rgbt_perception import vision_msgs_out
+from rgbt_perception.camera_info import info_topic_for, scale_camera_info
 from rgbt_perception.codec import (
     BadImage,
     array_to_image,
@@ -87,6 +89,11 @@ class RGBTPerceptionNode(Node):
             self.create_subscription(message_type, topic, callback, camera_qos,
                                      event_callbacks=SubscriptionEventCallbacks(
                                          incompatible_qos=self._on_incompatible_qos))
+        # The RGB camera's calibration (image_transport's sibling topic of the resolved image
+        # topic), republished scaled to the output size beside each output.
+        self.camera_info: CameraInfo | None = None
+        self.create_subscription(CameraInfo, info_topic_for(self.resolve_topic_name("rgb/image")),
+                                 self._on_camera_info, camera_qos)
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_synchronizer(
             self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
@@ -102,10 +109,21 @@ class RGBTPerceptionNode(Node):
                                  reliability=ReliabilityPolicy.RELIABLE)
             self.class_map_pub = self.create_publisher(ClassMap, "semantic/class_map", latched)
             self.class_map_pub.publish(self._class_map())
+            self.pubs["semantic/camera_info"] = self.create_publisher(CameraInfo, "semantic/camera_info", 5)
+            if vision_msgs_out.AVAILABLE:
+                self.create_publisher(vision_msgs_out.LabelInfo, "semantic/label_info", latched).publish(
+                    vision_msgs_out.label_info(self._class_map().header, self.pipeline.sartm.classes.names))
         if self.pipeline.samsod is not None:
             self.pubs["saliency/map"] = self.create_publisher(Image, "saliency/map", 5)
             self.pubs["saliency/mask"] = self.create_publisher(Image, "saliency/mask", 5)
             self.pubs["saliency/objects"] = self.create_publisher(SalientObjects, "saliency/objects", 5)
+            self.pubs["saliency/camera_info"] = self.create_publisher(CameraInfo, "saliency/camera_info", 5)
+            if vision_msgs_out.AVAILABLE:
+                self.pubs["saliency/detections"] = self.create_publisher(
+                    vision_msgs_out.Detection2DArray, "saliency/detections", 5)
+        if not vision_msgs_out.AVAILABLE:
+            self.get_logger().info("vision_msgs is not installed: saliency/detections and semantic/label_info are "
+                                   "not published (apt install ros-$ROS_DISTRO-vision-msgs)")
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
         # State shared with the worker thread (guarded by self.lock).
@@ -275,6 +293,9 @@ class RGBTPerceptionNode(Node):
             self.pending = (rgb_msg, thermal_msg, time.monotonic())
             self.lock.notify()
 
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.camera_info = msg
+
     def _on_incompatible_qos(self, event) -> None:
         text = (f"a publisher's QoS is incompatible with this node's camera subscription "
                 f"(policy {event.last_policy_kind}); set qos.reliability to match the camera driver")
@@ -298,7 +319,9 @@ class RGBTPerceptionNode(Node):
                 continue
             try:
                 wanted = self._wanted_outputs()
-                result = self.pipeline.run(rgb, thermal, wanted)
+                # Detections are the salient objects in vision_msgs form: the pipeline makes objects.
+                computed = wanted | {"saliency/objects"} if "saliency/detections" in wanted else wanted
+                result = self.pipeline.run(rgb, thermal, computed)
             except InferenceCancelled:
                 return
             except (FrameRejected, ValueError) as error:  # incl. non-finite outputs: nothing is published
@@ -345,6 +368,13 @@ class RGBTPerceptionNode(Node):
                 self.pubs["saliency/map"].publish(array_to_image(result.saliency_map, "mono8", header))
             if "saliency/mask" in wanted and result.saliency_mask is not None:
                 self.pubs["saliency/mask"].publish(array_to_image(result.saliency_mask, "mono8", header))
+        info = self.camera_info
+        if info is not None:
+            for prefix, image in (("semantic", result.semantic_mask), ("saliency", result.saliency_map)):
+                if f"{prefix}/camera_info" in wanted and image is not None:
+                    self.pubs[f"{prefix}/camera_info"].publish(scale_camera_info(info, *image.shape[:2], header))
+        if "saliency/detections" in wanted and result.saliency_map is not None:
+            self.pubs["saliency/detections"].publish(vision_msgs_out.detections(header, result.objects))
         if "saliency/objects" in wanted and result.saliency_map is not None:
             height, width = result.saliency_map.shape
             self.pubs["saliency/objects"].publish(SalientObjects(header=header, height=height, width=width, objects=[
