@@ -16,11 +16,12 @@ import threading
 import time
 import traceback
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -42,7 +43,13 @@ from rgbt_perception.codec import (
 from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.model_loading import ModelLoadError, load_model
-from rgbt_perception.parameters import PARAMETERS, check_parameters, check_unknown, pipeline_config
+from rgbt_perception.parameters import (
+    PARAMETERS,
+    RUNTIME_PARAMETERS,
+    check_parameters,
+    check_unknown,
+    pipeline_config,
+)
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput, Pipeline
 from rgbt_perception.ros_compat import SubscriptionEventCallbacks, spin_until_shutdown
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
@@ -102,8 +109,7 @@ class RGBTPerceptionNode(Node):
         self.pubs = {}
         if self.pipeline.sartm is not None:
             self.pubs["semantic/mask"] = self.create_publisher(Image, "semantic/mask", 5)
-            if self.p["output.color_overlay"]:
-                self.pubs["semantic/color"] = self.create_publisher(Image, "semantic/color", 5)
+            self.pubs["semantic/color"] = self.create_publisher(Image, "semantic/color", 5)  # output.color_overlay
             self.pubs["semantic/classes"] = self.create_publisher(SemanticClasses, "semantic/classes", 5)
             latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                                  reliability=ReliabilityPolicy.RELIABLE)
@@ -161,7 +167,7 @@ class RGBTPerceptionNode(Node):
         check_unknown(given - {"use_sim_time"}, "parameter")
         values = {}
         for name, (default, description, constraint) in PARAMETERS.items():
-            descriptor = ParameterDescriptor(description=description)
+            descriptor = ParameterDescriptor(description=description, read_only=name not in RUNTIME_PARAMETERS)
             if isinstance(constraint, tuple) and len(constraint) == 2 and not isinstance(constraint[0], str):
                 low, high = constraint
                 if isinstance(default, int) and not isinstance(default, bool):
@@ -178,7 +184,26 @@ class RGBTPerceptionNode(Node):
                 raise ValueError(f"parameter {name}={given_value!r} has the wrong type: expected "
                                  f"{type(default).__name__} (e.g. {default!r})") from error
         check_parameters(values)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         return values
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """`ros2 param set` of a runtime parameter: refused with the start-up checks' reason, or
+        applied from the next frame on (read-only ones never get here: rclpy refuses them)."""
+        changes = {p.name: p.value for p in parameters if p.name in PARAMETERS}
+        candidate = {**self.p, **changes}
+        try:
+            check_parameters(candidate)
+            config = replace(pipeline_config(candidate), model_height=self.pipeline.config.model_height,
+                             model_width=self.pipeline.config.model_width)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self.p = candidate
+        self.pipeline.config = config  # one reference swap: the worker reads it once per stage
+        if "sync.slop" in changes:
+            self.sync.set_slop(candidate["sync.slop"])
+        self.get_logger().info("parameters changed: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
+        return SetParametersResult(successful=True)
 
     def _load_models(self):
         models = []

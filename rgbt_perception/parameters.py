@@ -64,6 +64,16 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
 
 
 
+# What may change while the node runs (`ros2 param set`): applied from the next frame on, checked
+# as at start-up. Everything else (models, device, threads, model size, QoS, transports, queue
+# sizes, diagnostics period) is read-only: it is fixed when the node is built.
+RUNTIME_PARAMETERS = frozenset({
+    "sync.slop", "thermal.normalization", "thermal.range_min", "thermal.range_max", "thermal.percentile_low",
+    "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch", "max_image_pixels",
+    "output.height", "output.width", "output.color_overlay", "saliency.threshold", "saliency.min_threshold",
+    "saliency.min_object_area"})
+
+
 def check_unknown(names, source: str) -> None:
     """ValueError for names that are not parameters of the node, with the nearest valid name."""
     unknown = sorted(set(names) - set(PARAMETERS))

@@ -32,6 +32,11 @@ class MessageFiltersPairing:
         self.synchronizer.registerCallback(self.callback)
         self.last_stamp = [float("-inf"), float("-inf")]
 
+    def set_slop(self, slop: float) -> None:
+        """A new slop (runtime parameter): the synchronizer is rebuilt, queued messages dropped."""
+        self.slop = slop
+        self._build()
+
     def add(self, stream: int, msg) -> None:
         t = stamp_seconds(msg)
         if t < self.last_stamp[stream]:

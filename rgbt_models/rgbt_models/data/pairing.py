@@ -44,6 +44,12 @@ class PairSynchronizer:
         if self.on_reset:
             self.on_reset(reason)
 
+    def set_slop(self, slop: float) -> None:
+        """A new slop for the pairs formed from now on."""
+        if slop < 0:
+            raise ValueError("slop must be >= 0")
+        self.slop = slop
+
     def add(self, stream: int, msg) -> None:
         t = self.stamp_of(msg)
         if t < self.last_stamp[stream]:
