@@ -26,6 +26,7 @@ setup(
     entry_points={
         "console_scripts": [
             "rgbt_perception_node = rgbt_perception.node:main",
+            "rgbt_perception_lifecycle_node = rgbt_perception.lifecycle_node:lifecycle_main",
             "rgbt-replay = rgbt_perception.replay:main",
         ],
     },

@@ -1,7 +1,9 @@
 """Start the rgbt_perception node: ros2 launch rgbt_perception rgbt.launch.py [arg:=value ...]
 
-Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, and the overrides
-device and threads, which replace the params file's values only when given. The Fast DDS
+Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, lifecycle (true: the
+managed node, configured and activated by itself unless autostart:=false, which leaves it to a
+lifecycle manager), and the overrides device and threads, which replace the params file's values
+only when given. The Fast DDS
 profile for camera-sized messages (config/fastdds_large_images.xml) is set for the node in both
 FASTDDS_DEFAULT_PROFILES_FILE (Fast DDS 3) and FASTRTPS_DEFAULT_PROFILES_FILE (Fast DDS 2, Humble
 and Jazzy) unless the user set either.
@@ -19,6 +21,7 @@ from launch import LaunchDescription
 
 PACKAGE = "rgbt_perception"
 EXECUTABLE = "rgbt_perception_node"
+LIFECYCLE_EXECUTABLE = "rgbt_perception_lifecycle_node"
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 # Launch arguments that override a parameter of the params file only when given.
 OVERRIDES = {"device": "auto | cuda | cpu", "threads": "CPU inference threads, 0 = auto"}
@@ -34,6 +37,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("thermal_topic", default_value="thermal/image",
                               description="thermal sensor_msgs/Image topic"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="true for bag replay (/clock)"),
+        DeclareLaunchArgument("lifecycle", default_value="false",
+                              description="true: start the managed (lifecycle) node instead of the plain one"),
+        DeclareLaunchArgument("autostart", default_value="true",
+                              description="lifecycle node: configure and activate itself (false: wait for a manager)"),
     ]
     arguments += [DeclareLaunchArgument(name, default_value="", description=f"{text} (default: the params file's)")
                   for name, text in OVERRIDES.items()]
@@ -49,9 +56,12 @@ def node_action(context) -> list[Node]:
     """The node, with each override of OVERRIDES passed only when it was given on the command line."""
     given = {name: LaunchConfiguration(name).perform(context) for name in OVERRIDES}
     overrides = {name: int(value) if name == "threads" else value for name, value in given.items() if value}
+    lifecycle = LaunchConfiguration("lifecycle").perform(context).lower() == "true"
+    autostart = LaunchConfiguration("autostart").perform(context).lower() == "true"
     return [Node(
-        package=PACKAGE, executable=EXECUTABLE, name="rgbt_perception", namespace=LaunchConfiguration("namespace"),
-        output="screen", emulate_tty=True,
+        package=PACKAGE, executable=LIFECYCLE_EXECUTABLE if lifecycle else EXECUTABLE, name="rgbt_perception",
+        namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
+        arguments=[] if autostart or not lifecycle else ["--no-autostart"],
         parameters=[LaunchConfiguration("params_file"), {"use_sim_time": LaunchConfiguration("use_sim_time")},
                     overrides],
         remappings=[("rgb/image", LaunchConfiguration("rgb_topic")),

@@ -26,6 +26,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
+from std_srvs.srv import SetBool
 
 from rgbt_models import threads as thread_policy
 from rgbt_msgs.msg import ClassInfo, ClassMap, SalientObject, SalientObjects, SemanticClasses
@@ -74,13 +75,17 @@ def release_free_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-class RGBTPerceptionNode(Node):
-    """ROS wiring around the pipeline; see the module docstring for the behaviour."""
+class PerceptionNodeBase:
+    """The node's behaviour (see the module docstring), shared by the plain node and the
+    lifecycle node: `_start()` loads the models and creates the ROS entities and the worker,
+    `_stop()` removes them again; `enabled` gates processing and publishing."""
 
-    def __init__(self, **node_options) -> None:
-        """node_options go to rclpy's Node (context, parameter_overrides ... for in-process use)."""
-        super().__init__("rgbt_perception", **node_options)
-        self.p = self._declare_parameters()
+    enabled = False
+    started = False
+
+    def _start(self) -> None:
+        """Load the models, subscribe, advertise, start the worker and the diagnostics timer."""
+        self._entities: list = []
         self.get_logger().info(thread_policy.describe(thread_policy.apply(self.p["threads"])))
         device, dtype, reason = select_device(self.p["device"], self.p["precision"])
         self.get_logger().info(f"inference device: {device} ({reason})")
@@ -93,14 +98,14 @@ class RGBTPerceptionNode(Node):
         camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
         for stream, callback in (("rgb", self._on_rgb), ("thermal", self._on_thermal)):
             message_type, topic = self._camera_topic(stream)
-            self.create_subscription(message_type, topic, callback, camera_qos,
-                                     event_callbacks=SubscriptionEventCallbacks(
-                                         incompatible_qos=self._on_incompatible_qos))
+            self._entities.append(self.create_subscription(
+                message_type, topic, callback, camera_qos,
+                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)))
         # The RGB camera's calibration (image_transport's sibling topic of the resolved image
         # topic), republished scaled to the output size beside each output.
         self.camera_info: CameraInfo | None = None
-        self.create_subscription(CameraInfo, info_topic_for(self.resolve_topic_name("rgb/image")),
-                                 self._on_camera_info, camera_qos)
+        self._entities.append(self.create_subscription(
+            CameraInfo, info_topic_for(self.resolve_topic_name("rgb/image")), self._on_camera_info, camera_qos))
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_synchronizer(
             self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
@@ -115,10 +120,14 @@ class RGBTPerceptionNode(Node):
                                  reliability=ReliabilityPolicy.RELIABLE)
             self.class_map_pub = self.create_publisher(ClassMap, "semantic/class_map", latched)
             self.class_map_pub.publish(self._class_map())
+            self._entities.append(self.class_map_pub)
             self.pubs["semantic/camera_info"] = self.create_publisher(CameraInfo, "semantic/camera_info", 5)
             if vision_msgs_out.AVAILABLE:
-                self.create_publisher(vision_msgs_out.LabelInfo, "semantic/label_info", latched).publish(
+                self.label_info_pub = self.create_publisher(vision_msgs_out.LabelInfo, "semantic/label_info",
+                                                            latched)
+                self.label_info_pub.publish(
                     vision_msgs_out.label_info(self._class_map().header, self.pipeline.sartm.classes.names))
+                self._entities.append(self.label_info_pub)
         if self.pipeline.samsod is not None:
             self.pubs["saliency/map"] = self.create_publisher(Image, "saliency/map", 5)
             self.pubs["saliency/mask"] = self.create_publisher(Image, "saliency/mask", 5)
@@ -131,6 +140,7 @@ class RGBTPerceptionNode(Node):
             self.get_logger().info("vision_msgs is not installed: saliency/detections and semantic/label_info are "
                                    "not published (apt install ros-$ROS_DISTRO-vision-msgs)")
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._entities += [*self.pubs.values(), self.diagnostics_pub]
 
         # State shared with the worker thread (guarded by self.lock).
         self.lock = threading.Condition()
@@ -152,11 +162,34 @@ class RGBTPerceptionNode(Node):
         self.model_error_logged = False
         self.worker = threading.Thread(target=self._work, name="rgbt_inference", daemon=True)
         self.worker.start()
-        self.create_timer(self.p["diagnostics_period"], self._publish_diagnostics)
         self._last_counts = dict(self.counts)
         self._last_diag = time.monotonic()
+        self._entities.append(self.create_timer(self.p["diagnostics_period"], self._publish_diagnostics))
+        self.started = True
         self.get_logger().info("rgbt_perception ready: models "
                                f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}")
+
+    def _stop(self) -> bool:
+        """Stop the worker (bounded, see shutdown), remove the subscriptions, publishers and
+        timer and drop the models. Returns whether the worker ended."""
+        if not self.started:
+            return True
+        stopped = self.shutdown()
+        for entity in self._entities:
+            destroy = {"Subscription": self.destroy_subscription, "Timer": self.destroy_timer}.get(
+                type(entity).__name__, self.destroy_publisher)
+            destroy(entity)
+        self._entities, self.pubs, self.started, self.enabled = [], {}, False, False
+        if stopped:
+            del self.pipeline  # the models go with it
+        return stopped
+
+    def _on_enable(self, request, response):
+        """std_srvs/SetBool: false stops processing and publishing (models stay loaded), true resumes."""
+        self.enabled = bool(request.data)
+        response.success, response.message = True, "enabled" if self.enabled else "disabled"
+        self.get_logger().info(f"processing {response.message} (enable service)")
+        return response
 
     # -- parameters --------------------------------------------------------------------------
     def _declare_parameters(self) -> dict:
@@ -194,14 +227,16 @@ class RGBTPerceptionNode(Node):
         candidate = {**self.p, **changes}
         try:
             check_parameters(candidate)
-            config = replace(pipeline_config(candidate), model_height=self.pipeline.config.model_height,
-                             model_width=self.pipeline.config.model_width)
+            config = pipeline_config(candidate)
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
         self.p = candidate
-        self.pipeline.config = config  # one reference swap: the worker reads it once per stage
-        if "sync.slop" in changes:
-            self.sync.set_slop(candidate["sync.slop"])
+        if self.started:  # (a lifecycle node that is not configured has no pipeline yet)
+            # One reference swap, the model size kept: the worker reads it once per stage.
+            self.pipeline.config = replace(config, model_height=self.pipeline.config.model_height,
+                                           model_width=self.pipeline.config.model_width)
+            if "sync.slop" in changes:
+                self.sync.set_slop(candidate["sync.slop"])
         self.get_logger().info("parameters changed: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
         return SetParametersResult(successful=True)
 
@@ -237,6 +272,8 @@ class RGBTPerceptionNode(Node):
     # worker for the one pair that is processed, so the executor keeps up with 30 Hz cameras.
     def _on_rgb(self, msg: Image | CompressedImage) -> None:
         self.counts["rgb"] += 1
+        if not self.enabled:
+            return
         try:
             check_message(msg, "rgb", self.p["max_image_pixels"])
         except BadImage as error:
@@ -259,6 +296,8 @@ class RGBTPerceptionNode(Node):
 
     def _on_thermal(self, msg: Image | CompressedImage) -> None:
         self.counts["thermal"] += 1
+        if not self.enabled:
+            return
         try:
             check_message(msg, "thermal", self.p["max_image_pixels"])
             # One vectorised pass, 32FC1 only: an all-NaN frame must not pair and stall SARTM.
@@ -362,6 +401,8 @@ class RGBTPerceptionNode(Node):
                 else:
                     self.get_logger().error(f"model failed again: {error}", throttle_duration_sec=10.0)
                 continue
+            if not self.enabled:  # disabled (or deactivated) while this frame ran: publish nothing
+                continue
             try:
                 self._publish(rgb_msg.header, result, wanted)
             except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
@@ -431,9 +472,13 @@ class RGBTPerceptionNode(Node):
         self._last_counts, self._last_diag = dict(self.counts), now
         level, message = DiagnosticStatus.OK, "running"
         timeout = self.p["thermal.timeout"]
+        if not self.enabled:
+            message = "disabled: not processing (enable service or lifecycle inactive)"
         silent = {name: wall is None or now - wall > timeout
                   for name, wall in (("rgb", self.last_rgb_wall), ("thermal", self.last_thermal_wall))}
-        if silent["rgb"] and silent["thermal"]:
+        if not self.enabled:
+            pass
+        elif silent["rgb"] and silent["thermal"]:
             level, message = DiagnosticStatus.WARN, "no input: neither camera is publishing"
         elif self._thermal_missing() and self.last_rgb_wall is not None:
             level, message = DiagnosticStatus.WARN, "DEGRADED: thermal missing, saliency from RGB only, SARTM paused"
@@ -469,6 +514,8 @@ class RGBTPerceptionNode(Node):
     def shutdown(self, deadline: float = SHUTDOWN_DEADLINE) -> bool:
         """Stop taking pairs, cancel a running inference (at its next module boundary) and wait
         for the worker up to `deadline` s. Returns whether the worker has ended."""
+        if not self.started:
+            return True
         with self.lock:
             self.stopping = True
             self.pending = None
@@ -478,11 +525,27 @@ class RGBTPerceptionNode(Node):
         return not self.worker.is_alive()
 
 
-def main(argv: list[str] | None = None) -> int:
+class RGBTPerceptionNode(PerceptionNodeBase, Node):
+    """The plain node: models loaded and processing from construction; `~/enable`
+    (std_srvs/SetBool) pauses and resumes it."""
+
+    def __init__(self, **node_options) -> None:
+        """node_options go to rclpy's Node (context, parameter_overrides ... for in-process use)."""
+        super().__init__("rgbt_perception", **node_options)
+        self.p = self._declare_parameters()
+        self._start()
+        self.enabled = True
+        self.create_service(SetBool, "~/enable", self._on_enable)
+
+
+START_ERRORS = (ModelLoadError, ValueError, rclpy.exceptions.InvalidParameterValueException)
+
+
+def main(argv: list[str] | None = None, make_node=RGBTPerceptionNode) -> int:
     rclpy.init(args=sys.argv if argv is None else argv)
     try:
-        node = RGBTPerceptionNode()
-    except (ModelLoadError, ValueError, rclpy.exceptions.InvalidParameterValueException) as error:
+        node = make_node()
+    except START_ERRORS as error:
         print(f"[rgbt_perception] cannot start: {error}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
@@ -494,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spin_until_shutdown(executor)
     finally:
-        stopped = node.shutdown()
+        stopped = node._stop()
         executor.shutdown(timeout_sec=1.0)
         if not stopped:
             # One operation outlived the deadline. Tearing the process down around a running

@@ -70,11 +70,26 @@ def test_device_and_threads_override_the_params_file_only_when_given(monkeypatch
     arguments = {a.args[0]: a.kwargs["default_value"] for a in module.generate_launch_description()
                  if a.kind == "argument"}
     assert arguments["device"] == "" and arguments["threads"] == ""
-    base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b"}
+    base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
+            "lifecycle": "false", "autostart": "true"}
     (node,) = module.node_action({**base, "device": "", "threads": ""})
     assert node.kwargs["parameters"][-1] == {}
     (node,) = module.node_action({**base, "device": "cuda", "threads": "3"})
     assert node.kwargs["parameters"][-1] == {"device": "cuda", "threads": 3}
+
+
+def test_lifecycle_argument_selects_the_managed_node_and_autostart(monkeypatch, tmp_path):
+    module = load_launch_file(monkeypatch, tmp_path)
+    base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
+            "device": "", "threads": ""}
+    (plain,) = module.node_action({**base, "lifecycle": "false", "autostart": "false"})
+    assert plain.kwargs["executable"] == "rgbt_perception_node" and plain.kwargs["arguments"] == []
+    (managed,) = module.node_action({**base, "lifecycle": "true", "autostart": "true"})
+    assert managed.kwargs["executable"] == "rgbt_perception_lifecycle_node" and managed.kwargs["arguments"] == []
+    (waiting,) = module.node_action({**base, "lifecycle": "true", "autostart": "false"})
+    assert waiting.kwargs["arguments"] == ["--no-autostart"]
+    installed = (REPO_ROOT / "setup.py").read_text()
+    assert all(f'"{name} = ' in installed for name in ("rgbt_perception_node", "rgbt_perception_lifecycle_node"))
 
 
 HUMBLE = """

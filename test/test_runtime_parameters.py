@@ -41,7 +41,7 @@ def set_remotely(graph, **values):
     """SetParameters over the node's service (what `ros2 param set` calls); the results."""
     from rcl_interfaces.srv import SetParameters
 
-    node, client_node, executor = graph
+    _, client_node, executor = graph
     client = client_node.create_client(SetParameters, "/rgbt_perception/set_parameters")
     deadline = time.monotonic() + 20
     while not client.service_is_ready():
