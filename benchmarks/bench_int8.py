@@ -33,7 +33,7 @@ def onnx_variants(model, rgb, thermal, folder: Path) -> dict:
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from rgbt_models.cli.export import export_onnx
+    from rgbt_models.export import export_onnx
 
     fp32 = folder / f"{model.kind}.onnx"
     export_onnx(model, fp32, rgb.shape[2], rgb.shape[3])

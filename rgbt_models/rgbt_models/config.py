@@ -24,6 +24,25 @@ def load_yaml(path: str | Path) -> dict:
     return content
 
 
+STRIDE = 32  # the SAM 2 encoder's deepest stride: model input sides must be multiples of it
+
+
+def nearest_multiple(value, stride: int = STRIDE) -> int:
+    try:
+        return max(stride, round(float(value) / stride) * stride)
+    except (TypeError, ValueError):
+        return stride
+
+
+def check_input_size(height: int, width: int, source: str) -> None:
+    """ConfigError naming `source` and the nearest valid values when a side is not a multiple of 32."""
+    bad = {name: value for name, value in (("height", height), ("width", width))
+           if not isinstance(value, int) or value < STRIDE or value % STRIDE}
+    if bad:
+        hints = ", ".join(f"{name} {value!r} -> use {nearest_multiple(value)}" for name, value in bad.items())
+        raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
+
+
 def check_keys(section: str, values: dict, allowed: set[str] | tuple[str, ...]) -> None:
     unknown = sorted(set(values) - set(allowed))
     if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from rgbt_models.classes import ClassList, label_lookup
 from rgbt_models.data.datasets import check_task, classes_of
@@ -49,17 +50,20 @@ def new_accumulator(model):
 
 
 @torch.no_grad()
-def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4) -> dict:
+def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4,
+             progress: bool | None = False, description: str = "evaluate") -> dict:
     """Run `model` over a TransformedDataset (train=False) and return the metrics.
 
     Predictions are upsampled to each label's native size before scoring (data.geometry), the
     same way the node and rgbt-replay produce their outputs. SAMSOD: saliency metrics, score =
     -MAE. SARTM: confusion-matrix metrics plus the matrix, score = mIoU. 'score' is
-    higher-is-better (used to keep the best checkpoint)."""
+    higher-is-better (used to keep the best checkpoint). progress: a tqdm bar (None: only on a
+    terminal)."""
     was_training = model.training
     model.eval()
     metrics = new_accumulator(model)
-    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_native):
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_native)
+    for batch in tqdm(loader, desc=description, unit="batch", disable=None if progress is None else not progress):
         rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
         if task_of(model) == "samsod":
             saliency = model.predict(rgb, thermal)

@@ -19,10 +19,8 @@ import logging
 import sys
 
 from rgbt_models import threads as thread_policy
-from rgbt_models.backbone import CheckpointError
 from rgbt_models.cli.train import add_run_arguments
 from rgbt_models.config import ConfigError
-from rgbt_models.data.datasets import DatasetError
 from rgbt_models.uusod.config import STAGES, AdaptConfig
 
 
@@ -35,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"rgbt-adapt: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from rgbt_models.backbone import CheckpointError  # after parsing: --help answers at once
+    from rgbt_models.data.datasets import DatasetError
+
     try:
         config = AdaptConfig.from_yaml(args.config, args.stage)
         if args.output_dir:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
         summary = run(config, resume=args.resume, device=args.device, progress=not args.no_progress,
                       max_steps_per_epoch=args.max_steps_per_epoch)
-    except (ConfigError, DatasetError, CheckpointError) as error:
+    except (ConfigError, DatasetError, CheckpointError, OSError) as error:
         print(f"rgbt-adapt: {args.config}: {error}", file=sys.stderr)
         return 2
     print(json.dumps({k: summary[k] for k in ("model", "output_dir", "checksum", "samples")}))

@@ -19,21 +19,15 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from rgbt_models import threads as thread_policy
-from rgbt_models.backbone import CheckpointError
 from rgbt_models.config import ConfigError
-from rgbt_models.data.datasets import DatasetError, open_dataset
-from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-from rgbt_models.evaluation import check_dataset, evaluate, input_size_for, markdown_table
-from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
-from rgbt_models.quantization import quantize_int8
-from rgbt_models.registry import load_trained_model
+
+# torch, the data sets and the metrics load after the arguments are parsed: --help answers at once.
 
 
 def parse_dataset(spec: str, synthetic_count: int):
+    from rgbt_models.data.datasets import open_dataset
+
     name, _, rest = spec.partition(":")
     root, _, split = rest.partition(":")
     if name == "synthetic":
@@ -55,12 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thermal-normalization", default="minmax", choices=("fixed", "minmax", "percentile"))
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"), help="auto: CUDA when available")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
                         help="int8: dynamically quantised Linear layers (CPU only)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
     args = parser.parse_args(argv)
     print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
+    import numpy as np
+    import torch
+
+    from rgbt_models.backbone import CheckpointError
+    from rgbt_models.data.datasets import DatasetError
+    from rgbt_models.data.transforms import TransformConfig, TransformedDataset
+    from rgbt_models.evaluation import check_dataset, evaluate, input_size_for, markdown_table
+    from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
+    from rgbt_models.quantization import quantize_int8
+    from rgbt_models.registry import load_trained_model
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         model = load_trained_model(args.checkpoint, args.device)
         if args.precision == "int8":
@@ -85,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     try:
         for label, dataset in sets:
-            results[label] = evaluate(model, dataset, args.device, args.batch_size)
+            results[label] = evaluate(model, dataset, args.device, args.batch_size,
+                                      progress=False if args.no_progress else None, description=label)
     except (DatasetError, ValueError) as error:
         print(f"rgbt-eval: {label}: {error}", file=sys.stderr)
         return 2

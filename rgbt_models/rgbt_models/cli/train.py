@@ -8,10 +8,10 @@ import logging
 import sys
 
 from rgbt_models import threads as thread_policy
-from rgbt_models.backbone import CheckpointError
 from rgbt_models.config import ConfigError
-from rgbt_models.data.datasets import DatasetError
 from rgbt_models.training.config import TASKS, TrainConfig
+
+# torch and the model code load after the arguments are parsed: --help answers at once.
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,12 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         config.output_dir = args.output_dir
     if args.epochs:
         config.train.epochs = args.epochs
+    from rgbt_models.backbone import CheckpointError
+    from rgbt_models.data.datasets import DatasetError
+    from rgbt_models.text.encoders import TextEncoderError
     from rgbt_models.training.trainer import train
 
     try:
         summary = train(config, resume=args.resume, device=args.device, max_steps_per_epoch=args.max_steps_per_epoch,
                         progress=not args.no_progress)
-    except (ConfigError, DatasetError, CheckpointError) as error:
+    except (ConfigError, DatasetError, CheckpointError, TextEncoderError, OSError) as error:
         print(f"rgbt-train: {args.config}: {error}", file=sys.stderr)
         return 2
     print(json.dumps({k: summary[k] for k in ("best_score", "output_dir", "checksum")}))

@@ -19,25 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rgbt_models.config import ConfigError
-
-STRIDE = 32  # the SAM 2 encoder's deepest stride: model input sides must be multiples of it
-
-
-def check_input_size(height: int, width: int, source: str) -> None:
-    """ConfigError naming `source` and the nearest valid values when a side is not a multiple of 32."""
-    bad = {name: value for name, value in (("height", height), ("width", width))
-           if not isinstance(value, int) or value < STRIDE or value % STRIDE}
-    if bad:
-        hints = ", ".join(f"{name} {value!r} -> use {nearest_multiple(value)}" for name, value in bad.items())
-        raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
-
-
-def nearest_multiple(value, stride: int = STRIDE) -> int:
-    try:
-        return max(stride, round(float(value) / stride) * stride)
-    except (TypeError, ValueError):
-        return stride
+# The size rule lives with the config readers (which need it without loading torch); kept here too.
+from rgbt_models.config import STRIDE, check_input_size, nearest_multiple  # noqa: F401 - re-exported
 
 
 def aspect_input_size(image_height: int, image_width: int, long_side: int) -> tuple[int, int]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_keys, load_yaml
-from rgbt_models.data.geometry import check_input_size
+from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml
 
 TASKS = ("samsod", "sartm")
 

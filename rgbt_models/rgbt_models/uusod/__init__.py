@@ -7,11 +7,17 @@ zero-initialised residual adapter on its deepest feature, with the same pseudo-l
 Unlabeled data come from rosbag2 bags or image folders; labels are never read here.
 """
 
-from rgbt_models.uusod.cue_extractor import SaliencyCueExtractor, SCEConfig
-from rgbt_models.uusod.pcl_sd import HardPixelSchedule, pcl_sd_loss
-from rgbt_models.uusod.refiner import PixelAffinityRefiner
-from rgbt_models.uusod.spr import SPRWeights, spr_update
-from rgbt_models.uusod.store import PseudoLabelStore
+import importlib
 
-__all__ = ["HardPixelSchedule", "PixelAffinityRefiner", "PseudoLabelStore", "SCEConfig", "SPRWeights",
-           "SaliencyCueExtractor", "pcl_sd_loss", "spr_update"]
+# Imported on first use (PEP 562), so that `rgbt-adapt --help` and reading an adapt config do
+# not load torch.
+_EXPORTS = {"SaliencyCueExtractor": "cue_extractor", "SCEConfig": "cue_extractor", "HardPixelSchedule": "pcl_sd",
+            "pcl_sd_loss": "pcl_sd", "PixelAffinityRefiner": "refiner", "SPRWeights": "spr", "spr_update": "spr",
+            "PseudoLabelStore": "store"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"rgbt_models.uusod.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'rgbt_models.uusod' has no attribute {name!r}")

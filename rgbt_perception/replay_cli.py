@@ -1,0 +1,69 @@
+"""rgbt-replay: run the perception stack over a recorded bag and report accuracy and latency.
+
+Offline (default): frames are read with `rosbags`, paired by the node's synchronizer (and, as
+the node does, RGB frames without thermal for thermal.timeout go through the degraded path),
+then run through the node's own pipeline. Camera topics may be sensor_msgs/Image or
+CompressedImage. With ground truth (label / saliency-mask topics in the bag, or --truth-dir)
+the model library's metrics are reported, optionally also without thermal
+(--compare-without-thermal). Always: per-stage latency, counts, overlays (+ MP4), a per-frame
+CSV, summary.json and report.md. --record OUT.mcap writes the outputs to a bag. --live plays
+the bag into a running node instead (see replay_live.py).
+"""
+
+# The console entry point: arguments are parsed before torch and the models load (in
+# rgbt_perception.replay), so that --help and a usage error answer at once.
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rgbt_models import threads as thread_policy
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "rgbt.yaml"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="rgbt-replay", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bag", help="rosbag2 folder or file (mcap or sqlite3)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="node parameter YAML (config/rgbt.yaml)")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="override a node parameter, as ros2 run -p does")
+    parser.add_argument("--rgb-topic", default="/camera/rgb/image")
+    parser.add_argument("--thermal-topic", default="/camera/thermal/image")
+    parser.add_argument("--label-topic", help="semantic ground truth (mono8 class ids, RGB stamps)")
+    parser.add_argument("--mask-topic", help="saliency ground truth (mono8 0/255, RGB stamps)")
+    parser.add_argument("--label-classes", help="class list of the semantic ground truth (preset name or YAML); "
+                        "compared with the SARTM checkpoint's (default: taken to be the checkpoint's, ids checked)")
+    parser.add_argument("--class-mapping", help="YAML 'mapping: {label class: model class | ignore}' for labels "
+                        "with another class list (needs --label-classes)")
+    parser.add_argument("--truth-dir", help="folder of ground-truth PNGs instead of topics: labels/ and/or masks/")
+    parser.add_argument("--truth-key", choices=("stamp", "index"), default="stamp",
+                        help="truth file names: the RGB stamp in ns, or the frame index")
+    parser.add_argument("--output", default="replay_out")
+    parser.add_argument("--overlay-every", type=int, default=10, help="write every Nth overlay PNG (0: none)")
+    parser.add_argument("--no-video", action="store_true")
+    parser.add_argument("--compare-without-thermal", action="store_true",
+                        help="also evaluate saliency from the RGB-only head and SARTM with thermal blanked")
+    parser.add_argument("--record", help="write the outputs to this bag (.mcap: mcap, else sqlite3)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --record bag")
+    parser.add_argument("--max-frames", type=int)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
+    parser.add_argument("--threads", type=thread_policy.argument, help=thread_policy.THREADS_HELP +
+                        " (default: the threads parameter of --config)")
+    parser.add_argument("--live", action="store_true", help="play into a running node over rclpy")
+    parser.add_argument("--rate", type=float, default=1.0, help="--live playback speed")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from rgbt_perception.replay import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
