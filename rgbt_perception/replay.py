@@ -57,6 +57,11 @@ class TruthFolder:
         return image
 
 
+def slug(text: str) -> str:
+    """A file-name form of a result label ('thermal blanked' -> 'thermal_blanked')."""
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
 def replay_offline(args, params: dict) -> dict:
     policy = thread_policy.apply(args.threads if args.threads is not None else params["threads"])
     print(f"rgbt-replay: {thread_policy.describe(policy)}", flush=True)
@@ -135,7 +140,8 @@ def replay_offline(args, params: dict) -> dict:
                     semantic["thermal blanked"].step(blank.semantic_mask, label)
             rows.append(row)
             if (args.overlay_every and index % args.overlay_every == 0) or video is not None:
-                panel = overlay(rgb, thermal, result, params["thermal.normalization"])
+                panel = overlay(rgb, thermal, result, params["thermal.normalization"],
+                                sartm.classes if sartm is not None else None)
                 if args.overlay_every and index % args.overlay_every == 0:
                     cv2.imwrite(str(output / "overlays" / f"{index:05d}.png"), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
                 if video is not None:
@@ -155,9 +161,9 @@ def replay_offline(args, params: dict) -> dict:
     plots = []
     if saliency_results:
         plots += plot_saliency_curves(saliency_results, output)
-    for i, res in enumerate(semantic_results.values()):
+    for label, res in semantic_results.items():  # e.g. confusion_with_thermal.png, confusion_thermal_blanked.png
         plots.append(plot_confusion(np.array(res["confusion_matrix"]), sartm.classes.names,
-                                    output / f"confusion_{i}.png"))
+                                    output / f"confusion_{slug(label)}.png", title=f"SARTM, {label}"))
     write_csv(output / "frames.csv", rows)
     summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,
                "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}

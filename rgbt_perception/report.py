@@ -12,24 +12,54 @@ import numpy as np
 
 from rgbt_models.data.thermal import normalize_thermal
 
+TITLE_HEIGHT = 18
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
-def overlay(rgb: np.ndarray, thermal: np.ndarray | None, result, thermal_normalization: str = "minmax") -> np.ndarray:
-    """One panel row: RGB | thermal | semantic colours blended on RGB | saliency heat map (RGB, uint8)."""
+
+def _titled(panel: np.ndarray, title: str) -> np.ndarray:
+    """The panel under a black strip holding its title."""
+    strip = np.zeros((TITLE_HEIGHT, panel.shape[1], 3), np.uint8)
+    cv2.putText(strip, title, (4, TITLE_HEIGHT - 5), FONT, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([strip, panel], axis=0)
+
+
+def class_legend(names, colors, width: int) -> np.ndarray:
+    """Colour swatches with the class names, wrapped to `width` (the same height every frame)."""
+    entries, rows, x = [], 0, 4
+    for name, color in zip(names, colors):
+        text_width = cv2.getTextSize(name, FONT, 0.4, 1)[0][0]
+        if x + 16 + text_width > width and x > 4:
+            rows, x = rows + 1, 4
+        entries.append((x, rows, name, color))
+        x += 16 + text_width + 12
+    legend = np.zeros(((rows + 1) * 18 + 4, width, 3), np.uint8)
+    for x, row, name, color in entries:
+        y = row * 18 + 4
+        cv2.rectangle(legend, (x, y), (x + 11, y + 11), tuple(int(c) for c in color), -1)
+        cv2.putText(legend, name, (x + 16, y + 10), FONT, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return legend
+
+
+def overlay(rgb: np.ndarray, thermal: np.ndarray | None, result, thermal_normalization: str = "minmax",
+            classes=None) -> np.ndarray:
+    """One titled panel row: RGB | thermal | SARTM classes blended on RGB | SAMSOD saliency heat
+    map with its objects' boxes; under it the class legend when `classes` (names, colors) is
+    given. RGB uint8."""
     h, w = rgb.shape[:2]
     if thermal is not None:
         t = (normalize_thermal(thermal, thermal_normalization) * 255).astype(np.uint8)
         t = cv2.cvtColor(cv2.applyColorMap(cv2.resize(t, (w, h)), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
     else:
         t = np.zeros_like(rgb)
-        cv2.putText(t, "THERMAL MISSING", (8, h // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 80, 80), 1)
-    panels = [rgb, t]
+        cv2.putText(t, "THERMAL MISSING", (8, h // 2), FONT, 0.5, (255, 80, 80), 1)
+    panels = [_titled(rgb, "RGB"), _titled(t, "thermal (inferno)")]
     if result.semantic_color is not None:
         colors = cv2.resize(result.semantic_color, (w, h), interpolation=cv2.INTER_NEAREST)
-        panels.append(cv2.addWeighted(rgb, 0.4, colors, 0.6, 0))
+        panels.append(_titled(cv2.addWeighted(rgb, 0.4, colors, 0.6, 0), "SARTM classes"))
     else:
         paused = (rgb * 0.3).astype(np.uint8)
-        cv2.putText(paused, "SARTM paused", (8, h // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
-        panels.append(paused)
+        cv2.putText(paused, "SARTM paused", (8, h // 2), FONT, 0.5, (255, 255, 255), 1)
+        panels.append(_titled(paused, "SARTM classes"))
     if result.saliency_map is not None:
         heat = cv2.cvtColor(cv2.applyColorMap(cv2.resize(result.saliency_map, (w, h)), cv2.COLORMAP_JET),
                             cv2.COLOR_BGR2RGB)
@@ -38,8 +68,11 @@ def overlay(rgb: np.ndarray, thermal: np.ndarray | None, result, thermal_normali
             sx, sy = w / result.saliency_map.shape[1], h / result.saliency_map.shape[0]
             cv2.rectangle(sal, (int(obj.x * sx), int(obj.y * sy)),
                           (int((obj.x + obj.width) * sx), int((obj.y + obj.height) * sy)), (255, 255, 255), 1)
-        panels.append(sal)
-    return np.concatenate(panels, axis=1)
+        panels.append(_titled(sal, "SAMSOD saliency + objects"))
+    row = np.concatenate(panels, axis=1)
+    if classes is None:
+        return row
+    return np.concatenate([row, class_legend(classes.names, classes.colors, row.shape[1])], axis=0)
 
 
 class VideoSink:

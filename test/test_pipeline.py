@@ -90,3 +90,22 @@ def test_homography_registers_thermal_onto_rgb(models):
     shifted = Pipeline(PipelineConfig(homography=shift, model_height=128, model_width=160), *models)
     moved = shifted.preprocess(scene.rgb, thermal)[1][0, 0]
     assert torch.allclose(moved[:, 20:], b[0, 0][:, 4:-16], atol=1e-5)
+
+
+def test_overlay_panels_are_titled_and_the_legend_names_every_class():
+    from rgbt_models.classes import class_list
+    from rgbt_perception.pipeline import PipelineResult
+    from rgbt_perception.report import TITLE_HEIGHT, class_legend, overlay
+
+    classes = class_list("synthetic")
+    rgb = np.full((64, 80, 3), 90, np.uint8)
+    full = PipelineResult(semantic_color=np.zeros((64, 80, 3), np.uint8), saliency_map=np.zeros((64, 80), np.uint8))
+    degraded = PipelineResult(saliency_map=np.zeros((64, 80), np.uint8))  # SARTM paused, no thermal
+    a = overlay(rgb, np.zeros((64, 80), np.uint16), full, classes=classes)
+    b = overlay(rgb, None, degraded, classes=classes)
+    legend = class_legend(classes.names, classes.colors, 4 * 80)
+    assert a.shape == b.shape == (TITLE_HEIGHT + 64 + legend.shape[0], 4 * 80, 3)  # constant: one MP4 size
+    assert a[:TITLE_HEIGHT].any() and not a[:TITLE_HEIGHT, 60:80].any()  # text at the left of each strip
+    for color in classes.colors:  # one swatch per class
+        assert (legend == np.array(color, np.uint8)).all(axis=2).sum() >= 100
+    assert overlay(rgb, None, degraded).shape[0] == TITLE_HEIGHT + 64  # no legend without classes

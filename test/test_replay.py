@@ -73,6 +73,7 @@ def test_replay_metrics_equal_the_model_library(tmp_path, checkpoints, storage):
     assert summary["frames_processed"] == 12
     assert (out / "report.md").read_text().count("|") > 20 and (out / "frames.csv").is_file()
     assert len(list((out / "overlays").glob("*.png"))) == 3
+    assert (out / "confusion_with_thermal.png").is_file()  # named after the result it shows
     assert set(summary["latency_ms"]) >= {"decode", "preprocess", "sartm", "samsod", "total"}
 
 

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         plots = plot_saliency_curves(results, output)
     else:
         plots = [plot_confusion(np.array(res["confusion_matrix"]), model.classes.names,
-                                output / f"confusion_{i}.png") for i, res in enumerate(results.values())]
+                                output / f"confusion_{i}.png", title=label)
+                 for i, (label, res) in enumerate(results.items())]
     print(f"wrote {output / 'results.md'}, {output / 'results.json'}, " + ", ".join(str(p) for p in plots))
     return 0
 

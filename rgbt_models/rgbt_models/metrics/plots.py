@@ -41,8 +41,8 @@ def plot_saliency_curves(results: dict[str, dict], folder: str | Path) -> list[P
     return paths
 
 
-def plot_confusion(matrix: np.ndarray, class_names: tuple[str, ...], path: str | Path) -> Path:
-    """Row-normalised confusion matrix (ground truth rows)."""
+def plot_confusion(matrix: np.ndarray, class_names: tuple[str, ...], path: str | Path, title: str = "") -> Path:
+    """Row-normalised confusion matrix (ground truth rows); `title` says which one it is."""
     plt = _pyplot()
     norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = max(4, 0.5 * len(class_names) + 2)
@@ -54,7 +54,8 @@ def plot_confusion(matrix: np.ndarray, class_names: tuple[str, ...], path: str |
         for j in range(len(class_names)):
             ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if norm[i, j] > 0.5 else "black")
-    ax.set(xlabel="prediction", ylabel="ground truth", title="normalised confusion matrix")
+    ax.set(xlabel="prediction", ylabel="ground truth",
+           title=f"{title}: confusion matrix, row-normalised" if title else "confusion matrix, row-normalised")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
