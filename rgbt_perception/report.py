@@ -36,6 +36,7 @@ def class_legend(names, colors, width: int) -> np.ndarray:
     for x, row, name, color in entries:
         y = row * 18 + 4
         cv2.rectangle(legend, (x, y), (x + 11, y + 11), tuple(int(c) for c in color), -1)
+        cv2.rectangle(legend, (x, y), (x + 11, y + 11), (160, 160, 160), 1)  # a black class shows too
         cv2.putText(legend, name, (x + 16, y + 10), FONT, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
     return legend
 
