@@ -134,6 +134,23 @@ class SAM2Backbone(nn.Module):
         return masks
 
 
+def freeze_unused_decoder_parts(decoder: nn.Module, used_mask_tokens: int) -> list[str]:
+    """Freeze what of a SAM 2 mask decoder no loss reaches when only its first
+    `used_mask_tokens` masks are used and no IoU or object score is: the IoU prediction head,
+    the object-score head and the hypernetwork MLPs of the unused mask tokens. (Their tokens
+    stay trainable: they take part in the transformer's attention.) Returns the frozen names."""
+    frozen = ["iou_prediction_head"]
+    decoder.iou_prediction_head.requires_grad_(False)
+    if getattr(decoder, "pred_obj_scores", False):
+        decoder.pred_obj_score_head.requires_grad_(False)
+        frozen.append("pred_obj_score_head")
+    for index, mlp in enumerate(decoder.output_hypernetworks_mlps):
+        if index >= used_mask_tokens:
+            mlp.requires_grad_(False)
+            frozen.append(f"output_hypernetworks_mlps.{index}")
+    return frozen
+
+
 def upsample_to(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of logits to an image size (H, W)."""
     if tuple(logits.shape[-2:]) == tuple(size):

@@ -48,6 +48,21 @@ def keep_extreme_channels(h: torch.Tensor, k: torch.Tensor, largest: bool) -> to
     return h * keep.to(h.dtype)
 
 
+def straight_through_keep(h: torch.Tensor, count: torch.Tensor, largest: bool, softness: float = 1.0) -> torch.Tensor:
+    """h with all but the floor(count) largest (or smallest) channels of each token zeroed --
+    exactly keep_extreme_channels in the forward pass -- and a gradient for `count`.
+
+    The hard mask (rank < floor(count)) is not differentiable in the count, so the backward pass
+    uses a soft rank mask sigmoid((count - rank - 0.5) / softness) instead (a straight-through
+    estimator): a larger count lets the next-ranked channels in, and the loss says whether that
+    helps. count: (B,) real-valued channel counts, the gate's output."""
+    ranks = h.argsort(dim=-1, descending=largest).argsort(dim=-1).to(h.dtype)  # 0 = most extreme
+    c = count.to(h.dtype).view(-1, *([1] * (h.ndim - 1)))
+    hard = (ranks < torch.floor(c)).to(h.dtype)
+    soft = torch.sigmoid((c - ranks - 0.5) / softness)
+    return h * (hard + (soft - soft.detach()))  # (soft - soft) is exactly 0: the forward is the hard mask
+
+
 class DecoupledAdapter(nn.Module):
     """Foreground + background bottleneck adapters with a learnable gate (SAMSOD, Sec. III-C).
 
@@ -55,15 +70,22 @@ class DecoupledAdapter(nn.Module):
     so that an untrained adapter adds exactly nothing). The foreground branch keeps each
     token's k_fg largest activated channels, the background branch its k_bg smallest, with
         k_fg = floor(r * (ratio_fg + temperature * w_fg)),  k_bg = floor(r * (ratio_bg + temperature * w_bg)),
-    (w_fg, w_bg) = token-mean of softmax(gate(x)). The count is discrete, so the gate learns
-    through a per-token softmax mix of the two branches (as the authors' code does).
+    (w_fg, w_bg) = token-mean of softmax(gate(x)). The branches are mixed per token by a
+    second softmax (`mix`, as the authors' code does).
+
+    The counts are integers, so in the paper's formulation `gate` gets no gradient at all. With
+    gate_learning (default) training uses a straight-through relaxation of the top-k mask: the
+    forward pass is the paper's hard mask, bit for bit, and the backward pass differentiates a
+    soft rank mask with respect to the counts (straight_through_keep). gate_learning=False is
+    the paper's forward with a gate that stays at its initialisation (the ablation).
     """
 
     def __init__(self, dim: int, bottleneck: int = 32, scale: float = 0.5, ratio_fg: float = 0.45,
-                 ratio_bg: float = 0.35, temperature: float = 0.1) -> None:
+                 ratio_bg: float = 0.35, temperature: float = 0.1, gate_learning: bool = True) -> None:
         super().__init__()
         self.bottleneck, self.scale = bottleneck, scale
         self.ratio_fg, self.ratio_bg, self.temperature = ratio_fg, ratio_bg, temperature
+        self.gate_learning = gate_learning
         self.fg_down, self.fg_up = nn.Linear(dim, bottleneck), nn.Linear(bottleneck, dim)
         self.bg_down, self.bg_up = nn.Linear(dim, bottleneck), nn.Linear(bottleneck, dim)
         self.gate = nn.Linear(dim, 2)
@@ -72,17 +94,27 @@ class DecoupledAdapter(nn.Module):
             nn.init.zeros_(up.weight)
             nn.init.zeros_(up.bias)
 
-    def channel_counts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(k_fg, k_bg) per image for x of shape (B, ..., D)."""
+    def continuous_counts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """r * (ratio + temperature * w) per image for x of shape (B, ..., D), before the floor."""
         w = F.softmax(self.gate(x), dim=-1).flatten(1, -2).mean(dim=1)  # (B, 2)
-        k_fg = torch.floor(self.bottleneck * (self.ratio_fg + self.temperature * w[:, 0]))
-        k_bg = torch.floor(self.bottleneck * (self.ratio_bg + self.temperature * w[:, 1]))
-        return k_fg.long(), k_bg.long()
+        return (self.bottleneck * (self.ratio_fg + self.temperature * w[:, 0]),
+                self.bottleneck * (self.ratio_bg + self.temperature * w[:, 1]))
+
+    def channel_counts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(k_fg, k_bg) per image for x of shape (B, ..., D): the paper's floor(...)."""
+        c_fg, c_bg = self.continuous_counts(x)
+        return torch.floor(c_fg).long(), torch.floor(c_bg).long()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k_fg, k_bg = self.channel_counts(x)
-        fg = self.fg_up(keep_extreme_channels(F.gelu(self.fg_down(x)), k_fg, largest=True))
-        bg = self.bg_up(keep_extreme_channels(F.gelu(self.bg_down(x)), k_bg, largest=False))
+        h_fg, h_bg = F.gelu(self.fg_down(x)), F.gelu(self.bg_down(x))
+        if self.gate_learning and torch.is_grad_enabled() and self.gate.weight.requires_grad:
+            c_fg, c_bg = self.continuous_counts(x)
+            fg = self.fg_up(straight_through_keep(h_fg, c_fg, largest=True))
+            bg = self.bg_up(straight_through_keep(h_bg, c_bg, largest=False))
+        else:  # inference (and the ablation): the paper's hard mask, the fast selection
+            k_fg, k_bg = self.channel_counts(x)
+            fg = self.fg_up(keep_extreme_channels(h_fg, k_fg, largest=True))
+            bg = self.bg_up(keep_extreme_channels(h_bg, k_bg, largest=False))
         mix = F.softmax(self.mix(x), dim=-1)
         return self.scale * (mix[..., :1] * fg + mix[..., 1:] * bg)
 

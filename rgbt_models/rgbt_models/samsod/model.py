@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
-from rgbt_models.backbone.sam2_backbone import upsample_to
+from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
 from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint, trained_input_size
 from rgbt_models.config import ModelConfigFile, check_keys
 from rgbt_models.losses.structure import structure_loss
@@ -29,6 +29,9 @@ class AdapterConfig:
     ratio_fg: float = 0.45
     ratio_bg: float = 0.35
     temperature: float = 0.1
+    # Straight-through gradient for the gate (see DecoupledAdapter); False: the gate never learns
+    # (the paper's counts taken literally; the ablation).
+    gate_learning: bool = True
 
 
 @dataclass
@@ -74,10 +77,13 @@ class SAMSOD(nn.Module):
         a = self.config.adapter
         for index, block in enumerate(blocks):
             adapters = [DecoupledAdapter(block.dim_out, a.bottleneck, a.scale, a.ratio_fg, a.ratio_bg,
-                                         a.temperature) for _ in (RGB, THERMAL)]
+                                         a.temperature, a.gate_learning) for _ in (RGB, THERMAL)]
             blocks[index] = AdaptedBlock(block, PerStream(adapters, self.backbone.router))
         if self.config.train_encoder:
             self.backbone.image_encoder.requires_grad_(True)
+        # SAMSOD reads mask token 0 only: what serves the other tokens, IoU and object scores
+        # never gets a gradient, so it is frozen (and the trainable count is what trains).
+        freeze_unused_decoder_parts(self.backbone.sam_mask_decoder, used_mask_tokens=1)
         self.domain_adapter = DomainAdapter(deepest, self.config.domain_adapter) if self.config.domain_adapter else None
         self._generator = torch.Generator().manual_seed(0)
 
@@ -122,7 +128,7 @@ class SAMSOD(nn.Module):
         for block in self.backbone.blocks:
             groups["rgb_adapters"] += list(block.adapter.streams[RGB].parameters())
             groups["thermal_adapters"] += list(block.adapter.streams[THERMAL].parameters())
-        groups["decoder"] = list(self.backbone.sam_mask_decoder.parameters())
+        groups["decoder"] = [p for p in self.backbone.sam_mask_decoder.parameters() if p.requires_grad]
         if self.config.train_encoder:
             adapters = {id(p) for p in groups["rgb_adapters"] + groups["thermal_adapters"]}
             encoder = self.backbone.image_encoder.parameters()

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
-from rgbt_models.backbone.sam2_backbone import upsample_to
+from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
 from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint, trained_input_size
 from rgbt_models.classes import ClassList, class_list
 from rgbt_models.config import ConfigError, ModelConfigFile, check_keys
@@ -50,6 +50,10 @@ class SARTMConfig(ModelConfigFile):
     inference_path: str = "average"
     # Train the encoder too (only for the CI/demo micro backbone, which has no pre-trained weights).
     train_encoder: bool = False
+    # Train the class decoder's two-way transformer; the paper keeps it frozen ("the frozen
+    # Transformer block", Sec. III-A): False. The mask tokens, hypernetwork MLPs and upscaling train
+    # (with train_encoder, i.e. no pre-trained weights at all, the transformer trains too).
+    train_decoder_transformer: bool = False
 
     def __post_init__(self) -> None:
         if self.inference_path not in INFERENCE_PATHS:
@@ -125,6 +129,8 @@ class SARTM(nn.Module):
         # conv_s0/conv_s1 are replaced by the per-modality IFP/FFP reductions.
         del decoder.conv_s0, decoder.conv_s1
         decoder.requires_grad_(True)
+        decoder.transformer.requires_grad_(self.config.train_decoder_transformer or self.config.train_encoder)
+        freeze_unused_decoder_parts(decoder, used_mask_tokens=num_classes)  # the IoU head: never read
         return decoder
 
     @staticmethod
