@@ -96,3 +96,44 @@ def test_uusod_cue_extractor_every_trainable_parameter_learns():
         pcl_sd_loss(model.saliency(rgb, thermal), 0.1).backward()
 
     assert parameters_without_gradient(model, step) == []
+
+
+def test_sartm_loss_presets_are_reachable_by_name_and_overridable():
+    from rgbt_models.config import ConfigError
+    from rgbt_models.sartm.model import LOSS_PRESETS, SARTMLossConfig
+
+    paper = SARTMLossConfig.from_value("paper")
+    assert (paper.decoder_weight, paper.aux_weight, paper.cmkd_weight, paper.prototype_weight) == (1.0, 0.008, 100.0,
+                                                                                                   10000.0)
+    tuned = SARTMLossConfig.from_value({"preset": "authors_code", "cmkd_temperature": 0.5})
+    assert tuned.prototype_weight == 1.0 and tuned.cmkd_temperature == 0.5
+    assert SARTMLossConfig.from_value(None).preset == SARTMLossConfig().preset
+    assert set(LOSS_PRESETS) == {"ours", "paper", "authors_code"}
+    try:
+        SARTMLossConfig.from_value("papr")
+    except ConfigError as error:
+        assert "unknown loss preset 'papr'" in str(error)
+    else:
+        raise AssertionError("an unknown preset must be refused")
+
+
+def test_cmkd_follows_the_authors_formulation_and_the_prototype_memory_moves():
+    from rgbt_models.losses.cmkd import cmkd_loss, prototype_consistency_loss
+
+    torch.manual_seed(0)
+    prototypes, text = torch.randn(3, 8), torch.randn(3, 5)
+    present = torch.tensor([True, True, True])
+    p, t = (torch.nn.functional.normalize(x, dim=-1) for x in (prototypes, text))
+    expected = torch.nn.functional.kl_div(torch.log_softmax(p @ p.T, -1), torch.softmax(t @ t.T, -1),
+                                          reduction="none").mean()  # tau = 1, element mean (authors' code)
+    assert torch.allclose(cmkd_loss(prototypes, text, present), expected)
+    memory = torch.zeros(4, 8)
+    loss = prototype_consistency_loss(prototypes, torch.tensor([True, True, False]), memory[:3])
+    assert loss > 0 and torch.allclose(memory[:2], 0.1 * prototypes[:2]) and not memory[2:].any()
+
+    config = SARTMConfig.from_dict({"backbone": {"name": "test", "image_size": 64}, "classes": "synthetic",
+                                    "lora_rank": 4, "loss": "authors_code"})
+    model = SARTM(config, text_embeddings=torch.randn(4, 8))
+    rgb, thermal, labels, _ = batch()
+    losses = model.losses(model(rgb, thermal), labels)
+    assert set(losses) == {"decoder", "aux", "cmkd", "prototype"} and model.prototype_memory.any()
