@@ -90,6 +90,8 @@ class SARTMConfig(ModelConfigFile):
     train_decoder_transformer: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.loss, SARTMLossConfig):  # a preset name or a mapping, as in YAML
+            self.loss = SARTMLossConfig.from_value(self.loss)
         if self.inference_path not in INFERENCE_PATHS:
             raise ConfigError(f"inference_path must be one of {INFERENCE_PATHS}, got {self.inference_path!r}")
         if int(self.lora_rank) < 1:
