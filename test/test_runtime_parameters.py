@@ -43,14 +43,14 @@ def set_remotely(graph, **values):
 
     _, client_node, executor = graph
     client = client_node.create_client(SetParameters, "/rgbt_perception/set_parameters")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not client.service_is_ready():
         executor.spin_once(timeout_sec=0.05)
         assert time.monotonic() < deadline, "no set_parameters service"
     request = SetParameters.Request(parameters=[Parameter(name.replace("__", "."), value=value).to_parameter_msg()
                                                 for name, value in values.items()])
     future = client.call_async(request)
-    executor.spin_until_future_complete(future, timeout_sec=20)
+    executor.spin_until_future_complete(future, timeout_sec=60)
     return future.result().results
 
 
