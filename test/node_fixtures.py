@@ -1,6 +1,10 @@
-"""Helpers of the node tests: synthetic image messages and the node's test parameters."""
+"""Helpers of the node tests: synthetic image messages, the node's test parameters and
+checkpoints, and an in-process graph (the node under test + a tester node on one executor)."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import numpy as np
 from ros_harness import REPO_ROOT
@@ -33,3 +37,81 @@ def scene_pair(index: int, sec: int, nanosec: int, height: int = 128, width: int
     scene = make_scene(index, height, width)
     return (image_msg(scene.rgb, "rgb8", sec, nanosec, "rgb_camera"),
             image_msg(scene.thermal_raw, "mono16", sec, nanosec, "thermal_camera"))
+
+
+def node_overrides(**extra) -> list:
+    """parameter_overrides for an in-process node with the test-size models (random weights)."""
+    from rclpy.parameter import Parameter
+
+    values = {"allow_untrained": True, "sartm.config": str(MODEL_CONFIGS / "sartm" / "test.yaml"),
+              "samsod.config": str(MODEL_CONFIGS / "samsod" / "test.yaml"), "model_height": 128,
+              "model_width": 160, **{k.replace("__", "."): v for k, v in extra.items()}}
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+def write_test_checkpoints(folder: Path) -> list[str]:
+    """Test-size SARTM and SAMSOD checkpoints (random weights, seed 0) in `folder`, as the
+    node/replay parameters that load them (model size 128x160)."""
+    import torch
+
+    from rgbt_models.backbone import BackboneConfig
+    from rgbt_models.samsod import SAMSOD, SAMSODConfig
+    from rgbt_models.sartm import SARTM, SARTMConfig
+
+    torch.manual_seed(0)
+    backbone = BackboneConfig(name="test", image_size=128)
+    SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1)).save(folder / "a.pt")
+    SAMSOD(SAMSODConfig(backbone=backbone)).save(folder / "b.pt")
+    return ["-p", f"sartm.checkpoint:={folder / 'a.pt'}", "-p", f"samsod.checkpoint:={folder / 'b.pt'}"]
+
+
+class Graph:
+    """A node under test and a tester node (publishers, subscriptions, service clients) spun
+    by one executor in this process; deadlines are generous for a loaded machine."""
+
+    def __init__(self, context, node):
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+
+        self.node, self.tester = node, Node("tester", context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(node)
+        self.executor.add_node(self.tester)
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def spin_until(self, condition, timeout: float = 60.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            self.executor.spin_once(timeout_sec=0.05)
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+
+    def call(self, service_type, name: str, request):
+        """A service call from the tester node (what `ros2 service call` / `ros2 param set` do)."""
+        client = self.tester.create_client(service_type, name)
+        self.spin_until(client.service_is_ready, what=f"service {name}")
+        future = client.call_async(request)
+        self.executor.spin_until_future_complete(future, timeout_sec=60)
+        return future.result()
+
+    def processes_a_pair(self, second: int, timeout: float = 60.0) -> bool:
+        """Feed one pair straight into the node's callbacks; whether the worker processed it."""
+        before = self.node.counts.get("processed", 0) if self.node.started else 0
+        rgb, thermal = scene_pair(second, second, 0)
+        self.node._on_rgb(rgb)
+        self.node._on_thermal(thermal)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+            if self.node.started and self.node.counts["processed"] > before:
+                return True
+        return False
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node._stop()
+        self.node.destroy_node()
+        self.tester.destroy_node()

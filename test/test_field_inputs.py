@@ -8,25 +8,16 @@ import json
 import time
 
 import pytest
-import torch
-from node_fixtures import MODEL_CONFIGS
-from rclpy.parameter import Parameter
+from node_fixtures import Graph, node_overrides, scene_pair, write_test_checkpoints
 
-from rgbt_models.backbone import BackboneConfig
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
 from rgbt_models.data.image_codec import encode_compressed
 from rgbt_models.data.synthetic import make_scene
-from rgbt_models.samsod import SAMSOD, SAMSODConfig
-from rgbt_models.sartm import SARTM, SARTMConfig
 from rgbt_perception.replay import main as replay
 
 pytestmark = pytest.mark.ros
 
-OVERRIDES = [Parameter("allow_untrained", value=True),
-             Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
-             Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
-             Parameter("model_height", value=128), Parameter("model_width", value=160),
-             Parameter("rgb.transport", value="compressed"), Parameter("thermal.transport", value="compressed")]
+OVERRIDES = node_overrides(rgb__transport="compressed", thermal__transport="compressed")
 
 
 def compressed(array, encoding, sec, codec="png"):
@@ -40,33 +31,21 @@ def compressed(array, encoding, sec, codec="png"):
 
 
 def test_node_takes_compressed_topics_under_the_remapped_base_name(rclpy_context):
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CompressedImage, Image
 
     from rgbt_perception.node import RGBTPerceptionNode
 
-    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=OVERRIDES,
-                              cli_args=["--ros-args", "-r", "rgb/image:=/cam/color/image_raw"])
-    camera = Node("camera", context=rclpy_context)
+    graph = Graph(rclpy_context, RGBTPerceptionNode(context=rclpy_context, parameter_overrides=OVERRIDES,
+                                                    cli_args=["--ros-args", "-r", "rgb/image:=/cam/color/image_raw"]))
+    node, camera = graph.node, graph.tester
     rgb_pub = camera.create_publisher(CompressedImage, "/cam/color/image_raw/compressed", qos_profile_sensor_data)
     thermal_pub = camera.create_publisher(CompressedImage, "thermal/image/compressed", qos_profile_sensor_data)
     received = []
     camera.create_subscription(Image, "saliency/map", received.append, 10)
-    executor = SingleThreadedExecutor(context=rclpy_context)
-    executor.add_node(node)
-    executor.add_node(camera)
     try:
-        deadline = time.monotonic() + 30
-        while rgb_pub.get_subscription_count() == 0 or thermal_pub.get_subscription_count() == 0:
-            executor.spin_once(timeout_sec=0.05)
-            assert time.monotonic() < deadline, "the node did not subscribe to the compressed topics"
-        def spin_for(seconds):
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                executor.spin_once(timeout_sec=0.02)
-
+        graph.spin_until(lambda: rgb_pub.get_subscription_count() and thermal_pub.get_subscription_count(),
+                         what="the node to subscribe to the compressed topics")
         scene = make_scene(3, 128, 160)
         second, deadline = 1, time.monotonic() + 60  # generous: a loaded machine is slow, not wrong
         while not node.counts["bad"] and time.monotonic() < deadline:
@@ -74,31 +53,23 @@ def test_node_takes_compressed_topics_under_the_remapped_base_name(rclpy_context
             bad.data = bytes(bad.data)[:40]                       # paired, a counted bad pair
             rgb_pub.publish(bad)
             thermal_pub.publish(compressed(scene.thermal_raw, "mono16", second))
-            spin_for(0.3)
+            graph.spin_for(0.3)
             second += 1
         while not received and time.monotonic() < deadline:
             rgb_pub.publish(compressed(scene.rgb, "rgb8", second, "jpeg"))
             thermal_pub.publish(compressed(scene.thermal_raw, "mono16", second))
-            spin_for(0.3)
+            graph.spin_for(0.3)
             second += 1
         assert received and received[0].height == 128 and received[0].width == 160
         assert node.counts["processed"] >= 1 and node.counts["bad"] == 1 and node.bad_reasons == {"pair": 1}
     finally:
-        executor.shutdown(timeout_sec=1.0)
-        node.shutdown()
-        node.destroy_node()
-        camera.destroy_node()
+        graph.close()
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    backbone = BackboneConfig(name="test", image_size=128)
-    SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1)).save(folder / "a.pt")
-    SAMSOD(SAMSODConfig(backbone=backbone)).save(folder / "b.pt")
-    return ["-p", f"sartm.checkpoint:={folder / 'a.pt'}", "-p", f"samsod.checkpoint:={folder / 'b.pt'}",
-            "-p", "model_height:=128", "-p", "model_width:=160"]
+    return [*write_test_checkpoints(tmp_path_factory.mktemp("ckpt")), "-p", "model_height:=128",
+            "-p", "model_width:=160"]
 
 
 def test_replay_of_a_png_compressed_bag_equals_the_raw_bag(tmp_path, checkpoints):
@@ -152,18 +123,15 @@ def test_scaled_camera_info_in_output_pixels():
 
 
 def test_node_publishes_camera_info_scaled_to_the_outputs_with_their_stamp(rclpy_context):
-    from node_fixtures import scene_pair
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
 
     from rgbt_perception.node import RGBTPerceptionNode
 
-    overrides = [*OVERRIDES[:5], Parameter("output.height", value=64), Parameter("output.width", value=80)]
-    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=overrides,
-                              cli_args=["--ros-args", "-r", "rgb/image:=/cam/color/image_raw"])
-    camera = Node("camera", context=rclpy_context)
+    overrides = node_overrides(output__height=64, output__width=80)
+    graph = Graph(rclpy_context, RGBTPerceptionNode(context=rclpy_context, parameter_overrides=overrides,
+                                                    cli_args=["--ros-args", "-r", "rgb/image:=/cam/color/image_raw"]))
+    camera = graph.tester
     rgb_pub = camera.create_publisher(Image, "/cam/color/image_raw", qos_profile_sensor_data)
     thermal_pub = camera.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
     info_pub = camera.create_publisher(CameraInfo, "/cam/color/camera_info", qos_profile_sensor_data)
@@ -171,23 +139,16 @@ def test_node_publishes_camera_info_scaled_to_the_outputs_with_their_stamp(rclpy
     for prefix in infos:
         camera.create_subscription(CameraInfo, f"{prefix}/camera_info", infos[prefix].append, 10)
     camera.create_subscription(Image, "semantic/mask", masks.append, 10)
-    executor = SingleThreadedExecutor(context=rclpy_context)
-    executor.add_node(node)
-    executor.add_node(camera)
     try:
-        deadline = time.monotonic() + 30
-        while info_pub.get_subscription_count() == 0 or thermal_pub.get_subscription_count() == 0:
-            executor.spin_once(timeout_sec=0.05)
-            assert time.monotonic() < deadline
+        graph.spin_until(lambda: info_pub.get_subscription_count() and thermal_pub.get_subscription_count(),
+                         what="the node's subscriptions")
         second, deadline = 1, time.monotonic() + 60  # generous: a loaded machine is slow, not wrong
         while not (infos["semantic"] and infos["saliency"] and masks) and time.monotonic() < deadline:
             info_pub.publish(camera_info(stamp_sec=second))
             rgb, thermal = scene_pair(second, second, 0)
             rgb_pub.publish(rgb)
             thermal_pub.publish(thermal)
-            end = time.monotonic() + 0.3
-            while time.monotonic() < end:
-                executor.spin_once(timeout_sec=0.02)
+            graph.spin_for(0.3)
             second += 1
         for prefix, received in infos.items():
             assert received, f"no {prefix}/camera_info"
@@ -197,10 +158,7 @@ def test_node_publishes_camera_info_scaled_to_the_outputs_with_their_stamp(rclpy
         stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in masks}
         assert (infos["semantic"][0].header.stamp.sec, infos["semantic"][0].header.stamp.nanosec) in stamps
     finally:
-        executor.shutdown(timeout_sec=1.0)
-        node.shutdown()
-        node.destroy_node()
-        camera.destroy_node()
+        graph.close()
 
 
 def test_vision_msgs_forms_of_the_outputs():

@@ -3,60 +3,13 @@ both driven over their real rclpy services (what `ros2 lifecycle set` and `ros2 
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from node_fixtures import MODEL_CONFIGS, scene_pair
+from node_fixtures import Graph, node_overrides
 from rclpy.parameter import Parameter
 
 pytestmark = pytest.mark.ros
 
-OVERRIDES = [Parameter("allow_untrained", value=True),
-             Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
-             Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
-             Parameter("model_height", value=128), Parameter("model_width", value=160)]
-
-
-class Graph:
-    """A node under test, a client node and one executor spinning both."""
-
-    def __init__(self, context, node):
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-
-        self.node, self.client = node, Node("tester", context=context)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(node)
-        self.executor.add_node(self.client)
-
-    def call(self, service_type, name, request):
-        client = self.client.create_client(service_type, name)
-        deadline = time.monotonic() + 60
-        while not client.service_is_ready():
-            self.executor.spin_once(timeout_sec=0.05)
-            assert time.monotonic() < deadline, f"no service {name}"
-        future = client.call_async(request)
-        self.executor.spin_until_future_complete(future, timeout_sec=60)
-        return future.result()
-
-    def processes_a_pair(self, second: int, timeout: float = 60.0) -> bool:
-        """Feed one pair straight into the node's callbacks; whether the worker processed it."""
-        before = self.node.counts.get("processed", 0) if self.node.started else 0
-        rgb, thermal = scene_pair(second, second, 0)
-        self.node._on_rgb(rgb)
-        self.node._on_thermal(thermal)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-            if self.node.started and self.node.counts["processed"] > before:
-                return True
-        return False
-
-    def close(self):
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node._stop()
-        self.node.destroy_node()
-        self.client.destroy_node()
+OVERRIDES = node_overrides()
 
 
 def transition(graph, label: str) -> bool:

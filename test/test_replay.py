@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from node_fixtures import write_test_checkpoints
 
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
@@ -27,12 +28,7 @@ MODEL_PARAMS = ["-p", "model_height:=128", "-p", "model_width:=160"]
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    backbone = BackboneConfig(name="test", image_size=128)
-    SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1)).save(folder / "a.pt")
-    SAMSOD(SAMSODConfig(backbone=backbone)).save(folder / "b.pt")
-    return ["-p", f"sartm.checkpoint:={folder / 'a.pt'}", "-p", f"samsod.checkpoint:={folder / 'b.pt'}"]
+    return write_test_checkpoints(tmp_path_factory.mktemp("ckpt"))
 
 
 def evaluate_directly(bag, sartm_path, samsod_path):

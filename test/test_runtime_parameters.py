@@ -4,58 +4,32 @@ start-up-only parameters are read-only."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from node_fixtures import MODEL_CONFIGS
+from node_fixtures import Graph, node_overrides
 from rclpy.parameter import Parameter
 
 pytestmark = pytest.mark.ros
 
-OVERRIDES = [Parameter("allow_untrained", value=True),
-             Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
-             Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
-             Parameter("model_height", value=128), Parameter("model_width", value=160)]
-
-
 @pytest.fixture
 def graph(rclpy_context):
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-
     from rgbt_perception.node import RGBTPerceptionNode
 
-    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=OVERRIDES)
-    client_node = Node("param_client", context=rclpy_context)
-    executor = SingleThreadedExecutor(context=rclpy_context)
-    executor.add_node(node)
-    executor.add_node(client_node)
-    yield node, client_node, executor
-    executor.shutdown(timeout_sec=1.0)
-    node.shutdown()
-    node.destroy_node()
-    client_node.destroy_node()
+    graph = Graph(rclpy_context, RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides()))
+    yield graph
+    graph.close()
 
 
 def set_remotely(graph, **values):
     """SetParameters over the node's service (what `ros2 param set` calls); the results."""
     from rcl_interfaces.srv import SetParameters
 
-    _, client_node, executor = graph
-    client = client_node.create_client(SetParameters, "/rgbt_perception/set_parameters")
-    deadline = time.monotonic() + 60
-    while not client.service_is_ready():
-        executor.spin_once(timeout_sec=0.05)
-        assert time.monotonic() < deadline, "no set_parameters service"
     request = SetParameters.Request(parameters=[Parameter(name.replace("__", "."), value=value).to_parameter_msg()
                                                 for name, value in values.items()])
-    future = client.call_async(request)
-    executor.spin_until_future_complete(future, timeout_sec=60)
-    return future.result().results
+    return graph.call(SetParameters, "/rgbt_perception/set_parameters", request).results
 
 
 def test_runtime_parameters_apply_and_bad_values_are_refused_with_the_reason(graph):
-    node = graph[0]
+    node = graph.node
     (ok,) = set_remotely(graph, saliency__min_threshold=0.9)
     assert ok.successful and node.p["saliency.min_threshold"] == 0.9
     assert node.pipeline.config.saliency_min_threshold == 0.9
@@ -77,7 +51,7 @@ def test_runtime_parameters_apply_and_bad_values_are_refused_with_the_reason(gra
 
 
 def test_start_up_parameters_are_read_only(graph):
-    node = graph[0]
+    node = graph.node
     for name, value in (("device", "cpu"), ("samsod.checkpoint", "/tmp/x.pt"), ("threads", 1),
                         ("qos.reliability", "reliable"), ("rgb.transport", "compressed")):
         (refused,) = set_remotely(graph, **{name.replace(".", "__"): value})
