@@ -43,6 +43,17 @@ def check_input_size(height: int, width: int, source: str) -> None:
         raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
 
 
+def read_sections(content: dict, sections: dict[str, type]) -> dict[str, object]:
+    """Each named sub-mapping of a config (absent: empty) checked against its dataclass's fields
+    and built: {"data": DataConfig(...), "train": OptimConfig(...)}. `content` is not changed."""
+    built = {}
+    for name, kind in sections.items():
+        values = dict(content.get(name) or {})
+        check_keys(name, values, kind.__dataclass_fields__)
+        built[name] = kind(**values)
+    return built
+
+
 def check_keys(section: str, values: dict, allowed: set[str] | tuple[str, ...]) -> None:
     unknown = sorted(set(values) - set(allowed))
     if unknown:

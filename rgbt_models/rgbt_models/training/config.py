@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml
+from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml, read_sections
 
 TASKS = ("samsod", "sartm")
 
@@ -57,12 +57,8 @@ class TrainConfig:
         content = load_yaml(path)
         try:
             check_keys("training config", content, cls.__dataclass_fields__)
-            data = dict(content.get("data") or {})
-            check_keys("data", data, DataConfig.__dataclass_fields__)
-            optim = dict(content.get("train") or {})
-            check_keys("train", optim, OptimConfig.__dataclass_fields__)
             config = cls(task=content.get("task", task), model=dict(content.get("model") or {}),
-                         data=DataConfig(**data), train=OptimConfig(**optim),
+                         **read_sections(content, {"data": DataConfig, "train": OptimConfig}),
                          output_dir=str(content.get("output_dir", "runs/default")))
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{path}: {error}") from error

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml
+from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml, read_sections
 from rgbt_models.training.config import OptimConfig
 
 STAGES = ("sce", "detector", "adapter")
@@ -42,12 +42,10 @@ class AdaptConfig:
         content = load_yaml(path)
         try:
             check_keys("rgbt-adapt config", content, cls.__dataclass_fields__)
-            data = dict(content.pop("data", None) or {})
-            check_keys("data", data, UnlabeledDataConfig.__dataclass_fields__)
-            optim = dict(content.pop("train", None) or {})
-            check_keys("train", optim, OptimConfig.__dataclass_fields__)
+            sections = read_sections(content, {"data": UnlabeledDataConfig, "train": OptimConfig})
+            content = {k: v for k, v in content.items() if k not in sections}
             content.setdefault("stage", stage)
-            config = cls(**content, data=UnlabeledDataConfig(**data), train=OptimConfig(**optim))
+            config = cls(**content, **sections)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{path}: {error}") from error
         if stage is not None and config.stage != stage:
