@@ -30,6 +30,27 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def transport_floor(probe: CameraProbe, pair, rounds: int = 8) -> list[float]:
+    """Latencies (s) of the relay node (benchmarks/relay_node.py: DDS in, pair, publish a mono8
+    map; no decoding, no model, no worker), one pair at a time, measured like the node's."""
+    relay = NodeProcess("relay_node", env={"PYTHONPATH": str(Path(__file__).resolve().parent)})
+    try:
+        relay.wait_for_log("ready", timeout=60)
+        spin_until(probe.node, lambda: probe.rgb_pub.get_subscription_count() > 0, 30, probe.executor)
+        floor: list[float] = []
+        for i in range(rounds + 3):  # 3 warm-up pairs
+            before = len(probe.latencies)
+            probe.publish_pair(*pair)
+            spin_until(probe.node, lambda n=before: len(probe.latencies) > n, 30, probe.executor)
+            if i >= 3:
+                floor.append(probe.latencies[-1][1])
+        relay.stop(timeout=30)
+    finally:
+        relay.kill()
+    probe.latencies.clear()
+    return floor
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -45,17 +66,18 @@ def main() -> int:
 
     from rgbt_models.data.synthetic import make_scene
 
-    node = NodeProcess("rgbt_perception.node", ros_args=node_arguments(
-        args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
-        "-p", f"threads:={args.threads}"))
     rclpy.init(domain_id=lease.domain_id)
     probe = CameraProbe("bench_probe")
     executor, latencies, diagnostics = probe.executor, probe.latencies, probe.diagnostics
+    scenes = [make_scene(i, 512, 640) for i in range(8)]
+    frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
+    floor = transport_floor(probe, frames[0])
+    node = NodeProcess("rgbt_perception.node", ros_args=node_arguments(
+        args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
+        "-p", f"threads:={args.threads}"))
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
         spin_until(probe.node, lambda: probe.rgb_pub.get_subscription_count() > 0, 30, executor)
-        scenes = [make_scene(i, 512, 640) for i in range(8)]
-        frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
         # Warm-up: the first outputs (allocator and thread pools settle), then measure.
         rgb, thermal = frames[0]
         for i in range(3):
@@ -120,6 +142,9 @@ def main() -> int:
         ["p95 / model time (target <= 1.5)", f"{np.percentile(lat, 95) / model_s:.2f}"],
         ["node overhead, one pair at a time: e2e - model (ms, target <= 10)",
          f"{1000 * np.median(overheads):.1f} (min {1000 * min(overheads):.1f}, max {1000 * max(overheads):.1f})"],
+        ["transport floor: a relay node, same probe (ms; rclpy + Fast DDS, no work)",
+         f"{1000 * np.median(floor):.1f} (min {1000 * min(floor):.1f}, max {1000 * max(floor):.1f})"],
+        ["node overhead above the transport floor (ms)", f"{1000 * (np.median(overheads) - np.median(floor)):.1f}"],
         ["30 Hz: p50 latency - model (ms; includes the wait for the newest pair)",
          f"{1000 * (np.median(lat) - model_s):.0f}"],
         ["latency median, first half / second half (ms)",
