@@ -96,6 +96,8 @@ def main() -> int:
             spin_until(probe.node, lambda: len(diagnostics) >= 2, 10, executor)
             status = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
             overheads.append(latencies[-1][1] - float(status["model last frame (ms)"]) / 1000)
+        breakdown = {k.removesuffix(" median (ms)"): v for k, v in status.items()
+                     if k.endswith("median (ms)") and not k.startswith(("inference", "model", "latency"))}
         latencies.clear()
         rss_start = rss_mb(node.process.pid)
         start = time.monotonic()
@@ -152,6 +154,8 @@ def main() -> int:
         ["RSS start / end (MB, growth target < 50)", f"{rss_start:.0f} / {rss_end:.0f}"],
         ["SIGINT to exit", stop],
     ])
+    print("where the overhead goes, one pair at a time (node's medians, ms): "
+          + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
     print("node /diagnostics at the end:", ", ".join(f"{k}={v}" for k, v in values.items()))
     missed = [name for name, ok in (("overhead <= 10 ms", overhead_ms <= 10), ("p95 <= 1.5 x model", p95_ratio <= 1.5),
                                     ("RSS growth < 50 MB", growth < 50)) if not ok]

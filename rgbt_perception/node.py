@@ -9,7 +9,6 @@ DEGRADED; full mode resumes by itself.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 import threading
@@ -43,6 +42,7 @@ from rgbt_perception.codec import (
 )
 from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.log_throttle import ThrottledLog, reason_key
+from rgbt_perception.memory import HeapTrimmer
 from rgbt_perception.model_loading import ModelLoadError, load_model
 from rgbt_perception.parameters import (
     PARAMETERS,
@@ -56,23 +56,6 @@ from rgbt_perception.ros_compat import SubscriptionEventCallbacks, spin_until_sh
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
 
 SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker
-
-
-def _malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def release_free_memory() -> None:
-    """Give freed heap memory back to the OS (glibc keeps it after bursts of large images, e.g.
-    4K frames: measured 727 -> 1035 MB RSS in a soak, flat afterwards but never returned)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 class PerceptionNodeBase:
@@ -150,8 +133,14 @@ class PerceptionNodeBase:
                        "model_errors": 0, "non_finite_outputs": 0}
         self.bad_reasons: dict[str, int] = {}
         self.latencies: deque[float] = deque(maxlen=200)
+        self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/memory.py)
         self.inference: deque[float] = deque(maxlen=200)
         self.model_times: deque[float] = deque(maxlen=200)
+        # Where a frame's time goes outside the models (s), for /diagnostics and the node benchmark.
+        # The stamp age compares the RGB header stamp with the wall clock: meaningful for cameras
+        # that stamp with the same clock (not for bag replay on sim time).
+        self.stage_times: dict[str, deque[float]] = {name: deque(maxlen=200) for name in (
+            "stamp age at pairing", "hand-off to worker", "decode", "pipeline outside models", "publish")}
         self.last_thermal_wall = None
         self.last_rgb_wall = None
         self.rgb_without_thermal_since: float | None = None
@@ -346,6 +335,7 @@ class PerceptionNodeBase:
                 f"(sync.slop {self.p['sync.slop']} s)")
 
     def _on_pair(self, rgb_msg: Image, thermal_msg: Image) -> None:
+        self.stage_times["stamp age at pairing"].append(time.time() - stamp_seconds(rgb_msg))
         self.counts["pairs"] += 1
         self.last_pair_wall = time.monotonic()
         self._submit(rgb_msg, thermal_msg)
@@ -376,6 +366,7 @@ class PerceptionNodeBase:
                     return
                 rgb_msg, thermal_msg, received = self.pending
                 self.pending = None
+            picked = time.monotonic()
             try:  # every decode path: a malformed message is a counted bad message, never a crash
                 rgb, thermal = self._decode(rgb_msg, thermal_msg)
             except (BadImage, ValueError) as error:
@@ -403,14 +394,22 @@ class PerceptionNodeBase:
                 continue
             if not self.enabled:  # disabled (or deactivated) while this frame ran: publish nothing
                 continue
+            inferred = time.monotonic()
             try:
                 self._publish(rgb_msg.header, result, wanted)
             except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
                 self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
+            done = time.monotonic()
             self.counts["processed"] += 1
+            model = result.timings.get("sartm", 0.0) + result.timings.get("samsod", 0.0)
             self.inference.append(result.timings.get("total", 0.0))
-            self.model_times.append(result.timings.get("sartm", 0.0) + result.timings.get("samsod", 0.0))
-            self.latencies.append(time.monotonic() - received)
+            self.model_times.append(model)
+            self.latencies.append(done - received)
+            for name, seconds in (("hand-off to worker", picked - received),
+                                  ("decode", inferred - picked - result.timings.get("total", 0.0)),
+                                  ("pipeline outside models", result.timings.get("total", 0.0) - model),
+                                  ("publish", done - inferred)):
+                self.stage_times[name].append(seconds)
 
     def _wanted_outputs(self) -> frozenset[str]:
         """The outputs somebody subscribes to: no work for the others."""
@@ -458,7 +457,7 @@ class PerceptionNodeBase:
 
     # -- diagnostics ---------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
-        release_free_memory()
+        self.heap.maybe_trim()
         array = DiagnosticArray(status=[self.diagnostic_status()])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
@@ -503,9 +502,12 @@ class PerceptionNodeBase:
             values["inference median (ms)"] = f"{1000 * float(np.median(self.inference)):.1f}"
             values["model median (ms)"] = f"{1000 * float(np.median(self.model_times)):.1f}"
             values["model last frame (ms)"] = f"{1000 * self.model_times[-1]:.1f}"
+        values.update({f"{name} median (ms)": f"{1000 * float(np.median(times)):.2f}"
+                       for name, times in self.stage_times.items() if times})
         if self.latencies:
             values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
             values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"
+        values["heap trims"] = str(self.heap.trims)
         values["degraded"] = str(message.startswith("DEGRADED"))
         return DiagnosticStatus(level=level, name=f"{self.get_fully_qualified_name()}: RGB-T perception",
                                 message=message, hardware_id="rgbt_perception",
