@@ -52,7 +52,7 @@ from rgbt_perception.parameters import (
     pipeline_config,
 )
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput, Pipeline
-from rgbt_perception.ros_compat import SubscriptionEventCallbacks, spin_until_shutdown
+from rgbt_perception.ros_compat import SubscriptionEventCallbacks, resolve_topic_name, spin_until_shutdown
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
 
 SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker
@@ -88,7 +88,7 @@ class PerceptionNodeBase:
         # topic), republished scaled to the output size beside each output.
         self.camera_info: CameraInfo | None = None
         self._entities.append(self.create_subscription(
-            CameraInfo, info_topic_for(self.resolve_topic_name("rgb/image")), self._on_camera_info, camera_qos))
+            CameraInfo, info_topic_for(resolve_topic_name(self, "rgb/image")), self._on_camera_info, camera_qos))
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_synchronizer(
             self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
@@ -248,7 +248,7 @@ class PerceptionNodeBase:
         base topic *after* remapping + '/compressed', so that remapping rgb/image to a camera's
         image_raw subscribes to image_raw/compressed."""
         if self.p[f"{stream}.transport"] == "compressed":
-            return CompressedImage, self.resolve_topic_name(f"{stream}/image") + "/compressed"
+            return CompressedImage, resolve_topic_name(self, f"{stream}/image") + "/compressed"
         return Image, f"{stream}/image"
 
     def _bad(self, stream: str, error: Exception) -> None:

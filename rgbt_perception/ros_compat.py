@@ -33,3 +33,18 @@ def spin_until_shutdown(executor, context=None) -> None:
 
 
 __all__ += ["spin_until_shutdown"]
+
+
+def resolve_topic_name(node, topic: str) -> str:
+    """The fully qualified name `topic` has for `node` after remapping (Node.resolve_topic_name,
+    rclpy >= Iron). Where rclpy lacks it, the name is expanded without remapping (node name and
+    namespace only), and a remapped camera topic must then be given in full."""
+    resolve = getattr(node, "resolve_topic_name", None)
+    if resolve is not None:
+        return resolve(topic)
+    from rclpy.expand_topic_name import expand_topic_name
+
+    return expand_topic_name(topic, node.get_name(), node.get_namespace())
+
+
+__all__ += ["resolve_topic_name"]

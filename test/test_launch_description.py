@@ -151,3 +151,18 @@ def test_a_signal_between_ok_and_the_wait_set_is_a_clean_shutdown_and_other_erro
             spin_until_shutdown(Fails(), context=live)
     finally:
         rclpy.shutdown(context=live)
+
+
+def test_topic_names_resolve_with_and_without_nodes_resolve_topic_name(rclpy_context):
+    from rclpy.node import Node
+
+    from rgbt_perception.ros_compat import resolve_topic_name
+
+    node = Node("n", namespace="/robot", context=rclpy_context,
+                cli_args=["--ros-args", "-r", "rgb/image:=/cam/color/image_raw"])
+    try:
+        assert resolve_topic_name(node, "rgb/image") == "/cam/color/image_raw"  # remapped
+        older = type("OlderNode", (), {"get_name": node.get_name, "get_namespace": node.get_namespace})()
+        assert resolve_topic_name(older, "rgb/image") == "/robot/rgb/image"  # expanded only
+    finally:
+        node.destroy_node()
