@@ -37,7 +37,7 @@ __all__ += ["spin_until_shutdown"]
 
 def resolve_topic_name(node, topic: str) -> str:
     """The fully qualified name `topic` has for `node` after remapping (Node.resolve_topic_name,
-    rclpy >= Iron). Where rclpy lacks it, the name is expanded without remapping (node name and
+    where this distribution's rclpy has it). Where it lacks it, the name is expanded without remapping (node name and
     namespace only), and a remapped camera topic must then be given in full."""
     resolve = getattr(node, "resolve_topic_name", None)
     if resolve is not None:
