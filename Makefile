@@ -35,7 +35,7 @@ soak: setup
 demo: setup
 	@$(PY) demo/run_demo.py
 
-# UUSOD: adapt the demo SAMSOD to an unlabeled foggy bag (a few minutes on 2 cores).
+# UUSOD: adapt the demo SAMSOD to an unlabeled bag from a black-hot thermal camera (a few minutes on 2 cores).
 demo-adapt: setup
 	@$(PY) demo/run_demo_adapt.py
 

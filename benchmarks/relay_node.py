@@ -10,12 +10,11 @@ import sys
 
 import numpy as np
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
-from rgbt_perception.ros_compat import spin_until_shutdown
+from rgbt_perception.ros_compat import run_single_threaded
 
 
 class Relay(Node):
@@ -45,14 +44,7 @@ class Relay(Node):
 def main() -> int:
     rclpy.init(args=sys.argv)
     node = Relay()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        spin_until_shutdown(executor)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_single_threaded(node)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def main() -> int:
         print(f"demo: overlays in {OUT / 'replay' / 'overlays'} (RGB | thermal | SARTM classes | SAMSOD saliency), "
               f"video {OUT / 'replay' / 'replay.mp4'}, outputs bag {OUT / 'outputs'}; "
               f"done in {time.perf_counter() - start:.0f} s. Next: make demo-adapt adapts the saliency model to "
-              "an unlabeled foggy bag (UUSOD)")
+              "an unlabeled bag from a black-hot thermal camera (UUSOD)")
     return code
 
 

@@ -1,9 +1,10 @@
 """make demo-adapt: adapt the demo SAMSOD to a new domain from an unlabeled bag, in minutes.
 
-Records a foggy drive (veiled RGB, a thermal camera with another gain, offset, blur and noise)
-as a rosbag2 bag without any ground truth, runs `rgbt-adapt adapter` on it, and scores the model
-before and after on held-out foggy scenes and on the demo's own day/night domain (their labels
-are used for this report only)."""
+Records a drive whose thermal camera is set to black-hot (warm objects dark: a polarity setting
+of most thermal cores, and a shift that breaks the demo model's thermal and fused heads) as a
+rosbag2 bag without any ground truth, runs `rgbt-adapt adapter` on it, and scores the model
+before and after on held-out black-hot scenes and on the demo's own day/night domain (their
+labels are used for this report only)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "demo_out"
 TOPICS = ("/camera/rgb/image", "/camera/thermal/image")
+DOMAIN = "blackhot"
 
 
-def write_fog_bag(path: Path, frames: int = 64) -> None:
+def write_target_bag(path: Path, frames: int = 64) -> None:
     import shutil
 
     from rgbt_models.data.rosbag import BagWriter
@@ -25,7 +27,7 @@ def write_fog_bag(path: Path, frames: int = 64) -> None:
     shutil.rmtree(path, ignore_errors=True)
     with BagWriter(path, "mcap") as writer:
         for i in range(frames):
-            scene = synthetic_scene(500_000 + i, "fog", 128, 160)
+            scene = synthetic_scene(500_000 + i, DOMAIN, 128, 160)
             stamp = 1_700_000_000_000_000_000 + i * 100_000_000
             writer.write_image(TOPICS[0], scene.rgb, "rgb8", stamp, "rgb_camera")
             writer.write_image(TOPICS[1], scene.thermal_raw, "mono16", stamp, "thermal_camera")
@@ -40,8 +42,8 @@ def main() -> int:
 
     start = time.perf_counter()
     OUT.mkdir(exist_ok=True)
-    write_fog_bag(OUT / "fog_bag")
-    print(f"demo-adapt: wrote {OUT / 'fog_bag'} (64 unlabeled foggy RGB-T pairs)")
+    write_target_bag(OUT / "blackhot_bag")
+    print(f"demo-adapt: wrote {OUT / 'blackhot_bag'} (64 unlabeled RGB-T pairs, thermal camera set to black-hot)")
     code = adapt(["adapter", "--config", str(ROOT / "demo" / "adapt_demo.yaml"), "--no-progress"])
     if code != 0:
         return code
@@ -53,10 +55,10 @@ def main() -> int:
 
     models = {"before (demo SAMSOD)": SAMSOD.load(ROOT / "demo" / "checkpoints" / "samsod_demo.pt"),
               "after rgbt-adapt": SAMSOD.load(OUT / "adapt" / "samsod.pt")}
-    print("\n| model | fog S | fog MAE | day/night S | day/night MAE |\n| --- | --- | --- | --- | --- |")
+    print("\n| model | black-hot S | black-hot MAE | day/night S | day/night MAE |\n| --- | --- | --- | --- | --- |")
     for name, model in models.items():
-        fog, source = score(model, "fog"), score(model, "mixed")
-        print(f"| {name} | {fog['S']:.3f} | {fog['MAE']:.3f} | {source['S']:.3f} | {source['MAE']:.3f} |")
+        target, source = score(model, DOMAIN), score(model, "mixed")
+        print(f"| {name} | {target['S']:.3f} | {target['MAE']:.3f} | {source['S']:.3f} | {source['MAE']:.3f} |")
     print(f"\ndemo-adapt: adapted checkpoint {OUT / 'adapt' / 'samsod.pt'} (point samsod.checkpoint at it); "
           f"done in {time.perf_counter() - start:.0f} s")
     return 0

@@ -32,7 +32,23 @@ def spin_until_shutdown(executor, context=None) -> None:
             raise
 
 
-__all__ += ["spin_until_shutdown"]
+def run_single_threaded(node) -> int:
+    """Spin `node` alone on a single-threaded executor until shutdown, then destroy it and shut
+    rclpy down (the main loop of the project's helper nodes); returns the exit code 0."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        spin_until_shutdown(executor)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+__all__ += ["run_single_threaded", "spin_until_shutdown"]
 
 
 def resolve_topic_name(node, topic: str) -> str:

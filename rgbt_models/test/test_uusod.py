@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from rgbt_models.backbone import BackboneConfig
+from rgbt_models.config import ConfigError
 from rgbt_models.data.rosbag import BagWriter
 from rgbt_models.data.synthetic import make_scene
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
@@ -30,7 +31,9 @@ from rgbt_models.uusod import (
     pcl_sd_loss,
     spr_update,
 )
+from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.data import UnlabeledFolder, open_unlabeled
+from rgbt_models.uusod.head_weighting import border_saliency, weight_heads
 from rgbt_models.uusod.runner import attach_domain_adapter
 
 CONFIGS = Path(__file__).resolve().parents[1] / "rgbt_models" / "configs" / "uusod"
@@ -74,6 +77,38 @@ def test_the_refiner_moves_a_noisy_label_towards_the_image_edges():
     outside, missed = (..., slice(8, 12), slice(8, 32)), (..., slice(32, 36), slice(12, 36))
     assert refined[outside].mean() < label[outside].mean()  # label off the object fades
     assert refined[missed].mean() > label[missed].mean()  # object the label missed fills in
+
+
+def test_the_boundary_prior_trusts_the_head_that_leaves_the_border_alone():
+    blob = torch.zeros(2, 1, 50, 50)
+    blob[..., 20:30, 20:30] = 1.0
+    ring = torch.ones(2, 1, 50, 50)
+    ring[..., 3:47, 3:47] = 0.0
+    assert border_saliency(blob, 0.06).tolist() == [0.0, 0.0]  # band: round(0.06 * 50) = 3 px
+    assert border_saliency(ring, 0.06).tolist() == [1.0, 1.0]
+    logit = lambda p: torch.logit(p.clamp(0.01, 0.99))  # noqa: E731
+    sound, broken = logit(blob), logit(1 - blob)  # a head inverted by, e.g., a black-hot camera
+    label = weight_heads({"fused": broken, "rgb": sound, "thermal": broken}, HeadWeighting())
+    assert torch.allclose(label, torch.sigmoid(sound), atol=1e-4)  # the broken heads get weight ~e^-49
+    summed = weight_heads({"fused": broken, "rgb": sound, "thermal": broken}, HeadWeighting("sum"))
+    assert torch.equal(summed, torch.sigmoid(broken + sound + broken))  # the model's own prediction
+    weaker = sound.clone()
+    weaker[..., 20:30, 20:30] = 0.0  # unsure about the object, same border
+    agreeing = weight_heads({"fused": sound, "rgb": weaker, "thermal": sound}, HeadWeighting())
+    mean = (2 * torch.sigmoid(sound) + torch.sigmoid(weaker)) / 3
+    assert torch.allclose(agreeing, mean, atol=1e-6)  # heads that agree on the border: their plain mean
+    assert torch.equal(weight_heads({"rgb": broken}, HeadWeighting()), torch.sigmoid(broken))  # one head
+    with pytest.raises(ValueError, match="heads.mode"):
+        HeadWeighting("median")
+
+
+def test_a_bad_heads_setting_is_refused_when_the_config_is_read(tmp_path):
+    config = tmp_path / "adapt.yaml"
+    config.write_text("stage: adapter\nsource_checkpoint: x.pt\nheads: {mode: boundary, band: 0.7}\n")
+    with pytest.raises(ConfigError, match=f"{config}: heads.band must be in"):
+        AdaptConfig.from_yaml(config)
+    config.write_text("stage: adapter\nsource_checkpoint: x.pt\nheads: {mode: sum}\n")
+    assert AdaptConfig.from_yaml(config).heads == {"mode": "sum"}
 
 
 def test_pseudo_label_store_round_trip_atomic_and_resumable(tmp_path):

@@ -12,11 +12,10 @@ import argparse
 import sys
 
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
-from rgbt_perception.ros_compat import spin_until_shutdown
+from rgbt_perception.ros_compat import run_single_threaded
 
 
 def custom_messages(stamp):
@@ -85,14 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=480)
     args = parser.parse_args(rclpy.utilities.remove_ros_args(argv)[1:])
     node = Talker(args)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        spin_until_shutdown(executor)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_single_threaded(node)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,25 @@ from rgbt_models.training.config import OptimConfig
 STAGES = ("sce", "detector", "adapter")
 
 
+@dataclass(frozen=True)
+class HeadWeighting:
+    """How SAMSOD's heads make a pseudo-label (uusod/head_weighting.py). `mode`: 'sum' (the
+    model's own prediction: sigmoid of the sum of its heads) or 'boundary' (the heads weighted by
+    the boundary prior). `band`: the border's width as a fraction of the
+    shorter image side; `temperature`: how sharply a head with a salient border loses weight
+    (in units of mean border saliency)."""
+
+    mode: str = "boundary"
+    band: float = 0.06
+    temperature: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("sum", "boundary"):
+            raise ValueError(f"heads.mode must be 'sum' or 'boundary', got {self.mode!r}")
+        if not 0 < self.band < 0.5 or self.temperature <= 0:
+            raise ValueError(f"heads.band must be in (0, 0.5) and heads.temperature > 0, got {self}")
+
+
 @dataclass
 class UnlabeledDataConfig:
     sources: list[str] = field(default_factory=lambda: ["synthetic:64"])
@@ -33,6 +52,10 @@ class AdaptConfig:
     data: UnlabeledDataConfig = field(default_factory=UnlabeledDataConfig)
     schedule: dict = field(default_factory=lambda: {"start": 0.2, "slope": -0.6})  # PCL-SD hard-pixel margin
     spr: dict = field(default_factory=lambda: {"enabled": True, "refined": 0.1, "prediction": 0.7, "previous": 0.2})
+    # How the SAMSOD's heads make a pseudo-label (uusod/head_weighting.py): 'boundary' weights
+    # them by the boundary prior (a head that marks the image border salient loses weight),
+    # 'sum' is the model's own prediction. The detector stage starts from the SCE's maps.
+    heads: dict = field(default_factory=lambda: asdict(HeadWeighting()))
     refiner: dict = field(default_factory=lambda: {"dilations": [1, 2, 4, 8], "iterations": 10})
     train: OptimConfig = field(default_factory=OptimConfig)
     output_dir: str = "runs/uusod"
@@ -46,6 +69,7 @@ class AdaptConfig:
             content = {k: v for k, v in content.items() if k not in sections}
             content.setdefault("stage", stage)
             config = cls(**content, **sections)
+            HeadWeighting(**config.heads)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{path}: {error}") from error
         if stage is not None and config.stage != stage:

@@ -5,7 +5,8 @@ TensorBoard, atomic per-epoch checkpoints, --resume after a kill, torchrun, AMP 
 - detector: SAMSOD learns from the pseudo-label store, first filled with the SCE's maps; after
   every epoch SPR rewrites each label from the model's prediction, its refinement and the label.
 - adapter: a trained SAMSOD, frozen, gets a zero-initialised domain adapter that alone learns
-  from the new domain's pseudo-labels (first: the source model's refined predictions), with SPR.
+  from the new domain's pseudo-labels (first: the source model's refined predictions, its heads
+  weighted by the boundary prior: `heads`), with SPR.
 The detector and adapter stages write `samsod.pt`, a normal SAMSOD checkpoint.
 """
 
@@ -28,9 +29,10 @@ from rgbt_models.metrics import SaliencyMetrics
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.training import distributed
 from rgbt_models.training.trainer import _autocast, optimizer_step, pick_device
-from rgbt_models.uusod.config import AdaptConfig
+from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.cue_extractor import SaliencyCueExtractor, SCEConfig
 from rgbt_models.uusod.data import open_unlabeled, synthetic_truth
+from rgbt_models.uusod.head_weighting import weight_heads
 from rgbt_models.uusod.pcl_sd import HardPixelSchedule, hard_pixel_fraction, pcl_sd_loss
 from rgbt_models.uusod.refiner import PixelAffinityRefiner
 from rgbt_models.uusod.spr import SPRWeights, spr_update
@@ -87,9 +89,10 @@ def guidance(rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def write_labels(model, dataset, store: PseudoLabelStore, device, batch_size: int, refiner=None,
-                 weights: SPRWeights | None = None, initial: str = "model") -> None:
+                 weights: SPRWeights | None = None, heads: HeadWeighting | None = None) -> None:
     """Fill or rewrite the store. SCE: its maps. SAMSOD first pass: its refined predictions.
-    SAMSOD with `weights`: SPR from the prediction, its refinement and the stored label."""
+    SAMSOD with `weights`: SPR from the prediction, its refinement and the stored label. The
+    SAMSOD's prediction for labels combines its heads as `heads` says."""
     was_training = model.training
     model.eval()
     for batch in DataLoader(dataset, batch_size=batch_size):
@@ -97,7 +100,7 @@ def write_labels(model, dataset, store: PseudoLabelStore, device, batch_size: in
         if isinstance(model, SaliencyCueExtractor):
             labels = model.saliency(rgb, thermal)
         else:
-            prediction = model.predict(rgb, thermal)
+            prediction = weight_heads(model(rgb, thermal), heads or HeadWeighting("sum")).float()
             refined = refiner(guidance(rgb, thermal), prediction)
             if weights is None:
                 labels = refined
@@ -164,6 +167,7 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
     spr = dict(config.spr)
     use_spr = bool(spr.pop("enabled", True))
     weights = SPRWeights(**spr)
+    heads = HeadWeighting(**config.heads)
     refiner = PixelAffinityRefiner(tuple(config.refiner.get("dilations", (1, 2, 4, 8))),
                                    int(config.refiner.get("iterations", 10))).to(torch_device)
     store = PseudoLabelStore(output / "pseudo_labels") if config.stage != "sce" else None
@@ -193,7 +197,12 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
             write_labels(SaliencyCueExtractor.load(config.cue_checkpoint, torch_device), dataset, store,
                          torch_device, o.batch_size)
         else:  # adapter: the source model's predictions, refined along the new domain's edges
-            write_labels(model, dataset, store, torch_device, o.batch_size, refiner)
+            write_labels(model, dataset, store, torch_device, o.batch_size, refiner, heads=heads)
+    first_labels = None  # their quality against the hidden truth, where there is one (synthetic)
+    if store is not None and rank == 0:
+        first_labels = label_quality(names, {n: store.read(n) for n in names}, d.height, d.width)
+        if first_labels:
+            log.info("first pseudo-labels: %s", first_labels)
     if world_size > 1:
         torch.distributed.barrier()
 
@@ -237,7 +246,7 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
             record |= {"p": p, "hard_pixels": float(np.mean(hard))}
         if rank == 0:
             if store is not None and use_spr:
-                write_labels(model, dataset, store, torch_device, o.batch_size, refiner, weights)
+                write_labels(model, dataset, store, torch_device, o.batch_size, refiner, weights, heads)
             predictions = model_maps(model, dataset, torch_device, o.batch_size)
             labels = {n: store.read(n) for n in names} if store is not None else predictions
             for key, maps in (("pseudo_labels", labels), ("predictions", predictions)):
@@ -267,7 +276,8 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
         writer.close()
     if world_size > 1:
         torch.distributed.destroy_process_group()
-    return {"history": history, "output_dir": str(output), "model": str(output / MODEL_FILES[config.stage]),
+    return {"history": history, "first_labels": first_labels, "output_dir": str(output),
+            "model": str(output / MODEL_FILES[config.stage]),
             "checksum": distributed.parameter_checksum(model), "samples": len(dataset),
             "best_loss": min((h["loss"] for h in history), default=math.nan)}
 
