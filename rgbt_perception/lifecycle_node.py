@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sys
 
+import rclpy
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
-from rgbt_perception.node import START_ERRORS, PerceptionNodeBase, main
+from rgbt_perception.node import START_ERRORS, PerceptionNodeBase, StartInterrupted, main
 
 
 class RGBTPerceptionLifecycleNode(PerceptionNodeBase, LifecycleNode):
@@ -59,7 +60,10 @@ def make_autostarted_node() -> RGBTPerceptionLifecycleNode:
     node = RGBTPerceptionLifecycleNode()
     if "--no-autostart" not in sys.argv:
         if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            interrupted = not rclpy.ok()  # a signal during configure fails its rcl calls
             node.destroy_node()
+            if interrupted:
+                raise StartInterrupted
             raise ValueError("configure failed (see the error above)")
         node.trigger_activate()
     return node

@@ -149,11 +149,13 @@ class PerceptionNodeBase:
         self.both_streams_since: float | None = None
         self.qos_warnings: list[str] = []
         self.model_error_logged = False
-        self.worker = threading.Thread(target=self._work, name="rgbt_inference", daemon=True)
-        self.worker.start()
         self._last_counts = dict(self.counts)
         self._last_diag = time.monotonic()
         self._entities.append(self.create_timer(self.p["diagnostics_period"], self._publish_diagnostics))
+        # The worker starts last: a signal that shuts rclpy down while the node is being built
+        # makes the next rcl call fail, and that must not happen with a live worker thread.
+        self.worker = threading.Thread(target=self._work, name="rgbt_inference", daemon=True)
+        self.worker.start()
         self.started = True
         self.get_logger().info("rgbt_perception ready: models "
                                f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}")
@@ -535,12 +537,16 @@ class RGBTPerceptionNode(PerceptionNodeBase, Node):
         """node_options go to rclpy's Node (context, parameter_overrides ... for in-process use)."""
         super().__init__("rgbt_perception", **node_options)
         self.p = self._declare_parameters()
-        self._start()
         self.enabled = True
         self.create_service(SetBool, "~/enable", self._on_enable)
+        self._start()  # last: it starts the worker and logs "ready"
 
 
 START_ERRORS = (ModelLoadError, ValueError, rclpy.exceptions.InvalidParameterValueException)
+
+
+class StartInterrupted(Exception):
+    """SIGINT/SIGTERM arrived while the node was being built or configured: a clean stop."""
 
 
 def main(argv: list[str] | None = None, make_node=RGBTPerceptionNode) -> int:
@@ -551,6 +557,12 @@ def main(argv: list[str] | None = None, make_node=RGBTPerceptionNode) -> int:
         print(f"[rgbt_perception] cannot start: {error}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
+    except (StartInterrupted, rclpy._rclpy_pybind11.RCLError) as error:
+        # SIGINT/SIGTERM while starting (rcl calls fail on the shut-down context): a clean stop
+        if isinstance(error, rclpy._rclpy_pybind11.RCLError) and rclpy.ok():
+            raise
+        rclpy.try_shutdown()
+        return 0
     # One executor thread is enough (callbacks only validate and pair; inference has its own
     # thread) and measured far better: rclpy's MultiThreadedExecutor fell behind 2 x 30 Hz
     # camera streams on 2 cores while the models ran, receiving 1 message in 4, seconds late.

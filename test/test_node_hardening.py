@@ -6,9 +6,11 @@ an existing --record path."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -138,6 +140,55 @@ def test_shutdown_cancels_a_slow_inference(node):
     assert node.shutdown(deadline=3.0)
     assert time.monotonic() - start < 1.0 and not node.worker.is_alive()
     assert node.counts["processed"] == 0
+
+
+def test_a_signal_while_the_node_is_built_is_a_clean_stop():
+    """SIGTERM right after start-up once ended in a traceback (exit 1): rclpy's handler shut the
+    context down between two rcl calls of the constructor. It must be exit 0 and no worker."""
+    from rgbt_perception import node as node_module
+
+    class SignalledWhileBuilding(node_module.RGBTPerceptionNode):
+        def _declare_parameters(self) -> dict:
+            values = super()._declare_parameters()
+            terminate_self()
+            return values
+
+    assert main_exit_code(node_module.main, lambda: SignalledWhileBuilding(parameter_overrides=OVERRIDES)) == 0
+    assert not [t for t in threading.enumerate() if t.name == "rgbt_inference" and t.is_alive()]
+
+
+def test_a_signal_while_the_lifecycle_node_configures_itself_is_a_clean_stop(monkeypatch):
+    from rgbt_perception import lifecycle_node
+    from rgbt_perception.node import main
+
+    class SignalledWhileConfiguring(lifecycle_node.RGBTPerceptionLifecycleNode):
+        def __init__(self) -> None:
+            super().__init__(parameter_overrides=OVERRIDES)
+
+        def on_configure(self, state):
+            terminate_self()
+            return super().on_configure(state)
+
+    monkeypatch.setattr(lifecycle_node, "RGBTPerceptionLifecycleNode", SignalledWhileConfiguring)
+    assert main_exit_code(main, lifecycle_node.make_autostarted_node) == 0
+    assert not [t for t in threading.enumerate() if t.name == "rgbt_inference" and t.is_alive()]
+
+
+def terminate_self() -> None:
+    """SIGTERM to this process; returns once rclpy's handler (installed by main) has shut the
+    context down, so that the caller's next rcl call fails as it would in the field."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while rclpy.ok() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def main_exit_code(main, make_node) -> int:
+    """The node's main() run in this process (default context, rclpy's signal handlers)."""
+    try:
+        return main(["rgbt_perception"], make_node)
+    finally:
+        rclpy.signals.uninstall_signal_handlers()
 
 
 def test_throttle_is_per_reason():
