@@ -50,8 +50,9 @@ class HeapTrimmer:
 
     def maybe_trim(self) -> bool:
         rss = resident_bytes()
-        if self.baseline is None or _MALLOC_TRIM is None or rss == 0:
-            self.baseline = rss if self.baseline is None else self.baseline
+        if self.baseline is None:
+            self.baseline = rss
+        if _MALLOC_TRIM is None or rss == 0:
             return False
         now = time.monotonic()
         if rss - self.baseline <= self.slack or now - self.last_trim < self.min_interval:

@@ -403,13 +403,14 @@ class PerceptionNodeBase:
                 self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
             done = time.monotonic()
             self.counts["processed"] += 1
+            total = result.timings.get("total", 0.0)
             model = result.timings.get("sartm", 0.0) + result.timings.get("samsod", 0.0)
-            self.inference.append(result.timings.get("total", 0.0))
+            self.inference.append(total)
             self.model_times.append(model)
             self.latencies.append(done - received)
             for name, seconds in (("hand-off to worker", picked - received),
-                                  ("decode", inferred - picked - result.timings.get("total", 0.0)),
-                                  ("pipeline outside models", result.timings.get("total", 0.0) - model),
+                                  ("decode", inferred - picked - total),
+                                  ("pipeline outside models", total - model),
                                   ("publish", done - inferred)):
                 self.stage_times[name].append(seconds)
 

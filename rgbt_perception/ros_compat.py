@@ -10,7 +10,7 @@ try:
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
-__all__ = ["SubscriptionEventCallbacks"]
+__all__ = ["SubscriptionEventCallbacks", "resolve_topic_name", "run_single_threaded", "spin_until_shutdown"]
 
 
 def spin_until_shutdown(executor, context=None) -> None:
@@ -48,19 +48,15 @@ def run_single_threaded(node) -> int:
     return 0
 
 
-__all__ += ["run_single_threaded", "spin_until_shutdown"]
-
 
 def resolve_topic_name(node, topic: str) -> str:
     """The fully qualified name `topic` has for `node` after remapping (Node.resolve_topic_name,
-    where this distribution's rclpy has it). Where it lacks it, the name is expanded without remapping (node name and
-    namespace only), and a remapped camera topic must then be given in full."""
+    where this distribution's rclpy has it). Where it lacks it, the name is expanded without
+    remapping (node name and namespace only), and a remapped camera topic must then be given in
+    full."""
     resolve = getattr(node, "resolve_topic_name", None)
     if resolve is not None:
         return resolve(topic)
     from rclpy.expand_topic_name import expand_topic_name
 
     return expand_topic_name(topic, node.get_name(), node.get_namespace())
-
-
-__all__ += ["resolve_topic_name"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -112,14 +113,15 @@ def write_labels(model, dataset, store: PseudoLabelStore, device, batch_size: in
     model.train(was_training)
 
 
-def label_quality(names: list[str], maps: dict[str, np.ndarray], height: int, width: int) -> dict | None:
-    """S, maxF, MAE of the stored pseudo-labels against the hidden truth, where there is one
-    (synthetic sources: regenerated from the seed; never used for training)."""
+def label_quality(names: list[str], read: Callable[[str], np.ndarray], height: int, width: int) -> dict | None:
+    """S, maxF, MAE of the maps `read(name)` returns (stored pseudo-labels or predictions)
+    against the hidden truth, where there is one (synthetic sources: regenerated from the seed;
+    never used for training). Only samples with a truth are read."""
     metrics = SaliencyMetrics()
     for name in names:
         truth = synthetic_truth(name, height, width)
         if truth is not None:
-            metrics.step(maps[name], truth)
+            metrics.step(read(name), truth)
     if not metrics.count:
         return None
     results = metrics.results()
@@ -200,7 +202,7 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
             write_labels(model, dataset, store, torch_device, o.batch_size, refiner, heads=heads)
     first_labels = None  # their quality against the hidden truth, where there is one (synthetic)
     if store is not None and rank == 0:
-        first_labels = label_quality(names, {n: store.read(n) for n in names}, d.height, d.width)
+        first_labels = label_quality(names, store.read, d.height, d.width)
         if first_labels:
             log.info("first pseudo-labels: %s", first_labels)
     if world_size > 1:
@@ -248,9 +250,9 @@ def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progres
             if store is not None and use_spr:
                 write_labels(model, dataset, store, torch_device, o.batch_size, refiner, weights, heads)
             predictions = model_maps(model, dataset, torch_device, o.batch_size)
-            labels = {n: store.read(n) for n in names} if store is not None else predictions
-            for key, maps in (("pseudo_labels", labels), ("predictions", predictions)):
-                quality = label_quality(names, maps, d.height, d.width)
+            labels = store.read if store is not None else predictions.__getitem__
+            for key, read in (("pseudo_labels", labels), ("predictions", predictions.__getitem__)):
+                quality = label_quality(names, read, d.height, d.width)
                 if quality:
                     record[key] = quality
             evaluation = evaluate_on(model, d.eval, config, torch_device)
