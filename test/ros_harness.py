@@ -70,7 +70,7 @@ class NodeProcess:
     """
 
     def __init__(self, module: str, ros_args: Sequence[str] = (), args: Sequence[str] = (),
-                 env: dict[str, str] | None = None, log_dir: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, log_dir: Path | None = None, cwd: Path | None = None) -> None:
         self.module = module
         log_dir = log_dir or Path(tempfile.mkdtemp(prefix="rgbt_node_"))
         self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}.log"
@@ -83,7 +83,7 @@ class NodeProcess:
             command += ["--ros-args", *ros_args]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=full_env, cwd=REPO_ROOT)
+                                        env=full_env, cwd=cwd or REPO_ROOT)
 
     def log(self) -> str:
         if not self._log.closed:

@@ -8,77 +8,10 @@ import sys
 import time
 
 import pytest
-from node_fixtures import TEST_NODE_ARGS, image_msg, scene_pair
-from ros_harness import NodeProcess, spin_until
+from node_fixtures import OUTPUTS, TEST_NODE_ARGS, Probe, image_msg
+from ros_harness import NodeProcess
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-OUTPUTS = {"semantic/mask": "Image", "semantic/color": "Image", "semantic/classes": "SemanticClasses",
-           "saliency/map": "Image", "saliency/mask": "Image", "saliency/objects": "SalientObjects"}
-
-
-class Probe:
-    """A test-side node that publishes camera pairs and records every output of the node."""
-
-    def __init__(self, context):
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-        from sensor_msgs.msg import Image
-
-        from rgbt_msgs.msg import ClassMap, SalientObjects, SemanticClasses
-
-        self.node = Node("probe", context=context)
-        self.rgb_pub = self.node.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
-        self.thermal_pub = self.node.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
-        self.received: dict[str, list] = {topic: [] for topic in OUTPUTS}
-        types = {"Image": Image, "SemanticClasses": SemanticClasses, "SalientObjects": SalientObjects}
-        for topic, type_name in OUTPUTS.items():
-            self.node.create_subscription(types[type_name], topic,
-                                          lambda msg, t=topic: self.received[t].append(msg), 10)
-        self.class_maps: list = []
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                             reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(ClassMap, "semantic/class_map", self.class_maps.append, latched)
-        self.diagnostics: list = []
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-
-    def spin_for(self, seconds: float) -> None:
-        spin_until(self.node, lambda: False, seconds, self.executor)
-
-    def wait(self, condition, timeout: float) -> bool:
-        return spin_until(self.node, condition, timeout, self.executor)
-
-    def wait_for_node(self, timeout: float = 60.0) -> bool:
-        return self.wait(lambda: self.rgb_pub.get_subscription_count() > 0
-                         and self.thermal_pub.get_subscription_count() > 0, timeout)
-
-    def publish_pairs(self, count: int, start_sec: int = 100, rate: float = 5.0, thermal: bool = True) -> list:
-        stamps = []
-        for i in range(count):
-            sec, nanosec = start_sec + i // 10, (i % 10) * 100_000_000
-            rgb, th = scene_pair(i, sec, nanosec)
-            self.rgb_pub.publish(rgb)
-            if thermal:
-                self.thermal_pub.publish(th)
-            stamps.append((sec, nanosec))
-            self.spin_for(1.0 / rate)
-        return stamps
-
-    def last_status(self):
-        return self.diagnostics[-1].status[0] if self.diagnostics else None
-
-    def status_value(self, key: str):
-        status = self.last_status()
-        return {kv.key: kv.value for kv in status.values}.get(key) if status else None
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-
 
 @pytest.fixture
 def running_node(rclpy_context):

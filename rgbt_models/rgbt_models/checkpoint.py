@@ -1,8 +1,15 @@
-"""Checkpoint files of our models: what was trained plus the config that rebuilds the model.
+"""Checkpoint files of our models: every weight of the model plus the config that rebuilds it.
 
-Format: {"format": "rgbt_models", "kind": "samsod"|"sartm", "version": 1, "config": dict,
+Format: {"format": "rgbt_models", "kind": "samsod"|"sartm"|"sce", "version": 2, "config": dict,
 "state_dict": {name: tensor}, "extra": dict}. Written atomically (temp file + rename) and
 read with weights_only=True.
+
+Version 2 (written now) is self-contained: the state dict holds the whole model, the frozen
+SAM 2 encoder included, so the file loads on a robot without Meta's SAM 2 file and from any
+working directory (`backbone.checkpoint` stays in the config as a record of where the encoder
+came from, and is never read on load). Version 1 (read still) held only the trained weights,
+the rest coming from the SAM 2 file its config names; `rgbt-export --format checkpoint`
+rewrites such a file as version 2 where the SAM 2 file is at hand.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import torch
 from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
 
 FORMAT = "rgbt_models"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 KINDS = ("samsod", "sartm", "sce")  # sce: UUSOD's stage-1 saliency cue extractor
 
 
@@ -46,6 +54,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 def save_model_checkpoint(path: str | Path, kind: str, config: dict, state_dict: dict[str, torch.Tensor],
                           extra: dict | None = None) -> None:
+    """Write a self-contained checkpoint: `state_dict` must be the model's whole state dict."""
     atomic_torch_save({"format": FORMAT, "kind": kind, "version": VERSION, "config": config,
                        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
                        "extra": extra or {}}, path)
@@ -68,7 +77,7 @@ def load_model_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     if content.get("kind") not in KINDS or (kind is not None and content.get("kind") != kind):
         wanted = repr(kind) if kind else f"one of {KINDS}"
         raise CheckpointError(f"{path}: holds a {content.get('kind')!r} model, expected {wanted}")
-    if content.get("version") != VERSION:
+    if content.get("version") not in READABLE_VERSIONS:
         newer = isinstance(content.get("version"), int) and content["version"] > VERSION
         raise CheckpointError(f"{path}: checkpoint format version {content.get('version')} is not supported "
                               f"(this rgbt_models reads version {VERSION}"
@@ -79,8 +88,43 @@ def load_model_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     return content
 
 
+def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], torch.nn.Module]) -> torch.nn.Module:
+    """The model a checkpoint of `kind` holds, in eval mode on the CPU, with its trained input size.
+
+    build(content, pretrained) constructs the untrained model from the checkpoint's content.
+    A version-2 file supplies every weight, so the model is built without reading the SAM 2
+    file and loaded strictly; a version-1 file supplies the trained part and the SAM 2 file its
+    config names the rest (a missing one is an error naming both files)."""
+    content = load_model_checkpoint(path, kind)
+    if content["version"] >= 2:
+        model = build(content, False)
+        load_complete_state(model, content["state_dict"], path)
+    else:
+        try:
+            model = build(content, True)
+        except CheckpointError as error:
+            raise CheckpointError(f"{path}: a version-1 checkpoint (trained weights only) needs the SAM 2 file "
+                                  f"it was trained from: {error}. Load it once where that file is and save it "
+                                  "self-contained: rgbt-export --checkpoint FILE --format checkpoint") from error
+        apply_trained_state(model, content["state_dict"], path)
+    model.input_size = trained_input_size(content)
+    return model.eval()
+
+
+def load_complete_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load a whole state dict: every key of the model present, none unknown, every shape equal."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unknown = [k for k in state if k not in own]
+    mismatched = [k for k in state if k in own and own[k].shape != state[k].shape]
+    if missing or unknown or mismatched:
+        raise CheckpointError(f"{path}: does not fit the model its config describes "
+                              f"(unknown {unknown[:3]}, shape mismatch {mismatched[:3]}, missing {missing[:3]})")
+    model.load_state_dict(state, strict=True)
+
+
 def apply_trained_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
-    """Load a partial state dict (the trained subset) strictly: every key must exist and fit,
+    """Load a version-1 state dict (the trained subset) strictly: every key must exist and fit,
     and every trainable parameter of `model` must be in it."""
     own = model.state_dict()
     unknown = [k for k in state if k not in own]

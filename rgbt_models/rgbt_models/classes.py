@@ -54,9 +54,22 @@ class ClassList:
             raise ConfigError(f"{source}: a class list needs classes: [{{id, name, color}}, ...] ({error})") from error
 
 
+# Each preset follows the data set's own definition of its label ids (where the authors' code of a
+# method differs, the data set wins; the README's deviations table lists those cases):
+# - mfnet: the MFNet data set (Ha et al., IROS 2017; its label README and every MFNet results
+#   table): 0 unlabeled, 1 car, 2 person, 3 bike, 4 curve, 5 car_stop, 6 guardrail, 7 color_cone, 8 bump.
+# - pst900: ShreyasSkandanS/pst900_thermal_rgb -- the results tables of its README (and the
+#   SARTM paper's PST900 table) list background, fire extinguisher, backpack, hand drill,
+#   survivor in id order, and toolkit/utilities.py's colormap gives ids 0..4 the colours below
+#   (its BGR entries read as RGB: black, red, green, blue, white). The SARTM authors' code
+#   names ids 1 and 3 the other way round (1 hand_drill, 3 fire_extinguisher).
+# - fmb: the FMB benchmark of SegMiF (Liu et al., ICCV 2023): 0 unlabeled/background, then its
+#   14 classes in the paper's order road, sidewalk, building, traffic lamp, traffic sign,
+#   vegetation, sky, person, car, truck, bus, motorcycle, bicycle, pole; 255 = ignore.
+# - synthetic: this project's synthetic scenes (rgbt_models.data.synthetic).
 _PRESETS = {
     "mfnet": ("unlabeled", "car", "person", "bike", "curve", "car_stop", "guardrail", "color_cone", "bump"),
-    "pst900": ("background", "hand_drill", "backpack", "fire_extinguisher", "survivor"),
+    "pst900": ("background", "fire_extinguisher", "backpack", "hand_drill", "survivor"),
     "fmb": ("background", "road", "sidewalk", "building", "lamp", "sign", "vegetation", "sky", "person", "car",
             "truck", "bus", "motorcycle", "bicycle", "pole"),
     "synthetic": ("background", "sky", "person", "vehicle"),
@@ -64,7 +77,10 @@ _PRESETS = {
 _PALETTE = ((0, 0, 0), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 192), (128, 128, 0), (64, 64, 128),
             (192, 128, 128), (192, 64, 0), (70, 130, 180), (220, 20, 60), (0, 0, 142), (107, 142, 35),
             (250, 170, 30), (153, 153, 153))
-_SYNTHETIC_COLORS = ((0, 0, 0), (70, 130, 180), (220, 20, 60), (0, 0, 142))
+_PRESET_COLORS = {
+    "synthetic": ((0, 0, 0), (70, 130, 180), (220, 20, 60), (0, 0, 142)),
+    "pst900": ((0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)),  # the PST900 toolkit's
+}
 PRESETS = tuple(_PRESETS)
 
 
@@ -74,7 +90,7 @@ def class_list(spec: str | dict) -> ClassList:
         return ClassList.from_dict(spec)
     if spec in _PRESETS:
         names = _PRESETS[spec]
-        colors = _SYNTHETIC_COLORS if spec == "synthetic" else _PALETTE[: len(names)]
+        colors = _PRESET_COLORS.get(spec, _PALETTE[: len(names)])
         return ClassList(spec, names, colors)
     path = Path(spec)
     if path.suffix in (".yaml", ".yml"):

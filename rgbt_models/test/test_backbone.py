@@ -54,8 +54,18 @@ def test_checkpoint_of_another_size_reports_what_did_not_match(official_checkpoi
 
 
 def test_missing_checkpoint_file(tmp_path):
-    with pytest.raises(CheckpointError, match="nope.pt: checkpoint file not found"):
+    with pytest.raises(CheckpointError, match="nope.pt: SAM 2 checkpoint file not found; set backbone.checkpoint"):
         SAM2Backbone(BackboneConfig(name="test", image_size=128, checkpoint=str(tmp_path / "nope.pt")))
+
+
+def test_a_missing_relative_sam2_file_names_the_folder_it_was_looked_for_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as caught:
+        SAM2Backbone(BackboneConfig(name="test", image_size=128, checkpoint="checkpoints/sam2.1_hiera_tiny.pt"))
+    message = str(caught.value)
+    assert message.startswith("checkpoints/sam2.1_hiera_tiny.pt: SAM 2 checkpoint file not found")
+    assert f"working directory {tmp_path}" in message and "model.backbone.checkpoint" in message
+    assert "\n" not in message
 
 
 def test_encoder_is_frozen(test_backbone_config):

@@ -31,6 +31,17 @@ def read_checkpoint(path: str | Path) -> dict:
                               f"({type(error).__name__}{': ' + text.splitlines()[0][:200] if text else ''})") from error
 
 
+def sam2_file(path: str | Path) -> Path:
+    """The SAM 2 file `backbone.checkpoint` names, which must exist. A relative path is resolved
+    against the working directory, so the error says which folder that was and what to set."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return path
+    where = "" if path.is_absolute() else f" (a relative path, looked for in the working directory {Path.cwd()})"
+    raise CheckpointError(f"{path}: SAM 2 checkpoint file not found{where}; set backbone.checkpoint "
+                          "(model.backbone.checkpoint in a training config) to the file's location")
+
+
 def load_sam2_checkpoint(modules: Mapping[str, nn.Module | nn.Parameter], path: str | Path) -> None:
     """Copy the official weights into `modules` (name -> module, names as in the checkpoint).
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rgbt_models.backbone.builder import BackboneConfig, build_sam2_parts
-from rgbt_models.backbone.checkpoint import load_sam2_checkpoint, official_state_dict
+from rgbt_models.backbone.checkpoint import load_sam2_checkpoint, official_state_dict, sam2_file
 from rgbt_models.backbone.streams import StreamRouter
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,10 +43,12 @@ class SAM2Backbone(nn.Module):
     The encoder (Hiera trunk + FPN neck), the prompt encoder and `no_mem_embed` are frozen;
     models add per-stream modules (adapters, LoRA) to the trunk's blocks through `router`, and
     decide themselves whether the mask decoder trains. Weights come from an official SAM 2
-    checkpoint when `config.checkpoint` is set.
+    checkpoint when `config.checkpoint` is set and `pretrained` is true; a model restored from
+    one of our (self-contained) checkpoints passes pretrained=False: its file holds every weight,
+    so Meta's file need not exist where it runs.
     """
 
-    def __init__(self, config: BackboneConfig, num_streams: int = 2) -> None:
+    def __init__(self, config: BackboneConfig, num_streams: int = 2, pretrained: bool = True) -> None:
         super().__init__()
         self.config = config
         parts = build_sam2_parts(config)
@@ -56,8 +58,8 @@ class SAM2Backbone(nn.Module):
         self.no_mem_embed = parts.no_mem_embed
         self.hidden_dim = parts.hidden_dim
         self.router = StreamRouter(num_streams)
-        if config.checkpoint:
-            load_sam2_checkpoint(self.sam2_modules(), config.checkpoint)
+        if config.checkpoint and pretrained:
+            load_sam2_checkpoint(self.sam2_modules(), sam2_file(config.checkpoint))
         for module in (self.image_encoder, self.sam_prompt_encoder):
             module.requires_grad_(False)
         self.no_mem_embed.requires_grad_(False)

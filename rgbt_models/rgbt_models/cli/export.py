@@ -4,6 +4,11 @@ The graph takes rgb (1,3,H,W) and thermal (1,1,H,W) float in [0, 1] and returns 
 saliency (1,1,H,W) or SARTM's class probabilities (1,C,H,W). The export is run in
 onnxruntime and fails (exit 1) if its outputs differ from PyTorch beyond --tolerance;
 median timings of both are printed.
+
+rgbt-export --checkpoint FILE --format checkpoint [--output FILE]: rewrite a checkpoint as a
+self-contained one (every weight in the file; what rgbt-train and rgbt-adapt write now), e.g.
+a version-1 checkpoint that still needs the SAM 2 file it was trained from. Run it where that
+file is; the output is what goes to the robot.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--format", default="onnx", choices=("onnx",))
-    parser.add_argument("--output", help="default: the checkpoint's name with .onnx")
+    parser.add_argument("--format", default="onnx", choices=("onnx", "checkpoint"),
+                        help="onnx: an ONNX graph checked in onnxruntime; checkpoint: a self-contained copy")
+    parser.add_argument("--output", help="default: the checkpoint's name with .onnx (onnx) or "
+                                         ".deploy.pt (checkpoint)")
     parser.add_argument("--height", type=int)
     parser.add_argument("--width", type=int)
     parser.add_argument("--opset", type=int, default=17)
@@ -42,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:
         print(f"rgbt-export: {error}", file=sys.stderr)
         return 2
+    if args.format == "checkpoint":
+        return write_self_contained(model, Path(args.checkpoint), args.output)
     size = model.config.backbone.image_size
     height, width = args.height or size, args.width or size
     output = Path(args.output or Path(args.checkpoint).with_suffix(".onnx"))
@@ -63,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     if not report["ok"]:
         print("rgbt-export: outputs differ beyond tolerance", file=sys.stderr)
         return 1
+    return 0
+
+
+def write_self_contained(model, source: Path, output: str | None) -> int:
+    """Save `model` (loaded from `source`) as a self-contained checkpoint, its record kept."""
+    from rgbt_models.checkpoint import read_checkpoint
+
+    target = Path(output or source.with_suffix(".deploy.pt"))
+    extra = dict(read_checkpoint(source).get("extra") or {})
+    model.save(target, extra={**extra, "converted_from": str(source)})
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB): a self-contained {model.kind} checkpoint")
     return 0
 
 

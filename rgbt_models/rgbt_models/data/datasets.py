@@ -168,10 +168,23 @@ class RGBTSaliency(PairedFolderDataset):
 class FolderDataset(PairedFolderDataset):
     """A user's own data: <root>/{rgb,thermal}/ plus labels/ (segmentation) or masks/ (saliency).
     A segmentation folder names its classes in <root>/classes.yaml (the class-list YAML format);
-    without it the labels are taken to use the model's class list (and checked id by id)."""
+    without it the labels are taken to use the model's class list (and checked id by id).
 
-    def __init__(self, root: str | Path) -> None:
+    Splits: `split` names a sub-folder <root>/<split>/ of the same layout, or a file
+    <root>/<split>.txt listing sample names of <root>; no split means every sample of <root>.
+    A split that is neither is an error (never silently the whole folder)."""
+
+    def __init__(self, root: str | Path, split: str | None = None) -> None:
         root = Path(root)
+        names = None
+        if split:
+            if (root / split / "rgb").is_dir():
+                root = root / split
+            elif (root / f"{split}.txt").is_file():
+                names = read_split(root / f"{split}.txt")
+            else:
+                raise DatasetError(f"{root}: the folder data set has no split {split!r} (neither {root / split}/ "
+                                   f"with rgb/ and thermal/ nor {root / split}.txt listing sample names)")
         self.classes = str(root / "classes.yaml") if (root / "classes.yaml").is_file() else None
         folders = {"rgb": root / "rgb", "thermal": root / "thermal"}
         if (root / "labels").is_dir():
@@ -180,7 +193,7 @@ class FolderDataset(PairedFolderDataset):
             folders["mask"], self.task = root / "masks", "saliency"
         else:
             raise DatasetError(f"{root}: needs labels/ (segmentation) or masks/ (saliency) beside rgb/ and thermal/")
-        super().__init__(pair_by_stem(folders))
+        super().__init__(pair_by_stem(folders, names))
 
 
 class SyntheticDataset:
@@ -230,14 +243,31 @@ DATASETS = {"mfnet": MFNet, "pst900": PST900, "fmb": FMB, "vt5000": RGBTSaliency
 
 
 def open_dataset(name: str, root: str | Path | None = None, split: str | None = None, **kwargs):
-    """A loader by data set name; 'synthetic' needs no root (kwargs: count, first_seed, height, width)."""
+    """A loader by data set name; 'synthetic' needs no root (kwargs: count, first_seed, height,
+    width); 'bag' reads a rosbag2 bag: root is the bag, or with a split the folder holding the
+    bag named split (kwargs: rgb_topic, thermal_topic, label_topic, mask_topic, slop)."""
     if name == "synthetic":
         return SyntheticDataset(**kwargs)
-    if name not in DATASETS:
-        raise DatasetError(f"unknown data set {name!r}; choose one of {sorted([*DATASETS, 'synthetic'])}")
+    if name not in (*DATASETS, "bag"):
+        raise DatasetError(f"unknown data set {name!r}; choose one of {sorted([*DATASETS, 'bag', 'synthetic'])}")
     if root is None:
         raise DatasetError(f"data set {name!r} needs a root folder")
+    if name == "bag":
+        from rgbt_models.data.rosbag import BagDataset
+
+        return BagDataset(Path(root) / split if split else Path(root), **kwargs)
     cls = DATASETS[name]
-    if name in ("vt1000", "vt821", "folder"):
-        return cls(root, **kwargs) if name == "folder" else cls(root, split, **kwargs)
+    if name in ("vt1000", "vt821"):
+        return cls(root, split, **kwargs)
+    if name == "folder":
+        return cls(root, split, **kwargs)
     return cls(root, split or "train", **kwargs)
+
+
+def sample_ids(dataset) -> list[str] | None:
+    """What identifies each sample of a data set without reading it (a file: its resolved
+    path; a bag frame: bag and stamp), where the data set knows; for telling splits apart."""
+    if isinstance(dataset, PairedFolderDataset):
+        return [str(next(iter(paths.values())).resolve()) for _, paths in dataset.entries]
+    ids = getattr(dataset, "sample_ids", None)
+    return list(ids) if ids is not None else None

@@ -1,5 +1,7 @@
 """rosbag2 (mcap and sqlite3) without ROS, through the PyPI `rosbags` library.
 
+- Bags are opened by `bag_reader.open_bag`, which also reads a bag whose recording was cut
+  (an mcap without footer, a bag folder without metadata.yaml) up to its last complete message.
 - `read_pairs`: RGB-thermal pairs from a bag, paired by `PairSynchronizer`, the same rule
   the node uses; optional label / saliency-mask topics are matched by exact stamp.
 - `BagDataset`: those pairs as data set Samples (for rgbt-eval and training on own data).
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rgbt_models.data.bag_reader import default_typestore, first_line, open_bag
 from rgbt_models.data.datasets import DatasetError, Sample
 from rgbt_models.data.image_codec import decode_rgb, decode_thermal, encode_compressed, image_to_array
 from rgbt_models.data.pairing import PairSynchronizer
@@ -27,12 +30,6 @@ STORAGES = ("mcap", "sqlite3")
 
 def stamp_ns(msg) -> int:
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-
-
-def default_typestore():
-    from rosbags.typesys import Stores, get_typestore
-
-    return get_typestore(Stores.ROS2_KILTED)
 
 
 @dataclass
@@ -54,7 +51,8 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
                truth_topics: tuple[str, ...] = (), counters: dict | None = None,
                thermal_timeout: float | None = None) -> Iterator[BagPair]:
     """Yield pairs in bag order. `counters` (if given) receives 'rgb', 'thermal', 'pairs',
-    'degraded' and 'unpaired' (dropped by the synchronizer) for the report.
+    'degraded' and 'unpaired' (dropped by the synchronizer) for the report, and
+    'recovered_messages' when the bag was truncated (see bag_reader).
 
     thermal_timeout (s): as the node does, once RGB frames have kept coming for longer than
     this without a thermal frame, they are yielded alone (BagPair.thermal is None: degraded).
@@ -70,34 +68,33 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
         yield from _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns)
     except DatasetError:
         raise
-    except Exception as error:  # a corrupt, truncated or foreign file: any error of the bag library
-        first = str(error).splitlines()[0][:200] if str(error) else ""
-        raise DatasetError(f"{path}: cannot be read as a rosbag2 bag ({type(error).__name__}: {first})") from error
+    except Exception as error:  # a corrupt or foreign file: any error of the bag library
+        raise DatasetError(f"{path}: cannot be read as a rosbag2 bag ({type(error).__name__}: "
+                           f"{first_line(error)})") from error
 
 
 def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns):
-    from rosbags.highlevel import AnyReader
-
     rgb_without_thermal_since = None
-    with AnyReader([path], default_typestore=default_typestore()) as reader:
-        topics = {c.topic: c for c in reader.connections}
+    with open_bag(path) as bag:
+        if bag.recovery is not None:
+            counters["recovered_messages"] = bag.recovery.messages
+        topics = bag.topics
         missing = [t for t in (rgb_topic, thermal_topic, *truth_topics) if t not in topics]
         if missing:
             raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)})")
         for topic in (rgb_topic, thermal_topic):
-            if topics[topic].msgtype not in CAMERA_TYPES:
-                raise DatasetError(f"{path}: {topic} is {topics[topic].msgtype}, expected one of {CAMERA_TYPES}")
+            if topics[topic] not in CAMERA_TYPES:
+                raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected one of {CAMERA_TYPES}")
         for topic in truth_topics:
-            if topics[topic].msgtype != IMAGE_TYPE:
-                raise DatasetError(f"{path}: {topic} is {topics[topic].msgtype}, expected {IMAGE_TYPE}")
+            if topics[topic] != IMAGE_TYPE:
+                raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected {IMAGE_TYPE}")
         ready: list[tuple[object, object]] = []
         sync = PairSynchronizer(lambda a, b: ready.append((a, b)), queue_size, slop)
         truth: dict[str, dict[int, object]] = {t: {} for t in truth_topics}
         pending: list[BagPair] = []
-        connections = [topics[t] for t in (rgb_topic, thermal_topic, *truth_topics)]
-        for connection, timestamp, raw in reader.messages(connections=connections):
-            msg = reader.deserialize(raw, connection.msgtype)
-            if connection.topic == rgb_topic:
+        for topic, timestamp, raw in bag.messages((rgb_topic, thermal_topic, *truth_topics)):
+            msg = bag.deserialize(raw, topics[topic])
+            if topic == rgb_topic:
                 counters["rgb"] += 1
                 stamp = stamp_ns(msg)
                 if rgb_without_thermal_since is None:
@@ -107,12 +104,12 @@ def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, count
                     pending.append(BagPair(msg, None, receive_ns=timestamp))
                 else:
                     sync.add(0, msg)
-            elif connection.topic == thermal_topic:
+            elif topic == thermal_topic:
                 counters["thermal"] += 1
                 rgb_without_thermal_since = None
                 sync.add(1, msg)
             else:
-                truth[connection.topic][stamp_ns(msg)] = msg
+                truth[topic][stamp_ns(msg)] = msg
             for rgb, thermal in ready:
                 counters["pairs"] += 1
                 pending.append(BagPair(rgb, thermal, receive_ns=timestamp))
@@ -137,15 +134,26 @@ def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 class BagDataset:
-    """Synchronized pairs of a bag as Samples (label / mask from truth topics when given)."""
+    """Synchronized pairs of a bag as Samples (label / mask from truth topics when given): for
+    rgbt-eval and for rgbt-train (`data.dataset: bag`). Only pairs that have every truth topic
+    given are kept. `classes` names the label topic's class list (None: the model's, checked
+    id by id)."""
 
-    def __init__(self, path: str | Path, rgb_topic: str, thermal_topic: str, label_topic: str | None = None,
-                 mask_topic: str | None = None, slop: float = 0.05) -> None:
-        self.label_topic, self.mask_topic = label_topic, mask_topic
+    def __init__(self, path: str | Path, rgb_topic: str | None = None, thermal_topic: str | None = None,
+                 label_topic: str | None = None, mask_topic: str | None = None, slop: float = 0.05,
+                 classes: str | None = None) -> None:
+        if not rgb_topic or not thermal_topic:
+            raise DatasetError(f"{path}: a bag data set needs its rgb_topic and thermal_topic")
+        self.label_topic, self.mask_topic, self.classes = label_topic, mask_topic, classes
+        self.task = ("both" if label_topic and mask_topic else "semantic" if label_topic
+                     else "saliency" if mask_topic else None)
         truth = tuple(t for t in (label_topic, mask_topic) if t)
-        self.pairs = list(read_pairs(path, rgb_topic, thermal_topic, slop, truth_topics=truth))
+        self.pairs = [p for p in read_pairs(path, rgb_topic, thermal_topic, slop, truth_topics=truth)
+                      if p.thermal is not None and all(t in p.truth for t in truth)]
         if not self.pairs:
-            raise DatasetError(f"{path}: no synchronized pairs on {rgb_topic} and {thermal_topic}")
+            raise DatasetError(f"{path}: no synchronized pairs on {rgb_topic} and {thermal_topic}"
+                               + (f" with {', '.join(truth)}" if truth else ""))
+        self.sample_ids = [f"{Path(path).resolve()}@{pair.stamp_ns}" for pair in self.pairs]
 
     def __len__(self) -> int:
         return len(self.pairs)

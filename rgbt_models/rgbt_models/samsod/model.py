@@ -11,7 +11,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
-from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint, trained_input_size
+from rgbt_models.checkpoint import restore_model, save_model_checkpoint
 from rgbt_models.config import ModelConfigFile, check_keys
 from rgbt_models.losses.structure import structure_loss
 from rgbt_models.optim.pcgrad import pcgrad_backward
@@ -68,10 +68,12 @@ class SAMSOD(nn.Module):
     kind = "samsod"
     input_size: tuple[int, int] | None = None  # (H, W) it was trained at, from its checkpoint
 
-    def __init__(self, config: SAMSODConfig | None = None) -> None:
+    def __init__(self, config: SAMSODConfig | None = None, pretrained: bool = True) -> None:
+        """pretrained: read Meta's weights from backbone.checkpoint (False when a checkpoint of
+        ours is about to supply every weight: SAMSOD.load)."""
         super().__init__()
         self.config = config or SAMSODConfig()
-        self.backbone = SAM2Backbone(self.config.backbone, num_streams=2)
+        self.backbone = SAM2Backbone(self.config.backbone, num_streams=2, pretrained=pretrained)
         blocks = self.backbone.blocks
         deepest = self.backbone.stage_channels[-1]  # read before the blocks are wrapped
         a = self.config.adapter
@@ -151,24 +153,13 @@ class SAMSOD(nn.Module):
         return total.detach()
 
     # -- checkpoints -------------------------------------------------------------------------
-    def trained_state_dict(self) -> dict[str, torch.Tensor]:
-        """What training changes (adapters, decoder, domain adapter, whatever trains now) -- also
-        when adapter tuning has frozen them; the frozen encoder too when no official weights back it."""
-        if not self.backbone.config.checkpoint:
-            return self.state_dict()
-        trained = {id(p) for group in self.parameter_groups().values() for p in group}
-        if self.domain_adapter is not None:
-            trained |= {id(p) for p in self.domain_adapter.parameters()}
-        names = {name for name, p in self.named_parameters() if p.requires_grad or id(p) in trained}
-        return {k: v for k, v in self.state_dict().items() if k in names}
-
     def save(self, path: str | Path, extra: dict | None = None) -> None:
-        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.trained_state_dict(), extra)
+        """A self-contained checkpoint (every weight: it loads without the SAM 2 file)."""
+        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SAMSOD:
-        content = load_model_checkpoint(path, cls.kind)
-        model = cls(SAMSODConfig.from_dict(content["config"]))
-        apply_trained_state(model, content["state_dict"], path)
-        model.input_size = trained_input_size(content)
-        return model.to(map_location).eval()
+        def build(content: dict, pretrained: bool) -> SAMSOD:
+            return cls(SAMSODConfig.from_dict(content["config"]), pretrained=pretrained)
+
+        return restore_model(path, cls.kind, build).to(map_location)

@@ -11,7 +11,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
-from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint, trained_input_size
+from rgbt_models.checkpoint import restore_model, save_model_checkpoint
 from rgbt_models.classes import ClassList, class_list
 from rgbt_models.config import ConfigError, ModelConfigFile, check_keys
 from rgbt_models.lora import add_qv_lora
@@ -117,14 +117,16 @@ class SARTM(nn.Module):
     kind = "sartm"
     input_size: tuple[int, int] | None = None  # (H, W) it was trained at, from its checkpoint
 
-    def __init__(self, config: SARTMConfig | None = None, text_embeddings: torch.Tensor | None = None) -> None:
+    def __init__(self, config: SARTMConfig | None = None, text_embeddings: torch.Tensor | None = None,
+                 pretrained: bool = True) -> None:
         """text_embeddings: (C, d) class-name embeddings; computed with the configured text
-        encoder when None and distillation is on. SARTM.load() restores them from the checkpoint."""
+        encoder when None and distillation is on. SARTM.load() restores them from the checkpoint.
+        pretrained: read Meta's weights from backbone.checkpoint (False in SARTM.load)."""
         super().__init__()
         self.config = config or SARTMConfig()
         self.classes: ClassList = class_list(self.config.classes)
         num_classes = self.classes.num_classes
-        self.backbone = SAM2Backbone(self.config.backbone, num_streams=2)
+        self.backbone = SAM2Backbone(self.config.backbone, num_streams=2, pretrained=pretrained)
         add_qv_lora(self.backbone.blocks, self.backbone.router, self.config.lora_rank, self.config.lora_alpha)
         if self.config.train_encoder:
             self.backbone.image_encoder.requires_grad_(True)
@@ -229,25 +231,17 @@ class SARTM(nn.Module):
         return total.detach()
 
     # -- checkpoints -------------------------------------------------------------------------
-    def trained_state_dict(self) -> dict[str, torch.Tensor]:
-        """Trainable weights, the text embeddings and BatchNorm statistics; the frozen encoder
-        too when no official weights back it."""
-        state = self.state_dict()
-        if not self.backbone.config.checkpoint:
-            return state
-        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
-        buffers = {name for name, _ in self.named_buffers() if not name.startswith("backbone.")}
-        return {k: v for k, v in state.items() if k in trainable or k in buffers}
-
     def save(self, path: str | Path, extra: dict | None = None) -> None:
-        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.trained_state_dict(), extra)
+        """A self-contained checkpoint (every weight, the text embeddings included: it loads
+        without the SAM 2 file and without the text encoder)."""
+        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SARTM:
-        content = load_model_checkpoint(path, cls.kind)
-        config = SARTMConfig.from_dict(content["config"])
-        embeddings = content["state_dict"].get("text_embeddings")
-        model = cls(config, text_embeddings=embeddings if embeddings is not None else torch.zeros(1, 1))
-        apply_trained_state(model, content["state_dict"], path)
-        model.input_size = trained_input_size(content)
-        return model.to(map_location).eval()
+        def build(content: dict, pretrained: bool) -> SARTM:
+            embeddings = content["state_dict"].get("text_embeddings")
+            return cls(SARTMConfig.from_dict(content["config"]),
+                       text_embeddings=embeddings if embeddings is not None else torch.zeros(1, 1),
+                       pretrained=pretrained)
+
+        return restore_model(path, cls.kind, build).to(map_location)

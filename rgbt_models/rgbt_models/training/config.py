@@ -12,6 +12,10 @@ TASKS = ("samsod", "sartm")
 
 @dataclass
 class DataConfig:
+    """dataset: a published layout (mfnet, pst900, fmb, vt5000, vt1000, vt821), folder, bag or
+    synthetic. For bag: root is the bag (or the folder of bags that train_split / val_split
+    name), and the topics below say where the pairs and their labels are."""
+
     dataset: str = "synthetic"
     root: str | None = None
     train_split: str | None = None
@@ -21,6 +25,12 @@ class DataConfig:
     thermal_normalization: str = "minmax"
     thermal_range: tuple[float, float] = (0.0, 65535.0)
     class_mapping: str | None = None  # SARTM: YAML mapping the data set's class ids onto the model's
+    # Only for dataset: bag (label_classes: the label topic's class list, default the model's)
+    rgb_topic: str | None = None
+    thermal_topic: str | None = None
+    label_topic: str | None = None
+    mask_topic: str | None = None
+    label_classes: str | None = None
     # Only for dataset: synthetic
     train_count: int = 256
     val_count: int = 32

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
 from rgbt_models.checkpoint import atomic_torch_save, remove_stale_temporaries
-from rgbt_models.data.datasets import open_dataset
+from rgbt_models.data.datasets import DatasetError, open_dataset, sample_ids
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation import check_dataset, evaluate
 from rgbt_models.registry import build_model
@@ -47,14 +47,28 @@ def make_datasets(config: TrainConfig, model):
         val = open_dataset("synthetic", count=d.val_count, first_seed=1_000_000, height=d.scene_height,
                            width=d.scene_width)
     else:
-        train = open_dataset(d.dataset, d.root, d.train_split)
-        val = open_dataset(d.dataset, d.root, d.val_split) if d.val_split else None
+        options = ({"rgb_topic": d.rgb_topic, "thermal_topic": d.thermal_topic, "label_topic": d.label_topic,
+                    "mask_topic": d.mask_topic, "classes": d.label_classes} if d.dataset == "bag" else {})
+        train = open_dataset(d.dataset, d.root, d.train_split, **options)
+        val = open_dataset(d.dataset, d.root, d.val_split, **options) if d.val_split else None
+        check_held_out(train, val, d)
     lookup = check_dataset(config.task, getattr(model, "classes", None), train, d.dataset, d.class_mapping)
     common = {"height": d.height, "width": d.width, "thermal_normalization": d.thermal_normalization,
               "thermal_range": tuple(d.thermal_range)}
     seed = config.train.seed
     return (TransformedDataset(train, TransformConfig(train=True, **common), seed, lookup),
             TransformedDataset(val, TransformConfig(train=False, **common), seed, lookup) if val is not None else None)
+
+
+def check_held_out(train, val, d) -> None:
+    """Validation must not score the training samples (e.g. a folder or bag given twice)."""
+    if val is None:
+        return
+    shared = set(sample_ids(train) or ()) & set(sample_ids(val) or ())
+    if shared:
+        raise DatasetError(f"data.val_split {d.val_split!r} shares {len(shared)} of its {len(val)} samples with "
+                           f"data.train_split {d.train_split!r} (e.g. {sorted(shared)[0]!r}): give a held-out "
+                           "split (a sub-folder or a <split>.txt of names, another bag) or no val_split")
 
 
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):

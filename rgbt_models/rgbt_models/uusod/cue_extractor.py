@@ -22,7 +22,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
-from rgbt_models.checkpoint import apply_trained_state, load_model_checkpoint, save_model_checkpoint
+from rgbt_models.checkpoint import restore_model, save_model_checkpoint
 from rgbt_models.config import ModelConfigFile, check_keys
 
 MODES = ("agnostic", "informed")
@@ -50,10 +50,10 @@ class SCEConfig(ModelConfigFile):
 class SaliencyCueExtractor(nn.Module):
     kind = "sce"
 
-    def __init__(self, config: SCEConfig | None = None) -> None:
+    def __init__(self, config: SCEConfig | None = None, pretrained: bool = True) -> None:
         super().__init__()
         self.config = config or SCEConfig()
-        self.backbone = SAM2Backbone(self.config.backbone, num_streams=1)
+        self.backbone = SAM2Backbone(self.config.backbone, num_streams=1, pretrained=pretrained)
         self.backbone.requires_grad_(False)
         width = self.backbone.hidden_dim * (2 if self.config.mode == "informed" else 1)
         self.heads = nn.ModuleList(nn.Conv2d(width, 1, 1) for _ in range(3))
@@ -100,14 +100,12 @@ class SaliencyCueExtractor(nn.Module):
 
     # -- checkpoints (same format as the other models) -------------------------------------------
     def save(self, path: str | Path, extra: dict | None = None) -> None:
-        state = {k: v for k, v in self.state_dict().items() if k.startswith("heads.")}
-        if not self.backbone.config.checkpoint:  # no official weights behind it: keep the encoder
-            state = self.state_dict()
-        save_model_checkpoint(path, self.kind, self.config.to_dict(), state, extra)
+        """A self-contained checkpoint (the frozen encoder too: stage 2 may run elsewhere)."""
+        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SaliencyCueExtractor:
-        content = load_model_checkpoint(path, cls.kind)
-        model = cls(SCEConfig.from_dict(content["config"]))
-        apply_trained_state(model, content["state_dict"], path)
-        return model.to(map_location).eval()
+        def build(content: dict, pretrained: bool) -> SaliencyCueExtractor:
+            return cls(SCEConfig.from_dict(content["config"]), pretrained=pretrained)
+
+        return restore_model(path, cls.kind, build).to(map_location)

@@ -73,7 +73,7 @@ def attach_domain_adapter(source: SAMSOD, hidden: int) -> tuple[SAMSOD, list[tor
     """A copy of `source` with a zero-initialised domain adapter, everything else frozen:
     before training it computes exactly what `source` computes."""
     config = SAMSODConfig.from_dict({**source.config.to_dict(), "domain_adapter": hidden})
-    model = SAMSOD(config)
+    model = SAMSOD(config, pretrained=False)  # every weight comes from `source` just below
     missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
     if unexpected or any(not name.startswith("domain_adapter.") for name in missing):
         raise CheckpointError(f"the source SAMSOD does not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
