@@ -10,7 +10,9 @@ echo "== ruff"
 "$VENV/bin/ruff" check .
 ruff_code=$?
 echo "== pytest"
-"$VENV/bin/python" -m pytest "$@"
+# One worker per CPU (each test process runs torch on one thread: rgbt_models/threads.py), a
+# test file per worker at a time so that module fixtures (trained models) are built once.
+"$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 pytest_code=$?
 t1=$(date +%s)
 echo "== colcon smoke build"

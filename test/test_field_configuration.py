@@ -127,9 +127,20 @@ def test_eval_export_and_replay_on_the_robot(field, capsys, caplog):
 
     with working_directory(field.work):
         for kind in ("samsod", "sartm"):
+            capsys.readouterr()
             assert evaluate(["--checkpoint", str(field.models[kind]), "--dataset", "synthetic", "--synthetic-count",
                              "2", "--output", f"eval_{kind}"]) == 0
+            (entry,) = json.loads(Path(f"eval_{kind}/results.json").read_text()).values()
+            if kind == "samsod":
+                assert {"S", "maxF", "maxE", "MAE"} <= set(entry) and "| S |" in capsys.readouterr().out
+                assert Path("eval_samsod/pr_curve.png").is_file() and Path("eval_samsod/f_curve.png").is_file()
+            else:
+                assert 0 <= entry["mIoU"] <= 1 and "mIoU" in Path("eval_sartm/results.md").read_text()
+                assert Path("eval_sartm/confusion_0.png").is_file()
             assert export(["--checkpoint", str(field.models[kind]), "--output", f"{kind}.onnx", "--repeats", "1"]) == 0
+            out = capsys.readouterr().out
+            assert "max |onnxruntime - torch| = " in out and "median time: torch" in out
+            assert Path(f"{kind}.onnx").stat().st_size > 100_000
         code = replay([str(field.bag), "-p", f"sartm.checkpoint:={field.models['sartm']}",
                        "-p", f"samsod.checkpoint:={field.models['samsod']}", "--rgb-topic", DRIVE.rgb_topic,
                        "--thermal-topic", DRIVE.thermal_topic, "--output", "replay", "--no-progress", "--no-video",
@@ -163,10 +174,12 @@ def adapted(field):
 def test_an_adapted_samsod_keeps_every_trained_weight_and_loads_everywhere(field, adapted):
     from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.samsod import SAMSOD
+    from rgbt_perception.replay_cli import main as replay
 
+    assert (field.work / "adapted" / "tensorboard").is_dir()
     with working_directory(field.robot):
         source, model = SAMSOD.load(field.models["samsod"]), SAMSOD.load(adapted)
-        assert model.domain_adapter is not None
+        assert model.domain_adapter is not None and model.input_size == (SMALL["height"], SMALL["width"])
         own = model.state_dict()
         for key, value in source.state_dict().items():  # the decoder and the encoder it was trained with
             assert torch.equal(own[key], value), key
@@ -175,19 +188,30 @@ def test_an_adapted_samsod_keeps_every_trained_weight_and_loads_everywhere(field
         assert not all(torch.equal(v, official[f"image_encoder.neck.{k}"]) for k, v in neck.items())
         assert evaluate(["--checkpoint", str(adapted), "--dataset", "synthetic", "--synthetic-count", "2",
                          "--output", "eval_adapted"]) == 0
+        assert replay([str(field.bag), "-p", "sartm.enabled:=false", "-p", f"samsod.checkpoint:={adapted}",
+                       "--rgb-topic", DRIVE.rgb_topic, "--thermal-topic", DRIVE.thermal_topic,
+                       "--mask-topic", DRIVE.mask_topic, "--output", "replay_adapted", "--no-progress", "--no-video",
+                       "--overlay-every", "0"]) == 0
+        summary = json.loads(Path("replay_adapted/summary.json").read_text())
+        assert summary["frames_processed"] > 0 and "S" in json.dumps(summary)
 
 
-def test_the_detector_stage_reads_a_copied_cue_extractor(field):
+def test_the_detector_stage_reads_a_copied_cue_extractor_and_a_cut_bag(field, capsys):
     from rgbt_models.cli.adapt import main as adapt
+    from rgbt_models.data.rosbag import read_pairs
     from rgbt_models.registry import load_trained_model
 
     config = write_yaml(field.work / "detector.yaml", {
         "stage": "detector", "model": {"backbone": {**BACKBONE, "checkpoint": str(field.sam2_moved)}},
         "cue_checkpoint": str(field.models["sce"]),  # its own SAM 2 path no longer exists
-        "data": {"sources": ["synthetic:4:0:mixed"], **SMALL}, "train": {"epochs": 1, "batch_size": 2}})
+        "data": {"sources": [f"bag:{field.bag}:{DRIVE.rgb_topic}:{DRIVE.thermal_topic}"], **SMALL},
+        "train": {"epochs": 1, "batch_size": 2}})
     with working_directory(field.work):
         assert adapt(["detector", "--config", config, "--output-dir", "detector", "--max-steps-per-epoch", "1",
                       "--no-progress"]) == 0
+    pairs = len(list(read_pairs(field.bag, DRIVE.rgb_topic, DRIVE.thermal_topic)))
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["samples"] == pairs > 0
+    assert len(list((field.work / "detector" / "pseudo_labels").glob("*.png"))) == pairs
     copy = field.robot / "models" / "samsod_uusod.pt"
     shutil.copy(field.work / "detector" / "samsod.pt", copy)
     assert load_trained_model(copy).kind == "samsod"

@@ -156,3 +156,40 @@ def torch_equal(x, y) -> bool:
     import torch
 
     return torch.equal(x, y)
+
+
+# -- a user's folder: splits, and validation held out from training ----------------------------------
+def write_user_folder(root, names):
+    for name in names:
+        write(root / "rgb" / f"{name}.png", rgb_image())
+        write(root / "thermal" / f"{name}.png", rng.integers(0, 256, (H, W), dtype=np.uint8))
+        write(root / "masks" / f"{name}.png", rng.integers(0, 2, (H, W), dtype=np.uint8) * 255)
+
+
+def test_folder_splits_are_sub_folders_or_name_lists_never_the_whole_folder(tmp_path):
+    from rgbt_models.data.datasets import open_dataset
+
+    write_user_folder(tmp_path / "a", ["x", "y", "z"])
+    (tmp_path / "a" / "val.txt").write_text("z\n")
+    (tmp_path / "a" / "train.txt").write_text("x\ny\n")
+    assert [n for n, _ in open_dataset("folder", tmp_path / "a", "val").entries] == ["z"]
+    assert len(open_dataset("folder", tmp_path / "a", "train")) == 2
+    assert len(open_dataset("folder", tmp_path / "a")) == 3
+    write_user_folder(tmp_path / "b" / "val", ["v"])
+    assert len(open_dataset("folder", tmp_path / "b", "val")) == 1
+    with pytest.raises(DatasetError, match=r"a: the folder data set has no split 'test' \(neither .*test/ .*test\.txt"):
+        open_dataset("folder", tmp_path / "a", "test")
+
+
+def test_training_refuses_a_validation_split_that_is_the_training_data(tmp_path):
+    from rgbt_models.data.datasets import open_dataset
+    from rgbt_models.training.config import DataConfig
+    from rgbt_models.training.trainer import check_held_out
+
+    write_user_folder(tmp_path, ["x", "y", "z"])
+    (tmp_path / "val.txt").write_text("z\n")
+    d = DataConfig(dataset="folder", root=str(tmp_path), val_split="val")
+    with pytest.raises(DatasetError, match=r"val_split 'val' shares 1 of its 1 samples with data.train_split None"):
+        check_held_out(open_dataset("folder", tmp_path), open_dataset("folder", tmp_path, "val"), d)
+    (tmp_path / "train.txt").write_text("x\ny\n")
+    check_held_out(open_dataset("folder", tmp_path, "train"), open_dataset("folder", tmp_path, "val"), d)

@@ -199,3 +199,15 @@ def test_a_blank_saliency_map_yields_no_object():
     spot[10:20, 10:20] = 0.9
     pipeline._saliency_outputs(result, spot)
     assert len(result.objects) == 1 and result.objects[0].area == 100
+
+
+def test_preset_class_ids_are_the_data_sets_own():
+    """Each preset's ids as its data set defines them (see the sources cited in classes.py)."""
+    pst = class_list("pst900")
+    assert pst.names == ("background", "fire_extinguisher", "backpack", "hand_drill", "survivor")
+    assert pst.colors == ((0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255))  # toolkit colormap
+    mfnet = class_list("mfnet")
+    assert [mfnet.names.index(n) for n in ("unlabeled", "car", "person", "bike", "color_cone", "bump")] == \
+        [0, 1, 2, 3, 7, 8]
+    fmb = class_list("fmb")
+    assert fmb.num_classes == 15 and fmb.names[0] == "background" and fmb.names.index("person") == 8
