@@ -27,7 +27,7 @@ setup(
         "console_scripts": [
             "rgbt_perception_node = rgbt_perception.node:main",
             "rgbt_perception_lifecycle_node = rgbt_perception.lifecycle_node:lifecycle_main",
-            "rgbt-replay = rgbt_perception.replay_cli:main",
+            "rgbt-replay = rgbt_perception.replay.cli:main",
         ],
     },
 )

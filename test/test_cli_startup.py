@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-ENTRY_POINTS = {"rgbt-replay": "rgbt_perception.replay_cli", "rgbt-train": "rgbt_models.cli.train",
+ENTRY_POINTS = {"rgbt-replay": "rgbt_perception.replay.cli", "rgbt-train": "rgbt_models.cli.train",
                 "rgbt-eval": "rgbt_models.cli.evaluate", "rgbt-export": "rgbt_models.cli.export",
                 "rgbt-adapt": "rgbt_models.cli.adapt"}
 PROBE = """

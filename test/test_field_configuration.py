@@ -123,7 +123,7 @@ def test_trained_checkpoints_load_anywhere_without_the_sam2_file(field):
 def test_eval_export_and_replay_on_the_robot(field, capsys, caplog):
     from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.cli.export import main as export
-    from rgbt_perception.replay_cli import main as replay
+    from rgbt_perception.replay.cli import main as replay
 
     with working_directory(field.work):
         for kind in ("samsod", "sartm"):
@@ -174,7 +174,7 @@ def adapted(field):
 def test_an_adapted_samsod_keeps_every_trained_weight_and_loads_everywhere(field, adapted):
     from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.samsod import SAMSOD
-    from rgbt_perception.replay_cli import main as replay
+    from rgbt_perception.replay.cli import main as replay
 
     assert (field.work / "adapted" / "tensorboard").is_dir()
     with working_directory(field.robot):

@@ -79,7 +79,7 @@ def test_record_reads_back_with_rosbags(tmp_path, checkpoints):
     from rosbags.typesys import get_types_from_msg
 
     from rgbt_models.data.rosbag import default_typestore
-    from rgbt_perception.recording import rgbt_msg_definitions
+    from rgbt_perception.replay.recording import rgbt_msg_definitions
 
     bag = tmp_path / "bag"
     write_drive_bag(bag, DriveConfig(seconds=1.5, fps=10, height=128, width=160, dropout=(0.5, 1.0)))
@@ -115,8 +115,8 @@ def test_record_reads_back_with_rosbags(tmp_path, checkpoints):
 def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env):
     from ros_harness import NodeProcess
 
-    from rgbt_perception.replay import parse_args
-    from rgbt_perception.replay_live import replay_live
+    from rgbt_perception.replay.cli import parse_args
+    from rgbt_perception.replay.live import replay_live
 
     bag = tmp_path / "bag"
     write_drive_bag(bag, DriveConfig(seconds=3.0, fps=10, height=128, width=160, dropout=None))

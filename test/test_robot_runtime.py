@@ -22,7 +22,7 @@ class BlockTrainingOnly(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, BlockTrainingOnly())
 from rgbt_perception.model_loading import load_model
-from rgbt_perception.replay_cli import main as replay
+from rgbt_perception.replay.cli import main as replay
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
 
 sartm, samsod = sys.argv[1], sys.argv[2]

@@ -17,6 +17,7 @@ import numpy as np
 from rgbt_models.data.bag_reader import open_bag
 from rgbt_models.data.pairing import PairSynchronizer
 from rgbt_models.data.rosbag import COMPRESSED_TYPE
+from rgbt_perception.replay.report import render_live_markdown, write_summary
 
 
 def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
@@ -99,19 +100,10 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
                "answered_share": answered_pairs / max(1, len(pairs)),
                "latency_ms": {"median": 1000 * float(np.median(latencies)),
                               "p95": 1000 * float(np.percentile(latencies, 95))},
-               "node_diagnostics": status, "node_clock_sec": clock_stamp}
-    lines = [f"# Live replay of `{args.bag}` at {args.rate:g}x", "",
-             f"Published {len(pairs)} pairs ({published} messages); the node answered {answered_pairs} "
-             f"({100 * summary['answered_share']:.0f} %), skipped {skipped} (newer pair arrived while busy).",
-             f"End-to-end latency (publication -> {output_topic}): median {summary['latency_ms']['median']:.0f} ms, "
-             f"p95 {summary['latency_ms']['p95']:.0f} ms.",
-             f"Node clock at the end: {clock_stamp} s (bag time when the node runs with use_sim_time)."]
-    summary["markdown"] = "\n".join(lines)
+               "node_diagnostics": status, "node_clock_sec": clock_stamp, "bag": str(args.bag),
+               "output_topic": output_topic}
+    markdown = render_live_markdown(summary)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    import json
-
-    (out / "live_summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "markdown"},
-                                                      indent=1, default=float))
-    (out / "live_report.md").write_text(summary["markdown"])
-    return summary
+    write_summary(out, summary, markdown, prefix="live_")
+    return summary | {"markdown": markdown}

@@ -1,11 +1,8 @@
-"""rgbt-replay's work: offline replay through the node's pipeline (metrics, latency, overlays,
---record) and the entry for --live; the arguments and their help are in replay_cli.py.
-"""
+"""rgbt-replay offline: the bag through the node's codec, synchronizer and pipeline (metrics,
+latency, overlays, --record); the arguments are in cli.py, the files written in report.py."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -22,23 +19,10 @@ from rgbt_models.data.rosbag import decode_pair, read_pairs
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 from rgbt_perception.devices import select_device, uses_int8
-from rgbt_perception.model_loading import ModelLoadError, load_model
-from rgbt_perception.parameters import load_parameter_file, pipeline_config
+from rgbt_perception.model_loading import load_model
+from rgbt_perception.parameters import pipeline_config
 from rgbt_perception.pipeline import FrameRejected, Pipeline
-from rgbt_perception.replay_cli import parse_args
-from rgbt_perception.report import VideoSink, latency_table, overlay, write_csv, write_summary
-
-
-def parse_overrides(items: list[str]) -> dict:
-    import yaml
-
-    out = {}
-    for item in items:
-        name, sep, value = item.partition(":=")
-        if not sep:
-            raise ValueError(f"-p {item!r}: expected NAME:=VALUE")
-        out[name] = yaml.safe_load(value)
-    return out
+from rgbt_perception.replay.report import VideoSink, overlay, render_markdown, write_csv, write_summary
 
 
 class TruthFolder:
@@ -194,65 +178,7 @@ def truth(pair, topic, truth_dir, kind, index):
     return None
 
 
-def render_markdown(summary: dict, stages: dict, sartm) -> str:
-    c = summary["counts"]
-    lines = [f"# Replay of `{summary['bag']}`", "",
-             f"Frames: {c.get('rgb', 0)} RGB, {c.get('thermal', 0)} thermal, {c.get('pairs', 0)} pairs, "
-             f"{c.get('degraded', 0)} RGB-only (thermal missing), {c.get('unpaired', 0)} unpaired; "
-             f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s.", ""]
-    if summary["bad_frames"]:
-        lines += [f"Skipped {summary['bad_frames']} bad frame(s), as the node would: "
-                  + "; ".join(f"stamp {b['stamp_ns']}: {b['reason']}" for b in summary["bad_frame_details"][:10]), ""]
-    if summary["saliency"]:
-        keys = ("S", "maxF", "maxE", "MAE")
-        lines += ["## Saliency (SAMSOD)", "", "| frames | images | " + " | ".join(keys) + " |",
-                  "|" + " --- |" * (len(keys) + 2)]
-        for name, r in summary["saliency"].items():
-            lines.append(f"| {name} | {r['images']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
-        lines.append("")
-    if summary["semantic"]:
-        lines += ["## Semantic segmentation (SARTM)", "",
-                  "| input | mIoU | mAcc | " + " | ".join(f"IoU {n}" for n in sartm.classes.names) + " |",
-                  "|" + " --- |" * (3 + sartm.classes.num_classes)]
-        for name, r in summary["semantic"].items():
-            ious = " | ".join(f"{100 * r['per_class'][n]['IoU']:.1f}" for n in sartm.classes.names)
-            lines.append(f"| {name} | {100 * r['mIoU']:.1f} | {100 * r['mAcc']:.1f} | {ious} |")
-        lines.append("")
-    lines += ["## Latency per stage (this machine)", "", latency_table(stages), ""]
-    if summary["video"]:
-        lines.append(f"Video: `{summary['video']}`")
-    return "\n".join(lines)
-
-
 def open_recorder(path: str, overwrite: bool = False):
-    from rgbt_perception.recording import OutputRecorder
+    from rgbt_perception.replay.recording import OutputRecorder
 
     return OutputRecorder(path, overwrite)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """rgbt-replay with `argv` (the tests' entry; the console script is replay_cli.main)."""
-    return run(parse_args(sys.argv[1:] if argv is None else argv))
-
-
-def run(args: argparse.Namespace) -> int:
-    """Replay as the parsed arguments say; exit status 0, or 2 with one line naming the problem."""
-    try:
-        params = load_parameter_file(args.config, parse_overrides(args.param))
-        if args.live:
-            from rgbt_perception.replay_live import replay_live
-
-            summary = replay_live(args, params)
-        else:
-            summary = replay_offline(args, params)
-    except (DatasetError, ModelLoadError, ValueError, OSError) as error:  # ConfigError is a ValueError
-        print(f"rgbt-replay: {error}", file=sys.stderr)
-        return 2
-    print(summary["markdown"])
-    print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}"
-          + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -117,6 +117,49 @@ def latency_table(stages: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
-def write_summary(folder: Path, summary: dict, markdown: str) -> None:
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
-    (folder / "report.md").write_text(markdown)
+def write_summary(folder: Path, summary: dict, markdown: str, prefix: str = "") -> None:
+    """<prefix>summary.json and <prefix>report.md (live replay: prefix 'live_')."""
+    (folder / f"{prefix}summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    (folder / f"{prefix}report.md").write_text(markdown)
+
+
+def render_live_markdown(summary: dict) -> str:
+    """The report of a live replay (replay.live)."""
+    return "\n".join([
+        f"# Live replay of `{summary['bag']}` at {summary['rate']:g}x", "",
+        f"Published {summary['pairs_published']} pairs ({summary['messages_published']} messages); the node "
+        f"answered {summary['pairs_answered']} ({100 * summary['answered_share']:.0f} %), skipped "
+        f"{summary['node_skipped']} (newer pair arrived while busy).",
+        f"End-to-end latency (publication -> {summary['output_topic']}): median "
+        f"{summary['latency_ms']['median']:.0f} ms, p95 {summary['latency_ms']['p95']:.0f} ms.",
+        f"Node clock at the end: {summary['node_clock_sec']} s (bag time when the node runs with use_sim_time)."])
+
+
+def render_markdown(summary: dict, stages: dict, sartm) -> str:
+    c = summary["counts"]
+    lines = [f"# Replay of `{summary['bag']}`", "",
+             f"Frames: {c.get('rgb', 0)} RGB, {c.get('thermal', 0)} thermal, {c.get('pairs', 0)} pairs, "
+             f"{c.get('degraded', 0)} RGB-only (thermal missing), {c.get('unpaired', 0)} unpaired; "
+             f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s.", ""]
+    if summary["bad_frames"]:
+        lines += [f"Skipped {summary['bad_frames']} bad frame(s), as the node would: "
+                  + "; ".join(f"stamp {b['stamp_ns']}: {b['reason']}" for b in summary["bad_frame_details"][:10]), ""]
+    if summary["saliency"]:
+        keys = ("S", "maxF", "maxE", "MAE")
+        lines += ["## Saliency (SAMSOD)", "", "| frames | images | " + " | ".join(keys) + " |",
+                  "|" + " --- |" * (len(keys) + 2)]
+        for name, r in summary["saliency"].items():
+            lines.append(f"| {name} | {r['images']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
+        lines.append("")
+    if summary["semantic"]:
+        lines += ["## Semantic segmentation (SARTM)", "",
+                  "| input | mIoU | mAcc | " + " | ".join(f"IoU {n}" for n in sartm.classes.names) + " |",
+                  "|" + " --- |" * (3 + sartm.classes.num_classes)]
+        for name, r in summary["semantic"].items():
+            ious = " | ".join(f"{100 * r['per_class'][n]['IoU']:.1f}" for n in sartm.classes.names)
+            lines.append(f"| {name} | {100 * r['mIoU']:.1f} | {100 * r['mAcc']:.1f} | {ious} |")
+        lines.append("")
+    lines += ["## Latency per stage (this machine)", "", latency_table(stages), ""]
+    if summary["video"]:
+        lines.append(f"Video: `{summary['video']}`")
+    return "\n".join(lines)

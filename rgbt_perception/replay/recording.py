@@ -23,7 +23,7 @@ def rgbt_msg_definitions() -> dict[str, str]:
         candidates.append(Path(get_package_share_directory("rgbt_msgs")) / "msg")
     except Exception:  # not a ROS environment, or rgbt_msgs not in the index
         pass
-    candidates += [Path(sys.prefix) / "share" / "rgbt_msgs" / "msg", Path(__file__).resolve().parents[1] / "msg"]
+    candidates += [Path(sys.prefix) / "share" / "rgbt_msgs" / "msg", Path(__file__).resolve().parents[2] / "msg"]
     for folder in candidates:
         if all((folder / f"{name}.msg").is_file() for name in MESSAGES):
             return {f"rgbt_msgs/msg/{name}": (folder / f"{name}.msg").read_text() for name in MESSAGES}

@@ -7,11 +7,11 @@ CompressedImage. With ground truth (label / saliency-mask topics in the bag, or 
 the model library's metrics are reported, optionally also without thermal
 (--compare-without-thermal). Always: per-stage latency, counts, overlays (+ MP4), a per-frame
 CSV, summary.json and report.md. --record OUT.mcap writes the outputs to a bag. --live plays
-the bag into a running node instead (see replay_live.py).
+the bag into a running node instead (see live.py).
 """
 
-# The console entry point: arguments are parsed before torch and the models load (in
-# rgbt_perception.replay), so that --help and a usage error answer at once.
+# The console entry point: arguments are parsed before torch and the models load (offline.py
+# and live.py are imported after), so that --help and a usage error answer at once.
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rgbt_models import threads as thread_policy
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "rgbt.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rgbt.yaml"
 
 
 def parse_args(argv):
@@ -58,11 +58,43 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    from rgbt_perception.replay import run
+def parse_overrides(items: list[str]) -> dict:
+    """-p NAME:=VALUE items as {name: YAML value}."""
+    import yaml
 
-    return run(args)
+    out = {}
+    for item in items:
+        name, sep, value = item.partition(":=")
+        if not sep:
+            raise ValueError(f"-p {item!r}: expected NAME:=VALUE")
+        out[name] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """rgbt-replay: exit status 0, or 2 with one line naming the problem."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from rgbt_models.data.datasets import DatasetError
+    from rgbt_perception.model_loading import ModelLoadError
+    from rgbt_perception.parameters import load_parameter_file
+
+    try:
+        params = load_parameter_file(args.config, parse_overrides(args.param))
+        if args.live:
+            from rgbt_perception.replay.live import replay_live
+
+            summary = replay_live(args, params)
+        else:
+            from rgbt_perception.replay.offline import replay_offline
+
+            summary = replay_offline(args, params)
+    except (DatasetError, ModelLoadError, ValueError, OSError) as error:  # ConfigError is a ValueError
+        print(f"rgbt-replay: {error}", file=sys.stderr)
+        return 2
+    print(summary["markdown"])
+    print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}"
+          + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
+    return 0
 
 
 if __name__ == "__main__":
