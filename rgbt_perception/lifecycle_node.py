@@ -20,7 +20,8 @@ import sys
 import rclpy
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 
-from rgbt_perception.node import START_ERRORS, PerceptionNodeBase, StartInterrupted, main
+from rgbt_perception.node import PerceptionNodeBase, main
+from rgbt_perception.process import START_ERRORS, StartInterrupted
 
 
 class RGBTPerceptionLifecycleNode(PerceptionNodeBase, LifecycleNode):

@@ -1,13 +1,21 @@
-"""Loading the node's models from checkpoints, or untrained from a model config (tests only)."""
+"""The node's models and pipeline from its parameters: the one factory of the node and rgbt-replay.
+
+`build_pipeline` applies the thread policy, picks the device and precision, loads the enabled
+models (from checkpoints, or untrained from a model config with allow_untrained: tests only)
+and returns the pipeline; both say what they chose through `log`.
+"""
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
+from rgbt_models import threads as thread_policy
 from rgbt_models.checkpoint import CheckpointError
-from rgbt_models.classes import class_list
 from rgbt_models.config import ConfigError
-from rgbt_models.registry import MODELS, load_trained_model
+from rgbt_models.registry import MODELS, load_trained_model, untrained_model
+from rgbt_perception.devices import select_device, uses_int8
+from rgbt_perception.parameters import pipeline_config
+from rgbt_perception.pipeline import Pipeline
 
 
 class ModelLoadError(RuntimeError):
@@ -17,7 +25,7 @@ class ModelLoadError(RuntimeError):
 def load_model(kind: str, checkpoint: str, config: str, allow_untrained: bool):
     """The trained model from `checkpoint`; or, with allow_untrained, a random-weight model
     built from the model config YAML `config` (tests only: its outputs mean nothing)."""
-    model_cls, config_cls = MODELS[kind]
+    _, config_cls = MODELS[kind]
     if checkpoint:
         try:
             return load_trained_model(checkpoint, kind=kind)
@@ -30,7 +38,24 @@ def load_model(kind: str, checkpoint: str, config: str, allow_untrained: bool):
         model_config = config_cls.from_yaml(config)
     except (ConfigError, ValueError) as error:
         raise ModelLoadError(f"{kind}.config: {error}") from error
-    if kind == "sartm":
-        num_classes = class_list(model_config.classes).num_classes
-        return model_cls(model_config, text_embeddings=torch.zeros(num_classes, 1)).eval()
-    return model_cls(model_config).eval()
+    return untrained_model(model_config)
+
+
+def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str], None] | None = None,
+                   threads=None) -> Pipeline:
+    """The pipeline the parameters describe. `threads` overrides params["threads"] (rgbt-replay
+    --threads). ModelLoadError names the model and the file when one cannot be loaded."""
+    log(thread_policy.describe(thread_policy.apply(params["threads"] if threads is None else threads)))
+    device, dtype, reason = select_device(params["device"], params["precision"])
+    log(f"inference device: {device} ({reason})")
+    models = []
+    for kind in ("sartm", "samsod"):
+        if not params[f"{kind}.enabled"]:
+            models.append(None)
+            continue
+        models.append(load_model(kind, params[f"{kind}.checkpoint"], params[f"{kind}.config"],
+                                 params["allow_untrained"]))
+        if not params[f"{kind}.checkpoint"]:
+            (warn or log)(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
+    return Pipeline(pipeline_config(params), *models, device=device, dtype=dtype,
+                    int8=uses_int8(device, params["precision"]))

@@ -1,7 +1,7 @@
-"""The node's parameters (names, defaults, ranges) and what they mean for the pipeline.
+"""The node's parameters (names, defaults, ranges, descriptors) and what they mean for the pipeline.
 
-ROS-free, so that the node (which declares them) and the replay tool (which reads the same
-YAML file) cannot disagree.
+One table for the node (which declares them) and the replay tool (which reads the same YAML
+file), so that they cannot disagree; ROS is imported only to build a descriptor.
 """
 
 from __future__ import annotations
@@ -72,6 +72,47 @@ RUNTIME_PARAMETERS = frozenset({
     "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch", "max_image_pixels",
     "output.height", "output.width", "output.color_overlay", "saliency.threshold", "saliency.min_threshold",
     "saliency.min_object_area"})
+
+
+def descriptor(name: str):
+    """The rcl_interfaces ParameterDescriptor of a parameter: its description, read-only unless a
+    runtime parameter, and its range or choices (what `ros2 param describe` shows)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    default, description, constraint = PARAMETERS[name]
+    result = ParameterDescriptor(description=description, read_only=name not in RUNTIME_PARAMETERS)
+    if isinstance(constraint, tuple) and len(constraint) == 2 and not isinstance(constraint[0], str):
+        low, high = constraint
+        if isinstance(default, int) and not isinstance(default, bool):
+            result.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+        else:
+            result.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+    elif isinstance(constraint, tuple):
+        result.additional_constraints = f"one of {', '.join(constraint)}"
+    return result
+
+
+def declare_parameters(node) -> dict:
+    """Declare every parameter on an rclpy node with its descriptor; the values, checked.
+
+    Overrides (--params-file, -p, parameter_overrides) of names the node does not have would be
+    dropped silently by rclpy: they are refused, naming the nearest valid one (rclpy keeps them
+    in Node._parameter_overrides on Humble, Jazzy and Kilted alike). A value of the wrong type is
+    a ValueError naming the parameter and the expected type."""
+    from rclpy.exceptions import InvalidParameterTypeException
+
+    overrides = getattr(node, "_parameter_overrides", {})
+    check_unknown(set(overrides) - {"use_sim_time"}, "parameter")
+    values = {}
+    for name, (default, _, _) in PARAMETERS.items():
+        try:
+            values[name] = node.declare_parameter(name, default, descriptor(name)).value
+        except InvalidParameterTypeException as error:
+            given = overrides[name].value if name in overrides else None
+            raise ValueError(f"parameter {name}={given!r} has the wrong type: expected {type(default).__name__} "
+                             f"(e.g. {default!r})") from error
+    check_parameters(values)
+    return values
 
 
 def check_unknown(names, source: str) -> None:

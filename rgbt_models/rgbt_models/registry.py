@@ -13,8 +13,23 @@ MODELS = {"samsod": (SAMSOD, SAMSODConfig), "sartm": (SARTM, SARTMConfig)}
 
 
 def build_model(task: str, model_config: dict):
+    """A model to train: `model_config` read by the task's config class (SARTM computes its text
+    embeddings with the configured text encoder when distillation is on)."""
     model_cls, config_cls = MODELS[task]
     return model_cls(config_cls.from_dict(model_config))
+
+
+def untrained_model(config):
+    """A model with random weights from a SAMSODConfig or SARTMConfig, in eval mode, for tests,
+    benchmarks and the node's allow_untrained: no text encoder runs (SARTM's class-name
+    embeddings are zeros), so it builds offline and at once. Its outputs mean nothing."""
+    import torch
+
+    if isinstance(config, SARTMConfig):
+        from rgbt_models.classes import class_list
+
+        return SARTM(config, text_embeddings=torch.zeros(class_list(config.classes).num_classes, 1)).eval()
+    return SAMSOD(config).eval()
 
 
 def load_trained_model(path: str | Path, map_location="cpu", kind: str | None = None):

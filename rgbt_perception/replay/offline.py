@@ -11,17 +11,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from rgbt_models import threads as thread_policy
 from rgbt_models.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
 from rgbt_models.data.image_codec import BadImage, image_to_array
 from rgbt_models.data.rosbag import decode_pair, read_pairs
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
-from rgbt_perception.devices import select_device, uses_int8
-from rgbt_perception.model_loading import load_model
-from rgbt_perception.parameters import pipeline_config
-from rgbt_perception.pipeline import FrameRejected, Pipeline
+from rgbt_perception.model_loading import build_pipeline
+from rgbt_perception.pipeline import FrameRejected
 from rgbt_perception.replay.report import VideoSink, overlay, render_markdown, write_csv, write_summary
 
 
@@ -47,14 +44,7 @@ def slug(text: str) -> str:
 
 
 def replay_offline(args, params: dict) -> dict:
-    policy = thread_policy.apply(args.threads if args.threads is not None else params["threads"])
-    print(f"rgbt-replay: {thread_policy.describe(policy)}", flush=True)
-    device, dtype, reason = select_device(params["device"], params["precision"])
-    print(f"rgbt-replay: inference device {device} ({reason})", flush=True)
-    models = [load_model(kind, params[f"{kind}.checkpoint"], params[f"{kind}.config"], params["allow_untrained"])
-              if params[f"{kind}.enabled"] else None for kind in ("sartm", "samsod")]
-    pipeline = Pipeline(pipeline_config(params), *models, device=device, dtype=dtype,
-                        int8=uses_int8(device, params["precision"]))
+    pipeline = build_pipeline(params, lambda text: print(f"rgbt-replay: {text}", flush=True), threads=args.threads)
     output = Path(args.output)
     (output / "overlays").mkdir(parents=True, exist_ok=True)
     truth_dir = TruthFolder(Path(args.truth_dir), args.truth_key) if args.truth_dir else None

@@ -8,7 +8,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from rgbt_models.data.rosbag import BagWriter
+import numpy as np
+
+from rgbt_models.data.rosbag import IMAGE_TYPE, BagWriter
+from rgbt_perception.outputs import FRAME_TOPICS, frame_messages
 
 MESSAGES = ("ClassInfo", "ClassMap", "SalientObject", "SalientObjects", "SemanticClasses")
 
@@ -30,7 +33,29 @@ def rgbt_msg_definitions() -> dict[str, str]:
     raise FileNotFoundError(f"rgbt_msgs .msg files not found in {[str(c) for c in candidates]}")
 
 
+class BagMessages:
+    """rosbags messages for rgbt_perception.outputs.frame_messages (types of the writer's store)."""
+
+    def __init__(self, writer: BagWriter) -> None:
+        self.writer = writer
+
+    def message(self, type_name: str, **fields):
+        return self.writer.message(type_name, **fields)
+
+    def image(self, image, encoding: str, header):
+        image = np.ascontiguousarray(image)
+        return self.writer.message(IMAGE_TYPE, header=header, height=image.shape[0], width=image.shape[1],
+                                   encoding=encoding, is_bigendian=0, step=image.strides[0],
+                                   data=np.frombuffer(image.tobytes(), np.uint8))
+
+    def array(self, values, dtype) -> np.ndarray:
+        return np.array(list(values), dtype)
+
+
 class OutputRecorder:
+    """--record: every frame's outputs on the node's topics (/semantic/mask ...), as the node
+    builds them, stamped and framed like the input RGB frame."""
+
     def __init__(self, path: str | Path, overwrite: bool = False) -> None:
         storage = "mcap" if str(path).endswith(".mcap") else "sqlite3"
         folder = Path(path).with_suffix("") if storage == "mcap" else Path(path)
@@ -40,37 +65,14 @@ class OutputRecorder:
             shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
         self.writer = BagWriter(folder, storage, extra_types=rgbt_msg_definitions())
         self.writer.__enter__()
+        self.messages = BagMessages(self.writer)
         self.path = folder
 
     def write(self, pair, result) -> None:
-        """One frame's outputs on the node's topics, as `ros2 bag` shows them (/semantic/mask ...)."""
-        w = self.writer
-        stamp, frame = pair.stamp_ns, pair.rgb.header.frame_id
-        header = w.header(stamp, frame)
-        if result.semantic_mask is not None:
-            w.write("/semantic/mask", w.image(result.semantic_mask, "mono8", stamp, frame), stamp)
-            if result.semantic_color is not None:
-                w.write("/semantic/color", w.image(result.semantic_color, "rgb8", stamp, frame), stamp)
-            import numpy as np
-
-            stats = result.class_stats
-            w.write("/semantic/classes", w.message(
-                "rgbt_msgs/msg/SemanticClasses", header=header,
-                class_ids=np.array([s.class_id for s in stats], np.uint16), class_names=[s.name for s in stats],
-                pixel_fractions=np.array([s.pixel_fraction for s in stats], np.float32),
-                mean_confidences=np.array([s.mean_confidence for s in stats], np.float32)), stamp)
-        if result.saliency_map is not None:
-            w.write("/saliency/map", w.image(result.saliency_map, "mono8", stamp, frame), stamp)
-            w.write("/saliency/mask", w.image(result.saliency_mask, "mono8", stamp, frame), stamp)
-            roi = "sensor_msgs/msg/RegionOfInterest"
-            objects = [w.message("rgbt_msgs/msg/SalientObject",
-                                 bbox=w.message(roi, x_offset=o.x, y_offset=o.y, height=o.height, width=o.width,
-                                                do_rectify=False),
-                                 area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x,
-                                 centroid_y=o.centroid_y) for o in result.objects]
-            height, width = result.saliency_map.shape
-            w.write("/saliency/objects", w.message("rgbt_msgs/msg/SalientObjects", header=header, height=height,
-                                                  width=width, objects=objects), stamp)
+        stamp = pair.stamp_ns
+        header = self.writer.header(stamp, pair.rgb.header.frame_id)
+        for topic, message in frame_messages(result, header, FRAME_TOPICS, self.messages).items():
+            self.writer.write(f"/{topic}", message, stamp)
 
     def close(self) -> None:
         self.writer.__exit__(None, None, None)

@@ -21,6 +21,7 @@ from rgbt_models.data.bag_reader import default_typestore, first_line, open_bag
 from rgbt_models.data.datasets import DatasetError, Sample
 from rgbt_models.data.image_codec import decode_rgb, decode_thermal, encode_compressed, image_to_array
 from rgbt_models.data.pairing import PairSynchronizer
+from rgbt_models.data.stream_health import StreamHealth
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -74,7 +75,8 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
 
 
 def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns):
-    rgb_without_thermal_since = None
+    now = [0]  # the stamp being read: the health policy's clock (ns)
+    health = StreamHealth(timeout_ns if timeout_ns is not None else 0, clock=lambda: now[0])
     with open_bag(path) as bag:
         if bag.recovery is not None:
             counters["recovered_messages"] = bag.recovery.messages
@@ -96,17 +98,17 @@ def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, count
             msg = bag.deserialize(raw, topics[topic])
             if topic == rgb_topic:
                 counters["rgb"] += 1
-                stamp = stamp_ns(msg)
-                if rgb_without_thermal_since is None:
-                    rgb_without_thermal_since = stamp
-                if timeout_ns is not None and stamp - rgb_without_thermal_since > timeout_ns:
+                now[0] = stamp_ns(msg)
+                health.seen("rgb")
+                if timeout_ns is not None and health.thermal_missing():
                     counters["degraded"] += 1
                     pending.append(BagPair(msg, None, receive_ns=timestamp))
                 else:
                     sync.add(0, msg)
             elif topic == thermal_topic:
                 counters["thermal"] += 1
-                rgb_without_thermal_since = None
+                now[0] = stamp_ns(msg)
+                health.seen("thermal")
                 sync.add(1, msg)
             else:
                 truth[topic][stamp_ns(msg)] = msg

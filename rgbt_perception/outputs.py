@@ -1,0 +1,151 @@
+"""A frame's results as ROS messages: the one place they are built, for the node (rclpy) and
+for rgbt-replay --record (rosbags), so that a recorded bag holds what the robot publishes.
+
+`frame_messages` builds the per-frame outputs of a pipeline Result through a message factory:
+`RclpyMessages` makes rclpy messages, `replay.recording.BagMessages` makes rosbags messages. The node adds
+what only it has (camera_info of the RGB camera, vision_msgs forms) with `node_messages`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Protocol
+
+import numpy as np
+
+SEMANTIC = ("semantic/mask", "semantic/color", "semantic/classes")
+SALIENCY = ("saliency/map", "saliency/mask", "saliency/objects")
+FRAME_TOPICS = SEMANTIC + SALIENCY
+
+
+class MessageFactory(Protocol):
+    """Makes messages of one ROS Python binding."""
+
+    def message(self, type_name: str, **fields): ...
+
+    def image(self, image: np.ndarray, encoding: str, header): ...
+
+    def array(self, values: Iterable, dtype) -> object: ...
+
+
+def frame_messages(result, header, wanted: Iterable[str], make: MessageFactory) -> dict[str, object]:
+    """topic (relative, as the node advertises it) -> message, for each topic in `wanted` that
+    the result has."""
+    wanted = set(wanted)
+    out: dict[str, object] = {}
+    if result.semantic_mask is not None:
+        if "semantic/mask" in wanted:
+            out["semantic/mask"] = make.image(result.semantic_mask, "mono8", header)
+        if "semantic/color" in wanted and result.semantic_color is not None:
+            out["semantic/color"] = make.image(result.semantic_color, "rgb8", header)
+        if "semantic/classes" in wanted:
+            stats = result.class_stats
+            out["semantic/classes"] = make.message(
+                "rgbt_msgs/msg/SemanticClasses", header=header,
+                class_ids=make.array([s.class_id for s in stats], np.uint16), class_names=[s.name for s in stats],
+                pixel_fractions=make.array([s.pixel_fraction for s in stats], np.float32),
+                mean_confidences=make.array([s.mean_confidence for s in stats], np.float32))
+    if result.saliency_map is not None:
+        if "saliency/map" in wanted:
+            out["saliency/map"] = make.image(result.saliency_map, "mono8", header)
+        if "saliency/mask" in wanted and result.saliency_mask is not None:
+            out["saliency/mask"] = make.image(result.saliency_mask, "mono8", header)
+        if "saliency/objects" in wanted:
+            height, width = result.saliency_map.shape
+            objects = [make.message(
+                "rgbt_msgs/msg/SalientObject",
+                bbox=make.message("sensor_msgs/msg/RegionOfInterest", x_offset=o.x, y_offset=o.y, height=o.height,
+                                  width=o.width, do_rectify=False),
+                area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x, centroid_y=o.centroid_y)
+                for o in result.objects]
+            out["saliency/objects"] = make.message("rgbt_msgs/msg/SalientObjects", header=header, height=height,
+                                                   width=width, objects=objects)
+    return out
+
+
+def node_messages(result, header, wanted: Iterable[str], camera_info=None) -> dict[str, object]:
+    """The node's outputs beyond `frame_messages`: camera_info beside each output (the RGB
+    camera's, scaled to the output size) and the salient objects as vision_msgs detections."""
+    from rgbt_perception import vision_msgs_out
+    from rgbt_perception.camera_info import scale_camera_info
+
+    wanted = set(wanted)
+    out: dict[str, object] = {}
+    if camera_info is not None:
+        for prefix, image in (("semantic", result.semantic_mask), ("saliency", result.saliency_map)):
+            if f"{prefix}/camera_info" in wanted and image is not None:
+                out[f"{prefix}/camera_info"] = scale_camera_info(camera_info, *image.shape[:2], header)
+    if "saliency/detections" in wanted and result.saliency_map is not None:
+        out["saliency/detections"] = vision_msgs_out.detections(header, result.objects)
+    return out
+
+
+class RclpyMessages:
+    """rclpy messages by type name ('pkg/msg/Type')."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, type] = {}
+
+    def message(self, type_name: str, **fields):
+        if type_name not in self._types:
+            package, _, name = type_name.split("/")
+            self._types[type_name] = getattr(importlib.import_module(f"{package}.msg"), name)
+        return self._types[type_name](**fields)
+
+    def image(self, image: np.ndarray, encoding: str, header):
+        from rgbt_perception.codec import array_to_image
+
+        return array_to_image(image, encoding, header)
+
+    def array(self, values: Iterable, dtype) -> list:
+        cast = float if np.dtype(dtype).kind == "f" else int
+        return [cast(v) for v in values]
+
+
+def advertise(node, pipeline) -> tuple[dict[str, object], list]:
+    """Create the node's output publishers for the models the pipeline runs: (topic -> publisher
+    of the per-frame outputs, the latched publishers). The class map (and vision_msgs' LabelInfo
+    where vision_msgs is installed) is published once, latched."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from rgbt_msgs.msg import ClassMap, SalientObjects, SemanticClasses
+    from rgbt_perception import vision_msgs_out
+
+    pubs: dict[str, object] = {}
+    latched_pubs = []
+    if pipeline.sartm is not None:
+        for topic, kind in (("semantic/mask", Image), ("semantic/color", Image),  # color: output.color_overlay
+                            ("semantic/classes", SemanticClasses), ("semantic/camera_info", CameraInfo)):
+            pubs[topic] = node.create_publisher(kind, topic, 5)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        class_map = class_map_message(pipeline.sartm.classes, node.get_clock().now().to_msg())
+        latched_pubs.append(node.create_publisher(ClassMap, "semantic/class_map", latched))
+        latched_pubs[-1].publish(class_map)
+        if vision_msgs_out.AVAILABLE:
+            latched_pubs.append(node.create_publisher(vision_msgs_out.LabelInfo, "semantic/label_info", latched))
+            latched_pubs[-1].publish(vision_msgs_out.label_info(class_map.header, pipeline.sartm.classes.names))
+    if pipeline.samsod is not None:
+        for topic, kind in (("saliency/map", Image), ("saliency/mask", Image), ("saliency/objects", SalientObjects),
+                            ("saliency/camera_info", CameraInfo)):
+            pubs[topic] = node.create_publisher(kind, topic, 5)
+        if vision_msgs_out.AVAILABLE:
+            pubs["saliency/detections"] = node.create_publisher(vision_msgs_out.Detection2DArray,
+                                                                "saliency/detections", 5)
+    if not vision_msgs_out.AVAILABLE:
+        node.get_logger().info("vision_msgs is not installed: saliency/detections and semantic/label_info are "
+                               "not published (apt install ros-$ROS_DISTRO-vision-msgs)")
+    return pubs, latched_pubs
+
+
+def class_map_message(classes, stamp):
+    """rgbt_msgs/ClassMap of a class list: id, name and overlay colour of every class."""
+    from rgbt_msgs.msg import ClassInfo, ClassMap
+
+    message = ClassMap(class_set=classes.name, ignore_id=classes.ignore_index,
+                       classes=[ClassInfo(id=i, name=n, r=c[0], g=c[1], b=c[2])
+                                for i, (n, c) in enumerate(zip(classes.names, classes.colors))])
+    message.header.stamp = stamp
+    return message
