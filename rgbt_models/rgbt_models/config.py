@@ -48,10 +48,31 @@ def read_sections(content: dict, sections: dict[str, type]) -> dict[str, object]
     and built: {"data": DataConfig(...), "train": OptimConfig(...)}. `content` is not changed."""
     built = {}
     for name, kind in sections.items():
-        values = dict(content.get(name) or {})
+        values = content.get(name) or {}
+        if isinstance(values, kind):  # already built (a config made in code)
+            built[name] = values
+            continue
+        if not isinstance(values, dict):
+            raise ValueError(f"{name} must be a mapping, got {values!r}")
         check_keys(name, values, kind.__dataclass_fields__)
-        built[name] = kind(**values)
+        try:
+            built[name] = kind(**values)
+        except (TypeError, ValueError) as error:  # named by its section unless it names itself
+            raise ValueError(str(error) if str(error).startswith(f"{name}.") else f"{name}: {error}") from error
     return built
+
+
+def read_config(path: str | Path, cls: type, sections: dict[str, type], defaults: dict | None = None):
+    """The one reader of the project's YAML configs: a dataclass `cls` from the file's top-level
+    keys (unknown ones refused), its typed `sections` built from their sub-mappings, `defaults`
+    for keys the file leaves out. Any bad key or value is a ConfigError naming the file."""
+    content = {**(defaults or {}), **load_yaml(path)}
+    try:
+        check_keys(f"{Path(path).name}", content, cls.__dataclass_fields__)
+        built = read_sections(content, sections)
+        return cls(**{k: v for k, v in content.items() if k not in built}, **built)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{path}: {error}") from error
 
 
 def check_keys(section: str, values: dict, allowed: set[str] | tuple[str, ...]) -> None:

@@ -107,7 +107,7 @@ def test_a_bad_heads_setting_is_refused_when_the_config_is_read(tmp_path):
     with pytest.raises(ConfigError, match=f"{config}: heads.band must be in"):
         AdaptConfig.from_yaml(config)
     config.write_text("stage: adapter\nsource_checkpoint: x.pt\nheads: {mode: sum}\n")
-    assert AdaptConfig.from_yaml(config).heads == {"mode": "sum"}
+    assert AdaptConfig.from_yaml(config).heads == HeadWeighting(mode="sum")  # a typed section, defaults filled in
 
 
 def test_pseudo_label_store_round_trip_atomic_and_resumable(tmp_path):

@@ -75,5 +75,6 @@ class StreamHealth:
         if self.thermal_missing() and self.last_seen["rgb"] is not None:
             return "DEGRADED: thermal missing, saliency from RGB only, SARTM paused"
         if self.unpairable():
-            return f"DEGRADED: RGB and thermal cannot be paired ({self.stamp_offset_text(slop)}), saliency from RGB only"
+            return (f"DEGRADED: RGB and thermal cannot be paired ({self.stamp_offset_text(slop)}), "
+                    "saliency from RGB only")
         return None

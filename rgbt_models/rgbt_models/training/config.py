@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml, read_sections
+from rgbt_models.config import ConfigError, check_input_size, read_config
 
 TASKS = ("samsod", "sartm")
 
@@ -64,14 +64,9 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, task: str | None = None) -> TrainConfig:
-        content = load_yaml(path)
-        try:
-            check_keys("training config", content, cls.__dataclass_fields__)
-            config = cls(task=content.get("task", task), model=dict(content.get("model") or {}),
-                         **read_sections(content, {"data": DataConfig, "train": OptimConfig}),
-                         output_dir=str(content.get("output_dir", "runs/default")))
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"{path}: {error}") from error
+        config = read_config(path, cls, {"data": DataConfig, "train": OptimConfig},
+                             defaults={"task": task, "model": {}})
+        config.model, config.output_dir = dict(config.model or {}), str(config.output_dir)
         if task is not None and config.task != task:
             raise ConfigError(f"{path}: is a {config.task!r} config, but {task!r} was asked for")
         if config.task not in TASKS:

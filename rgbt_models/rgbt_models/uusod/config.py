@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, check_keys, load_yaml, read_sections
+from rgbt_models.config import ConfigError, check_input_size, read_config, read_sections
 from rgbt_models.training.config import OptimConfig
+from rgbt_models.uusod.pcl_sd import HardPixelSchedule
+from rgbt_models.uusod.spr import SPRWeights
 
 STAGES = ("sce", "detector", "adapter")
 
@@ -31,6 +33,26 @@ class HeadWeighting:
             raise ValueError(f"heads.band must be in (0, 0.5) and heads.temperature > 0, got {self}")
 
 
+@dataclass(frozen=True)
+class SPRConfig(SPRWeights):
+    """SPR (uusod/spr.py): on or off, and its weights (the authors' 0.1 / 0.7 / 0.2)."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """The pixel-affinity refiner (uusod/refiner.py): neighbourhood dilations and iterations."""
+
+    dilations: tuple[int, ...] = (1, 2, 4, 8)
+    iterations: int = 10
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
+        if not self.dilations or min(self.dilations) < 1 or int(self.iterations) < 1:
+            raise ValueError(f"refiner.dilations must be positive integers and refiner.iterations >= 1, got {self}")
+
+
 @dataclass
 class UnlabeledDataConfig:
     sources: list[str] = field(default_factory=lambda: ["synthetic:64"])
@@ -42,6 +64,12 @@ class UnlabeledDataConfig:
     eval: str | None = None
 
 
+# The typed sections of an rgbt-adapt YAML (each a mapping; unknown keys and bad values are
+# refused when the file is read).
+SECTIONS = {"data": UnlabeledDataConfig, "train": OptimConfig, "schedule": HardPixelSchedule, "spr": SPRConfig,
+            "heads": HeadWeighting, "refiner": RefinerConfig}
+
+
 @dataclass
 class AdaptConfig:
     stage: str
@@ -50,28 +78,25 @@ class AdaptConfig:
     source_checkpoint: str | None = None  # adapter: the trained SAMSOD to adapt
     adapter_hidden: int = 64
     data: UnlabeledDataConfig = field(default_factory=UnlabeledDataConfig)
-    schedule: dict = field(default_factory=lambda: {"start": 0.2, "slope": -0.6})  # PCL-SD hard-pixel margin
-    spr: dict = field(default_factory=lambda: {"enabled": True, "refined": 0.1, "prediction": 0.7, "previous": 0.2})
+    schedule: HardPixelSchedule = field(default_factory=HardPixelSchedule)  # PCL-SD hard-pixel margin
+    spr: SPRConfig = field(default_factory=SPRConfig)
     # How the SAMSOD's heads make a pseudo-label (uusod/head_weighting.py): 'boundary' weights
     # them by the boundary prior (a head that marks the image border salient loses weight),
     # 'sum' is the model's own prediction. The detector stage starts from the SCE's maps.
-    heads: dict = field(default_factory=lambda: asdict(HeadWeighting()))
-    refiner: dict = field(default_factory=lambda: {"dilations": [1, 2, 4, 8], "iterations": 10})
+    heads: HeadWeighting = field(default_factory=HeadWeighting)
+    refiner: RefinerConfig = field(default_factory=RefinerConfig)
     train: OptimConfig = field(default_factory=OptimConfig)
     output_dir: str = "runs/uusod"
 
+    def __post_init__(self) -> None:
+        """Sections given as mappings (a config made in code) are built and checked here too."""
+        built = read_sections(vars(self), SECTIONS)
+        for name, value in built.items():
+            setattr(self, name, value)
+
     @classmethod
     def from_yaml(cls, path: str | Path, stage: str | None = None) -> AdaptConfig:
-        content = load_yaml(path)
-        try:
-            check_keys("rgbt-adapt config", content, cls.__dataclass_fields__)
-            sections = read_sections(content, {"data": UnlabeledDataConfig, "train": OptimConfig})
-            content = {k: v for k, v in content.items() if k not in sections}
-            content.setdefault("stage", stage)
-            config = cls(**content, **sections)
-            HeadWeighting(**config.heads)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"{path}: {error}") from error
+        config = read_config(path, cls, SECTIONS, defaults={"stage": stage})
         if stage is not None and config.stage != stage:
             raise ConfigError(f"{path}: is a {config.stage!r} config, but {stage!r} was asked for")
         if config.stage not in STAGES:

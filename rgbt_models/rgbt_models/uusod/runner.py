@@ -14,33 +14,29 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Subset
-from tqdm import tqdm
+from torch.utils.data import ConcatDataset, DataLoader
 
-from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
-from rgbt_models.checkpoint import atomic_torch_save, remove_stale_temporaries
+from rgbt_models.backbone.checkpoint import CheckpointError
 from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.metrics import SaliencyMetrics
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.training import distributed
-from rgbt_models.training.trainer import _autocast, optimizer_step, pick_device
+from rgbt_models.training.loop import Step, fit, pick_device
 from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.cue_extractor import SaliencyCueExtractor, SCEConfig
 from rgbt_models.uusod.data import open_unlabeled, synthetic_truth
 from rgbt_models.uusod.head_weighting import weight_heads
-from rgbt_models.uusod.pcl_sd import HardPixelSchedule, hard_pixel_fraction, pcl_sd_loss
+from rgbt_models.uusod.pcl_sd import hard_pixel_fraction, pcl_sd_loss
 from rgbt_models.uusod.refiner import PixelAffinityRefiner
 from rgbt_models.uusod.spr import SPRWeights, spr_update
 from rgbt_models.uusod.store import PseudoLabelStore
 
 log = logging.getLogger("rgbt_models.uusod")
-STATE_FILE = "last.pt"
 MODEL_FILES = {"sce": "sce.pt", "detector": "samsod.pt", "adapter": "samsod.pt"}
 
 
@@ -142,146 +138,122 @@ def evaluate_on(model, spec: str | None, config: AdaptConfig, device) -> dict | 
     return {k: results[k] for k in ("S", "maxF", "MAE")}
 
 
+class AdaptationTask:
+    """One UUSOD stage as the training loop's task (see the module docstring)."""
+
+    def __init__(self, config: AdaptConfig, device: torch.device) -> None:
+        d = config.data
+        self.config, self.kind = config, f"uusod-{config.stage}"
+        self.model, self.parameters = build_model(config)
+        self.model.to(device)
+        distributed.broadcast_parameters(self.model)
+        self.dataset = UnlabeledTensors(
+            [open_unlabeled(s, d.height, d.width, d.thermal_normalization) for s in d.sources],
+            TransformConfig(height=d.height, width=d.width, train=False, thermal_normalization=d.thermal_normalization))
+        self.schedule, self.spr, self.heads = config.schedule, config.spr, config.heads
+        self.refiner = PixelAffinityRefiner(config.refiner.dilations, config.refiner.iterations).to(device)
+        self.store = PseudoLabelStore(Path(config.output_dir) / "pseudo_labels") if config.stage != "sce" else None
+        self.names: list[str] = []
+        self.first_labels: dict | None = None
+        self._epoch, self._flips, self._p, self._hard = -1, None, 0.0, []
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return self.parameters
+
+    def prepare(self, device: torch.device, rank: int, resumed: bool) -> None:
+        """The first pseudo-labels (detector: the SCE's maps; adapter: the source model's refined
+        predictions) unless the store has them all, and their quality where a truth exists."""
+        o, d, store = self.config.train, self.config.data, self.store
+        if store is None and rank != 0:
+            return
+        self.names = [self.dataset[i]["name"] for i in range(len(self.dataset))]
+        if store is not None and rank == 0 and any(n not in store for n in self.names):
+            if self.config.stage == "detector":
+                write_labels(SaliencyCueExtractor.load(self.config.cue_checkpoint, device), self.dataset, store,
+                             device, o.batch_size)
+            else:
+                write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner, heads=self.heads)
+        if store is not None and rank == 0:
+            self.first_labels = label_quality(self.names, store.read, d.height, d.width)
+            if self.first_labels:
+                log.info("first pseudo-labels: %s", self.first_labels)
+
+    def step(self, batch: dict, epoch: int, device: torch.device, autocast, scaler) -> Step:
+        if epoch != self._epoch:  # the epoch's hard-pixel margin and its flips
+            self._epoch, self._hard = epoch, []
+            self._p = self.schedule.p(epoch + 1, self.config.train.epochs)
+            self._flips = torch.Generator().manual_seed(self.config.train.seed * 7919 + epoch)
+        rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
+        target = None
+        if self.store is not None:
+            target = torch.stack([torch.from_numpy(self.store.read(n)) for n in batch["name"]])[:, None].to(device)
+        if torch.rand((), generator=self._flips) < 0.5:  # one joint flip for images and labels
+            rgb, thermal = rgb.flip(-1), thermal.flip(-1)
+            target = target.flip(-1) if target is not None else None
+        with autocast:
+            outputs = self.model(rgb, thermal)
+        if self.config.stage == "sce":
+            saliency = torch.sigmoid(torch.cat(list(outputs.values())).float())
+            loss = pcl_sd_loss(saliency, self._p)
+            self._hard.append(hard_pixel_fraction(saliency.detach(), self._p))
+            (scaler.scale(loss) if scaler else loss).backward()
+            return Step(loss.detach(), {"pcl_sd": loss.detach()})
+        terms = self.model.losses({k: v.float() for k, v in outputs.items()}, target)
+        if self.config.stage == "detector":  # PCGrad across SAMSOD's heads, as in rgbt-train
+            return Step(self.model.backward({k: scaler.scale(v) for k, v in terms.items()} if scaler else terms),
+                        terms)
+        loss = sum(terms.values())
+        (scaler.scale(loss) if scaler else loss).backward()
+        return Step(loss.detach(), terms)
+
+    def after_epoch(self, epoch: int, record: dict, device: torch.device) -> float:
+        """SPR rewrites the pseudo-labels; their quality and the model's, and the optional
+        evaluation set, go into the record."""
+        o, d, store = self.config.train, self.config.data, self.store
+        if self.config.stage == "sce":
+            record |= {"p": self._p, "hard_pixels": float(np.mean(self._hard))}
+        if store is not None and self.spr.enabled:
+            write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner, self.spr, self.heads)
+        predictions = model_maps(self.model, self.dataset, device, o.batch_size)
+        labels = store.read if store is not None else predictions.__getitem__
+        for key, read in (("pseudo_labels", labels), ("predictions", predictions.__getitem__)):
+            quality = label_quality(self.names, read, d.height, d.width)
+            if quality:
+                record[key] = quality
+        evaluation = evaluate_on(self.model, d.eval, self.config, device)
+        if evaluation:
+            record["eval"] = evaluation
+        return -record["loss"]
+
+    def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
+        d = self.config.data
+        self.model.save(output / MODEL_FILES[self.config.stage],
+                        extra={"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width]})
+
+    def finish(self, output: Path) -> None:
+        pass
+
+    def rng_state(self) -> torch.Tensor:
+        return torch.empty(0, dtype=torch.uint8)
+
+    def set_rng_state(self, state: torch.Tensor) -> None:
+        pass
+
+
 def run(config: AdaptConfig, resume: bool = False, device: str = "auto", progress: bool = True,
         max_steps_per_epoch: int | None = None) -> dict:
     """Run one stage; returns its history (loss, p, pseudo-label quality, evaluation per epoch)."""
     torch_device = pick_device(device)
     rank, world_size = distributed.init_from_env(torch_device)
-    output, o, d = Path(config.output_dir), config.train, config.data
-    torch.manual_seed(o.seed)
-    model, trainable = build_model(config)
-    model.to(torch_device)
-    distributed.broadcast_parameters(model)
-    dataset = UnlabeledTensors([open_unlabeled(s, d.height, d.width, d.thermal_normalization) for s in d.sources],
-                               TransformConfig(height=d.height, width=d.width, train=False,
-                                               thermal_normalization=d.thermal_normalization))
-    steps = len(dataset) // world_size // o.batch_size
-    steps = min(steps, max_steps_per_epoch) if max_steps_per_epoch else steps
-    if steps < 1:
-        raise CheckpointError(f"{len(dataset)} unlabeled samples are fewer than one batch of {o.batch_size}")
-    optimizer = (torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam)(
-        trainable, lr=o.lr, weight_decay=o.weight_decay)
-    total_steps = max(1, o.epochs * steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: (
-        1.0 if o.scheduler == "constant" else max(0.0, 1 - step / total_steps) ** o.poly_power))
-    autocast, scaler = _autocast(torch_device, o.amp)
-    schedule = HardPixelSchedule(**config.schedule)
-    spr = dict(config.spr)
-    use_spr = bool(spr.pop("enabled", True))
-    weights = SPRWeights(**spr)
-    heads = HeadWeighting(**config.heads)
-    refiner = PixelAffinityRefiner(tuple(config.refiner.get("dilations", (1, 2, 4, 8))),
-                                   int(config.refiner.get("iterations", 10))).to(torch_device)
-    store = PseudoLabelStore(output / "pseudo_labels") if config.stage != "sce" else None
-    writer = None
-    if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
-
-        output.mkdir(parents=True, exist_ok=True)
-        for stale in remove_stale_temporaries(output):
-            log.info("removed %s, left by an interrupted save", stale)
-        writer = SummaryWriter(str(output / "tensorboard"))
-
-    start_epoch, state_path = 0, output / STATE_FILE
-    if resume and state_path.is_file():
-        state = read_checkpoint(state_path)
-        if not isinstance(state, dict) or state.get("stage") != config.stage:
-            raise CheckpointError(f"{state_path}: not an rgbt-adapt {config.stage!r} training state")
-        model.load_state_dict(state["model"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch = int(state["epoch"]) + 1
-        log.info("resumed from %s after epoch %d", state_path, start_epoch)
-    names = [dataset[i]["name"] for i in range(len(dataset))] if store is not None or rank == 0 else []
-    if store is not None and rank == 0 and any(n not in store for n in names):
-        if config.stage == "detector":  # the SCE's maps are the first pseudo-labels
-            write_labels(SaliencyCueExtractor.load(config.cue_checkpoint, torch_device), dataset, store,
-                         torch_device, o.batch_size)
-        else:  # adapter: the source model's predictions, refined along the new domain's edges
-            write_labels(model, dataset, store, torch_device, o.batch_size, refiner, heads=heads)
-    first_labels = None  # their quality against the hidden truth, where there is one (synthetic)
-    if store is not None and rank == 0:
-        first_labels = label_quality(names, store.read, d.height, d.width)
-        if first_labels:
-            log.info("first pseudo-labels: %s", first_labels)
-    if world_size > 1:
-        torch.distributed.barrier()
-
-    history = []
-    for epoch in range(start_epoch, o.epochs):
-        p = schedule.p(epoch + 1, o.epochs)
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(o.seed * 100_003 + epoch))
-        indices = order[rank::world_size][: steps * o.batch_size].tolist()
-        loader = DataLoader(Subset(dataset, indices), batch_size=o.batch_size, drop_last=True)
-        flips = torch.Generator().manual_seed(o.seed * 7919 + epoch)
-        model.train()
-        losses, hard, started = [], [], time.perf_counter()
-        for batch in tqdm(loader, desc=f"uusod {config.stage} epoch {epoch + 1}/{o.epochs}", total=steps,
-                          disable=not progress or rank != 0):
-            rgb, thermal = batch["rgb"].to(torch_device), batch["thermal"].to(torch_device)
-            target = None
-            if store is not None:
-                target = torch.stack([torch.from_numpy(store.read(n)) for n in batch["name"]])[:, None].to(torch_device)
-            if torch.rand((), generator=flips) < 0.5:  # one joint flip for images and labels
-                rgb, thermal = rgb.flip(-1), thermal.flip(-1)
-                target = target.flip(-1) if target is not None else None
-            optimizer.zero_grad(set_to_none=True)
-            with autocast:
-                outputs = model(rgb, thermal)
-            if config.stage == "sce":
-                saliency = torch.sigmoid(torch.cat(list(outputs.values())).float())
-                loss = pcl_sd_loss(saliency, p)
-                hard.append(hard_pixel_fraction(saliency.detach(), p))
-                (scaler.scale(loss) if scaler else loss).backward()
-            else:
-                terms = model.losses({k: v.float() for k, v in outputs.items()}, target)
-                if config.stage == "detector":
-                    loss = model.backward({k: scaler.scale(v) for k, v in terms.items()} if scaler else terms)
-                else:
-                    loss = sum(terms.values())
-                    (scaler.scale(loss) if scaler else loss).backward()
-            optimizer_step(optimizer, scheduler, scaler, trainable)
-            losses.append(float(loss.detach()))
-        record = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - started}
-        if config.stage == "sce":
-            record |= {"p": p, "hard_pixels": float(np.mean(hard))}
-        if rank == 0:
-            if store is not None and use_spr:
-                write_labels(model, dataset, store, torch_device, o.batch_size, refiner, weights, heads)
-            predictions = model_maps(model, dataset, torch_device, o.batch_size)
-            labels = store.read if store is not None else predictions.__getitem__
-            for key, read in (("pseudo_labels", labels), ("predictions", predictions.__getitem__)):
-                quality = label_quality(names, read, d.height, d.width)
-                if quality:
-                    record[key] = quality
-            evaluation = evaluate_on(model, d.eval, config, torch_device)
-            if evaluation:
-                record["eval"] = evaluation
-            for key, value in record.items():
-                if isinstance(value, float):
-                    writer.add_scalar(f"uusod/{key}", value, epoch)
-                elif isinstance(value, dict):
-                    for name, number in value.items():
-                        writer.add_scalar(f"uusod/{key}/{name}", number, epoch)
-            writer.flush()
-            model.save(output / MODEL_FILES[config.stage], extra={"epoch": epoch, "stage": config.stage,
-                                                                   "input_size": [d.height, d.width]})
-            atomic_torch_save({"stage": config.stage, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "scheduler": scheduler.state_dict(), "epoch": epoch, "torch_rng": torch.get_rng_state(),
-                               "config": config.to_dict()}, state_path)
-            log.info("epoch %d: %s", epoch + 1, record)
-        if world_size > 1:
-            torch.distributed.barrier()
-        history.append(record)
-    if rank == 0:
-        writer.close()
-    if world_size > 1:
-        torch.distributed.destroy_process_group()
-    return {"history": history, "first_labels": first_labels, "output_dir": str(output),
-            "model": str(output / MODEL_FILES[config.stage]),
-            "checksum": distributed.parameter_checksum(model), "samples": len(dataset),
-            "best_loss": min((h["loss"] for h in history), default=math.nan)}
+    torch.manual_seed(config.train.seed)
+    task = AdaptationTask(config, torch_device)
+    summary = fit(task, config.train, config.output_dir, config.to_dict(), torch_device, rank, world_size,
+                  resume=resume, progress=progress, max_steps_per_epoch=max_steps_per_epoch,
+                  description=f"uusod {config.stage}")
+    output = Path(config.output_dir)
+    return {**summary, "first_labels": task.first_labels, "model": str(output / MODEL_FILES[config.stage]),
+            "samples": len(task.dataset),
+            "best_loss": min((h["loss"] for h in summary["history"]), default=math.nan)}
 
 
 @torch.no_grad()
