@@ -18,8 +18,6 @@ from pathlib import Path
 
 from common import apply_threads, bench_arguments, interleaved_seconds, print_table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-
 
 def write_v1(model, path: Path) -> None:
     """A version-1 file: the weights that train, the config naming the SAM 2 file."""
@@ -41,11 +39,11 @@ def main() -> int:
     args = parser.parse_args()
     apply_threads(args.threads)
     import torch
-    from sam2_files import official_sam2_file
 
     from rgbt_models.backbone import BackboneConfig
     from rgbt_models.samsod import SAMSOD, SAMSODConfig
     from rgbt_models.sartm import SARTM, SARTMConfig
+    from rgbt_models.testing import official_sam2_file
 
     backbone = BackboneConfig(name="tiny", image_size=512, checkpoint=str(official_sam2_file("tiny")))
     models = {"SAMSOD": (SAMSOD, SAMSOD(SAMSODConfig(backbone=backbone))),

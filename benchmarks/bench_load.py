@@ -132,7 +132,6 @@ def main() -> int:
     if args.child:
         child(args.size, args.threads, args.height, args.width)
         return 0
-    sys.path.insert(0, str(HERE.parent))
     from common import print_table
 
     workers = [Worker(name, env, threads, args) for name, (env, threads) in POLICIES.items()]

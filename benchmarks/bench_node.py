@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 from common import print_table
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-from node_fixtures import image_msg
 from node_probe import CameraProbe, node_arguments
-from ros_harness import DomainLease, NodeProcess, ros_environment, spin_until
+
+from rgbt_perception.testing.node_fixtures import image_msg
+from rgbt_perception.testing.ros_harness import DomainLease, NodeProcess, ros_environment, spin_until
 
 
 def rss_mb(pid: int) -> float:

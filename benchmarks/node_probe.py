@@ -3,14 +3,11 @@ on the node's camera topics, times each saliency/map answer by its stamp, and ke
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-from ros_harness import REPO_ROOT
+from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "rgbt_models/rgbt_models/configs"
 

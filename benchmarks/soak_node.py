@@ -17,16 +17,14 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from common import print_table
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
 from bench_node import rss_mb
-from node_fixtures import image_msg
+from common import print_table
 from node_probe import CameraProbe, node_arguments
-from ros_harness import DomainLease, NodeProcess, ros_environment
+
+from rgbt_perception.testing.node_fixtures import image_msg
+from rgbt_perception.testing.ros_harness import DomainLease, NodeProcess, ros_environment
 
 
 def bad_messages(count: int) -> list[tuple[int, object]]:

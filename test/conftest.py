@@ -9,7 +9,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from ros_harness import DomainLease, ros_environment
+
+from rgbt_perception.testing.ros_harness import DomainLease, ros_environment
 
 threads.apply(None)  # the project's thread policy for the test process (subprocesses apply their own)
 

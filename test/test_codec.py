@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from node_fixtures import image_msg
 
 from rgbt_perception.codec import (
     RGB_ENCODINGS,
@@ -14,6 +13,7 @@ from rgbt_perception.codec import (
     image_to_array,
     to_rgb,
 )
+from rgbt_perception.testing.node_fixtures import image_msg
 
 pytestmark = pytest.mark.ros
 rng = np.random.default_rng(0)

@@ -21,9 +21,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 import yaml
-from sam2_files import official_sam2_file
 
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
+from rgbt_models.testing import official_sam2_file
 
 pytestmark = pytest.mark.slow
 
@@ -219,8 +219,8 @@ def test_the_detector_stage_reads_a_copied_cue_extractor_and_a_cut_bag(field, ca
 
 @pytest.mark.ros
 def test_the_node_runs_the_adapted_model_from_another_folder(field, adapted, rclpy_context):
-    from node_fixtures import Probe
-    from ros_harness import NodeProcess
+    from rgbt_perception.testing.node_fixtures import Probe
+    from rgbt_perception.testing.ros_harness import NodeProcess
 
     node = NodeProcess("rgbt_perception.node", cwd=field.work, ros_args=[
         "--params-file", str(Path(__file__).resolve().parents[1] / "config" / "rgbt.yaml"),

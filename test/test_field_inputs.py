@@ -8,12 +8,12 @@ import json
 import time
 
 import pytest
-from node_fixtures import Graph, node_overrides, scene_pair, write_test_checkpoints
 
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
 from rgbt_models.data.image_codec import encode_compressed
 from rgbt_models.data.synthetic import make_scene
 from rgbt_perception.replay import main as replay
+from rgbt_perception.testing.node_fixtures import Graph, node_overrides, scene_pair, write_test_checkpoints
 
 pytestmark = pytest.mark.ros
 

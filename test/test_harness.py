@@ -6,7 +6,8 @@ import os
 import signal
 
 import pytest
-from ros_harness import DomainLease, NodeProcess, spin_until
+
+from rgbt_perception.testing.ros_harness import DomainLease, NodeProcess, spin_until
 
 pytestmark = pytest.mark.ros
 
@@ -27,7 +28,7 @@ def test_session_domain_is_exported(ros_env):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_node_stops_cleanly_on_signal(ros_env, sig):
-    node = NodeProcess("nodes.talker", args=["custom"])
+    node = NodeProcess("rgbt_perception.testing.talker", args=["custom"])
     try:
         node.wait_for_log("talker ready")
         elapsed = node.stop(sig)
@@ -37,7 +38,7 @@ def test_node_stops_cleanly_on_signal(ros_env, sig):
 
 
 def test_stop_reports_a_node_that_already_died(ros_env):
-    node = NodeProcess("nodes.talker", args=["no-such-mode"])
+    node = NodeProcess("rgbt_perception.testing.talker", args=["no-such-mode"])
     node.process.wait(30)
     with pytest.raises(AssertionError, match="already exited"):
         node.stop()
@@ -57,7 +58,7 @@ def test_large_images_arrive_with_the_fastdds_profile(rclpy_context):
                              qos_profile_sensor_data)
     executor = SingleThreadedExecutor(context=rclpy_context)
     executor.add_node(node)
-    talker = NodeProcess("nodes.talker", args=["images", "--count", "60", "--rate", "30"])
+    talker = NodeProcess("rgbt_perception.testing.talker", args=["images", "--count", "60", "--rate", "30"])
     try:
         talker.wait_for_log("talker ready")
         spin_until(node, lambda: "sent 60" in talker.log(), timeout=30, executor=executor)

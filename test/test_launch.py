@@ -12,7 +12,8 @@ import time
 
 import pytest
 import yaml
-from node_fixtures import MODEL_CONFIGS
+
+from rgbt_perception.testing.node_fixtures import MODEL_CONFIGS
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -13,7 +13,8 @@ import sys
 import types
 
 import pytest
-from ros_harness import REPO_ROOT
+
+from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 
 class Recorded:

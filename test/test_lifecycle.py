@@ -4,8 +4,9 @@ both driven over their real rclpy services (what `ros2 lifecycle set` and `ros2 
 from __future__ import annotations
 
 import pytest
-from node_fixtures import Graph, node_overrides
 from rclpy.parameter import Parameter
+
+from rgbt_perception.testing.node_fixtures import Graph, node_overrides
 
 pytestmark = pytest.mark.ros
 

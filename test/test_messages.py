@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ros_harness import spin_until, started_node
+
+from rgbt_perception.testing.ros_harness import spin_until, started_node
 
 pytestmark = pytest.mark.ros
 
@@ -24,7 +25,7 @@ def test_custom_messages_cross_processes(rclpy_context):
 
     executor = SingleThreadedExecutor(context=rclpy_context)
     executor.add_node(node)
-    with started_node("nodes.talker", args=["custom"]) as talker:
+    with started_node("rgbt_perception.testing.talker", args=["custom"]) as talker:
         talker.wait_for_log("talker ready")
         assert spin_until(node, lambda: len(received) == 3, timeout=20, executor=executor), \
             f"received only {sorted(received)}:\n{talker.log()}"

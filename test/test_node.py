@@ -8,8 +8,9 @@ import sys
 import time
 
 import pytest
-from node_fixtures import OUTPUTS, TEST_NODE_ARGS, Probe, image_msg
-from ros_harness import NodeProcess
+
+from rgbt_perception.testing.node_fixtures import OUTPUTS, TEST_NODE_ARGS, Probe, image_msg
+from rgbt_perception.testing.ros_harness import NodeProcess
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -134,7 +135,7 @@ def test_launch_file_names_what_the_package_installs():
     import re
     from pathlib import Path
 
-    from ros_harness import REPO_ROOT
+    from rgbt_perception.testing.ros_harness import REPO_ROOT
 
     launch = (REPO_ROOT / "launch" / "rgbt.launch.py").read_text()
     ast.parse(launch)

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import rclpy
 import torch
-from node_fixtures import MODEL_CONFIGS, TEST_NODE_ARGS, image_msg, scene_pair
 from rclpy.parameter import Parameter
-from ros_harness import NodeProcess
 
 from rgbt_perception.log_throttle import ThrottledLog, reason_key
+from rgbt_perception.testing.node_fixtures import MODEL_CONFIGS, TEST_NODE_ARGS, image_msg, scene_pair
+from rgbt_perception.testing.ros_harness import NodeProcess
 
 pytestmark = pytest.mark.ros
 

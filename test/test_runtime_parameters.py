@@ -5,8 +5,9 @@ start-up-only parameters are read-only."""
 from __future__ import annotations
 
 import pytest
-from node_fixtures import Graph, node_overrides
 from rclpy.parameter import Parameter
+
+from rgbt_perception.testing.node_fixtures import Graph, node_overrides
 
 pytestmark = pytest.mark.ros
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from sam2_files import official_sam2_file
 
 from rgbt_models.backbone import BackboneConfig, CheckpointError
 from rgbt_models.checkpoint import FORMAT
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
+from rgbt_models.testing import official_sam2_file
 
 
 def test_the_official_format_files_have_metas_layout():

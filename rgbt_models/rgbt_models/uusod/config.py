@@ -8,10 +8,41 @@ from pathlib import Path
 
 from rgbt_models.config import ConfigError, check_input_size, read_config, read_sections
 from rgbt_models.training.config import OptimConfig
-from rgbt_models.uusod.pcl_sd import HardPixelSchedule
-from rgbt_models.uusod.spr import SPRWeights
 
 STAGES = ("sce", "detector", "adapter")
+
+
+@dataclass(frozen=True)
+class HardPixelSchedule:
+    """p(epoch) = start + slope * epoch / epochs, epoch counted from 1 as the authors do.
+
+    Default (0.2, -0.6): the authors' A2S-v3 code (methods/a2s/loss.py, `p = 0.2 - 0.6 *
+    epoch / E`), which the paper leaves unstated. It masks pixels within 0.2 of 0.5 at the
+    start, and none from a third of the training on (p <= 0): the first third learns from the
+    confident pixels only, the rest from all. We keep it because it is the only published value;
+    the schedule is a config value (uusod.sce.schedule) for other choices."""
+
+    start: float = 0.2
+    slope: float = -0.6
+
+    def p(self, epoch: int, epochs: int) -> float:
+        return self.start + self.slope * epoch / max(1, epochs)
+
+
+@dataclass(frozen=True)
+class SPRWeights:
+    """l1 for R_pri (the prediction refined by the pixel-affinity refiner), l2 for R_post (the
+    model's own prediction), l3 for G_pre (the previous label). Defaults: the authors' 0.1 / 0.7 /
+    0.2 (METHODS.md: 0.7 prediction, 0.2 previous label, 0.1 refined prediction)."""
+
+    refined: float = 0.1
+    prediction: float = 0.7
+    previous: float = 0.2
+
+    def __post_init__(self) -> None:
+        total = self.refined + self.prediction + self.previous
+        if min(self.refined, self.prediction, self.previous) < 0 or abs(total - 1.0) > 1e-6:
+            raise ValueError(f"SPR weights must be >= 0 and sum to 1, got {self}")
 
 
 @dataclass(frozen=True)

@@ -8,26 +8,9 @@ margin p shrinks over the epochs so that hard pixels are admitted progressively.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-
-@dataclass(frozen=True)
-class HardPixelSchedule:
-    """p(epoch) = start + slope * epoch / epochs, epoch counted from 1 as the authors do.
-
-    Default (0.2, -0.6): the authors' A2S-v3 code (methods/a2s/loss.py, `p = 0.2 - 0.6 *
-    epoch / E`), which the paper leaves unstated. It masks pixels within 0.2 of 0.5 at the
-    start, and none from a third of the training on (p <= 0): the first third learns from the
-    confident pixels only, the rest from all. We keep it because it is the only published value;
-    the schedule is a config value (uusod.sce.schedule) for other choices."""
-
-    start: float = 0.2
-    slope: float = -0.6
-
-    def p(self, epoch: int, epochs: int) -> float:
-        return self.start + self.slope * epoch / max(1, epochs)
+from rgbt_models.uusod.config import HardPixelSchedule  # noqa: F401 - re-exported
 
 
 def pcl_sd_loss(saliency: torch.Tensor, p: float) -> torch.Tensor:

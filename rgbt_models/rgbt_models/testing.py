@@ -7,7 +7,9 @@ video-memory parts included), built by `sam2.build_sam.build_sam2` from sam2's o
 same key layout at the sizes of the project's `test` backbone (for tests where speed matters):
 the same builder with the encoder and memory parts shrunk by hydra overrides; its mask decoder
 is built as rgbt_models builds it for that config, because sam2 hard-codes a 2048-wide MLP there.
-Both are cached in build/test-fixtures/ (never committed) and written atomically.
+Both are cached in the source checkout's build/test-fixtures/ (never committed; elsewhere in
+$RGBT_TEST_CACHE or ~/.cache/rgbt-perception) and written atomically. For tests and benchmarks:
+nothing of the library imports this module.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import os
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CACHE = REPO_ROOT / "build" / "test-fixtures"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("RGBT_TEST_CACHE") or (
+    _CHECKOUT / "build" / "test-fixtures" if (_CHECKOUT / "rgbt_models" / "setup.py").is_file()
+    else Path.home() / ".cache" / "rgbt-perception"))
 SAM2_T_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 SEED = 2_1_0
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ros_harness import REPO_ROOT, spin_until
 
 from rgbt_models.data.synthetic import make_scene
+from rgbt_perception.testing.ros_harness import REPO_ROOT, spin_until
 
 MODEL_CONFIGS = REPO_ROOT / "rgbt_models" / "rgbt_models" / "configs"
 TEST_NODE_ARGS = [

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TEST_DIR = Path(__file__).resolve().parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the source checkout the tests run in
 FASTDDS_PROFILE = REPO_ROOT / "config" / "fastdds_large_images.xml"
 # Domain ids that map to valid UDP ports on Linux with the default port formula.
 _DOMAIN_IDS = range(1, 101)
@@ -76,8 +75,6 @@ class NodeProcess:
         self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}.log"
         full_env = dict(os.environ)
         full_env.update(env or {})
-        full_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(TEST_DIR), full_env.get("PYTHONPATH", "")) if p)
         command = [sys.executable, "-m", module, *args]
         if ros_args:
             command += ["--ros-args", *ros_args]
