@@ -41,13 +41,14 @@ def main() -> int:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
+    from rgbt_models.registry import untrained_model
     from rgbt_models.samsod import SAMSOD, SAMSODConfig
     from rgbt_models.sartm import SARTM, SARTMConfig
     from rgbt_models.testing import official_sam2_file
 
     backbone = BackboneConfig(name="tiny", image_size=512, checkpoint=str(official_sam2_file("tiny")))
-    models = {"SAMSOD": (SAMSOD, SAMSOD(SAMSODConfig(backbone=backbone))),
-              "SARTM (MFNet)": (SARTM, SARTM(SARTMConfig(backbone=backbone, classes="mfnet"), torch.zeros(9, 8)))}
+    models = {"SAMSOD": (SAMSOD, untrained_model(SAMSODConfig(backbone=backbone))),
+              "SARTM (MFNet)": (SARTM, untrained_model(SARTMConfig(backbone=backbone, classes="mfnet")))}
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name, (cls, model) in models.items():

@@ -23,8 +23,9 @@ import torch
 
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.quantization import quantize_int8
-from rgbt_models.samsod import SAMSOD, SAMSODConfig
-from rgbt_models.sartm import SARTM, SARTMConfig
+from rgbt_models.registry import untrained_model
+from rgbt_models.samsod import SAMSODConfig
+from rgbt_models.sartm import SARTMConfig
 
 TARGET = 1.6
 
@@ -68,8 +69,8 @@ def main() -> int:
     apply_threads(args.threads)
     torch.manual_seed(0)
     backbone = BackboneConfig(name=args.size, image_size=args.resolution)
-    models = {"SAMSOD": SAMSOD(SAMSODConfig(backbone=backbone)).eval(),
-              "SARTM (MFNet)": SARTM(SARTMConfig(backbone=backbone, classes="mfnet"), torch.zeros(9, 1)).eval()}
+    models = {"SAMSOD": untrained_model(SAMSODConfig(backbone=backbone)),
+              "SARTM (MFNet)": untrained_model(SARTMConfig(backbone=backbone, classes="mfnet"))}
     size = args.resolution
     rgb, thermal = torch.rand(1, 3, size, size), torch.rand(1, 1, size, size)
     rows, reached = [], []

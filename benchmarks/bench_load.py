@@ -54,13 +54,14 @@ def child(size: str, threads: str, height: int, width: int) -> None:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.samsod import SAMSOD, SAMSODConfig
-    from rgbt_models.sartm import SARTM, SARTMConfig
+    from rgbt_models.registry import untrained_model
+    from rgbt_models.samsod import SAMSODConfig
+    from rgbt_models.sartm import SARTMConfig
 
     torch.manual_seed(0)
     backbone = BackboneConfig(name=size, image_size=max(height, width) if size != "test" else 128)
-    samsod = SAMSOD(SAMSODConfig(backbone=backbone)).eval()
-    sartm = SARTM(SARTMConfig(backbone=backbone, classes="mfnet", lora_rank=4), torch.zeros(9, 1)).eval()
+    samsod = untrained_model(SAMSODConfig(backbone=backbone))
+    sartm = untrained_model(SARTMConfig(backbone=backbone, classes="mfnet", lora_rank=4))
     rgb, thermal = torch.rand(1, 3, height, width), torch.rand(1, 1, height, width)
 
     def frame() -> float:

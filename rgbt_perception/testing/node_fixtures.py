@@ -12,14 +12,22 @@ from rgbt_models.data.synthetic import make_scene
 from rgbt_perception.testing.ros_harness import REPO_ROOT, spin_until
 
 MODEL_CONFIGS = REPO_ROOT / "rgbt_models" / "rgbt_models" / "configs"
-TEST_NODE_ARGS = [
-    "--params-file", str(REPO_ROOT / "config" / "rgbt.yaml"),
-    "-p", "allow_untrained:=true",
-    "-p", f"sartm.config:={MODEL_CONFIGS / 'sartm' / 'test.yaml'}",
-    "-p", f"samsod.config:={MODEL_CONFIGS / 'samsod' / 'test.yaml'}",
-    "-p", "model_height:=128", "-p", "model_width:=160",
-    "-p", "thermal.timeout:=0.6", "-p", "diagnostics_period:=0.25",
-]
+# The one parameter set of the node under test (test-size models with random weights); the
+# subprocess form adds the shipped parameter file underneath, as a robot would run it.
+TEST_PARAMETERS = {
+    "allow_untrained": True, "sartm.config": str(MODEL_CONFIGS / "sartm" / "test.yaml"),
+    "samsod.config": str(MODEL_CONFIGS / "samsod" / "test.yaml"), "model_height": 128, "model_width": 160,
+    "thermal.timeout": 0.6, "diagnostics_period": 0.25,
+}
+
+
+def ros_argument(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+TEST_NODE_ARGS = ["--params-file", str(REPO_ROOT / "config" / "rgbt.yaml"),
+                  *[part for name, value in TEST_PARAMETERS.items()
+                    for part in ("-p", f"{name}:={ros_argument(value)}")]]
 
 
 def image_msg(array: np.ndarray, encoding: str, sec: int, nanosec: int, frame_id: str = "camera"):
@@ -43,9 +51,7 @@ def node_overrides(**extra) -> list:
     """parameter_overrides for an in-process node with the test-size models (random weights)."""
     from rclpy.parameter import Parameter
 
-    values = {"allow_untrained": True, "sartm.config": str(MODEL_CONFIGS / "sartm" / "test.yaml"),
-              "samsod.config": str(MODEL_CONFIGS / "samsod" / "test.yaml"), "model_height": 128,
-              "model_width": 160, **{k.replace("__", "."): v for k, v in extra.items()}}
+    values = {**TEST_PARAMETERS, **{k.replace("__", "."): v for k, v in extra.items()}}
     return [Parameter(name, value=value) for name, value in values.items()]
 
 
@@ -55,13 +61,14 @@ def write_test_checkpoints(folder: Path) -> list[str]:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.samsod import SAMSOD, SAMSODConfig
-    from rgbt_models.sartm import SARTM, SARTMConfig
+    from rgbt_models.registry import untrained_model
+    from rgbt_models.samsod import SAMSODConfig
+    from rgbt_models.sartm import SARTMConfig
 
     torch.manual_seed(0)
     backbone = BackboneConfig(name="test", image_size=128)
-    SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1)).save(folder / "a.pt")
-    SAMSOD(SAMSODConfig(backbone=backbone)).save(folder / "b.pt")
+    untrained_model(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4)).save(folder / "a.pt")
+    untrained_model(SAMSODConfig(backbone=backbone)).save(folder / "b.pt")
     return ["-p", f"sartm.checkpoint:={folder / 'a.pt'}", "-p", f"samsod.checkpoint:={folder / 'b.pt'}"]
 
 
