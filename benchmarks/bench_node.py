@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from common import print_table
-from node_probe import CameraProbe, node_arguments
+from node_probe import CameraProbe, node_arguments, stop_text, tear_down
 
 from rgbt_perception.testing.node_fixtures import image_msg
 from rgbt_perception.testing.ros_harness import DomainLease, NodeProcess, ros_environment, spin_until
@@ -111,17 +111,9 @@ def main() -> int:
         spin_until(probe.node, lambda: False, 5.0, executor)
         rss_end = rss_mb(node.process.pid)
         values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
-        # Reported, not required: how long a loaded machine takes to stop the node is its own
-        # measure (the hardening issue bounds it), and must not cost this table.
-        try:
-            stop = f"{node.stop(timeout=60):.2f} s, exit 0"
-        except AssertionError as error:
-            stop = str(error).splitlines()[0]
+        stop = stop_text(node, timeout=60)
     finally:
-        node.kill()
-        probe.close()
-        rclpy.try_shutdown()
-        lease.release()
+        tear_down(node, probe, lease)
 
     valid = [(t, lat) for t, lat in latencies if np.isfinite(lat)]
     lat = np.array([v for _, v in valid])

@@ -21,7 +21,7 @@ import time
 import numpy as np
 from bench_node import rss_mb
 from common import print_table
-from node_probe import CameraProbe, node_arguments
+from node_probe import CameraProbe, node_arguments, stop_text, tear_down
 
 from rgbt_perception.testing.node_fixtures import image_msg
 from rgbt_perception.testing.ros_harness import DomainLease, NodeProcess, ros_environment
@@ -67,7 +67,7 @@ def main() -> int:
     big_frame = (image_msg(big.rgb, "rgb8", 0, 0), image_msg(big.thermal_raw, "mono16", 0, 0))
     malformed = bad_messages(40)
     minutes: list[dict] = []
-    stop_text = "not stopped"
+    stopped = "not stopped"
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
         deadline = time.monotonic() + 60
@@ -109,22 +109,16 @@ def main() -> int:
                 counters_before = dict(values)
                 minute_start, minute_sent, degraded_seen = time.monotonic(), 0, False
                 probe.sent = {k: v for k, v in probe.sent.items() if v > time.monotonic() - 30}
-        try:
-            stop_text = f"{node.stop(timeout=30):.2f} s, exit 0"
-        except AssertionError as error:
-            stop_text = str(error).splitlines()[0]
+        stopped = stop_text(node, timeout=30)
     finally:
-        node.kill()
-        probe.close()
-        rclpy.try_shutdown()
-        lease.release()
+        tear_down(node, probe, lease)
     print(f"soak: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.minutes:g} min, "
           f"faults every minute (thermal dropout, 40 bad messages, stamp jump, 2 s of 4K pairs)")
     print_table(["minute", "sent", "received pairs", "processed", "skipped", "bad", "p50 (ms)", "p95 (ms)",
                  "RSS (MB)", "degraded seen"],
                 [[i + 1, m["sent"], m["pairs"], m["processed"], m["skipped"], m["bad"], f"{1000 * m['p50']:.0f}",
                   f"{1000 * m['p95']:.0f}", f"{m['rss']:.0f}", m["degraded"]] for i, m in enumerate(minutes)])
-    print(f"SIGINT to exit: {stop_text}")
+    print(f"SIGINT to exit: {stopped}")
     if len(minutes) < 2:
         print("soak: too short to compare minutes")
         return 1

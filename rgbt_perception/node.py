@@ -154,16 +154,26 @@ class PerceptionNodeBase:
 
     # Callbacks only validate the layout (no pixel work) and pair; decoding happens on the
     # worker for the one pair that is processed, so the executor keeps up with 30 Hz cameras.
-    def _on_rgb(self, msg: Image | CompressedImage) -> None:
-        self.stats.count("rgb")
+    def _accepted(self, stream: str, msg: Image | CompressedImage) -> bool:
+        """Counted; and whether it is processed: enabled, and a valid layout (a bad one is a
+        counted, throttled warning). An all-NaN 32FC1 thermal frame must not pair and stall SARTM."""
+        self.stats.count(stream)
         if not self.enabled:
-            return
+            return False
         try:
-            check_message(msg, "rgb", self.p["max_image_pixels"])
+            check_message(msg, stream, self.p["max_image_pixels"])
+            if (stream == "thermal" and not is_compressed(msg) and msg.encoding == "32FC1"
+                    and not has_finite_pixel(msg)):  # one vectorised pass, 32FC1 only
+                raise BadImage("32FC1 thermal image has no finite pixel")
         except BadImage as error:
-            self._bad("rgb", error)
+            self._bad(stream, error)
+            return False
+        self.health.seen(stream, stamp_seconds(msg))
+        return True
+
+    def _on_rgb(self, msg: Image | CompressedImage) -> None:
+        if not self._accepted("rgb", msg):
             return
-        self.health.seen("rgb", stamp_seconds(msg))
         if self.health.thermal_missing():
             if self.pipeline.samsod is not None:
                 self._submit(msg, None)
@@ -176,19 +186,8 @@ class PerceptionNodeBase:
                 self._submit(msg, None)
 
     def _on_thermal(self, msg: Image | CompressedImage) -> None:
-        self.stats.count("thermal")
-        if not self.enabled:
-            return
-        try:
-            check_message(msg, "thermal", self.p["max_image_pixels"])
-            # One vectorised pass, 32FC1 only: an all-NaN frame must not pair and stall SARTM.
-            if not is_compressed(msg) and msg.encoding == "32FC1" and not has_finite_pixel(msg):
-                raise BadImage("32FC1 thermal image has no finite pixel")
-        except BadImage as error:
-            self._bad("thermal", error)
-            return
-        self.health.seen("thermal", stamp_seconds(msg))
-        self.sync.add(1, msg)
+        if self._accepted("thermal", msg):
+            self.sync.add(1, msg)
 
     def _on_pair(self, rgb_msg: Image, thermal_msg: Image) -> None:
         self.stats.stage_times["stamp age at pairing"].append(time.time() - stamp_seconds(rgb_msg))

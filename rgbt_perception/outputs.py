@@ -17,6 +17,9 @@ import numpy as np
 SEMANTIC = ("semantic/mask", "semantic/color", "semantic/classes")
 SALIENCY = ("saliency/map", "saliency/mask", "saliency/objects")
 FRAME_TOPICS = SEMANTIC + SALIENCY
+# The image outputs: topic, Result attribute, encoding.
+IMAGES = (("semantic/mask", "semantic_mask", "mono8"), ("semantic/color", "semantic_color", "rgb8"),
+          ("saliency/map", "saliency_map", "mono8"), ("saliency/mask", "saliency_mask", "mono8"))
 
 
 class MessageFactory(Protocol):
@@ -34,33 +37,27 @@ def frame_messages(result, header, wanted: Iterable[str], make: MessageFactory) 
     the result has."""
     wanted = set(wanted)
     out: dict[str, object] = {}
-    if result.semantic_mask is not None:
-        if "semantic/mask" in wanted:
-            out["semantic/mask"] = make.image(result.semantic_mask, "mono8", header)
-        if "semantic/color" in wanted and result.semantic_color is not None:
-            out["semantic/color"] = make.image(result.semantic_color, "rgb8", header)
-        if "semantic/classes" in wanted:
-            stats = result.class_stats
-            out["semantic/classes"] = make.message(
-                "rgbt_msgs/msg/SemanticClasses", header=header,
-                class_ids=make.array([s.class_id for s in stats], np.uint16), class_names=[s.name for s in stats],
-                pixel_fractions=make.array([s.pixel_fraction for s in stats], np.float32),
-                mean_confidences=make.array([s.mean_confidence for s in stats], np.float32))
-    if result.saliency_map is not None:
-        if "saliency/map" in wanted:
-            out["saliency/map"] = make.image(result.saliency_map, "mono8", header)
-        if "saliency/mask" in wanted and result.saliency_mask is not None:
-            out["saliency/mask"] = make.image(result.saliency_mask, "mono8", header)
-        if "saliency/objects" in wanted:
-            height, width = result.saliency_map.shape
-            objects = [make.message(
-                "rgbt_msgs/msg/SalientObject",
-                bbox=make.message("sensor_msgs/msg/RegionOfInterest", x_offset=o.x, y_offset=o.y, height=o.height,
-                                  width=o.width, do_rectify=False),
-                area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x, centroid_y=o.centroid_y)
-                for o in result.objects]
-            out["saliency/objects"] = make.message("rgbt_msgs/msg/SalientObjects", header=header, height=height,
-                                                   width=width, objects=objects)
+    for topic, attribute, encoding in IMAGES:
+        image = getattr(result, attribute)
+        if topic in wanted and image is not None:
+            out[topic] = make.image(image, encoding, header)
+    if result.semantic_mask is not None and "semantic/classes" in wanted:
+        stats = result.class_stats
+        out["semantic/classes"] = make.message(
+            "rgbt_msgs/msg/SemanticClasses", header=header,
+            class_ids=make.array([s.class_id for s in stats], np.uint16), class_names=[s.name for s in stats],
+            pixel_fractions=make.array([s.pixel_fraction for s in stats], np.float32),
+            mean_confidences=make.array([s.mean_confidence for s in stats], np.float32))
+    if result.saliency_map is not None and "saliency/objects" in wanted:
+        height, width = result.saliency_map.shape
+        objects = [make.message(
+            "rgbt_msgs/msg/SalientObject",
+            bbox=make.message("sensor_msgs/msg/RegionOfInterest", x_offset=o.x, y_offset=o.y, height=o.height,
+                              width=o.width, do_rectify=False),
+            area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x, centroid_y=o.centroid_y)
+            for o in result.objects]
+        out["saliency/objects"] = make.message("rgbt_msgs/msg/SalientObjects", header=header, height=height,
+                                               width=width, objects=objects)
     return out
 
 

@@ -88,6 +88,27 @@ def load_model_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     return content
 
 
+class CheckpointedModel:
+    """save / load in this format for a model class with `kind` and `config_class` whose
+    constructor takes (config, pretrained=...); `from_checkpoint` builds the untrained model
+    from a checkpoint's content (SARTM adds its text embeddings)."""
+
+    kind: str
+    config_class: type
+
+    def save(self, path: str | Path, extra: dict | None = None) -> None:
+        """A self-contained checkpoint (every weight: it loads without the SAM 2 file)."""
+        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
+
+    @classmethod
+    def from_checkpoint(cls, content: dict, pretrained: bool):
+        return cls(cls.config_class.from_dict(content["config"]), pretrained=pretrained)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu"):
+        return restore_model(path, cls.kind, cls.from_checkpoint).to(map_location)
+
+
 def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], torch.nn.Module]) -> torch.nn.Module:
     """The model a checkpoint of `kind` holds, in eval mode on the CPU, with its trained input size.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -11,7 +10,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
-from rgbt_models.checkpoint import restore_model, save_model_checkpoint
+from rgbt_models.checkpoint import CheckpointedModel
 from rgbt_models.config import ModelConfigFile, check_keys
 from rgbt_models.losses.structure import structure_loss
 from rgbt_models.optim.pcgrad import pcgrad_backward
@@ -61,11 +60,12 @@ class SAMSODConfig(ModelConfigFile):
                 "pcgrad": self.pcgrad, "train_encoder": self.train_encoder, "domain_adapter": self.domain_adapter}
 
 
-class SAMSOD(nn.Module):
+class SAMSOD(CheckpointedModel, nn.Module):
     """RGB-T salient object detection: forward(rgb, thermal) -> logits of the fused, RGB-only
     and thermal-only heads at input size; predict() -> saliency in [0, 1]."""
 
     kind = "samsod"
+    config_class = SAMSODConfig
     input_size: tuple[int, int] | None = None  # (H, W) it was trained at, from its checkpoint
 
     def __init__(self, config: SAMSODConfig | None = None, pretrained: bool = True) -> None:
@@ -153,13 +153,3 @@ class SAMSOD(nn.Module):
         return total.detach()
 
     # -- checkpoints -------------------------------------------------------------------------
-    def save(self, path: str | Path, extra: dict | None = None) -> None:
-        """A self-contained checkpoint (every weight: it loads without the SAM 2 file)."""
-        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
-
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SAMSOD:
-        def build(content: dict, pretrained: bool) -> SAMSOD:
-            return cls(SAMSODConfig.from_dict(content["config"]), pretrained=pretrained)
-
-        return restore_model(path, cls.kind, build).to(map_location)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +10,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
-from rgbt_models.checkpoint import restore_model, save_model_checkpoint
+from rgbt_models.checkpoint import CheckpointedModel
 from rgbt_models.classes import ClassList, class_list
 from rgbt_models.config import ConfigError, ModelConfigFile, check_keys
 from rgbt_models.lora import add_qv_lora
@@ -110,11 +109,12 @@ class SARTMConfig(ModelConfigFile):
         return values
 
 
-class SARTM(nn.Module):
+class SARTM(CheckpointedModel, nn.Module):
     """RGB-T semantic segmentation. forward(rgb, thermal) -> {'decoder', 'aux'} class logits at
     input size (+ the fused deepest feature for distillation); predict() -> class ids and probabilities."""
 
     kind = "sartm"
+    config_class = SARTMConfig
     input_size: tuple[int, int] | None = None  # (H, W) it was trained at, from its checkpoint
 
     def __init__(self, config: SARTMConfig | None = None, text_embeddings: torch.Tensor | None = None,
@@ -231,17 +231,9 @@ class SARTM(nn.Module):
         return total.detach()
 
     # -- checkpoints -------------------------------------------------------------------------
-    def save(self, path: str | Path, extra: dict | None = None) -> None:
-        """A self-contained checkpoint (every weight, the text embeddings included: it loads
-        without the SAM 2 file and without the text encoder)."""
-        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
-
     @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SARTM:
-        def build(content: dict, pretrained: bool) -> SARTM:
-            embeddings = content["state_dict"].get("text_embeddings")
-            return cls(SARTMConfig.from_dict(content["config"]),
-                       text_embeddings=embeddings if embeddings is not None else torch.zeros(1, 1),
-                       pretrained=pretrained)
-
-        return restore_model(path, cls.kind, build).to(map_location)
+    def from_checkpoint(cls, content: dict, pretrained: bool) -> SARTM:
+        """The untrained model of a checkpoint, with its stored text embeddings (no text encoder)."""
+        embeddings = content["state_dict"].get("text_embeddings")
+        return cls(SARTMConfig.from_dict(content["config"]),
+                   text_embeddings=embeddings if embeddings is not None else torch.zeros(1, 1), pretrained=pretrained)

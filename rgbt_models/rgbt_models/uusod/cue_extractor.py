@@ -14,7 +14,6 @@ limitation, addressed): the heads see both modalities' features side by side and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +21,7 @@ from torch import nn
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
-from rgbt_models.checkpoint import restore_model, save_model_checkpoint
+from rgbt_models.checkpoint import CheckpointedModel
 from rgbt_models.config import ModelConfigFile, check_keys
 
 MODES = ("agnostic", "informed")
@@ -47,8 +46,9 @@ class SCEConfig(ModelConfigFile):
         return {"backbone": self.backbone.to_dict(), "mode": self.mode, "prior_weight": self.prior_weight}
 
 
-class SaliencyCueExtractor(nn.Module):
+class SaliencyCueExtractor(CheckpointedModel, nn.Module):
     kind = "sce"
+    config_class = SCEConfig
 
     def __init__(self, config: SCEConfig | None = None, pretrained: bool = True) -> None:
         super().__init__()
@@ -99,13 +99,3 @@ class SaliencyCueExtractor(nn.Module):
         return sum(maps) / len(maps)
 
     # -- checkpoints (same format as the other models) -------------------------------------------
-    def save(self, path: str | Path, extra: dict | None = None) -> None:
-        """A self-contained checkpoint (the frozen encoder too: stage 2 may run elsewhere)."""
-        save_model_checkpoint(path, self.kind, self.config.to_dict(), self.state_dict(), extra)
-
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SaliencyCueExtractor:
-        def build(content: dict, pretrained: bool) -> SaliencyCueExtractor:
-            return cls(SCEConfig.from_dict(content["config"]), pretrained=pretrained)
-
-        return restore_model(path, cls.kind, build).to(map_location)
