@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from rgbt_models.data.datasets import DatasetError
+from rgbt_models.data.sample import DatasetError
 
 log = logging.getLogger("rgbt_models.bag")
 

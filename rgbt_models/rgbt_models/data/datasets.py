@@ -8,26 +8,14 @@ rgb (H, W, 3) uint8 RGB; thermal (H, W) uint8 or uint16 (raw); label (H, W) uint
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rgbt_models.data.sample import DatasetError, Sample
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-class DatasetError(ValueError):
-    """A data set folder that does not have the expected layout; the message names the path."""
-
-
-@dataclass
-class Sample:
-    name: str
-    rgb: np.ndarray
-    thermal: np.ndarray
-    label: np.ndarray | None = None
-    mask: np.ndarray | None = None
 
 
 def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:

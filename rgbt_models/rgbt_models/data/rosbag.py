@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from rgbt_models.data.bag_reader import default_typestore, first_line, open_bag
-from rgbt_models.data.datasets import DatasetError, Sample
 from rgbt_models.data.image_codec import decode_rgb, decode_thermal, encode_compressed, image_to_array
 from rgbt_models.data.pairing import PairSynchronizer
+from rgbt_models.data.sample import DatasetError, Sample
 from rgbt_models.data.stream_health import StreamHealth
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
