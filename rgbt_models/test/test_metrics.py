@@ -60,3 +60,15 @@ def test_confusion_matrix_by_hand(tmp_path):
     assert plot_confusion(cm.matrix, cm.class_names, tmp_path / "cm.png").stat().st_size > 1000
     with pytest.raises(ValueError, match=r"class ids \[3\] are outside the class list \(0 bg, 1 car, 2 person"):
         cm.step(np.array([[3]]), np.array([[0]]))
+
+
+def test_the_saliency_metrics_raise_no_deprecation_warning():
+    import warnings
+
+    from rgbt_models.metrics import SaliencyMetrics
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = SaliencyMetrics()
+        metrics.step(np.zeros((8, 8), np.uint8), (np.eye(8) * 255).astype(np.uint8))
+        assert 0 <= metrics.results()["maxF"] <= 1

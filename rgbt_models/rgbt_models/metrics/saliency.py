@@ -8,7 +8,8 @@ the precision/recall/F curves over the 256 thresholds for plots.
 from __future__ import annotations
 
 import numpy as np
-from py_sod_metrics import MAE, Emeasure, Fmeasure, Smeasure, WeightedFmeasure
+from py_sod_metrics import MAE, Emeasure, FmeasureV2, Smeasure, WeightedFmeasure
+from py_sod_metrics.fmeasurev2 import FmeasureHandler, PrecisionHandler, RecallHandler
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -21,7 +22,13 @@ class SaliencyMetrics:
     """Streaming accumulator: one instance per data set."""
 
     def __init__(self) -> None:
-        self.sm, self.fm, self.em, self.mae, self.wfm = Smeasure(), Fmeasure(), Emeasure(), MAE(), WeightedFmeasure()
+        # FmeasureV2 (PySODMetrics' successor of the deprecated Fmeasure, identical numbers):
+        # F-measure with beta^2 = 0.3, precision and recall over the 256 thresholds.
+        self.fm = FmeasureV2(metric_handlers={
+            "fm": FmeasureHandler(with_adaptive=True, with_dynamic=True, beta=0.3),
+            "p": PrecisionHandler(with_adaptive=False, with_dynamic=True),
+            "r": RecallHandler(with_adaptive=False, with_dynamic=True)})
+        self.sm, self.em, self.mae, self.wfm = Smeasure(), Emeasure(), MAE(), WeightedFmeasure()
         self.count = 0
 
     def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
@@ -40,10 +47,10 @@ class SaliencyMetrics:
         return {
             "images": self.count,
             "S": float(self.sm.get_results()["sm"]),
-            "maxF": float(fm["fm"]["curve"].max()), "meanF": float(fm["fm"]["curve"].mean()),
-            "adpF": float(fm["fm"]["adp"]),
+            "maxF": float(fm["fm"]["dynamic"].max()), "meanF": float(fm["fm"]["dynamic"].mean()),
+            "adpF": float(fm["fm"]["adaptive"]),
             "maxE": float(em["curve"].max()), "meanE": float(em["curve"].mean()), "adpE": float(em["adp"]),
             "MAE": float(self.mae.get_results()["mae"]), "wF": float(self.wfm.get_results()["wfm"]),
-            "curves": {"precision": fm["pr"]["p"].tolist(), "recall": fm["pr"]["r"].tolist(),
-                       "f": fm["fm"]["curve"].tolist()},
+            "curves": {"precision": fm["p"]["dynamic"].tolist(), "recall": fm["r"]["dynamic"].tolist(),
+                       "f": fm["fm"]["dynamic"].tolist()},
         }
