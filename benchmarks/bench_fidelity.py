@@ -1,4 +1,4 @@
-"""Ablations behind the paper-fidelity choices (README "Deviations from the papers"), on
+"""Ablations behind the paper-fidelity choices (docs/models.md, deviations from the papers), on
 synthetic RGB-T scenes with the test-size models trained end to end on this CPU:
 
 - SAMSOD: the learnable gate on (straight-through counts) against off (the paper's floor(),

@@ -44,7 +44,7 @@ def cmkd_loss(prototypes: torch.Tensor, text_embeddings: torch.Tensor, present: 
 
 def prototype_consistency_loss(prototypes: torch.Tensor, present: torch.Tensor,
                                memory: torch.Tensor, momentum: float = 0.9) -> torch.Tensor:
-    """The authors' code's second distillation term (in neither the paper's text nor METHODS.md):
+    """The authors' code's second distillation term (not in the paper's text, nor in docs/methods.md):
     KL(softmax(memory) ‖ softmax(prototype)) over the feature dimension, element mean, where
     `memory` (C, D) is an exponential moving average of the batch prototypes, updated here
     in place (no gradient) after the loss is taken. Present classes only (the authors' code

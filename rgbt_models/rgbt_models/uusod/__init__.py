@@ -1,4 +1,4 @@
-"""UUSOD: a third way to *train* SAMSOD, without labels (see ../shared/METHODS.md).
+"""UUSOD: a third way to *train* SAMSOD, without labels (docs/methods.md, docs/uusod.md).
 
 Stage 1 trains a saliency cue extractor (SCE) on the frozen SAM 2 encoder with the PCL-SD loss;
 stage 2 trains SAMSOD on the SCE's maps as pseudo-labels, rewritten every epoch by SPR; adapter

@@ -33,7 +33,7 @@ class HardPixelSchedule:
 class SPRWeights:
     """l1 for R_pri (the prediction refined by the pixel-affinity refiner), l2 for R_post (the
     model's own prediction), l3 for G_pre (the previous label). Defaults: the authors' 0.1 / 0.7 /
-    0.2 (METHODS.md: 0.7 prediction, 0.2 previous label, 0.1 refined prediction)."""
+    0.2 (docs/methods.md: 0.7 prediction, 0.2 previous label, 0.1 refined prediction)."""
 
     refined: float = 0.1
     prediction: float = 0.7
