@@ -10,8 +10,8 @@ import difflib
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from rgbt_models.config import load_yaml
 from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
 from rgbt_perception.devices import DEVICES, PRECISIONS
@@ -173,20 +173,20 @@ def check_type(name: str, value) -> None:
 def load_parameter_file(path: str | Path, overrides: dict | None = None) -> dict:
     """Defaults, then the node's section of a --params-file YAML, then overrides; checked."""
     values = {name: spec[0] for name, spec in PARAMETERS.items()}
-    content = yaml.safe_load(Path(path).read_text()) or {}
+    content = load_yaml(path)  # the project's one YAML reader: a missing or broken file is named
     section = next((v for k, v in content.items() if k.strip("/").split("/")[-1] in (NODE_NAME, "**")), {})
     given = dict((section or {}).get("ros__parameters", {}))
     try:
         check_unknown(set(given) - {"use_sim_time"}, "parameter")
         check_unknown(overrides or {}, "parameter")
+        for name, value in {**given, **(overrides or {})}.items():
+            if name in PARAMETERS:
+                check_type(name, value)
+        values.update({k: v for k, v in given.items() if k in PARAMETERS})
+        values.update(overrides or {})
+        check_parameters(values)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    for name, value in {**given, **(overrides or {})}.items():
-        if name in PARAMETERS:
-            check_type(name, value)
-    values.update({k: v for k, v in given.items() if k in PARAMETERS})
-    values.update(overrides or {})
-    check_parameters(values)
     return values
 
 
