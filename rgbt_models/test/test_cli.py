@@ -30,12 +30,14 @@ def final_state(folder: Path) -> dict:
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     config = str(CONFIGS / "samsod_test.yaml")
+    steps = ("--max-steps-per-epoch", "4")  # 3 epochs of 4 steps: long enough to be killed in the middle
     whole = tmp_path / "whole"
-    assert cli("train", "samsod", "--config", config, "--output-dir", str(whole), "--no-progress").returncode == 0
+    assert cli("train", "samsod", "--config", config, "--output-dir", str(whole), "--no-progress",
+               *steps).returncode == 0
 
     crashed = tmp_path / "crashed"
     process = subprocess.Popen([sys.executable, "-m", "rgbt_models.cli.train", "samsod", "--config", config,
-                                "--output-dir", str(crashed), "--no-progress"],
+                                "--output-dir", str(crashed), "--no-progress", *steps],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not (crashed / "last.pt").exists() and time.monotonic() < deadline and process.poll() is None:
@@ -45,7 +47,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     epoch_done = torch.load(crashed / "last.pt", weights_only=True)["epoch"]
     assert epoch_done < 2
-    resumed = cli("train", "samsod", "--config", config, "--output-dir", str(crashed), "--resume", "--no-progress")
+    resumed = cli("train", "samsod", "--config", config, "--output-dir", str(crashed), "--resume", "--no-progress",
+                  *steps)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stderr
     expected, actual = final_state(whole), final_state(crashed)
@@ -53,7 +56,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(expected[k], actual[k]) for k in expected)
     assert json.loads(resumed.stdout.splitlines()[-1])["checksum"] == \
         json.loads(cli("train", "samsod", "--config", config, "--output-dir", str(whole), "--resume",
-                       "--no-progress").stdout.splitlines()[-1])["checksum"]
+                       "--no-progress", *steps).stdout.splitlines()[-1])["checksum"]
     assert (crashed / "best.pt").is_file() and list((crashed / "tensorboard").iterdir())
 
 
