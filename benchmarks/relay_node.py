@@ -14,6 +14,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from rgbt_perception.codec import array_to_image
 from rgbt_perception.ros_compat import run_single_threaded
 
 
@@ -21,7 +22,6 @@ class Relay(Node):
     def __init__(self) -> None:
         super().__init__("relay")
         self.pending: dict[str, dict[tuple[int, int], Image]] = {"rgb": {}, "thermal": {}}
-        self.output = Image(encoding="mono8", is_bigendian=0)
         self.pub = self.create_publisher(Image, "saliency/map", 5)
         for stream in self.pending:
             self.create_subscription(Image, f"{stream}/image", lambda msg, s=stream: self.on_image(s, msg),
@@ -35,10 +35,7 @@ class Relay(Node):
             self.pending[stream] = {key: msg}
             return
         rgb = msg if stream == "rgb" else self.pending[other].pop(key)
-        out = self.output
-        out.header, out.height, out.width, out.step = rgb.header, rgb.height, rgb.width, rgb.width
-        out.data = np.zeros(rgb.height * rgb.width, np.uint8).tobytes()
-        self.pub.publish(out)
+        self.pub.publish(array_to_image(np.zeros((rgb.height, rgb.width), np.uint8), "mono8", rgb.header))
 
 
 def main() -> int:

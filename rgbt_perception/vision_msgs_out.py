@@ -4,8 +4,9 @@ vision_msgs/LabelInfo (REP-2006 style class map for the semantic mask).
 
 vision_msgs is not on PyPI: where it is not importable (the pip-only development route) these
 topics are not created and the node says so once at start-up. The custom messages stay.
-Layout: vision_msgs 4.x (Humble and later: BoundingBox2D.center is a vision_msgs/Pose2D with
-a `position`); 3.x (Foxy: a geometry_msgs/Pose2D with x, y) is handled too."""
+Supported: vision_msgs 4.x, what Humble, Jazzy and Kilted ship (BoundingBox2D.center is a
+vision_msgs/Pose2D with a `position`; LabelInfo exists). Foxy's 3.x has no LabelInfo: the import
+below fails there and the node runs without these topics, as on the pip route."""
 
 from __future__ import annotations
 
@@ -24,9 +25,8 @@ def detections(header, objects) -> Detection2DArray:
     message = Detection2DArray(header=header)
     for index, region in enumerate(objects):
         detection = Detection2D(header=header, id=str(index))
-        center = detection.bbox.center
-        point = center.position if hasattr(center, "position") else center
-        point.x, point.y = region.x + region.width / 2.0, region.y + region.height / 2.0
+        center = detection.bbox.center.position
+        center.x, center.y = region.x + region.width / 2.0, region.y + region.height / 2.0
         detection.bbox.size_x, detection.bbox.size_y = float(region.width), float(region.height)
         hypothesis = ObjectHypothesisWithPose()
         hypothesis.hypothesis.class_id = SALIENT_CLASS

@@ -6,6 +6,11 @@ from rgbt_models import threads  # first: sets the OpenMP wait policy before any
 
 # isort: split
 import os
+
+# Humble's message checks on every field a test or a node under test sets (Jazzy and Kilted skip
+# them unless asked): a type or a slow path that only Humble would reject fails here too. Set
+# before any message module is imported (the generated code reads it at import).
+os.environ.setdefault("ROS_PYTHON_CHECK_FIELDS", "1")
 from collections.abc import Iterator
 
 import pytest

@@ -127,3 +127,21 @@ def test_compressed_size_limit_applies_after_decoding():
 
     with pytest.raises(BadImage, match="exceeds the configured limit"):
         decode_rgb(compressed_msg(RGB, "rgb8"), max_pixels=10)
+
+
+@pytest.mark.parametrize(("encoding", "shape", "dtype", "step"), [
+    ("rgb8", (3, 5, 3), np.uint8, 17),     # 15 bytes of pixels + 2: not a whole pixel of padding
+    ("mono16", (4, 5), np.uint16, 11),     # 10 bytes + 1
+    ("32FC1", (2, 3), np.float32, 14),     # 12 bytes + 2
+])
+def test_row_padding_that_is_not_a_whole_pixel_decodes_unskewed(encoding, shape, dtype, step):
+    """cv_bridge computes a row's stride as int(step / itemsize / channels) and skews such rows;
+    the node's decoder (the only one it uses) honours step byte for byte."""
+    source = (rng.random(shape) * 200).astype(dtype)
+    row = source[0].nbytes
+    padded = np.full((shape[0], step), 0xAB, np.uint8)
+    padded[:, :row] = np.frombuffer(source.tobytes(), np.uint8).reshape(shape[0], row)
+    msg = image_msg(source, encoding, 1, 0)
+    msg.step, msg.data = step, padded.tobytes()
+    allowed = RGB_ENCODINGS if encoding == "rgb8" else THERMAL_ENCODINGS
+    assert np.array_equal(image_to_array(msg, allowed), source)

@@ -31,11 +31,11 @@ TEST_NODE_ARGS = ["--params-file", str(REPO_ROOT / "config" / "rgbt.yaml"),
 
 
 def image_msg(array: np.ndarray, encoding: str, sec: int, nanosec: int, frame_id: str = "camera"):
-    from sensor_msgs.msg import Image
+    """A sensor_msgs/Image of `array` (any dtype and channel count), built as the node builds its
+    outputs (the fast path that Humble's message checks accept at once)."""
+    from rgbt_perception.codec import array_to_image
 
-    array = np.ascontiguousarray(array)
-    msg = Image(height=array.shape[0], width=array.shape[1], encoding=encoding, is_bigendian=0,
-                step=int(array.strides[0]), data=array.tobytes())
+    msg = array_to_image(array, encoding)
     msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
     msg.header.frame_id = frame_id
     return msg

@@ -49,10 +49,12 @@ class Talker(Node):
                          for topic, msg in self.messages.items()}
             self.timer = self.create_timer(0.1, self.publish_custom)
         else:
+            import numpy as np
             from sensor_msgs.msg import Image
 
-            self.image = Image(height=args.height, width=args.width, encoding="rgb8",
-                               step=args.width * 3, data=bytes(args.width * args.height * 3))
+            from rgbt_perception.codec import array_to_image
+
+            self.image = array_to_image(np.zeros((args.height, args.width, 3), np.uint8), "rgb8")
             self.image.header.frame_id = "camera"
             self.pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
             self.timer = self.create_timer(1.0 / args.rate, self.publish_image)

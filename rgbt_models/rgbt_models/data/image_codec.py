@@ -136,22 +136,20 @@ def check_message(msg, stream: str, max_pixels: int = 0) -> None:
         check_image(msg, RGB_ENCODINGS if stream == "rgb" else THERMAL_ENCODINGS, max_pixels)
 
 
-def decode_rgb(msg, max_pixels: int = 0, raw_to_array=None) -> np.ndarray:
-    """An RGB-camera message (raw Image or CompressedImage) as (H, W, 3) uint8 RGB.
-    raw_to_array: another decoder of raw Images with image_to_array's signature (the node's,
-    which uses cv_bridge where installed)."""
+def decode_rgb(msg, max_pixels: int = 0) -> np.ndarray:
+    """An RGB-camera message (raw Image or CompressedImage) as (H, W, 3) uint8 RGB."""
     if is_compressed(msg):
         image, encoding = compressed_to_array(msg, "rgb", max_pixels)
         return to_rgb(image, encoding)
-    return to_rgb((raw_to_array or image_to_array)(msg, RGB_ENCODINGS, max_pixels), msg.encoding)
+    return to_rgb(image_to_array(msg, RGB_ENCODINGS, max_pixels), msg.encoding)
 
 
-def decode_thermal(msg, max_pixels: int = 0, raw_to_array=None) -> np.ndarray:
+def decode_thermal(msg, max_pixels: int = 0) -> np.ndarray:
     """A thermal-camera message (raw Image or CompressedImage) as (H, W) in its own dtype
     (uint8, uint16 or float32); an all-non-finite 32FC1 frame raises BadImage."""
     if is_compressed(msg):
         return compressed_to_array(msg, "thermal", max_pixels)[0]
-    thermal = (raw_to_array or image_to_array)(msg, THERMAL_ENCODINGS, max_pixels)
+    thermal = image_to_array(msg, THERMAL_ENCODINGS, max_pixels)
     if thermal.dtype == np.float32 and not np.isfinite(thermal).any():
         raise BadImage("32FC1 thermal image has no finite pixel")
     return thermal
