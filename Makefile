@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup lock test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean
+.PHONY: setup lock test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean robot-check
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +27,10 @@ test: setup
 
 bench: setup
 	@bash scripts/bench.sh
+
+# The robot's pip set resolves for Python 3.10 (Humble) and 3.12 (Jazzy, Kilted), x86_64 and aarch64 (needs PyPI).
+robot-check: setup
+	@bash scripts/robot_check.sh
 
 # 10 minutes of 30 Hz pairs with faults injected every minute (not part of make bench: its length).
 soak: setup

@@ -102,3 +102,60 @@ def test_a_bag_cut_before_its_first_message_is_one_line(tmp_path, keep):
     assert str(tmp_path / "bag") in message and "\n" not in message
     assert ("nothing to recover" in message or "no complete message to recover" in message
             or "seems to be empty" in message), message
+
+
+# -- bags that every distribution's `ros2 bag` opens ---------------------------------------------------
+def humble_reads(metadata: dict) -> list[str]:
+    """What Humble's rosbag2 YAML reader (rosbag2_storage's yaml.hpp: convert<BagMetadata>::decode)
+    would fail on, field by field, as it reads them for the file's version."""
+    problems = []
+
+    def need(node, key, kind, where):
+        if not isinstance(node.get(key), kind) or isinstance(node.get(key), bool):
+            problems.append(f"{where}{key}: {node.get(key)!r} is not a {kind.__name__}")
+
+    info = metadata["rosbag2_bagfile_information"]
+    version = info.get("version")
+    need(info, "version", int, "")
+    need(info, "storage_identifier", str, "")
+    if not all(isinstance(p, str) for p in info.get("relative_file_paths", [None])):
+        problems.append("relative_file_paths: not a list of strings")
+    need(info.get("duration", {}), "nanoseconds", int, "duration.")
+    need(info.get("starting_time", {}), "nanoseconds_since_epoch", int, "starting_time.")
+    need(info, "message_count", int, "")
+    for entry in info.get("topics_with_message_count", []):
+        topic = entry.get("topic_metadata", {})
+        for key in ("name", "type", "serialization_format"):
+            need(topic, key, str, "topic_metadata.")
+        if version >= 4:
+            need(topic, "offered_qos_profiles", str, "topic_metadata.")
+        need(entry, "message_count", int, "topic ")
+    if version >= 3:
+        need(info, "compression_format", str, "")
+        need(info, "compression_mode", str, "")
+    if version >= 5:
+        for file in info.get("files", [None]):
+            if not isinstance(file, dict) or not isinstance(file.get("path"), str):
+                problems.append(f"files: {file!r}")
+    return problems
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_written_bags_have_metadata_that_humble_jazzy_and_kilted_read(tmp_path, storage):
+    import yaml
+
+    write_bag(tmp_path / "bag", storage, count=2)
+    metadata = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())
+    assert metadata["rosbag2_bagfile_information"]["version"] == 8
+    assert humble_reads(metadata) == []
+    assert len(list(read_pairs(tmp_path / "bag", "/cam/rgb", "/cam/thermal"))) == 2  # and rosbags reads it
+
+
+def test_the_humble_check_refuses_what_humble_refuses(tmp_path):
+    import yaml
+
+    write_bag(tmp_path / "bag", "mcap", count=1)
+    metadata = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())
+    topic = metadata["rosbag2_bagfile_information"]["topics_with_message_count"][0]["topic_metadata"]
+    topic["offered_qos_profiles"] = [{"history": 1}]  # version 9's list
+    assert humble_reads(metadata) == ["topic_metadata.offered_qos_profiles: [{'history': 1}] is not a str"]

@@ -170,8 +170,17 @@ class BagDataset:
         return Sample(f"{pair.stamp_ns}", rgb, thermal, truth(self.label_topic), truth(self.mask_topic))
 
 
+# rosbag2 metadata version 8: the newest whose offered_qos_profiles is a YAML *string*, which is
+# what Humble's rosbag2 reads (its YAML reader takes the field `as<std::string>()` from version 4
+# on, and ignores the keys it does not know: Jazzy's type_description_hash, custom_data,
+# ros_distro); Jazzy and Kilted read every older version. Version 9 (a YAML list) fails on Humble
+# with "yaml-cpp: bad conversion".
+METADATA_VERSION = 8
+
+
 class BagWriter:
-    """Write a rosbag2 bag (mcap or sqlite3) readable by `ros2 bag` and by `rosbags`."""
+    """Write a rosbag2 bag (mcap or sqlite3) readable by `ros2 bag` on Humble, Jazzy and Kilted,
+    and by `rosbags` (metadata version 8, see METADATA_VERSION)."""
 
     def __init__(self, path: str | Path, storage: str = "mcap", extra_types: dict[str, str] | None = None) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
@@ -186,7 +195,7 @@ class BagWriter:
         if types:
             self.typestore.register(types)
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-        self.writer = Writer(Path(path), version=9, storage_plugin=plugin)
+        self.writer = Writer(Path(path), version=METADATA_VERSION, storage_plugin=plugin)
         self.connections: dict[str, object] = {}
 
     def __enter__(self) -> BagWriter:
