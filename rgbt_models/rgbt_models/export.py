@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,15 @@ class InferenceGraph(nn.Module):
 
 
 def export_onnx(model: nn.Module, path: Path, height: int, width: int, opset: int = 17) -> None:
+    """The inference graph at a fixed input size, through PyTorch's TorchScript exporter (chosen:
+    the graph is checked against PyTorch by check_parity). Its deprecation notice and the tracer's
+    warnings about Python conditions on shapes (constants at a fixed size, which is what is
+    exported) are not the user's to act on, so they are not printed."""
     graph = InferenceGraph(model).eval()
     rgb, thermal = torch.rand(1, 3, height, width), torch.rand(1, 1, height, width)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(graph, (rgb, thermal), str(path), input_names=["rgb", "thermal"], output_names=["output"],
                           opset_version=opset, dynamo=False)
 
