@@ -37,6 +37,12 @@ class FrameStats:
         with self.lock:
             self.counts[key] += 1
 
+    def paired(self, stamp_age: float) -> None:
+        """A pair formed; `stamp_age`: wall clock minus its RGB header stamp (s)."""
+        with self.lock:
+            self.counts["pairs"] += 1
+            self.stage_times["stamp age at pairing"].append(stamp_age)
+
     def bad(self, stream: str) -> None:
         with self.lock:
             self.counts["bad"] += 1

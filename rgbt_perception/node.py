@@ -190,8 +190,7 @@ class PerceptionNodeBase:
             self.sync.add(1, msg)
 
     def _on_pair(self, rgb_msg: Image, thermal_msg: Image) -> None:
-        self.stats.stage_times["stamp age at pairing"].append(time.time() - stamp_seconds(rgb_msg))
-        self.stats.count("pairs")
+        self.stats.paired(time.time() - stamp_seconds(rgb_msg))
         self.health.paired()
         self._submit(rgb_msg, thermal_msg)
 

@@ -14,6 +14,11 @@ from typing import Protocol
 
 import numpy as np
 
+# ROS-free at import (vision_msgs is optional): the per-frame functions below look nothing up.
+from rgbt_perception import vision_msgs_out
+from rgbt_perception.camera_info import scale_camera_info
+from rgbt_perception.codec import array_to_image
+
 SEMANTIC = ("semantic/mask", "semantic/color", "semantic/classes")
 SALIENCY = ("saliency/map", "saliency/mask", "saliency/objects")
 FRAME_TOPICS = SEMANTIC + SALIENCY
@@ -64,9 +69,6 @@ def frame_messages(result, header, wanted: Iterable[str], make: MessageFactory) 
 def node_messages(result, header, wanted: Iterable[str], camera_info=None) -> dict[str, object]:
     """The node's outputs beyond `frame_messages`: camera_info beside each output (the RGB
     camera's, scaled to the output size) and the salient objects as vision_msgs detections."""
-    from rgbt_perception import vision_msgs_out
-    from rgbt_perception.camera_info import scale_camera_info
-
     wanted = set(wanted)
     out: dict[str, object] = {}
     if camera_info is not None:
@@ -91,8 +93,6 @@ class RclpyMessages:
         return self._types[type_name](**fields)
 
     def image(self, image: np.ndarray, encoding: str, header):
-        from rgbt_perception.codec import array_to_image
-
         return array_to_image(image, encoding, header)
 
     def array(self, values: Iterable, dtype) -> list:
@@ -108,7 +108,6 @@ def advertise(node, pipeline) -> tuple[dict[str, object], list]:
     from sensor_msgs.msg import CameraInfo, Image
 
     from rgbt_msgs.msg import ClassMap, SalientObjects, SemanticClasses
-    from rgbt_perception import vision_msgs_out
 
     pubs: dict[str, object] = {}
     latched_pubs = []

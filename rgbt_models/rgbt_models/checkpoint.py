@@ -119,7 +119,7 @@ def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], tor
     content = load_model_checkpoint(path, kind)
     if content["version"] >= 2:
         model = build(content, False)
-        load_complete_state(model, content["state_dict"], path)
+        load_state(model, content["state_dict"], path, complete=True)
     else:
         try:
             model = build(content, True)
@@ -127,34 +127,24 @@ def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], tor
             raise CheckpointError(f"{path}: a version-1 checkpoint (trained weights only) needs the SAM 2 file "
                                   f"it was trained from: {error}. Load it once where that file is and save it "
                                   "self-contained: rgbt-export --checkpoint FILE --format checkpoint") from error
-        apply_trained_state(model, content["state_dict"], path)
+        load_state(model, content["state_dict"], path, complete=False)
     model.input_size = trained_input_size(content)
     return model.eval()
 
 
-def load_complete_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
-    """Load a whole state dict: every key of the model present, none unknown, every shape equal."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unknown = [k for k in state if k not in own]
-    mismatched = [k for k in state if k in own and own[k].shape != state[k].shape]
-    if missing or unknown or mismatched:
-        raise CheckpointError(f"{path}: does not fit the model its config describes "
-                              f"(unknown {unknown[:3]}, shape mismatch {mismatched[:3]}, missing {missing[:3]})")
-    model.load_state_dict(state, strict=True)
-
-
-def apply_trained_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
-    """Load a version-1 state dict (the trained subset) strictly: every key must exist and fit,
-    and every trainable parameter of `model` must be in it."""
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, complete: bool) -> None:
+    """Load a checkpoint's state dict strictly: every key must exist in `model` and fit; and
+    every key of the model must be in it (complete: version 2), or every trainable parameter
+    (the trained subset of version 1, the rest already read from the SAM 2 file)."""
     own = model.state_dict()
     unknown = [k for k in state if k not in own]
     mismatched = [k for k in state if k in own and own[k].shape != state[k].shape]
-    missing = [name for name, p in model.named_parameters() if p.requires_grad and name not in state]
+    needed = own if complete else [name for name, p in model.named_parameters() if p.requires_grad]
+    missing = [k for k in needed if k not in state]
     if unknown or mismatched or missing:
         raise CheckpointError(f"{path}: does not fit the model its config describes "
                               f"(unknown {unknown[:3]}, shape mismatch {mismatched[:3]}, missing {missing[:3]})")
-    model.load_state_dict(state, strict=False)
+    model.load_state_dict(state, strict=complete)
 
 
 def trained_input_size(content: dict) -> tuple[int, int] | None:

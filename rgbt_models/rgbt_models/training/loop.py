@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,9 @@ class TrainingTask(Protocol):
     def prepare(self, device: torch.device, rank: int, resumed: bool) -> None:
         """Work before the first epoch (after a resume too), e.g. the first pseudo-labels."""
 
+    def begin_epoch(self, epoch: int) -> None:
+        """Per-epoch state before its first batch (augmentation draw, schedules)."""
+
     def step(self, batch: dict, epoch: int, device: torch.device, autocast, scaler) -> Step:
         """Forward, loss and backward pass of one batch (gradients scaled by `scaler` if any)."""
 
@@ -97,7 +101,7 @@ class TrainingTask(Protocol):
         picks the best epoch (higher is better)."""
 
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
-        """Rank 0, after each epoch: the task's model files."""
+        """Rank 0, after each epoch: the task's model files (record["score"]: the epoch's score)."""
 
     def finish(self, output: Path) -> None:
         """Rank 0, after the last epoch."""
@@ -171,8 +175,7 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
         torch.distributed.barrier()
     history = []
     for epoch in range(start_epoch, o.epochs):
-        if hasattr(task.dataset, "set_epoch"):
-            task.dataset.set_epoch(epoch)
+        task.begin_epoch(epoch)
         order = torch.randperm(len(task.dataset), generator=torch.Generator().manual_seed(o.seed * 100_003 + epoch))
         indices = order[rank::world_size][: steps_per_epoch * o.batch_size].tolist()
         loader = DataLoader(Subset(task.dataset, indices), batch_size=o.batch_size, shuffle=False,
@@ -202,7 +205,7 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
             bar.set_postfix(loss=f"{total:.4f}")
         record = {"epoch": epoch, "loss": float(np.mean(epoch_losses)), "seconds": time.perf_counter() - started}
         if rank == 0:
-            score = task.after_epoch(epoch, record, device)
+            score = record["score"] = task.after_epoch(epoch, record, device)
             is_best = score > best
             best = max(best, score)
             task.save(output, epoch, record, is_best)
@@ -224,7 +227,10 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
         history.append(record)
     checksum = distributed.parameter_checksum(model)
     if world_size > 1:
-        print(f"rank {rank} parameter checksum {checksum}", flush=True)
+        # One write with its newline: print() writes the text and the newline apart, and the two
+        # processes' lines then run into each other on a shared stdout.
+        sys.stdout.write(f"rank {rank} parameter checksum {checksum}\n")
+        sys.stdout.flush()
     if rank == 0:
         task.finish(output)
         writer.close()

@@ -75,6 +75,9 @@ class SupervisedTask:
     def prepare(self, device: torch.device, rank: int, resumed: bool) -> None:
         pass
 
+    def begin_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)  # the epoch's augmentation draw
+
     def step(self, batch: dict, epoch: int, device: torch.device, autocast, scaler) -> Step:
         rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
         target = target_of(self.kind, batch).to(device)
@@ -94,8 +97,8 @@ class SupervisedTask:
 
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
         if best:
-            score = record["val"]["score"] if "val" in record else -record["loss"]
-            self.model.save(output / BEST_FILE, extra={"epoch": epoch, "score": score, "input_size": self.input_size})
+            self.model.save(output / BEST_FILE, extra={"epoch": epoch, "score": record["score"],
+                                                        "input_size": self.input_size})
 
     def finish(self, output: Path) -> None:
         self.model.save(output / "final.pt", extra={"epochs": self.config.train.epochs, "input_size": self.input_size})

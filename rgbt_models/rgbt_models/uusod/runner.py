@@ -150,12 +150,11 @@ class AdaptationTask:
         self.dataset = UnlabeledTensors(
             [open_unlabeled(s, d.height, d.width, d.thermal_normalization) for s in d.sources],
             TransformConfig(height=d.height, width=d.width, train=False, thermal_normalization=d.thermal_normalization))
-        self.schedule, self.spr, self.heads = config.schedule, config.spr, config.heads
         self.refiner = PixelAffinityRefiner(config.refiner.dilations, config.refiner.iterations).to(device)
         self.store = PseudoLabelStore(Path(config.output_dir) / "pseudo_labels") if config.stage != "sce" else None
         self.names: list[str] = []
         self.first_labels: dict | None = None
-        self._epoch, self._flips, self._p, self._hard = -1, None, 0.0, []
+        self._flips, self._p, self._hard = None, 0.0, []
 
     def trainable(self) -> list[torch.nn.Parameter]:
         return self.parameters
@@ -172,17 +171,20 @@ class AdaptationTask:
                 write_labels(SaliencyCueExtractor.load(self.config.cue_checkpoint, device), self.dataset, store,
                              device, o.batch_size)
             else:
-                write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner, heads=self.heads)
+                write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner,
+                             heads=self.config.heads)
         if store is not None and rank == 0:
             self.first_labels = label_quality(self.names, store.read, d.height, d.width)
             if self.first_labels:
                 log.info("first pseudo-labels: %s", self.first_labels)
 
+    def begin_epoch(self, epoch: int) -> None:
+        """The epoch's hard-pixel margin and its flips."""
+        self._hard = []
+        self._p = self.config.schedule.p(epoch + 1, self.config.train.epochs)
+        self._flips = torch.Generator().manual_seed(self.config.train.seed * 7919 + epoch)
+
     def step(self, batch: dict, epoch: int, device: torch.device, autocast, scaler) -> Step:
-        if epoch != self._epoch:  # the epoch's hard-pixel margin and its flips
-            self._epoch, self._hard = epoch, []
-            self._p = self.schedule.p(epoch + 1, self.config.train.epochs)
-            self._flips = torch.Generator().manual_seed(self.config.train.seed * 7919 + epoch)
         rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
         target = None
         if self.store is not None:
@@ -212,8 +214,9 @@ class AdaptationTask:
         o, d, store = self.config.train, self.config.data, self.store
         if self.config.stage == "sce":
             record |= {"p": self._p, "hard_pixels": float(np.mean(self._hard))}
-        if store is not None and self.spr.enabled:
-            write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner, self.spr, self.heads)
+        if store is not None and self.config.spr.enabled:
+            write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner, self.config.spr,
+                         self.config.heads)
         predictions = model_maps(self.model, self.dataset, device, o.batch_size)
         labels = store.read if store is not None else predictions.__getitem__
         for key, read in (("pseudo_labels", labels), ("predictions", predictions.__getitem__)):
