@@ -1,13 +1,15 @@
 """The node's models and pipeline from its parameters: the one factory of the node and rgbt-replay.
 
 `build_pipeline` applies the thread policy, picks the device and precision, loads the enabled
-models (from checkpoints, or untrained from a model config with allow_untrained: tests only)
-and returns the pipeline; both say what they chose through `log`.
+models (from checkpoints, or untrained from a model config with allow_untrained: tests only),
+with runtime: onnxruntime turns them into ONNX Runtime sessions (rgbt_models.onnx_runtime), and
+returns the pipeline; both say what they chose through `log`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.checkpoint import CheckpointError
@@ -15,7 +17,7 @@ from rgbt_models.config import ConfigError
 from rgbt_models.registry import MODELS, load_trained_model, untrained_model
 from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.parameters import pipeline_config
-from rgbt_perception.pipeline import Pipeline
+from rgbt_perception.pipeline import Pipeline, PipelineConfig, trained_input_size
 
 
 class ModelLoadError(RuntimeError):
@@ -44,10 +46,10 @@ def load_model(kind: str, checkpoint: str, config: str, allow_untrained: bool):
 def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str], None] | None = None,
                    threads=None) -> Pipeline:
     """The pipeline the parameters describe. `threads` overrides params["threads"] (rgbt-replay
-    --threads). ModelLoadError names the model and the file when one cannot be loaded."""
-    log(thread_policy.describe(thread_policy.apply(params["threads"] if threads is None else threads)))
-    device, dtype, reason = select_device(params["device"], params["precision"])
-    log(f"inference device: {device} ({reason})")
+    --threads). ModelLoadError names the model and the file when one cannot be loaded (or, with
+    runtime: onnxruntime, converted)."""
+    policy = thread_policy.apply(params["threads"] if threads is None else threads)
+    log(thread_policy.describe(policy))
     models = []
     for kind in ("sartm", "samsod"):
         if not params[f"{kind}.enabled"]:
@@ -57,5 +59,25 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
                                  params["allow_untrained"]))
         if not params[f"{kind}.checkpoint"]:
             (warn or log)(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
-    return Pipeline(pipeline_config(params), *models, device=device, dtype=dtype,
-                    int8=uses_int8(device, params["precision"]))
+    config = pipeline_config(params)
+    if params["runtime"] == "onnxruntime":
+        if not config.model_height:
+            config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(*models))))
+        models = [None if model is None else onnxruntime_model(model, config, params, policy["intra_op_threads"], log)
+                  for model in models]
+        return Pipeline(config, *models)
+    device, dtype, reason = select_device(params["device"], params["precision"])
+    log(f"inference device: {device} ({reason})")
+    return Pipeline(config, *models, device=device, dtype=dtype, int8=uses_int8(device, params["precision"]))
+
+
+def onnxruntime_model(model, config: PipelineConfig, params: dict, threads: int, log: Callable[[str], None]):
+    """`model` as onnxruntime sessions at the pipeline's input size (runtime: onnxruntime)."""
+    from rgbt_models.onnx_runtime import OnnxRuntimeModel, RuntimeUnavailable
+
+    try:
+        return OnnxRuntimeModel.build(model, config.model_height, config.model_width, params["precision"],
+                                      list(params["onnxruntime.providers"]), params["device"],
+                                      params["onnxruntime.cache_dir"] or None, threads, log)
+    except (RuntimeUnavailable, ValueError) as error:
+        raise ModelLoadError(f"{model.kind} (runtime: onnxruntime): {error}") from error

@@ -14,6 +14,7 @@ import numpy as np
 from rgbt_models.config import load_yaml
 from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
+from rgbt_models.onnx_runtime import DEFAULT_PROVIDERS, RUNTIMES
 from rgbt_perception.devices import DEVICES, PRECISIONS
 from rgbt_perception.pipeline import PipelineConfig
 
@@ -31,6 +32,12 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "allow_untrained": (False, "start with random weights when no checkpoint is given (tests only)", None),
     "device": ("auto", "inference device", DEVICES),
     "precision": ("fp32", "fp32 | fp16, bf16 (CUDA) | int8 (CPU: dynamically quantised Linear layers)", PRECISIONS),
+    "runtime": ("torch", "what runs the models: torch (PyTorch) | onnxruntime (graphs exported from the checkpoints "
+                "at the first start, cached in onnxruntime.cache_dir)", RUNTIMES),
+    "onnxruntime.providers": (list(DEFAULT_PROVIDERS), "runtime: onnxruntime: execution providers in order of "
+                              "preference; one not in this onnxruntime build is skipped with a start-up line", None),
+    "onnxruntime.cache_dir": ("", "runtime: onnxruntime: folder of the exported graphs and TensorRT engines; "
+                              "'' = ~/.cache/rgbt_perception/onnxruntime", None),
     "threads": (0, "CPU threads for inference (intra-op); 0 = auto: half the CPUs, at least 1", (0, 1024)),
     "model_height": (0, "model input height (multiple of 32); 0 = the size the checkpoints were trained at",
                      (0, 2048)),
@@ -151,6 +158,8 @@ def check_parameters(values: dict) -> None:
         raise ValueError("parameters output.height and output.width: set both, or both 0 (the RGB image's size)")
     if values["thermal.percentile_low"] >= values["thermal.percentile_high"]:
         raise ValueError("parameter thermal.percentile_low must be below thermal.percentile_high")
+    if not list(values["onnxruntime.providers"]):
+        raise ValueError("parameter onnxruntime.providers is empty: name at least CPUExecutionProvider")
     if not (values["sartm.enabled"] or values["samsod.enabled"]):
         raise ValueError("parameters sartm.enabled and samsod.enabled are both false: nothing to run")
 
@@ -164,7 +173,8 @@ def check_type(name: str, value) -> None:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True
     if expected is list:
-        ok = isinstance(value, list) and all(isinstance(v, int | float) for v in value)
+        item = str if isinstance(default[0], str) else int | float
+        ok = isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
     if not ok:
         raise ValueError(f"parameter {name}={value!r} has the wrong type: expected {expected.__name__} "
                          f"(e.g. {default!r})")

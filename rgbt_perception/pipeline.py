@@ -102,37 +102,61 @@ ALL_OUTPUTS = frozenset({"semantic/color", "semantic/classes", "saliency/mask", 
 
 
 class Pipeline:
-    """Runs the loaded models on one RGB(-T) frame; either model may be None (switched off)."""
+    """Runs the loaded models on one RGB(-T) frame; either model may be None (switched off).
+
+    A model is a PyTorch SARTM / SAMSOD, or the same model as ONNX Runtime sessions
+    (rgbt_models.onnx_runtime.OnnxRuntimeModel, `runtime: onnxruntime`): both answer `predict`."""
 
     def __init__(self, config: PipelineConfig, sartm=None, samsod=None, device: str = "cpu",
                  dtype: torch.dtype = torch.float32, int8: bool = False) -> None:
-        """int8: run the models dynamically quantised (CPU; see rgbt_models.quantization)."""
+        """int8: run the PyTorch models dynamically quantised (CPU; see rgbt_models.quantization)."""
         if sartm is None and samsod is None:
             raise ValueError("the pipeline needs at least one model")
         if not (config.model_height and config.model_width):
             config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(sartm, samsod))))
         check_input_size(config.model_height, config.model_width, "model_height/model_width")
+        torch_models = [m for m in (sartm, samsod) if isinstance(m, torch.nn.Module)]
         if int8:
-            sartm, samsod = (quantize_int8(m, inplace=True) if m is not None else None for m in (sartm, samsod))
+            for model in torch_models:
+                quantize_int8(model, inplace=True)
         self.config, self.sartm, self.samsod = config, sartm, samsod
         self.device, self.dtype = torch.device(device), dtype
-        for model in (sartm, samsod):
-            if model is not None:
-                model.to(self.device).eval()
         self.colors = (np.array(sartm.classes.colors, np.uint8) if sartm is not None else None)
-        # Shutdown must not wait for a whole forward pass: every module checks the flag on entry.
+        # Shutdown must not wait for a whole forward pass: every module checks the flag on entry
+        # (onnxruntime sessions are told to terminate by `cancel`).
         self._cancelled = threading.Event()
-        for model in (sartm, samsod):
-            for module in (model.modules() if model is not None else ()):
+        for model in torch_models:
+            model.to(self.device).eval()
+            for module in model.modules():
                 module.register_forward_pre_hook(self._check_cancelled)
+
+    @property
+    def runtime(self) -> str:
+        """torch or onnxruntime: what runs the models."""
+        model = self.sartm if self.sartm is not None else self.samsod
+        return "torch" if isinstance(model, torch.nn.Module) else "onnxruntime"
 
     def cancel(self) -> None:
         """Make a running (and any later) `run` stop at its next module with InferenceCancelled."""
         self._cancelled.set()
+        for model in (self.sartm, self.samsod):
+            if model is not None and not isinstance(model, torch.nn.Module):
+                model.cancel()
 
     def _check_cancelled(self, module, args) -> None:
         if self._cancelled.is_set():
             raise InferenceCancelled("the pipeline was cancelled")
+
+    def _predict(self, model, rgb_t: torch.Tensor, thermal_t: torch.Tensor | None):
+        self._check_cancelled(None, None)
+        try:
+            return model.predict(rgb_t, thermal_t)
+        except InferenceCancelled:
+            raise
+        except Exception as error:  # onnxruntime's terminate error: a cancelled run, nothing wrong
+            if self._cancelled.is_set():
+                raise InferenceCancelled("the pipeline was cancelled") from error
+            raise
 
     # -- stages ------------------------------------------------------------------------------
     def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -168,7 +192,7 @@ class Pipeline:
         with torch.inference_mode(), autocast:
             if self.sartm is not None and thermal_t is not None:
                 t0 = time.perf_counter()
-                _, probabilities = self.sartm.predict(rgb_t, thermal_t)
+                _, probabilities = self._predict(self.sartm, rgb_t, thermal_t)
                 require_finite(probabilities, "SARTM")
                 ids, confidence = semantic_at(probabilities, out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
@@ -178,7 +202,7 @@ class Pipeline:
                 timings["postprocess_semantic"] = time.perf_counter() - t0
             if self.samsod is not None:
                 t0 = time.perf_counter()
-                saliency = self.samsod.predict(rgb_t, thermal_t)
+                saliency = self._predict(self.samsod, rgb_t, thermal_t)
                 require_finite(saliency, "SAMSOD")
                 saliency = to_output_size(saliency, out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0

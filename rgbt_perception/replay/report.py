@@ -140,7 +140,8 @@ def render_markdown(summary: dict, stages: dict, sartm) -> str:
     lines = [f"# Replay of `{summary['bag']}`", "",
              f"Frames: {c.get('rgb', 0)} RGB, {c.get('thermal', 0)} thermal, {c.get('pairs', 0)} pairs, "
              f"{c.get('degraded', 0)} RGB-only (thermal missing), {c.get('unpaired', 0)} unpaired; "
-             f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s.", ""]
+             f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s "
+             f"({summary['runtime']}, precision {summary['precision']}).", ""]
     if summary["bad_frames"]:
         lines += [f"Skipped {summary['bad_frames']} bad frame(s), as the node would: "
                   + "; ".join(f"stamp {b['stamp_ns']}: {b['reason']}" for b in summary["bad_frame_details"][:10]), ""]

@@ -50,8 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"), help="auto: CUDA when available")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
-                        help="int8: dynamically quantised Linear layers (CPU only)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "int8"),
+                        help="int8: dynamically quantised Linear layers (CPU only); fp16/bf16: "
+                             "onnxruntime's CUDA or TensorRT provider only (torch evaluates in fp32)")
+    parser.add_argument("--runtime", default="torch", choices=("torch", "onnxruntime"),
+                        help="onnxruntime: the graphs the node runs with runtime: onnxruntime (built and cached "
+                             "as there)")
+    parser.add_argument("--providers", default="CUDAExecutionProvider,CPUExecutionProvider",
+                        help="--runtime onnxruntime: execution providers in order, comma-separated")
+    parser.add_argument("--cache-dir", help="--runtime onnxruntime: folder of the exported graphs "
+                                            "(default ~/.cache/rgbt_perception/onnxruntime)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
     args = parser.parse_args(argv)
@@ -64,14 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
     from rgbt_models.evaluation import check_dataset, evaluate, input_size_for, markdown_table
     from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
+    from rgbt_models.onnx_runtime import RuntimeUnavailable
     from rgbt_models.quantization import quantize_int8
     from rgbt_models.registry import load_trained_model
 
+    args.requested_device = args.device  # onnxruntime decides by its own providers, not by torch's CUDA
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        model = load_trained_model(args.checkpoint, args.device)
-        if args.precision == "int8":
+        model = load_trained_model(args.checkpoint, args.device if args.runtime == "torch" else "cpu")
+        if args.precision == "int8" and args.runtime == "torch":
             if args.device != "cpu":
                 raise ValueError("--precision int8 is a CPU path: use --device cpu")
             model = quantize_int8(model, inplace=True)
@@ -84,16 +94,18 @@ def main(argv: list[str] | None = None) -> int:
                                         thermal_normalization=args.thermal_normalization)
             print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {width}x{height}, scored at native size",
                   flush=True)
-            sets.append((label, TransformedDataset(dataset, transform, label_lookup=lookup)))
-    except (CheckpointError, ConfigError, DatasetError, ValueError) as error:
+            runner = model if args.runtime == "torch" else onnxruntime_runner(model, height, width, args)
+            sets.append((label, TransformedDataset(dataset, transform, label_lookup=lookup), runner))
+    except (CheckpointError, ConfigError, DatasetError, ValueError, RuntimeUnavailable) as error:
         print(f"rgbt-eval: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     results = {}
     try:
-        for label, dataset in sets:
-            results[label] = evaluate(model, dataset, args.device, args.batch_size,
+        for label, dataset, runner in sets:
+            results[label] = evaluate(runner, dataset, args.device if args.runtime == "torch" else "cpu",
+                                      args.batch_size,
                                       progress=False if args.no_progress else None, description=label)
     except (DatasetError, ValueError) as error:
         print(f"rgbt-eval: {label}: {error}", file=sys.stderr)
@@ -110,6 +122,16 @@ def main(argv: list[str] | None = None) -> int:
                  for i, (label, res) in enumerate(results.items())]
     print(f"wrote {output / 'results.md'}, {output / 'results.json'}, " + ", ".join(str(p) for p in plots))
     return 0
+
+
+def onnxruntime_runner(model, height: int, width: int, args):
+    """The model as onnxruntime sessions at this input size (cached as the node caches them)."""
+    from rgbt_models.onnx_runtime import OnnxRuntimeModel
+
+    providers = [name.strip() for name in args.providers.split(",") if name.strip()]
+    return OnnxRuntimeModel.build(model, height, width, args.precision, providers, args.requested_device,
+                                  args.cache_dir,
+                                  log=lambda text: print(f"rgbt-eval: {text}", file=sys.stderr, flush=True))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"rgbt-export: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     from rgbt_models.backbone import CheckpointError
-    from rgbt_models.export import check_parity, export_onnx
+    from rgbt_models.export import check_parity, export_onnx, quantize_onnx_int8
     from rgbt_models.registry import load_trained_model
 
     try:
@@ -57,12 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     export_onnx(model, output, height, width, args.opset)
     tolerance = args.tolerance if args.tolerance is not None else (0.05 if args.precision == "int8" else 1e-3)
     if args.precision == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         fp32_report = check_parity(model, output, height, width, 1e-3, args.repeats)
         int8_output = output.with_suffix(".int8.onnx")
-        quantize_dynamic(str(output), str(int8_output), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gemm"])  # the Linear layers, as in PyTorch
+        quantize_onnx_int8(output, int8_output)
         print(f"onnxruntime fp32 {1000 * fp32_report['onnxruntime_s']:.1f} ms; quantised to {int8_output}")
         output = int8_output
     report = check_parity(model, output, height, width, tolerance, args.repeats)
