@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup lock test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean robot-check
+.PHONY: setup lock test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean robot-check gpu-check
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,11 @@ bench: setup
 # The robot's pip set resolves for Python 3.10 (Humble) and 3.12 (Jazzy, Kilted), x86_64 and aarch64 (needs PyPI).
 robot-check: setup
 	@bash scripts/robot_check.sh
+
+# On a CUDA machine: fp16/bf16 outputs, AMP training, the node on the GPU, ONNX Runtime CUDA /
+# TensorRT, SAMSOD-tiny FPS against the paper (one table, under 8 minutes). Elsewhere: one line, exit 0.
+gpu-check: setup
+	@bash scripts/gpu_check.sh
 
 # 10 minutes of 30 Hz pairs with faults injected every minute (not part of make bench: its length).
 soak: setup

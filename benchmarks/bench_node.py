@@ -9,7 +9,9 @@ models' own time. Usage: python benchmarks/bench_node.py [--seconds 60] [--size 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +29,18 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def gpu_memory_mib(pid: int) -> float | None:
+    """The process's GPU memory as nvidia-smi reports it; None without nvidia-smi or a GPU."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    used = [float(fields[1]) for fields in (line.split(",") for line in out.splitlines())
+            if len(fields) == 2 and fields[0].strip() == str(pid)]
+    return sum(used) if used else None
 
 
 def transport_floor(probe: CameraProbe, pair, rounds: int = 8) -> list[float]:
@@ -88,6 +102,9 @@ def main() -> int:
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=0, help="the node's threads parameter (0: auto)")
+    parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="another node parameter, e.g. device:=cuda (make gpu-check)")
+    parser.add_argument("--json", help="also write the main figures to this JSON file")
     args = parser.parse_args()
     import os
 
@@ -103,9 +120,10 @@ def main() -> int:
     scenes = [make_scene(i, 512, 640) for i in range(8)]
     frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
     floor = transport_floor(probe, frames[0])
+    extra = [part for item in args.node_param for part in ("-p", item)]
     node = NodeProcess("rgbt_perception.node", env={"ROS_PYTHON_CHECK_FIELDS": "0"}, ros_args=node_arguments(
         args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
-        "-p", f"threads:={args.threads}"))
+        "-p", f"threads:={args.threads}", *extra))
     try:
         overheads, breakdown = one_pair_overheads(probe, node, frames[0])
         publish_pair = probe.publish_pair
@@ -123,13 +141,14 @@ def main() -> int:
         spin_until(probe.node, lambda: False, 5.0, executor)
         run_latencies = list(latencies)  # (the checked node's measurement below reuses the probe)
         rss_end = rss_mb(node.process.pid)
+        gpu_mib = gpu_memory_mib(node.process.pid)
         values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
         stop = stop_text(node, timeout=60)
         # Humble's message checks (ROS_PYTHON_CHECK_FIELDS=1 makes Jazzy and Kilted check alike):
         # the same one-pair overhead from a node that checks every field it sets.
         checked = NodeProcess("rgbt_perception.node", env={"ROS_PYTHON_CHECK_FIELDS": "1"}, ros_args=node_arguments(
             args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
-            "-p", f"threads:={args.threads}"))
+            "-p", f"threads:={args.threads}", *extra))
         try:
             checked_overheads, checked_breakdown = one_pair_overheads(probe, checked, frames[0])
             checked.stop(timeout=60)
@@ -169,6 +188,7 @@ def main() -> int:
         ["latency median, first half / second half (ms)",
          f"{1000 * statistics.median(lat[:half]):.0f} / {1000 * statistics.median(lat[half:]):.0f}"],
         ["RSS start / end (MB, growth target < 50)", f"{rss_start:.0f} / {rss_end:.0f}"],
+        *([["GPU memory of the node (MiB, nvidia-smi)", f"{gpu_mib:.0f}"]] if gpu_mib is not None else []),
         ["SIGINT to exit", stop],
     ])
     print("where the overhead goes, one pair at a time (node's medians, ms): "
@@ -179,6 +199,11 @@ def main() -> int:
                                     ("RSS growth < 50 MB", growth < 50),
                                     ("checks on <= off + 3 ms", checked_ms <= overhead_ms + 3)) if not ok]
     print("targets: " + (f"MISSED {', '.join(missed)}" if missed else "met"))
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "p50_ms": 1000 * float(np.median(lat)), "p95_ms": 1000 * float(np.percentile(lat, 95)),
+            "model_ms": 1000 * model_s, "processed_hz": len(lat) / args.seconds, "gpu_mib": gpu_mib,
+            "rss_growth_mb": growth, "missed": missed}))
     return 1 if missed else 0
 
 

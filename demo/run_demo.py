@@ -43,12 +43,17 @@ def main() -> int:
               "--label-topic", config.label_topic, "--label-classes", "synthetic", "--mask-topic", config.mask_topic]
     code = replay([*common, "--compare-without-thermal", "--output", str(OUT / "replay"),
                    "--record", str(OUT / "outputs.mcap")])
+    variants = {"PyTorch int8": ["-p", "precision:=int8"],
+                "ONNX Runtime int8": ["-p", "runtime:=onnxruntime", "-p", "precision:=int8",
+                                      "-p", f"onnxruntime.cache_dir:={ROOT / 'build' / 'onnx-cache'}"]}
+    for name, params in variants.items():
+        if code == 0:
+            print(f"\ndemo: the same replay with {name} ({' '.join(params[1::2][:2])})")
+            code = replay([*common, *params, "--output", str(OUT / f"replay_{slug(name)}"), "--no-video",
+                           "--overlay-every", "0"])
     if code == 0:
-        print("\ndemo: the same replay with the CPU int8 path (precision: int8)")
-        code = replay([*common, "-p", "precision:=int8", "--output", str(OUT / "replay_int8"), "--no-video",
-                       "--overlay-every", "0"])
-    if code == 0:
-        print(int8_report(OUT / "replay" / "summary.json", OUT / "replay_int8" / "summary.json"))
+        print(runtime_report({"PyTorch fp32": OUT / "replay", **{name: OUT / f"replay_{slug(name)}"
+                                                                  for name in variants}}))
         print(f"demo: overlays in {OUT / 'replay' / 'overlays'} (RGB | thermal | SARTM classes | SAMSOD saliency), "
               f"video {OUT / 'replay' / 'replay.mp4'}, outputs bag {OUT / 'outputs'}; "
               f"done in {time.perf_counter() - start:.0f} s. Next: make demo-adapt adapts the saliency model to "
@@ -56,19 +61,35 @@ def main() -> int:
     return code
 
 
-def int8_report(fp32_path: Path, int8_path: Path) -> str:
-    """fp32 against int8 on the same frames: accuracy difference and model time."""
-    fp32, int8 = (json.loads(p.read_text()) for p in (fp32_path, int8_path))
+def slug(name: str) -> str:
+    return name.lower().replace(" ", "_")
+
+
+def runtime_report(folders: dict[str, Path]) -> str:
+    """Each runtime against PyTorch fp32 on the same frames: accuracy difference and time.
+    Targets for ONNX Runtime int8: |delta S| <= 0.01, |delta mIoU| <= 1 point."""
+    runs = {name: json.loads((folder / "summary.json").read_text()) for name, folder in folders.items()}
+    names = list(runs)
+    base = runs[names[0]]
     rows = []
     for label, section, key, scale in (("saliency S", "saliency", "S", 1), ("saliency MAE", "saliency", "MAE", 1),
                                        ("SARTM mIoU (points)", "semantic", "mIoU", 100)):
-        a, b = (s[section]["with thermal"][key] * scale for s in (fp32, int8))
-        rows.append(f"| {label} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
-    for stage in ("sartm", "samsod"):
-        a, b = (s["latency_ms"][stage]["median"] for s in (fp32, int8))
-        rows.append(f"| {stage} model time, median (ms) | {a:.1f} | {b:.1f} | speed-up x{a / b:.2f} |")
-    return "\n".join(["", "## fp32 against int8 (demo checkpoints, frames with thermal)", "",
-                      "| measure | fp32 | int8 | difference |", "| --- | --- | --- | --- |", *rows])
+        values = [runs[name][section]["with thermal"][key] * scale for name in names]
+        deltas = [f"{value - values[0]:+.3f}" for value in values[1:]]
+        rows.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " | " + " | ".join(deltas) + " |")
+    for stage, label in (("sartm", "SARTM model time"), ("samsod", "SAMSOD model time"), ("total", "frame total")):
+        values = [runs[name]["latency_ms"][stage]["median"] for name in names]
+        rows.append(f"| {label}, median (ms) | " + " | ".join(f"{v:.1f}" for v in values) + " | "
+                    + " | ".join(f"x{base['latency_ms'][stage]['median'] / v:.2f} faster" for v in values[1:]) + " |")
+    onnx = runs["ONNX Runtime int8"]
+    d_s = abs(onnx["saliency"]["with thermal"]["S"] - base["saliency"]["with thermal"]["S"])
+    d_miou = 100 * abs(onnx["semantic"]["with thermal"]["mIoU"] - base["semantic"]["with thermal"]["mIoU"])
+    verdict = "met" if d_s <= 0.01 and d_miou <= 1 else "MISSED"
+    return "\n".join(["", "## Runtimes against PyTorch fp32 (demo checkpoints, frames with thermal)", "",
+                      "| measure | " + " | ".join(names) + " | " + " | ".join(f"{n} - fp32" for n in names[1:]) + " |",
+                      "|" + " --- |" * (2 * len(names)), *rows, "",
+                      f"ONNX Runtime int8 targets |delta S| <= 0.01, |delta mIoU| <= 1 point: {verdict} "
+                      f"({d_s:.3f}, {d_miou:.2f})"])
 
 
 if __name__ == "__main__":

@@ -196,6 +196,7 @@ class OnnxRuntimeModel:
         ort = import_onnxruntime()
         self._run_options = ort.RunOptions()
         self.cancelled = False
+        self.graph_paths: dict[str, Path] = {}  # the cached graph files, by graph name
 
     @classmethod
     def build(cls, model: torch.nn.Module, height: int, width: int, precision: str = "fp32",
@@ -211,11 +212,12 @@ class OnnxRuntimeModel:
         for line in plan.lines:
             log(f"{model.kind}: onnxruntime: {line}")
         digest = weights_digest(model)
-        sessions, built = {}, []
+        sessions, built, paths = {}, [], {}
         try:
             for graph in graph_names(model.kind):
                 path, fresh = cached_graph(model, graph, height, width, plan.precision, cache_dir, digest)
                 built += [path.name] if fresh else []
+                paths[graph] = path
                 if plan.primary == TENSORRT:
                     (cache_dir / "tensorrt").mkdir(parents=True, exist_ok=True)
                 sessions[graph] = ort.InferenceSession(
@@ -234,8 +236,10 @@ class OnnxRuntimeModel:
         log(f"{model.kind}: onnxruntime {ort.__version__} on {used[0]} ({plan.precision} graph, {threads} intra-op "
             f"thread{'s' if threads != 1 else ''}), "
             + (f"built {', '.join(built)} in {cache_dir}" if built else f"graphs reused from {cache_dir}"))
-        return cls(model.kind, model.config, getattr(model, "classes", None), sessions, height, width, plan.precision,
-                   used)
+        runner = cls(model.kind, model.config, getattr(model, "classes", None), sessions, height, width,
+                     plan.precision, used)
+        runner.graph_paths = paths
+        return runner
 
     def cancel(self) -> None:
         self.cancelled = True
