@@ -57,8 +57,10 @@ def onnxruntime_frame(samsod, sartm, rgb, thermal, height: int, width: int, thre
     models = [OnnxRuntimeModel.build(m, height, width, "int8", [CPU], "cpu", CACHE, log=lambda line: None)
               for m in (samsod, sartm)]
     if threads == "ortdefault":
+        quiet = ort.SessionOptions()
+        quiet.log_severity_level = 3  # only the threads and spinning are left at onnxruntime's defaults
         for model in models:
-            model.sessions = {name: ort.InferenceSession(str(path), providers=[CPU])
+            model.sessions = {name: ort.InferenceSession(str(path), quiet, providers=[CPU])
                               for name, path in model.graph_paths.items()}
     return lambda: [model.predict(rgb, thermal) for model in models]
 

@@ -2,8 +2,8 @@
 
 Arguments: params_file, namespace, rgb_topic, thermal_topic, use_sim_time, lifecycle (true: the
 managed node, configured and activated by itself unless autostart:=false, which leaves it to a
-lifecycle manager), and the overrides device and threads, which replace the params file's values
-only when given. The Fast DDS
+lifecycle manager), and the overrides device, threads, runtime and precision, which replace the
+params file's values only when given. The Fast DDS
 profile for camera-sized messages (config/fastdds_large_images.xml) is set for the node in both
 FASTDDS_DEFAULT_PROFILES_FILE (Fast DDS 3) and FASTRTPS_DEFAULT_PROFILES_FILE (Fast DDS 2, Humble
 and Jazzy) unless the user set either.
@@ -24,7 +24,8 @@ EXECUTABLE = "rgbt_perception_node"
 LIFECYCLE_EXECUTABLE = "rgbt_perception_lifecycle_node"
 PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 # Launch arguments that override a parameter of the params file only when given.
-OVERRIDES = {"device": "auto | cuda | cpu", "threads": "CPU inference threads, 0 = auto"}
+OVERRIDES = {"device": "auto | cuda | cpu", "threads": "CPU inference threads, 0 = auto",
+             "runtime": "torch | onnxruntime", "precision": "fp32 | fp16 | bf16 | int8"}
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -66,23 +66,25 @@ def test_both_fast_dds_profile_variables_unless_the_user_set_one(monkeypatch, tm
         assert condition == ("unless", str(user_variable is not None))
 
 
-def test_device_and_threads_override_the_params_file_only_when_given(monkeypatch, tmp_path):
+def test_device_threads_runtime_and_precision_override_the_params_file_only_when_given(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
     arguments = {a.args[0]: a.kwargs["default_value"] for a in module.generate_launch_description()
                  if a.kind == "argument"}
-    assert arguments["device"] == "" and arguments["threads"] == ""
+    assert all(arguments[name] == "" for name in ("device", "threads", "runtime", "precision"))
     base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
             "lifecycle": "false", "autostart": "true"}
-    (node,) = module.node_action({**base, "device": "", "threads": ""})
+    (node,) = module.node_action({**base, "device": "", "threads": "", "runtime": "", "precision": ""})
     assert node.kwargs["parameters"][-1] == {}
-    (node,) = module.node_action({**base, "device": "cuda", "threads": "3"})
-    assert node.kwargs["parameters"][-1] == {"device": "cuda", "threads": 3}
+    (node,) = module.node_action({**base, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
+                                  "precision": "int8"})
+    assert node.kwargs["parameters"][-1] == {"device": "cuda", "threads": 3, "runtime": "onnxruntime",
+                                             "precision": "int8"}
 
 
 def test_lifecycle_argument_selects_the_managed_node_and_autostart(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
     base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
-            "device": "", "threads": ""}
+            "device": "", "threads": "", "runtime": "", "precision": ""}
     (plain,) = module.node_action({**base, "lifecycle": "false", "autostart": "false"})
     assert plain.kwargs["executable"] == "rgbt_perception_node" and plain.kwargs["arguments"] == []
     (managed,) = module.node_action({**base, "lifecycle": "true", "autostart": "true"})

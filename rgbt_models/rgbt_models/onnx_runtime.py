@@ -5,7 +5,8 @@ rgbt-replay and rgbt-eval.
 pipeline's input size (SAMSOD: with thermal, and the RGB-only head of the degraded path; SARTM:
 with thermal), converts them to the precision the first usable execution provider runs
 (CPU: fp32 or int8, the dynamic MatMul/Gemm quantisation of rgbt-export; CUDA: fp16 or fp32;
-TensorRT: the fp32 graph, its engine built in fp16 when asked), and keeps them in a cache folder
+TensorRT: the fp32 graph, its engine built in fp16 when asked), and keeps them (the fp32 graph
+too, which the other precisions are converted from) in a cache folder
 keyed by a digest of the model's weights and config, the input size, the precision, the opset and
 the onnxruntime and torch versions: the next start with the same checkpoint builds nothing.
 TensorRT's engine and timing caches live in the same folder. The object then answers `predict`
@@ -146,9 +147,11 @@ def graph_names(kind: str) -> tuple[str, ...]:
 
 def cached_graph(model: torch.nn.Module, graph: str, height: int, width: int, precision: str, cache_dir: Path,
                  digest: str) -> tuple[Path, bool]:
-    """(path, built): the cached graph for these keys, exported (and converted) first when it
-    is not there. Every file is written under a temporary name and renamed into place, so a
-    start that is killed half-way leaves no broken graph for the next one."""
+    """(path, built): the cached graph for these keys, made first when it is not there: the
+    fp32 graph is exported from the model, an int8 or fp16 graph converted from the cached fp32
+    one (so a change of precision does not export again). Every file is written under a
+    temporary name and renamed into place, so a start that is killed half-way leaves no broken
+    graph for the next one."""
     import onnxruntime
 
     from rgbt_models.export import convert_onnx_fp16, export_onnx, quantize_onnx_int8
@@ -158,16 +161,17 @@ def cached_graph(model: torch.nn.Module, graph: str, height: int, width: int, pr
     path = cache_dir / f"{model.kind}-{graph}-{height}x{width}-{precision}-{key}.onnx"
     if path.is_file():
         return path, False
+    source = cached_graph(model, graph, height, width, "fp32", cache_dir, digest)[0] if precision != "fp32" else None
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".building-") as folder:
-        fp32 = Path(folder) / "fp32.onnx"
-        export_onnx(model, fp32, height, width, OPSET, thermal=graph == "rgbt")
-        final = fp32
+        made = Path(folder) / f"{precision}.onnx"
         if precision == "int8":
-            quantize_onnx_int8(fp32, final := Path(folder) / "int8.onnx")
+            quantize_onnx_int8(source, made)
         elif precision == "fp16":
-            convert_onnx_fp16(fp32, final := Path(folder) / "fp16.onnx")
-        os.replace(final, path)
+            convert_onnx_fp16(source, made)
+        else:
+            export_onnx(model, made, height, width, OPSET, thermal=graph == "rgbt")
+        os.replace(made, path)
     return path, True
 
 

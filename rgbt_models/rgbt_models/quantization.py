@@ -3,7 +3,7 @@ heads) to int8 weights with int8 activations quantised per call; convolutions, a
 products and normalisation stay fp32.
 
 Why dynamic: it needs no calibration data, and the Linear layers carry most of a Hiera
-encoder's work. Measured with `benchmarks/bench_int8.py` (README). torch's eager dynamic
+encoder's work. Measured with `benchmarks/bench_runtimes.py` (docs/performance.md). torch's eager dynamic
 quantisation is deprecated in favour of torchao, which is not a dependency here; it still ships
 in torch and is what this module uses until torchao's CPU path replaces it.
 """
