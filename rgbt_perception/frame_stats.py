@@ -1,11 +1,13 @@
 """What the node counts and times, and the key/value list /diagnostics shows of it (ROS-free).
 
 Counts: messages per stream, pairs, processed, skipped (a newer pair arrived while the models
-ran), bad messages (per stream), model errors, non-finite outputs. Timings (the last 200
+ran), bad messages (per stream), model errors, non-finite outputs, frames whose thermal was
+frozen (shutter / FFC). Timings (the last 200
 frames): end-to-end latency, inference, model time, and where a frame's time goes outside the
 models (stamp age at pairing, hand-off to the worker, decode, pipeline outside the models,
 publish). The stamp age compares the RGB header stamp with the wall clock: meaningful for
-cameras that stamp with the same clock (not for bag replay on sim time).
+cameras that stamp with the same clock (not for bag replay on sim time). The pair age is the
+stamp difference within a pair: how old the thermal frame an RGB frame was paired with is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections import deque
 
 import numpy as np
 
-COUNTS = ("rgb", "thermal", "pairs", "processed", "skipped", "bad", "model_errors", "non_finite_outputs")
+COUNTS = ("rgb", "thermal", "pairs", "processed", "skipped", "bad", "model_errors", "non_finite_outputs",
+          "thermal_frozen")
 STAGES = ("stamp age at pairing", "hand-off to worker", "decode", "pipeline outside models", "publish")
 RATES = ("rgb", "thermal", "pairs", "processed")
 
@@ -30,6 +33,7 @@ class FrameStats:
         self.inference: deque[float] = deque(maxlen=window)
         self.model_times: deque[float] = deque(maxlen=window)
         self.stage_times: dict[str, deque[float]] = {name: deque(maxlen=window) for name in STAGES}
+        self.pair_ages: deque[float] = deque(maxlen=window)
         self._last_counts, self._last_time = dict(self.counts), time.monotonic()
         self.previous_counts = dict(self.counts)  # the counts at the report before the last one
 
@@ -37,11 +41,13 @@ class FrameStats:
         with self.lock:
             self.counts[key] += 1
 
-    def paired(self, stamp_age: float) -> None:
-        """A pair formed; `stamp_age`: wall clock minus its RGB header stamp (s)."""
+    def paired(self, stamp_age: float, pair_age: float = 0.0) -> None:
+        """A pair formed; `stamp_age`: wall clock minus its RGB header stamp (s); `pair_age`:
+        its RGB stamp minus its thermal stamp (s; how old the thermal frame is, sync.policy latest)."""
         with self.lock:
             self.counts["pairs"] += 1
             self.stage_times["stamp age at pairing"].append(stamp_age)
+            self.pair_ages.append(pair_age)
 
     def bad(self, stream: str) -> None:
         with self.lock:
@@ -81,6 +87,10 @@ class FrameStats:
             values["model last frame (ms)"] = f"{1000 * self.model_times[-1]:.1f}"
         values.update({f"{name} median (ms)": f"{1000 * float(np.median(times)):.2f}"
                        for name, times in self.stage_times.items() if times})
+        if self.pair_ages:
+            ages = 1000 * np.abs(np.asarray(self.pair_ages))
+            values["pair age median / p95 / max (ms)"] = (f"{np.median(ages):.1f} / {np.percentile(ages, 95):.1f} / "
+                                                         f"{ages.max():.1f}")
         if self.latencies:
             values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
             values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"

@@ -68,7 +68,8 @@ class PerceptionNodeBase:
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_synchronizer(
             self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
-            on_reset=lambda why: self.throttled.warn("sync reset", f"synchronizer reset: {why}"))
+            on_reset=lambda why: self.throttled.warn("sync reset", f"synchronizer reset: {why}"),
+            policy=self.p["sync.policy"], max_age=self.p["sync.max_age"])
 
         self.pubs, latched = advertise(self, self.pipeline)
         self._entities += latched
@@ -135,6 +136,8 @@ class PerceptionNodeBase:
                                            model_width=self.pipeline.config.model_width)
             if "sync.slop" in changes:
                 self.sync.set_slop(candidate["sync.slop"])
+            if "sync.max_age" in changes:
+                self.sync.set_max_age(candidate["sync.max_age"])
             self.health.timeout = candidate["thermal.timeout"]
         self.get_logger().info("parameters changed: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
         return SetParametersResult(successful=True)
@@ -190,7 +193,8 @@ class PerceptionNodeBase:
             self.sync.add(1, msg)
 
     def _on_pair(self, rgb_msg: Image, thermal_msg: Image) -> None:
-        self.stats.paired(time.time() - stamp_seconds(rgb_msg))
+        rgb_stamp = stamp_seconds(rgb_msg)
+        self.stats.paired(time.time() - rgb_stamp, rgb_stamp - stamp_seconds(thermal_msg))
         self.health.paired()
         self._submit(rgb_msg, thermal_msg)
 
@@ -235,7 +239,8 @@ class PerceptionNodeBase:
             wanted = self._wanted_outputs()
             # Detections are the salient objects in vision_msgs form: the pipeline makes objects.
             computed = wanted | {"saliency/objects"} if "saliency/detections" in wanted else wanted
-            result = self.pipeline.run(rgb, thermal, computed)
+            thermal_stamp = None if thermal_msg is None else stamp_seconds(thermal_msg)
+            result = self.pipeline.run(rgb, thermal, computed, thermal_stamp)
         except InferenceCancelled as cancelled:
             raise Cancelled from cancelled
         except (FrameRejected, ValueError) as error:  # incl. non-finite outputs: nothing is published
@@ -251,6 +256,8 @@ class PerceptionNodeBase:
             else:
                 self.get_logger().error(f"model failed again: {error}", throttle_duration_sec=10.0)
             return
+        if result.thermal_frozen:
+            self.stats.count("thermal_frozen")
         if not self.enabled:  # disabled (or deactivated) while this frame ran: publish nothing
             return
         inferred = time.monotonic()
@@ -284,6 +291,11 @@ class PerceptionNodeBase:
             message = "disabled: not processing (enable service or lifecycle inactive)"
         elif problem:
             level, message = DiagnosticStatus.WARN, problem
+        elif self.pipeline.freeze.frozen:
+            level = DiagnosticStatus.WARN
+            message = (f"thermal frozen (shutter / FFC?) for {self.pipeline.freeze.frozen_for:.1f} s: "
+                       + ("saliency from RGB only, SARTM paused" if self.p["thermal.freeze_policy"] == "degrade"
+                          else "fused anyway (thermal.freeze_policy: fuse)"))
         if (rates["rgb"] > 0 and rates["thermal"] == 0) or (rates["thermal"] > 0 and rates["rgb"] == 0):
             one = "rgb/image" if rates["rgb"] > 0 else "thermal/image"
             self.get_logger().warning(f"only {one} is arriving: check the other camera and its QoS",
@@ -296,7 +308,8 @@ class PerceptionNodeBase:
         if counts["model_errors"]:
             level = DiagnosticStatus.ERROR if counts["processed"] == 0 else max(level, DiagnosticStatus.WARN)
         values = {**self.stats.values(rates), "sync dropped": str(self.sync.dropped),
-                  "heap trims": str(self.heap.trims), "degraded": str(message.startswith("DEGRADED"))}
+                  "heap trims": str(self.heap.trims),
+                  "degraded": str(message.startswith(("DEGRADED", "thermal frozen")))}
         return DiagnosticStatus(level=level, name=f"{self.get_fully_qualified_name()}: RGB-T perception",
                                 message=message, hardware_id="rgbt_perception",
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])

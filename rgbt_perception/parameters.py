@@ -13,7 +13,9 @@ import numpy as np
 
 from rgbt_models.config import load_yaml
 from rgbt_models.data.geometry import nearest_multiple
+from rgbt_models.data.pairing import SYNC_POLICIES
 from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
+from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
 from rgbt_models.onnx_runtime import DEFAULT_PROVIDERS, RUNTIMES
 from rgbt_perception.devices import DEVICES, PRECISIONS
 from rgbt_perception.pipeline import PipelineConfig
@@ -49,7 +51,12 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "qos.reliability": ("best_effort", "camera subscription reliability; match the camera driver",
                         ("best_effort", "reliable")),
     "qos.depth": (5, "camera subscription queue depth", (1, 100)),
-    "sync.slop": (0.05, "max stamp difference of an RGB-thermal pair (s)", (0.0, 1.0)),
+    "sync.policy": ("exact", "exact: pairs within sync.slop (approximate time) | latest: each RGB frame with the "
+                    "newest thermal frame within sync.max_age (a thermal camera slower than the RGB one)",
+                    SYNC_POLICIES),
+    "sync.slop": (0.05, "max stamp difference of an RGB-thermal pair (s), sync.policy exact", (0.0, 1.0)),
+    "sync.max_age": (0.15, "sync.policy latest: max stamp difference between an RGB frame and the thermal frame "
+                     "it is paired with (s)", (0.0, 10.0)),
     "sync.queue_size": (10, "messages kept per stream while pairing", (1, 1000)),
     "thermal.normalization": ("minmax", "16-bit / float thermal to [0, 1]", THERMAL_NORMALIZATIONS),
     "thermal.range_min": (0.0, "low end of the fixed normalisation range", None),
@@ -57,6 +64,12 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "thermal.percentile_low": (1.0, "low percentile of the percentile normalisation", (0.0, 100.0)),
     "thermal.percentile_high": (99.0, "high percentile of the percentile normalisation", (0.0, 100.0)),
     "thermal.timeout": (1.0, "thermal silent this long (s) -> degraded mode", (0.05, 60.0)),
+    "thermal.freeze_duration": (0.25, "identical thermal frames for longer than this (s) are frozen (shutter / "
+                                "FFC); -1 = no detection", (-1.0, 60.0)),
+    "thermal.freeze_tolerance": (0.0, "0: frozen frames are bit-identical; else the largest mean |difference| "
+                                 "between frames, as a share of the frame's value range", (0.0, 1.0)),
+    "thermal.freeze_policy": ("degrade", "frozen thermal: degrade (SAMSOD's RGB-only head, SARTM paused) | fuse "
+                              "(used anyway, only reported)", FREEZE_POLICIES),
     "thermal.homography": ([0.0], "3x3 row-major thermal->RGB homography; [0.0] = none", None),
     "size_mismatch": ("resize", "RGB and thermal of different sizes", ("resize", "reject")),
     "max_image_pixels": (16_000_000, "larger images are rejected", (1, 1_000_000_000)),
@@ -75,10 +88,11 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
 # as at start-up. Everything else (models, device, threads, model size, QoS, transports, queue
 # sizes, diagnostics period) is read-only: it is fixed when the node is built.
 RUNTIME_PARAMETERS = frozenset({
-    "sync.slop", "thermal.normalization", "thermal.range_min", "thermal.range_max", "thermal.percentile_low",
-    "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch", "max_image_pixels",
-    "output.height", "output.width", "output.color_overlay", "saliency.threshold", "saliency.min_threshold",
-    "saliency.min_object_area"})
+    "sync.slop", "sync.max_age", "thermal.freeze_duration", "thermal.freeze_tolerance", "thermal.freeze_policy",
+    "thermal.normalization", "thermal.range_min", "thermal.range_max",
+    "thermal.percentile_low", "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch",
+    "max_image_pixels", "output.height", "output.width", "output.color_overlay", "saliency.threshold",
+    "saliency.min_threshold", "saliency.min_object_area"})
 
 
 def descriptor(name: str):
@@ -211,4 +225,6 @@ def pipeline_config(values: dict) -> PipelineConfig:
         size_mismatch=values["size_mismatch"], output_height=values["output.height"],
         output_width=values["output.width"], saliency_threshold=values["saliency.threshold"],
         saliency_min_threshold=values["saliency.min_threshold"],
-        min_object_area=values["saliency.min_object_area"], color_overlay=values["output.color_overlay"])
+        min_object_area=values["saliency.min_object_area"], color_overlay=values["output.color_overlay"],
+        freeze_duration=values["thermal.freeze_duration"], freeze_tolerance=values["thermal.freeze_tolerance"],
+        freeze_policy=values["thermal.freeze_policy"])

@@ -16,6 +16,7 @@ import torch
 
 from rgbt_models.data.geometry import check_input_size, resize_rgb, resize_thermal, semantic_at, to_output_size
 from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.data.thermal_freeze import FreezeDetector
 from rgbt_models.quantization import quantize_int8
 
 
@@ -36,6 +37,9 @@ class PipelineConfig:
     saliency_min_threshold: float = 0.5  # floor of the adaptive threshold: a blank map yields no object
     min_object_area: int = 20
     color_overlay: bool = True
+    freeze_duration: float = 0.25  # s of identical thermal frames before they count as frozen; < 0: off
+    freeze_tolerance: float = 0.0  # 0: bit-identical; else mean |difference| as a share of the value range
+    freeze_policy: str = "degrade"  # degrade: a frozen frame takes the RGB-only path | fuse: only reported
 
 
 @dataclass
@@ -67,6 +71,7 @@ class PipelineResult:
     saliency_mask: np.ndarray | None = None  # (H, W) uint8 {0, 255}
     objects: list[SalientRegion] = field(default_factory=list)
     degraded: bool = False
+    thermal_frozen: bool = False  # the thermal frame was frozen (shutter / FFC), see FreezeDetector
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
@@ -122,6 +127,7 @@ class Pipeline:
         self.config, self.sartm, self.samsod = config, sartm, samsod
         self.device, self.dtype = torch.device(device), dtype
         self.colors = (np.array(sartm.classes.colors, np.uint8) if sartm is not None else None)
+        self.freeze = FreezeDetector()  # thermal shutter freezes, over the stamps `run` is given
         # Shutdown must not wait for a whole forward pass: every module checks the flag on entry
         # (onnxruntime sessions are told to terminate by `cancel`).
         self._cancelled = threading.Event()
@@ -175,19 +181,27 @@ class Pipeline:
         thermal_t = torch.from_numpy(resize_thermal(thermal01, height, width))[None, None]
         return rgb_t, thermal_t.to(self.device, self.dtype)
 
-    def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS
-            ) -> PipelineResult:
+    def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS,
+            thermal_stamp: float | None = None) -> PipelineResult:
         """One frame through every enabled model. Without thermal, only SAMSOD's RGB-only
         head runs (degraded mode) and SARTM pauses. `outputs` names the results wanted (the node
         passes the topics somebody subscribes to); the class-id mask and saliency map are always
-        made, the overlay, class statistics, binary mask and objects only when wanted."""
+        made, the overlay, class statistics, binary mask and objects only when wanted.
+        thermal_stamp (s): the thermal frame's stamp, for what is tracked over time (shutter
+        freezes: a frozen frame takes the RGB-only path unless freeze_policy is fuse); None for
+        frames without a time (still images)."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
+        cfg = self.config
+        frozen = (thermal is not None and thermal_stamp is not None
+                  and self.freeze.update(thermal, thermal_stamp, cfg.freeze_duration, cfg.freeze_tolerance))
+        if frozen and cfg.freeze_policy == "degrade":
+            thermal = None
         rgb_t, thermal_t = self.preprocess(rgb, thermal)
         timings["preprocess"] = time.perf_counter() - start
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]
-        result = PipelineResult(degraded=thermal is None, timings=timings)
+        result = PipelineResult(degraded=thermal is None, thermal_frozen=frozen, timings=timings)
         autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         with torch.inference_mode(), autocast:
             if self.sartm is not None and thermal_t is not None:

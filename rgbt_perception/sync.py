@@ -4,15 +4,17 @@ On a ROS install with message_filters, pairs come from `message_filters.Approxim
 (fed through SimpleFilters from the node's own callbacks, so that validation and counting stay
 ours); on the pip route, from the model library's `PairSynchronizer`, which the rosbag loader
 and the replay tool use too. Both take queue_size and slop; both reset when stamps go backwards.
+sync.policy latest (cameras of different rates) uses the model library's `LatestPairing` on
+either route.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from rgbt_models.data.pairing import PairSynchronizer, stamp_seconds
+from rgbt_models.data.pairing import LatestPairing, PairSynchronizer, stamp_seconds
 
-__all__ = ["MessageFiltersPairing", "PairSynchronizer", "make_synchronizer", "stamp_seconds"]
+__all__ = ["LatestPairing", "MessageFiltersPairing", "PairSynchronizer", "make_synchronizer", "stamp_seconds"]
 
 
 class MessageFiltersPairing:
@@ -37,6 +39,9 @@ class MessageFiltersPairing:
         self.slop = slop
         self._build()
 
+    def set_max_age(self, max_age: float) -> None:
+        """(sync.max_age applies to the latest policy only.)"""
+
     def add(self, stream: int, msg) -> None:
         t = stamp_seconds(msg)
         if t < self.last_stamp[stream]:
@@ -47,8 +52,12 @@ class MessageFiltersPairing:
         self.inputs[stream].signalMessage(msg)
 
 
-def make_synchronizer(callback, queue_size: int, slop: float, on_reset=None):
-    """message_filters' synchronizer when importable, else our own."""
+def make_synchronizer(callback, queue_size: int, slop: float, on_reset=None, policy: str = "exact",
+                      max_age: float = 0.15):
+    """sync.policy exact: message_filters' synchronizer when importable, else our own;
+    latest: LatestPairing."""
+    if policy == "latest":
+        return LatestPairing(callback, max_age, on_reset)
     try:
         import message_filters  # noqa: F401
     except ImportError:

@@ -24,11 +24,11 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
         real_run = node.pipeline.run
         calls = {"n": 0}
 
-        def flaky_run(rgb, thermal, outputs):
+        def flaky_run(rgb, thermal, outputs, thermal_stamp=None):
             calls["n"] += 1
             if calls["n"] <= 2:
                 raise RuntimeError("CUDA out of memory (simulated)")
-            return real_run(rgb, thermal, outputs)
+            return real_run(rgb, thermal, outputs, thermal_stamp)
 
         node.pipeline.run = flaky_run
         for i in range(4):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rgbt_models.data.bag_reader import open_bag
-from rgbt_models.data.pairing import PairSynchronizer
+from rgbt_models.data.pairing import make_pairing
 from rgbt_models.data.rosbag import COMPRESSED_TYPE
 from rgbt_perception.replay.report import render_live_markdown, write_summary
 
@@ -58,8 +58,8 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
         rclpy.spin_once(node, timeout_sec=0.05)
 
     pairs: list[tuple[int, int]] = []
-    sync = PairSynchronizer(lambda a, b: pairs.append(a), params["sync.queue_size"], params["sync.slop"],
-                            stamp_of=lambda key: key[0] + key[1] * 1e-9)
+    sync = make_pairing(params["sync.policy"], lambda a, b: pairs.append(a), params["sync.queue_size"],
+                        params["sync.slop"], params["sync.max_age"], stamp_of=lambda key: key[0] + key[1] * 1e-9)
     published = 0
     with open_bag(args.bag) as bag:
         start_wall, start_bag = None, None

@@ -63,33 +63,40 @@ def replay_offline(args, params: dict) -> dict:
                                                           sartm.classes.names)
         if pipeline.samsod is not None:
             saliency["RGB-only head"] = SaliencyMetrics()
-    saliency["degraded frames (no thermal in bag)"] = SaliencyMetrics()
+    saliency["degraded frames (thermal missing or frozen)"] = SaliencyMetrics()
     stages: dict[str, list[float]] = defaultdict(list)
     rows: list[dict] = []
     counters: dict = {}
     video = None if args.no_video else VideoSink(output / "replay.mp4", 10.0)
     recorder = open_recorder(args.record, args.overwrite) if args.record else None
     bad_frames: list[dict] = []
+    pair_ages: list[float] = []  # ms, |RGB stamp - thermal stamp| of every pair with thermal
     started = time.perf_counter()
     try:
         pairs = read_pairs(args.bag, args.rgb_topic, args.thermal_topic, params["sync.slop"], params["sync.queue_size"],
-                           truth_topics, counters, thermal_timeout=params["thermal.timeout"])
+                           truth_topics, counters, thermal_timeout=params["thermal.timeout"],
+                           policy=params["sync.policy"], max_age=params["sync.max_age"])
         # A progress bar on a terminal (tqdm: off when stderr is not a TTY, or with --no-progress).
         bar = tqdm(pairs, desc="rgbt-replay", unit="pair", disable=True if args.no_progress else None)
         for index, pair in enumerate(bar):
             if args.max_frames and index >= args.max_frames:
                 break
+            if pair.age_ns is not None:
+                pair_ages.append(abs(pair.age_ns) / 1e6)
             t0 = time.perf_counter()
             try:  # a bad frame is skipped and reported, as the node would skip it
                 rgb, thermal = decode_pair(pair)
                 stages["decode"].append(time.perf_counter() - t0)
-                result = pipeline.run(rgb, thermal)
+                thermal_stamp = None if pair.thermal is None else (pair.stamp_ns - pair.age_ns) / 1e9
+                result = pipeline.run(rgb, thermal, thermal_stamp=thermal_stamp)
             except (BadImage, FrameRejected, ValueError) as error:
                 bad_frames.append({"frame": index, "stamp_ns": pair.stamp_ns, "reason": str(error)})
                 continue
             for stage, seconds in result.timings.items():
                 stages[stage].append(seconds)
-            row = {"frame": index, "stamp_ns": pair.stamp_ns, "degraded": int(thermal is None),
+            counters["thermal_frozen"] = counters.get("thermal_frozen", 0) + int(result.thermal_frozen)
+            row = {"frame": index, "stamp_ns": pair.stamp_ns, "degraded": int(result.degraded),
+                   "thermal_frozen": int(result.thermal_frozen),
                    **{f"{k}_ms": round(1000 * v, 2) for k, v in result.timings.items()},
                    "classes": " ".join(s.name for s in result.class_stats), "salient_objects": len(result.objects)}
             label = truth(pair, args.label_topic, truth_dir, "labels", index)
@@ -103,7 +110,7 @@ def replay_offline(args, params: dict) -> dict:
             if label is not None and result.semantic_mask is not None:
                 semantic["with thermal"].step(result.semantic_mask, label)
             if mask is not None and result.saliency_map is not None:
-                key = "with thermal" if thermal is not None else "degraded frames (no thermal in bag)"
+                key = "with thermal" if not result.degraded else "degraded frames (thermal missing or frozen)"
                 saliency[key].step(result.saliency_map, mask)
                 row["saliency_mae"] = round(float(np.abs(result.saliency_map / 255.0 - (mask > 128)).mean()), 4)
             if args.compare_without_thermal and thermal is not None:
@@ -140,7 +147,9 @@ def replay_offline(args, params: dict) -> dict:
                                     output / f"confusion_{slug(label)}.png", title=f"SARTM, {label}"))
     write_csv(output / "frames.csv", rows)
     summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,
-               "runtime": pipeline.runtime, "precision": params["precision"],
+               "runtime": pipeline.runtime, "precision": params["precision"], "sync_policy": params["sync.policy"],
+               "pair_age_ms": ({"median": float(np.median(pair_ages)), "p95": float(np.percentile(pair_ages, 95)),
+                                "max": float(np.max(pair_ages)), "pairs": len(pair_ages)} if pair_ages else None),
                "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}
                               for s, v in stages.items() if v},
                "saliency": {k: {m: v for m, v in r.items() if m != "curves"} for k, r in saliency_results.items()},

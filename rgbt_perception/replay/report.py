@@ -142,6 +142,11 @@ def render_markdown(summary: dict, stages: dict, sartm) -> str:
              f"{c.get('degraded', 0)} RGB-only (thermal missing), {c.get('unpaired', 0)} unpaired; "
              f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s "
              f"({summary['runtime']}, precision {summary['precision']}).", ""]
+    if summary.get("pair_age_ms"):
+        age = summary["pair_age_ms"]
+        lines += [f"Pairing (sync.policy {summary['sync_policy']}): thermal frame age in a pair, median "
+                  f"{age['median']:.1f} ms, p95 {age['p95']:.1f} ms, max {age['max']:.1f} ms over {age['pairs']} "
+                  "pairs.", ""]
     if summary["bad_frames"]:
         lines += [f"Skipped {summary['bad_frames']} bad frame(s), as the node would: "
                   + "; ".join(f"stamp {b['stamp_ns']}: {b['reason']}" for b in summary["bad_frame_details"][:10]), ""]

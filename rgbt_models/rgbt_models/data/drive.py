@@ -2,7 +2,8 @@
 
 The camera pans across a sequence of synthetic scenes (data.synthetic): a day segment, then a
 night segment, with warm pedestrians and vehicles; optionally the thermal camera drops out
-for a few seconds in the middle. Ground truth rides along on its own topics (semantic labels
+for a few seconds in the middle; it may run at its own rate, freeze on its shutter, or see the
+scene through a homography (an unregistered camera pair). Ground truth rides along on its own topics (semantic labels
 and saliency masks, mono8, stamped like the RGB frames).
 """
 
@@ -33,6 +34,9 @@ class DriveConfig:
     label_topic: str = "/ground_truth/semantic"
     mask_topic: str = "/ground_truth/saliency"
     compressed: str | None = None  # "png" | "jpeg": cameras as sensor_msgs/CompressedImage (thermal: png)
+    thermal_fps: float | None = None  # None: the RGB rate; e.g. 9 beside 30 Hz RGB (a Lepton / Boson export model)
+    freeze: tuple[float, float] | None = None  # a shutter (FFC) freeze: thermal repeats one image in [start, end) s
+    thermal_warp: tuple[float, ...] | None = None  # 3x3 row-major thermal->RGB homography: thermal not registered
 
 
 def drive_frames(config: DriveConfig):
@@ -53,8 +57,9 @@ def drive_frames(config: DriveConfig):
 def write_drive_bag(path: str | Path, config: DriveConfig | None = None, storage: str = "mcap") -> dict:
     """Write the drive; returns counts and the dropout interval for reports and tests."""
     config = config or DriveConfig()
-    counts = {"rgb": 0, "thermal": 0, "frames_night": 0}
+    counts = {"rgb": 0, "thermal": 0, "frames_night": 0, "thermal_frozen": 0}
     start_ns = 1_700_000_000 * 10**9
+    frozen = None
     with BagWriter(path, storage) as writer:
         for _, seconds, night, shift, scene in drive_frames(config):
             stamp = start_ns + round(seconds * 1e9)
@@ -68,11 +73,41 @@ def write_drive_bag(path: str | Path, config: DriveConfig | None = None, storage
             writer.write_image(config.mask_topic, pan(scene.saliency), "mono8", stamp, "camera_rgb_optical")
             counts["rgb"] += 1
             counts["frames_night"] += int(night)
-            in_dropout = config.dropout is not None and config.dropout[0] <= seconds < config.dropout[1]
-            if not in_dropout:
-                thermal_stamp = stamp + int(config.thermal_delay_ms * 1e6)
-                writer.write_image(config.thermal_topic, pan(scene.thermal_raw), "mono16", thermal_stamp,
+            for thermal_seconds in thermal_times(config, seconds):
+                in_dropout = config.dropout is not None and config.dropout[0] <= thermal_seconds < config.dropout[1]
+                if in_dropout:
+                    continue
+                image = thermal_image(config, pan(scene.thermal_raw))
+                if config.freeze is not None and config.freeze[0] <= thermal_seconds < config.freeze[1]:
+                    frozen = image if frozen is None else frozen  # the shutter: the last image again
+                    image = frozen
+                    counts["thermal_frozen"] += 1
+                else:
+                    frozen = image
+                thermal_stamp = start_ns + round(thermal_seconds * 1e9) + int(config.thermal_delay_ms * 1e6)
+                writer.write_image(config.thermal_topic, image, "mono16", thermal_stamp,
                                    "camera_thermal_optical", bag_time_ns=thermal_stamp,
                                    compressed=config.compressed and "png")  # 16 bits need png
                 counts["thermal"] += 1
     return {**counts, "dropout": config.dropout, "fps": config.fps, "size": [config.height, config.width]}
+
+
+def thermal_times(config: DriveConfig, seconds: float) -> list[float]:
+    """The thermal camera's frame times (s) within the RGB frame starting at `seconds`."""
+    if config.thermal_fps is None:
+        return [seconds]
+    period = 1.0 / config.thermal_fps
+    first = int(np.ceil(seconds / period - 1e-9))
+    return [k * period for k in range(first, int(np.ceil((seconds + 1.0 / config.fps) / period - 1e-9)))]
+
+
+def thermal_image(config: DriveConfig, registered: np.ndarray) -> np.ndarray:
+    """The thermal camera's image: the registered one, or seen through `thermal_warp` (so that
+    the homography thermal -> RGB, applied by the node, registers it again)."""
+    if config.thermal_warp is None:
+        return registered
+    import cv2
+
+    homography = np.array(config.thermal_warp, np.float64).reshape(3, 3)
+    return cv2.warpPerspective(registered, np.linalg.inv(homography), (registered.shape[1], registered.shape[0]),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

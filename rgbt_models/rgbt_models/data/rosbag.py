@@ -2,8 +2,8 @@
 
 - Bags are opened by `bag_reader.open_bag`, which also reads a bag whose recording was cut
   (an mcap without footer, a bag folder without metadata.yaml) up to its last complete message.
-- `read_pairs`: RGB-thermal pairs from a bag, paired by `PairSynchronizer`, the same rule
-  the node uses; optional label / saliency-mask topics are matched by exact stamp.
+- `read_pairs`: RGB-thermal pairs from a bag, paired by the node's own rule (sync.policy:
+  `PairSynchronizer` or `LatestPairing`); optional label / saliency-mask topics are matched by exact stamp.
 - `BagDataset`: those pairs as data set Samples (for rgbt-eval and training on own data).
 - `BagWriter`: writes Image messages (and, with their .msg definitions, our own types) for
   tests, the demo bag and the replay tool's --record.
@@ -19,7 +19,7 @@ import numpy as np
 
 from rgbt_models.data.bag_reader import default_typestore, first_line, open_bag
 from rgbt_models.data.image_codec import decode_rgb, decode_thermal, encode_compressed, image_to_array
-from rgbt_models.data.pairing import PairSynchronizer
+from rgbt_models.data.pairing import make_pairing
 from rgbt_models.data.sample import DatasetError, Sample
 from rgbt_models.data.stream_health import StreamHealth
 
@@ -47,16 +47,23 @@ class BagPair:
     def stamp_ns(self) -> int:
         return stamp_ns(self.rgb)
 
+    @property
+    def age_ns(self) -> int | None:
+        """RGB stamp minus thermal stamp (how old the thermal frame is); None without thermal."""
+        return None if self.thermal is None else stamp_ns(self.rgb) - stamp_ns(self.thermal)
+
 
 def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float = 0.05, queue_size: int = 10,
                truth_topics: tuple[str, ...] = (), counters: dict | None = None,
-               thermal_timeout: float | None = None) -> Iterator[BagPair]:
+               thermal_timeout: float | None = None, policy: str = "exact", max_age: float = 0.15
+               ) -> Iterator[BagPair]:
     """Yield pairs in bag order. `counters` (if given) receives 'rgb', 'thermal', 'pairs',
     'degraded' and 'unpaired' (dropped by the synchronizer) for the report, and
     'recovered_messages' when the bag was truncated (see bag_reader).
 
     thermal_timeout (s): as the node does, once RGB frames have kept coming for longer than
     this without a thermal frame, they are yielded alone (BagPair.thermal is None: degraded).
+    policy / max_age: the node's sync.policy and sync.max_age (rgbt_models.data.pairing).
     A file that is not a readable bag raises DatasetError naming it."""
     path = Path(path)
     if not path.exists():
@@ -66,7 +73,8 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
         counters.setdefault(key, 0)
     timeout_ns = None if thermal_timeout is None else int(thermal_timeout * 1e9)
     try:
-        yield from _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns)
+        sync_args = (policy, queue_size, slop, max_age)
+        yield from _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns)
     except DatasetError:
         raise
     except Exception as error:  # a corrupt or foreign file: any error of the bag library
@@ -74,7 +82,7 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
                            f"{first_line(error)})") from error
 
 
-def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, counters, timeout_ns):
+def _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns):
     now = [0]  # the stamp being read: the health policy's clock (ns)
     health = StreamHealth(timeout_ns if timeout_ns is not None else 0, clock=lambda: now[0])
     with open_bag(path) as bag:
@@ -91,7 +99,8 @@ def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, count
             if topics[topic] != IMAGE_TYPE:
                 raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected {IMAGE_TYPE}")
         ready: list[tuple[object, object]] = []
-        sync = PairSynchronizer(lambda a, b: ready.append((a, b)), queue_size, slop)
+        policy, queue_size, slop, max_age = sync_args
+        sync = make_pairing(policy, lambda a, b: ready.append((a, b)), queue_size, slop, max_age)
         truth: dict[str, dict[int, object]] = {t: {} for t in truth_topics}
         pending: list[BagPair] = []
         for topic, timestamp, raw in bag.messages((rgb_topic, thermal_topic, *truth_topics)):
@@ -126,7 +135,7 @@ def _pairs(path, rgb_topic, thermal_topic, slop, queue_size, truth_topics, count
         for pair in pending:
             pair.truth = {t: truth[t].pop(pair.stamp_ns) for t in truth_topics if pair.stamp_ns in truth[t]}
             yield pair
-        counters["unpaired"] = sync.dropped + len(sync.queues[0]) + len(sync.queues[1])
+        counters["unpaired"] = sync.unmatched()
 
 
 def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,154 @@
+"""Thermal cameras as they are: shutter freezes, cameras slower than the RGB one, stable
+normalisation, temperatures and registration, through the pipeline, rgbt-replay and the node."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rgbt_models.data.drive import DriveConfig, write_drive_bag
+from rgbt_models.data.pairing import LatestPairing, PairSynchronizer
+from rgbt_models.data.rosbag import read_pairs
+from rgbt_models.data.thermal_freeze import FreezeDetector
+from rgbt_perception.replay import main as replay
+from rgbt_perception.testing.node_fixtures import write_test_checkpoints
+
+SMALL = {"height": 64, "width": 80, "dropout": None}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    return write_test_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+
+
+# -- different frame rates ----------------------------------------------------------------------
+def test_latest_pairs_every_rgb_frame_of_a_30hz_camera_with_a_9hz_thermal_camera(tmp_path):
+    drive = DriveConfig(seconds=3.0, fps=30, thermal_fps=9, **SMALL)
+    info = write_drive_bag(tmp_path / "bag", drive)
+    assert (info["rgb"], info["thermal"]) == (90, 27)
+    paired = {}
+    for policy in ("exact", "latest"):
+        counters: dict = {}
+        pairs = list(read_pairs(tmp_path / "bag", drive.rgb_topic, drive.thermal_topic, counters=counters,
+                                policy=policy, max_age=0.15))
+        paired[policy] = [p for p in pairs if p.thermal is not None]
+        assert counters["pairs"] == len(paired[policy])
+    assert len(paired["exact"]) == 27  # one RGB frame per thermal frame: 63 RGB frames dropped
+    assert len(paired["latest"]) >= 0.9 * 90
+    ages = [p.age_ns / 1e9 for p in paired["latest"]]
+    assert max(abs(a) for a in ages) <= 0.15
+    assert len({(p.thermal.header.stamp.sec, p.thermal.header.stamp.nanosec) for p in paired["latest"]}) == 27
+
+
+def test_latest_pairing_rules():
+    pairs: list = []
+    sync = LatestPairing(lambda a, b: pairs.append((a, b)), max_age=0.1, stamp_of=lambda x: x)
+    sync.add(0, 0.00)            # no thermal yet: dropped
+    sync.add(1, 0.01)
+    sync.add(0, 0.033)
+    sync.add(0, 0.066)
+    sync.add(0, 0.2)             # thermal 0.19 s old: dropped
+    sync.add(1, 0.21)
+    sync.add(0, 0.233)
+    assert pairs == [(0.033, 0.01), (0.066, 0.01), (0.233, 0.21)] and sync.unmatched() == 2
+    sync.add(0, 0.1)             # time went backwards (a bag restarting): nothing old is reused
+    assert pairs[-1] == (0.233, 0.21) and sync.latest is None
+    exact = PairSynchronizer(lambda a, b: None, 10, 0.05, stamp_of=lambda x: x)
+    exact.set_max_age(1.0)  # (both policies take both runtime parameters)
+    sync.set_slop(0.5)
+
+
+@pytest.mark.slow
+def test_replay_with_latest_reports_the_pair_ages(tmp_path, checkpoints):
+    drive = DriveConfig(seconds=1.0, fps=30, thermal_fps=9, height=128, width=160, dropout=None)
+    write_drive_bag(tmp_path / "bag", drive)
+    out = tmp_path / "out"
+    assert replay([str(tmp_path / "bag"), *checkpoints, "-p", "sync.policy:=latest", "-p", "sync.max_age:=0.15",
+                   "--output", str(out), "--no-video", "--overlay-every", "0", "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["rgb"] == 30 and summary["counts"]["pairs"] >= 27
+    assert summary["sync_policy"] == "latest" and 0 < summary["pair_age_ms"]["max"] <= 150
+    assert "Pairing (sync.policy latest): thermal frame age in a pair" in (out / "report.md").read_text()
+
+
+# -- shutter freezes -------------------------------------------------------------------------------
+def test_freeze_detector_counts_runs_of_identical_frames_by_their_stamps():
+    rng = np.random.default_rng(0)
+    live = [rng.integers(29000, 31000, (8, 8), np.uint16) for _ in range(4)]
+    detector = FreezeDetector()
+    frames = [(live[0], 0.0), (live[1], 0.1), (live[1], 0.2), (live[1], 0.3), (live[1], 0.3), (live[1], 0.4),
+              (live[2], 0.5), (live[3], 0.6)]
+    frozen = [detector.update(image, stamp, duration=0.15) for image, stamp in frames]
+    # run of live[1] from 0.1: 0.2 (0.1 s) not yet, 0.3 frozen, 0.3 again (the same frame paired
+    # anew) still frozen but not counted twice, 0.4 frozen, then live frames again
+    assert frozen == [False, False, False, True, True, True, False, False]
+    assert detector.frozen_frames == 2 and not detector.frozen
+    noisy = live[2] + rng.integers(0, 3, live[2].shape).astype(np.uint16)  # a camera adding noise while frozen
+    assert not FreezeDetector().update(live[2], 0.0, 0.0) and True
+    tolerant = FreezeDetector()
+    tolerant.update(live[2], 0.0, 0.05, tolerance=0.01)
+    assert tolerant.update(noisy, 0.1, 0.05, tolerance=0.01)
+    assert not tolerant.update(live[3], 0.2, 0.05, tolerance=0.01)
+    assert not FreezeDetector().update(live[0], 0.0, -1.0)  # -1: off
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["degrade", "fuse"])
+def test_replay_counts_frozen_thermal_and_degrades_those_frames(tmp_path, checkpoints, policy):
+    """A bag with the thermal camera frozen from 1.0 to 2.0 s (10 identical frames after the last
+    live one): with freeze_duration 0.25 s the frames from 1.2 s on are frozen (8)."""
+    drive = DriveConfig(seconds=3.0, fps=10, freeze=(1.0, 2.0), height=128, width=160, dropout=None)
+    info = write_drive_bag(tmp_path / "bag", drive)
+    assert info["thermal_frozen"] == 10
+    out = tmp_path / "out"
+    assert replay([str(tmp_path / "bag"), *checkpoints, "-p", "thermal.freeze_duration:=0.25", "-p",
+                   f"thermal.freeze_policy:={policy}", "--mask-topic", drive.mask_topic, "--output", str(out),
+                   "--no-video", "--overlay-every", "0", "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["thermal_frozen"] == 8
+    rows = (out / "frames.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    frozen = [r.split(",")[header.index("thermal_frozen")] for r in rows[1:]]
+    degraded = [r.split(",")[header.index("degraded")] for r in rows[1:]]
+    assert frozen == ["0"] * 12 + ["1"] * 8 + ["0"] * 10
+    assert degraded == (frozen if policy == "degrade" else ["0"] * 30)
+    degraded_images = summary["saliency"].get("degraded frames (thermal missing or frozen)", {"images": 0})["images"]
+    assert degraded_images == (8 if policy == "degrade" else 0)
+
+
+@pytest.mark.ros
+def test_the_node_says_thermal_frozen_in_diagnostics_and_recovers(rclpy_context):
+    """Frozen thermal frames (the same image under new stamps) in the node itself: counted,
+    reported in /diagnostics with their duration, and gone with the next live frame."""
+    import time
+
+    from rgbt_perception.node import RGBTPerceptionNode
+    from rgbt_perception.testing.node_fixtures import node_overrides, scene_pair
+
+    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
+    try:
+        _, frozen_thermal = scene_pair(0, 10, 0)
+
+        def feed(second: int, nanosec: int, thermal_msg) -> None:
+            rgb, _ = scene_pair(second, second, nanosec)
+            thermal_msg.header.stamp.sec, thermal_msg.header.stamp.nanosec = second, nanosec
+            before = node.counts["processed"]
+            node._on_rgb(rgb)
+            node._on_thermal(thermal_msg)
+            deadline = time.monotonic() + 30
+            while node.counts["processed"] == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        for step in range(6):  # 0.0 .. 0.5 s, all the same image
+            feed(10, step * 100_000_000, frozen_thermal)
+        status = node.diagnostic_status()
+        assert status.message.startswith("thermal frozen (shutter / FFC?) for 0.5 s"), status.message
+        assert "saliency from RGB only" in status.message and status.level == status.WARN
+        assert node.counts["thermal_frozen"] == 3  # 0.3, 0.4 and 0.5 s: more than 0.25 s after the first
+        feed(11, 0, scene_pair(5, 11, 0)[1])  # a live frame
+        assert node.diagnostic_status().message == "running"
+    finally:
+        node.shutdown()
+        node.destroy_node()
