@@ -50,7 +50,7 @@ def demo_models() -> tuple:
 
 def pipelines(make_models, height: int, width: int) -> dict[str, Pipeline]:
     """The four variants, each with its own copy of the models (int8 quantises in place)."""
-    config = PipelineConfig(model_height=height, model_width=width, thermal_normalization="minmax")
+    config = PipelineConfig(model_height=height, model_width=width)
     sartm, samsod = make_models()
     onnx = {precision: [OnnxRuntimeModel.build(m, height, width, precision, [CPU], "cpu", CACHE,
                                                log=lambda line: print(f"  {line}", flush=True))

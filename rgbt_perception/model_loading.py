@@ -59,16 +59,42 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
                                  params["allow_untrained"]))
         if not params[f"{kind}.checkpoint"]:
             (warn or log)(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
-    config = pipeline_config(params)
+    trained = trained_thermal_setup(models)
+    config = pipeline_config(params, trained)
+    (log if config.thermal == trained else warn or log)(thermal_setup_line(config.thermal, trained))
     if params["runtime"] == "onnxruntime":
         if not config.model_height:
             config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(*models))))
         models = [None if model is None else onnxruntime_model(model, config, params, policy["intra_op_threads"], log)
                   for model in models]
-        return Pipeline(config, *models)
-    device, dtype, reason = select_device(params["device"], params["precision"])
-    log(f"inference device: {device} ({reason})")
-    return Pipeline(config, *models, device=device, dtype=dtype, int8=uses_int8(device, params["precision"]))
+        pipeline = Pipeline(config, *models)
+    else:
+        device, dtype, reason = select_device(params["device"], params["precision"])
+        log(f"inference device: {device} ({reason})")
+        pipeline = Pipeline(config, *models, device=device, dtype=dtype, int8=uses_int8(device, params["precision"]))
+    pipeline.trained_thermal = trained
+    return pipeline
+
+
+def trained_thermal_setup(models):
+    """The thermal set-up the loaded models were trained with (None: they record none). Two
+    that differ cannot share one thermal input: a start-up error naming both."""
+    setups = {getattr(m, "kind", "?"): getattr(m, "thermal_setup", None) for m in models if m is not None}
+    recorded = {kind: setup for kind, setup in setups.items() if setup is not None}
+    if len(set(recorded.values())) > 1:
+        raise ModelLoadError("the checkpoints were trained with different thermal set-ups ("
+                             + "; ".join(f"{kind}: {setup.describe()}" for kind, setup in recorded.items())
+                             + "): set thermal.normalization (and thermal.polarity) for both")
+    return next(iter(recorded.values()), None)
+
+
+def thermal_setup_line(setup, trained) -> str:
+    if trained is None:
+        return f"thermal set-up: {setup.describe()} (the checkpoints record none)"
+    if setup == trained:
+        return f"thermal set-up: {setup.describe()}, as the checkpoints were trained"
+    return (f"thermal set-up: {setup.describe()} from the parameters; the checkpoints were trained with "
+            f"{trained.describe()}: the models see another input distribution")
 
 
 def onnxruntime_model(model, config: PipelineConfig, params: dict, threads: int, log: Callable[[str], None]):

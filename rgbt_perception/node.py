@@ -126,7 +126,7 @@ class PerceptionNodeBase:
         candidate = {**self.p, **changes}
         try:
             check_parameters(candidate)
-            config = pipeline_config(candidate)
+            config = pipeline_config(candidate, self.pipeline.trained_thermal if self.started else None)
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
         self.p = candidate

@@ -7,6 +7,7 @@ file), so that they cannot disagree; ROS is imported only to build a descriptor.
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from rgbt_models.config import load_yaml
 from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.pairing import SYNC_POLICIES
-from rgbt_models.data.thermal import THERMAL_NORMALIZATIONS
+from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, ThermalSetup
 from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
 from rgbt_models.onnx_runtime import DEFAULT_PROVIDERS, RUNTIMES
 from rgbt_perception.devices import DEVICES, PRECISIONS
@@ -58,7 +59,13 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "sync.max_age": (0.15, "sync.policy latest: max stamp difference between an RGB frame and the thermal frame "
                      "it is paired with (s)", (0.0, 10.0)),
     "sync.queue_size": (10, "messages kept per stream while pairing", (1, 1000)),
-    "thermal.normalization": ("minmax", "16-bit / float thermal to [0, 1]", THERMAL_NORMALIZATIONS),
+    "thermal.normalization": ("", "16-bit / float thermal to [0, 1]: '' = the set-up the checkpoints were trained "
+                              "with (recorded in them; minmax for older ones) | fixed | minmax | percentile | stable",
+                              ("", *THERMAL_NORMALIZATIONS)),
+    "thermal.polarity": ("", "'' = the checkpoints' | white_hot | black_hot (a camera showing warm objects dark: "
+                         "inverted for the models)", ("", *POLARITIES)),
+    "thermal.time_constant": (2.0, "stable normalisation: time constant of the tracked percentile range (s)",
+                              (0.01, 600.0)),
     "thermal.range_min": (0.0, "low end of the fixed normalisation range", None),
     "thermal.range_max": (65535.0, "high end of the fixed normalisation range", None),
     "thermal.percentile_low": (1.0, "low percentile of the percentile normalisation", (0.0, 100.0)),
@@ -89,7 +96,7 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
 # sizes, diagnostics period) is read-only: it is fixed when the node is built.
 RUNTIME_PARAMETERS = frozenset({
     "sync.slop", "sync.max_age", "thermal.freeze_duration", "thermal.freeze_tolerance", "thermal.freeze_policy",
-    "thermal.normalization", "thermal.range_min", "thermal.range_max",
+    "thermal.normalization", "thermal.polarity", "thermal.time_constant", "thermal.range_min", "thermal.range_max",
     "thermal.percentile_low", "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch",
     "max_image_pixels", "output.height", "output.width", "output.color_overlay", "saliency.threshold",
     "saliency.min_threshold", "saliency.min_object_area"})
@@ -214,13 +221,26 @@ def load_parameter_file(path: str | Path, overrides: dict | None = None) -> dict
     return values
 
 
-def pipeline_config(values: dict) -> PipelineConfig:
+def thermal_setup(values: dict, trained: ThermalSetup | None = None) -> ThermalSetup:
+    """The thermal set-up the parameters ask for: thermal.normalization '' takes the whole set-up
+    the checkpoints were trained with (`trained`; minmax, white-hot where they record none),
+    anything else the parameters' own; thermal.polarity '' the checkpoints' polarity."""
+    if values["thermal.normalization"] == "":
+        setup = trained or ThermalSetup()
+    else:
+        setup = ThermalSetup(values["thermal.normalization"],
+                             (values["thermal.range_min"], values["thermal.range_max"]),
+                             (values["thermal.percentile_low"], values["thermal.percentile_high"]),
+                             values["thermal.time_constant"], trained.polarity if trained else "white_hot")
+    return replace(setup, polarity=values["thermal.polarity"]) if values["thermal.polarity"] else setup
+
+
+def pipeline_config(values: dict, trained: ThermalSetup | None = None) -> PipelineConfig:
+    """The pipeline's settings from the parameters; `trained`: the checkpoints' thermal set-up."""
     homography = list(values["thermal.homography"])
     return PipelineConfig(
         model_height=values["model_height"], model_width=values["model_width"],
-        thermal_normalization=values["thermal.normalization"],
-        thermal_range=(values["thermal.range_min"], values["thermal.range_max"]),
-        thermal_percentiles=(values["thermal.percentile_low"], values["thermal.percentile_high"]),
+        thermal=thermal_setup(values, trained),
         homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
         size_mismatch=values["size_mismatch"], output_height=values["output.height"],
         output_width=values["output.width"], saliency_threshold=values["saliency.threshold"],

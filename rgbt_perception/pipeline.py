@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from rgbt_models.data.geometry import check_input_size, resize_rgb, resize_thermal, semantic_at, to_output_size
-from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
 from rgbt_models.quantization import quantize_int8
 
@@ -26,9 +26,7 @@ class PipelineConfig:
 
     model_height: int = 128
     model_width: int = 160
-    thermal_normalization: str = "minmax"
-    thermal_range: tuple[float, float] = (0.0, 65535.0)
-    thermal_percentiles: tuple[float, float] = (1.0, 99.0)
+    thermal: ThermalSetup = field(default_factory=ThermalSetup)  # normalisation and polarity (data/thermal.py)
     homography: np.ndarray | None = None  # 3x3, thermal pixel -> RGB pixel
     size_mismatch: str = "resize"  # or "reject"
     output_height: int = 0  # 0: the RGB image's size
@@ -128,6 +126,8 @@ class Pipeline:
         self.device, self.dtype = torch.device(device), dtype
         self.colors = (np.array(sartm.classes.colors, np.uint8) if sartm is not None else None)
         self.freeze = FreezeDetector()  # thermal shutter freezes, over the stamps `run` is given
+        self.thermal_range = StableRange()  # the 'stable' normalisation's range, over the same stamps
+        self.trained_thermal: ThermalSetup | None = None  # what the models were trained with (build_pipeline)
         # Shutdown must not wait for a whole forward pass: every module checks the flag on entry
         # (onnxruntime sessions are told to terminate by `cancel`).
         self._cancelled = threading.Event()
@@ -165,14 +165,16 @@ class Pipeline:
             raise
 
     # -- stages ------------------------------------------------------------------------------
-    def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """RGB (H, W, 3) uint8 and raw thermal (any supported dtype) -> model tensors."""
+    def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None, thermal_stamp: float | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB (H, W, 3) uint8 and raw thermal (any supported dtype) -> model tensors; the
+        thermal set-up's 'stable' normalisation tracks its range over `thermal_stamp`s."""
         cfg = self.config
         height, width = cfg.model_height, cfg.model_width
         rgb_t = torch.from_numpy(resize_rgb(rgb, height, width)).permute(2, 0, 1)[None].to(self.device, self.dtype)
         if thermal is None:
             return rgb_t, None
-        thermal01 = normalize_thermal(thermal, cfg.thermal_normalization, cfg.thermal_range, cfg.thermal_percentiles)
+        thermal01 = thermal_to_unit(thermal, cfg.thermal, self.thermal_range, thermal_stamp)
         if cfg.homography is not None:
             thermal01 = cv2.warpPerspective(thermal01, cfg.homography, (rgb.shape[1], rgb.shape[0]))
         elif thermal01.shape[:2] != rgb.shape[:2] and cfg.size_mismatch == "reject":
@@ -197,7 +199,7 @@ class Pipeline:
                   and self.freeze.update(thermal, thermal_stamp, cfg.freeze_duration, cfg.freeze_tolerance))
         if frozen and cfg.freeze_policy == "degrade":
             thermal = None
-        rgb_t, thermal_t = self.preprocess(rgb, thermal)
+        rgb_t, thermal_t = self.preprocess(rgb, thermal, thermal_stamp)
         timings["preprocess"] = time.perf_counter() - start
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]

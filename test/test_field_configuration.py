@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
+from rgbt_models.data.thermal import ThermalSetup
 from rgbt_models.testing import official_sam2_file
 
 pytestmark = pytest.mark.slow
@@ -76,12 +77,13 @@ def field(tmp_path_factory):
         "task": "samsod", "model": {"backbone": BACKBONE, "train_encoder": True},  # then frozen by adaptation
         "data": {"dataset": "bag", "root": "bags", "train_split": "drive_a", "val_split": "drive_b",
                  "rgb_topic": DRIVE.rgb_topic, "thermal_topic": DRIVE.thermal_topic, "mask_topic": DRIVE.mask_topic,
-                 **SMALL},
+                 "thermal_normalization": "stable", "thermal_percentiles": [2, 98], **SMALL},
         "train": {"batch_size": 2, "lr": 1e-3}})
     sartm = write_yaml(ws / "sartm.yaml", {
         "task": "sartm", "model": {"backbone": BACKBONE, "classes": "synthetic", "lora_rank": 4,
                                    "loss": {"cmkd_weight": 0.0}},
-        "data": {"train_count": 4, "val_count": 2, **SMALL}, "train": {"batch_size": 2}})
+        "data": {"train_count": 4, "val_count": 2, "thermal_normalization": "stable", "thermal_percentiles": [2, 98],
+                 **SMALL}, "train": {"batch_size": 2}})
     sce = write_yaml(ws / "sce.yaml", {
         "stage": "sce", "model": {"backbone": BACKBONE},
         "data": {"sources": ["synthetic:4:0:mixed"], **SMALL}, "train": {"epochs": 1, "batch_size": 2}})
@@ -118,6 +120,8 @@ def test_trained_checkpoints_load_anywhere_without_the_sam2_file(field):
                 neck = model.backbone.image_encoder.neck.state_dict()
                 assert all(torch.equal(neck[k], official[f"image_encoder.neck.{k}"]) for k in neck)
             assert model.input_size == (SMALL["height"], SMALL["width"])
+            # the thermal set-up it was trained with travels with it (the node applies it by default)
+            assert model.thermal_setup == ThermalSetup("stable", percentiles=(2.0, 98.0))
 
 
 def test_eval_export_and_replay_on_the_robot(field, capsys, caplog):
@@ -180,6 +184,7 @@ def test_an_adapted_samsod_keeps_every_trained_weight_and_loads_everywhere(field
     with working_directory(field.robot):
         source, model = SAMSOD.load(field.models["samsod"]), SAMSOD.load(adapted)
         assert model.domain_adapter is not None and model.input_size == (SMALL["height"], SMALL["width"])
+        assert model.thermal_setup == source.thermal_setup == ThermalSetup("stable", percentiles=(2.0, 98.0))
         own = model.state_dict()
         for key, value in source.state_dict().items():  # the decoder and the encoder it was trained with
             assert torch.equal(own[key], value), key

@@ -42,7 +42,7 @@ def test_runtime_parameters_apply_and_bad_values_are_refused_with_the_reason(gra
 
     (refused,) = set_remotely(graph, thermal__range_min=70000.0)  # above range_max 65535
     assert not refused.successful and "thermal.range_min" in refused.reason
-    assert node.p["thermal.range_min"] == 0.0 and node.pipeline.config.thermal_range == (0.0, 65535.0)
+    assert node.p["thermal.range_min"] == 0.0 and node.pipeline.config.thermal.range == (0.0, 65535.0)
     (refused,) = set_remotely(graph, output__height=64)  # height without width
     assert not refused.successful and "output.width" in refused.reason
     (refused,) = set_remotely(graph, saliency__threshold="high")

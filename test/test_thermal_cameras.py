@@ -152,3 +152,59 @@ def test_the_node_says_thermal_frozen_in_diagnostics_and_recovers(rclpy_context)
     finally:
         node.shutdown()
         node.destroy_node()
+
+
+# -- normalisation and the thermal set-up ----------------------------------------------------------
+def test_stable_normalisation_does_not_flicker_when_a_hot_object_enters():
+    """A 95 C object entering a 22 C scene: minmax and percentile rescale the background at once;
+    'stable' moves it by a few % per frame and still takes the object into its range."""
+    from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
+    from rgbt_models.testing import background_change, hot_object_sequence
+
+    images, stamps, background = hot_object_sequence(frames=30)
+    change = {mode: background_change(images, stamps, background, ThermalSetup(mode))
+              for mode in ("minmax", "percentile", "stable")}
+    assert change["minmax"] > 0.3 and change["percentile"] > 0.3, change
+    assert change["stable"] < 0.07, change
+    images, stamps, _ = hot_object_sequence(frames=120)  # 11 s after it entered
+    tracker, setup = StableRange(), ThermalSetup("stable")
+    for image, stamp in zip(images, stamps):
+        unit = thermal_to_unit(image, setup, tracker, stamp)
+    assert tracker.high > 36000 and unit.max() == 1.0 and 0.0 < float(np.median(unit)) < 0.2
+    still = images[-1]  # a still image (no stamp, no state): the percentile normalisation
+    assert np.array_equal(thermal_to_unit(still, setup), thermal_to_unit(still, ThermalSetup("percentile")))
+    black = thermal_to_unit(still, ThermalSetup("minmax", polarity="black_hot"))
+    assert np.allclose(black, 1.0 - thermal_to_unit(still, ThermalSetup("minmax")))
+
+
+def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides_it(tmp_path, capsys):
+    from rgbt_models.cli.evaluate import main as evaluate
+    from rgbt_models.data.thermal import ThermalSetup
+    from rgbt_models.registry import load_trained_model
+    from rgbt_perception.model_loading import ModelLoadError, build_pipeline
+    from rgbt_perception.parameters import PARAMETERS
+
+    params = write_test_checkpoints(tmp_path)
+    paths = {"sartm": params[1].split(":=")[1], "samsod": params[3].split(":=")[1]}
+    trained = ThermalSetup("stable", percentiles=(2.0, 98.0), time_constant=4.0, polarity="black_hot")
+    for path in paths.values():
+        load_trained_model(path).save(path, extra={"thermal": trained.to_dict()})
+    values = {name: spec[0] for name, spec in PARAMETERS.items()} | {
+        "sartm.checkpoint": paths["sartm"], "samsod.checkpoint": paths["samsod"], "threads": 1}
+    lines: list[str] = []
+    pipeline = build_pipeline(values, lines.append, lines.append)
+    assert pipeline.config.thermal == trained and pipeline.trained_thermal == trained
+    assert "thermal set-up: stable 2-98 %, 4 s, black-hot, as the checkpoints were trained" in lines
+    lines.clear()
+    override = build_pipeline(values | {"thermal.normalization": "minmax"}, lines.append, lines.append)
+    assert override.config.thermal == ThermalSetup("minmax", polarity="black_hot")  # the camera's polarity kept
+    assert any("from the parameters; the checkpoints were trained with stable 2-98 %" in line for line in lines)
+    assert build_pipeline(values | {"thermal.polarity": "white_hot"}, lines.append).config.thermal.polarity == \
+        "white_hot"
+    load_trained_model(paths["sartm"]).save(paths["sartm"], extra={"thermal": ThermalSetup().to_dict()})
+    with pytest.raises(ModelLoadError, match="different thermal set-ups"):
+        build_pipeline(values, lines.append)
+    assert evaluate(["--checkpoint", paths["samsod"], "--dataset", "synthetic", "--synthetic-count", "2",
+                     "--height", "64", "--width", "64", "--no-progress", "--output", str(tmp_path / "eval")]) == 0
+    assert "rgbt-eval: thermal set-up stable 2-98 %, 4 s, black-hot (as the checkpoint was trained)" in \
+        capsys.readouterr().err

@@ -129,6 +129,7 @@ def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], tor
                                   "self-contained: rgbt-export --checkpoint FILE --format checkpoint") from error
         load_state(model, content["state_dict"], path, complete=False)
     model.input_size = trained_input_size(content)
+    model.thermal_setup = trained_thermal_setup(content)
     return model.eval()
 
 
@@ -145,6 +146,16 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str
         raise CheckpointError(f"{path}: does not fit the model its config describes "
                               f"(unknown {unknown[:3]}, shape mismatch {mismatched[:3]}, missing {missing[:3]})")
     model.load_state_dict(state, strict=complete)
+
+
+def trained_thermal_setup(content: dict):
+    """The ThermalSetup a checkpoint's model was trained with (rgbt-train and rgbt-adapt record
+    it), or None for a checkpoint that records none (written before: the trainer's default then,
+    minmax)."""
+    from rgbt_models.data.thermal import ThermalSetup
+
+    values = (content.get("extra") or {}).get("thermal")
+    return ThermalSetup.from_dict(values) if values else None
 
 
 def trained_input_size(content: dict) -> tuple[int, int] | None:

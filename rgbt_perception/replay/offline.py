@@ -121,7 +121,7 @@ def replay_offline(args, params: dict) -> dict:
                     semantic["thermal blanked"].step(blank.semantic_mask, label)
             rows.append(row)
             if (args.overlay_every and index % args.overlay_every == 0) or video is not None:
-                panel = overlay(rgb, thermal, result, params["thermal.normalization"],
+                panel = overlay(rgb, thermal, result, pipeline.config.thermal,
                                 sartm.classes if sartm is not None else None)
                 if args.overlay_every and index % args.overlay_every == 0:
                     cv2.imwrite(str(output / "overlays" / f"{index:05d}.png"), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))

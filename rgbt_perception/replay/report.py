@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
 
 TITLE_HEIGHT = 18
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -41,14 +41,14 @@ def class_legend(names, colors, width: int) -> np.ndarray:
     return legend
 
 
-def overlay(rgb: np.ndarray, thermal: np.ndarray | None, result, thermal_normalization: str = "minmax",
+def overlay(rgb: np.ndarray, thermal: np.ndarray | None, result, thermal_setup: ThermalSetup | None = None,
             classes=None) -> np.ndarray:
     """One titled panel row: RGB | thermal | SARTM classes blended on RGB | SAMSOD saliency heat
     map with its objects' boxes; under it the class legend when `classes` (names, colors) is
     given. RGB uint8."""
     h, w = rgb.shape[:2]
     if thermal is not None:
-        t = (normalize_thermal(thermal, thermal_normalization) * 255).astype(np.uint8)
+        t = (thermal_to_unit(thermal, thermal_setup or ThermalSetup()) * 255).astype(np.uint8)
         t = cv2.cvtColor(cv2.applyColorMap(cv2.resize(t, (w, h)), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
     else:
         t = np.zeros_like(rgb)

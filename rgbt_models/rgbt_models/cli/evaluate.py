@@ -46,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
                         "trained at, else the data's aspect ratio with the backbone's image_size as long side)")
     parser.add_argument("--width", type=int)
     parser.add_argument("--class-mapping", help="YAML 'mapping: {data-set class: model class | ignore}' (SARTM)")
-    parser.add_argument("--thermal-normalization", default="minmax", choices=("fixed", "minmax", "percentile"))
+    parser.add_argument("--thermal-normalization", choices=("fixed", "minmax", "percentile", "stable"),
+                        help="default: what the checkpoint was trained with (minmax where it records none)")
+    parser.add_argument("--thermal-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="fixed normalisation")
+    parser.add_argument("--thermal-percentiles", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="percentile and stable normalisation")
+    parser.add_argument("--thermal-polarity", choices=("white_hot", "black_hot"),
+                        help="default: the checkpoint's; black_hot: a camera showing warm objects dark")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"), help="auto: CUDA when available")
@@ -90,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             label, dataset = parse_dataset(spec, args.synthetic_count)
             lookup = check_dataset(model.kind, getattr(model, "classes", None), dataset, label, args.class_mapping)
             height, width = input_size_for(model, dataset, args.height, args.width)
+            thermal = thermal_setup_of(model, args)
             transform = TransformConfig(height=height, width=width, train=False,
-                                        thermal_normalization=args.thermal_normalization)
+                                        thermal_normalization=thermal.normalization, thermal_range=thermal.range,
+                                        thermal_percentiles=thermal.percentiles, thermal_polarity=thermal.polarity)
             print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {width}x{height}, scored at native size",
                   flush=True)
             runner = model if args.runtime == "torch" else onnxruntime_runner(model, height, width, args)
@@ -122,6 +130,23 @@ def main(argv: list[str] | None = None) -> int:
                  for i, (label, res) in enumerate(results.items())]
     print(f"wrote {output / 'results.md'}, {output / 'results.json'}, " + ", ".join(str(p) for p in plots))
     return 0
+
+
+def thermal_setup_of(model, args):
+    """The checkpoint's thermal set-up with the options given on top; a line when they differ."""
+    from dataclasses import replace
+
+    from rgbt_models.data.thermal import ThermalSetup
+
+    trained = getattr(model, "thermal_setup", None)
+    given = {"normalization": args.thermal_normalization, "range": args.thermal_range,
+             "percentiles": args.thermal_percentiles, "polarity": args.thermal_polarity}
+    setup = replace(trained or ThermalSetup(), **{k: tuple(v) if isinstance(v, list) else v
+                                                  for k, v in given.items() if v is not None})
+    note = ("as the checkpoint was trained" if setup == trained else "the checkpoint records none" if trained is None
+            else f"the checkpoint was trained with {trained.describe()}")
+    print(f"rgbt-eval: thermal set-up {setup.describe()} ({note})", file=sys.stderr, flush=True)
+    return setup
 
 
 def onnxruntime_runner(model, height: int, width: int, args):

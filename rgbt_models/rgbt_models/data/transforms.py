@@ -15,7 +15,7 @@ import torch
 
 from rgbt_models.data.datasets import Sample
 from rgbt_models.data.geometry import resize_label, resize_mask, resize_rgb, resize_thermal
-from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
 
 
 @dataclass
@@ -29,6 +29,13 @@ class TransformConfig:
     contrast: float = 0.2  # RGB and thermal
     thermal_normalization: str = "minmax"
     thermal_range: tuple[float, float] = (0.0, 65535.0)
+    thermal_percentiles: tuple[float, float] = (1.0, 99.0)
+    thermal_polarity: str = "white_hot"
+
+    @property
+    def thermal_setup(self) -> ThermalSetup:
+        return ThermalSetup(self.thermal_normalization, tuple(self.thermal_range), tuple(self.thermal_percentiles),
+                            polarity=self.thermal_polarity)
 
 
 def _photometric(image: np.ndarray, rng: np.random.Generator, brightness: float, contrast: float) -> np.ndarray:
@@ -71,7 +78,7 @@ def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Gene
     rng = rng or np.random.default_rng(0)
     height, width = config.height, config.width
     rgb = resize_rgb(sample.rgb, height, width)
-    thermal = resize_thermal(normalize_thermal(sample.thermal, config.thermal_normalization, config.thermal_range),
+    thermal = resize_thermal(thermal_to_unit(sample.thermal, config.thermal_setup),
                              height, width)
     label, mask = sample.label, sample.mask
     if label is not None and label_lookup is not None:

@@ -22,8 +22,11 @@ class DataConfig:
     val_split: str | None = None
     height: int = 512
     width: int = 512
-    thermal_normalization: str = "minmax"
+    thermal_normalization: str = "minmax"  # fixed | minmax | percentile | stable (data/thermal.py)
     thermal_range: tuple[float, float] = (0.0, 65535.0)
+    thermal_percentiles: tuple[float, float] = (1.0, 99.0)
+    thermal_time_constant: float = 2.0  # 'stable': recorded for the node (still images use the percentiles)
+    thermal_polarity: str = "white_hot"  # black_hot: the data's camera shows warm objects dark
     class_mapping: str | None = None  # SARTM: YAML mapping the data set's class ids onto the model's
     # Only for dataset: bag (label_classes: the label topic's class list, default the model's)
     rgb_topic: str | None = None
@@ -36,6 +39,14 @@ class DataConfig:
     val_count: int = 32
     scene_height: int = 128
     scene_width: int = 160
+
+    @property
+    def thermal_setup(self):
+        """The thermal set-up of this data: recorded in every checkpoint, applied by the node."""
+        from rgbt_models.data.thermal import ThermalSetup
+
+        return ThermalSetup(self.thermal_normalization, tuple(self.thermal_range), tuple(self.thermal_percentiles),
+                            self.thermal_time_constant, self.thermal_polarity)
 
 
 @dataclass

@@ -35,8 +35,10 @@ def make_datasets(config: TrainConfig, model):
         val = open_dataset(d.dataset, d.root, d.val_split, **options) if d.val_split else None
         check_held_out(train, val, d)
     lookup = check_dataset(config.task, getattr(model, "classes", None), train, d.dataset, d.class_mapping)
-    common = {"height": d.height, "width": d.width, "thermal_normalization": d.thermal_normalization,
-              "thermal_range": tuple(d.thermal_range)}
+    setup = d.thermal_setup  # checked here: a bad set-up fails before any training
+    common = {"height": d.height, "width": d.width, "thermal_normalization": setup.normalization,
+              "thermal_range": setup.range, "thermal_percentiles": setup.percentiles,
+              "thermal_polarity": setup.polarity}
     seed = config.train.seed
     return (TransformedDataset(train, TransformConfig(train=True, **common), seed, lookup),
             TransformedDataset(val, TransformConfig(train=False, **common), seed, lookup) if val is not None else None)
@@ -98,10 +100,12 @@ class SupervisedTask:
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
         if best:
             self.model.save(output / BEST_FILE, extra={"epoch": epoch, "score": record["score"],
-                                                        "input_size": self.input_size})
+                                                        "input_size": self.input_size,
+                                                        "thermal": self.config.data.thermal_setup.to_dict()})
 
     def finish(self, output: Path) -> None:
-        self.model.save(output / "final.pt", extra={"epochs": self.config.train.epochs, "input_size": self.input_size})
+        self.model.save(output / "final.pt", extra={"epochs": self.config.train.epochs, "input_size": self.input_size,
+                                                    "thermal": self.config.data.thermal_setup.to_dict()})
 
     def rng_state(self) -> torch.Tensor:
         generator = getattr(self.model, "_generator", None)  # PCGrad's task order

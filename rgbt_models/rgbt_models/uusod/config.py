@@ -89,7 +89,12 @@ class UnlabeledDataConfig:
     sources: list[str] = field(default_factory=lambda: ["synthetic:64"])
     height: int = 128
     width: int = 160
-    thermal_normalization: str = "minmax"
+    # The thermal set-up (rgbt_models/data/thermal.py); unset (null): the adapted model's own
+    # (recorded in its checkpoint) for the adapter stage, else minmax, white-hot.
+    thermal_normalization: str | None = None
+    thermal_range: tuple[float, float] | None = None
+    thermal_percentiles: tuple[float, float] | None = None
+    thermal_polarity: str | None = None
     # Optional labelled set for evaluation only (rgbt-eval's NAME[:ROOT[:SPLIT]], or
     # synthetic:COUNT:FIRST_SEED:DOMAIN): S-measure / MAE of the model after every epoch.
     eval: str | None = None

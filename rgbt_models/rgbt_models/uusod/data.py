@@ -22,8 +22,7 @@ import cv2
 import numpy as np
 
 from rgbt_models.data.datasets import DatasetError, Sample, pair_by_stem, read_gray, read_image, read_rgb, read_split
-from rgbt_models.data.geometry import resize_rgb, resize_thermal
-from rgbt_models.data.thermal import normalize_thermal
+from rgbt_models.data.geometry import resize_rgb
 
 # layout name -> (RGB folder, thermal folder), relative to ROOT[/SPLIT]
 FOLDER_LAYOUTS = {"folder": ("rgb", "thermal"), "vt5000": ("RGB", "T"), "vt1000": ("RGB", "T"),
@@ -68,10 +67,11 @@ class UnlabeledMFNet:
 
 class UnlabeledBag:
     """Synchronized pairs of a bag (the node's pairing rule), decoded once and kept at the model
-    input size (uint8), every `every`-th pair, at most `max_pairs`."""
+    input size (RGB uint8, thermal raw in its own type: the thermal set-up is applied later, as
+    for every other source), every `every`-th pair, at most `max_pairs`."""
 
     def __init__(self, path: str, rgb_topic: str, thermal_topic: str, height: int, width: int, every: int = 1,
-                 max_pairs: int = 0, thermal_normalization: str = "minmax") -> None:
+                 max_pairs: int = 0) -> None:
         from rgbt_models.data.rosbag import decode_pair, read_pairs
 
         self.frames: list[Sample] = []
@@ -81,9 +81,8 @@ class UnlabeledBag:
                 break
             rgb, thermal = decode_pair(pair)
             rgb8 = (resize_rgb(rgb, height, width) * 255 + 0.5).astype(np.uint8)
-            thermal01 = resize_thermal(normalize_thermal(thermal, thermal_normalization), height, width)
-            self.frames.append(Sample(f"{Path(path).name}_{pair.stamp_ns}", rgb8,
-                                      (thermal01 * 65535 + 0.5).astype(np.uint16)))
+            raw = cv2.resize(thermal, (width, height), interpolation=cv2.INTER_AREA)  # the dtype is kept
+            self.frames.append(Sample(f"{Path(path).name}_{pair.stamp_ns}", rgb8, raw))
         if not self.frames:
             raise DatasetError(f"{path}: no RGB-thermal pairs on {rgb_topic} and {thermal_topic}")
 
@@ -132,14 +131,14 @@ def synthetic_scene(seed: int, domain: str, height: int, width: int):
     return scene
 
 
-def open_unlabeled(spec: str, height: int, width: int, thermal_normalization: str = "minmax"):
+def open_unlabeled(spec: str, height: int, width: int):
     """A source spec (see the module docstring) -> a loader of label-free Samples."""
     kind, _, rest = spec.partition(":")
     parts = rest.split(":") if rest else []
     if kind == "bag":
         if len(parts) != 3:
             raise DatasetError(f"{spec!r}: expected bag:PATH:RGB_TOPIC:THERMAL_TOPIC")
-        return UnlabeledBag(parts[0], parts[1], parts[2], height, width, thermal_normalization=thermal_normalization)
+        return UnlabeledBag(parts[0], parts[1], parts[2], height, width)
     if kind == "synthetic":
         count = int(parts[0]) if parts else 64
         first = int(parts[1]) if len(parts) > 1 else 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader
 
 from rgbt_models.backbone.checkpoint import CheckpointError
+from rgbt_models.data.thermal import ThermalSetup
 from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.metrics import SaliencyMetrics
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
@@ -54,6 +56,19 @@ class UnlabeledTensors(torch.utils.data.Dataset):
         return {"rgb": out["rgb"], "thermal": out["thermal"], "name": out["name"]}
 
 
+def thermal_setup(data, trained) -> ThermalSetup:
+    """The stage's thermal set-up: what the config sets, the rest from `trained` (the adapted
+    model's recorded set-up), else the defaults; a line when it differs from `trained`."""
+    base = trained or ThermalSetup()
+    given = {"normalization": data.thermal_normalization, "range": data.thermal_range,
+             "percentiles": data.thermal_percentiles, "polarity": data.thermal_polarity}
+    setup = replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
+    if trained is not None and setup != trained:
+        log.warning("thermal set-up %s differs from the one the model was trained with (%s)", setup.describe(),
+                    trained.describe())
+    return setup
+
+
 def build_model(config: AdaptConfig):
     """(model, its trainable parameters) for the stage."""
     if config.stage == "sce":
@@ -74,6 +89,7 @@ def attach_domain_adapter(source: SAMSOD, hidden: int) -> tuple[SAMSOD, list[tor
     if unexpected or any(not name.startswith("domain_adapter.") for name in missing):
         raise CheckpointError(f"the source SAMSOD does not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.input_size = source.input_size
+    model.thermal_setup = getattr(source, "thermal_setup", None)
     model.requires_grad_(False)
     model.domain_adapter.requires_grad_(True)
     return model, list(model.domain_adapter.parameters())
@@ -124,7 +140,7 @@ def label_quality(names: list[str], read: Callable[[str], np.ndarray], height: i
     return {k: results[k] for k in ("S", "maxF", "MAE")}
 
 
-def evaluate_on(model, spec: str | None, config: AdaptConfig, device) -> dict | None:
+def evaluate_on(model, spec: str | None, config: AdaptConfig, device, transform: TransformConfig) -> dict | None:
     """The SAMSOD's S / MAE on the optional labelled evaluation set (native resolution)."""
     if spec is None or isinstance(model, SaliencyCueExtractor):
         return None
@@ -132,8 +148,7 @@ def evaluate_on(model, spec: str | None, config: AdaptConfig, device) -> dict | 
     from rgbt_models.evaluation import evaluate
     from rgbt_models.uusod.data import open_labelled
 
-    dataset = TransformedDataset(open_labelled(spec), TransformConfig(height=config.data.height,
-                                                                      width=config.data.width, train=False))
+    dataset = TransformedDataset(open_labelled(spec), transform)
     results = evaluate(model, dataset, device, config.train.batch_size)
     return {k: results[k] for k in ("S", "maxF", "MAE")}
 
@@ -147,14 +162,21 @@ class AdaptationTask:
         self.model, self.parameters = build_model(config)
         self.model.to(device)
         distributed.broadcast_parameters(self.model)
+        self.thermal = thermal_setup(d, getattr(self.model, "thermal_setup", None))
         self.dataset = UnlabeledTensors(
-            [open_unlabeled(s, d.height, d.width, d.thermal_normalization) for s in d.sources],
-            TransformConfig(height=d.height, width=d.width, train=False, thermal_normalization=d.thermal_normalization))
+            [open_unlabeled(s, d.height, d.width) for s in d.sources],
+            self.transform_config())
         self.refiner = PixelAffinityRefiner(config.refiner.dilations, config.refiner.iterations).to(device)
         self.store = PseudoLabelStore(Path(config.output_dir) / "pseudo_labels") if config.stage != "sce" else None
         self.names: list[str] = []
         self.first_labels: dict | None = None
         self._flips, self._p, self._hard = None, 0.0, []
+
+    def transform_config(self) -> TransformConfig:
+        """Model-size tensors with the stage's thermal set-up (training data and evaluation alike)."""
+        d, t = self.config.data, self.thermal
+        return TransformConfig(height=d.height, width=d.width, train=False, thermal_normalization=t.normalization,
+                               thermal_range=t.range, thermal_percentiles=t.percentiles, thermal_polarity=t.polarity)
 
     def trainable(self) -> list[torch.nn.Parameter]:
         return self.parameters
@@ -223,7 +245,7 @@ class AdaptationTask:
             quality = label_quality(self.names, read, d.height, d.width)
             if quality:
                 record[key] = quality
-        evaluation = evaluate_on(self.model, d.eval, self.config, device)
+        evaluation = evaluate_on(self.model, d.eval, self.config, device, self.transform_config())
         if evaluation:
             record["eval"] = evaluation
         return -record["loss"]
@@ -231,7 +253,8 @@ class AdaptationTask:
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
         d = self.config.data
         self.model.save(output / MODEL_FILES[self.config.stage],
-                        extra={"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width]})
+                        extra={"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width],
+                               "thermal": self.thermal.to_dict()})
 
     def finish(self, output: Path) -> None:
         pass
