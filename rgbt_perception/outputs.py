@@ -52,14 +52,16 @@ def frame_messages(result, header, wanted: Iterable[str], make: MessageFactory) 
             "rgbt_msgs/msg/SemanticClasses", header=header,
             class_ids=make.array([s.class_id for s in stats], np.uint16), class_names=[s.name for s in stats],
             pixel_fractions=make.array([s.pixel_fraction for s in stats], np.float32),
-            mean_confidences=make.array([s.mean_confidence for s in stats], np.float32))
+            mean_confidences=make.array([s.mean_confidence for s in stats], np.float32),
+            mean_temperatures=make.array([s.mean_temperature for s in stats], np.float32))
     if result.saliency_map is not None and "saliency/objects" in wanted:
         height, width = result.saliency_map.shape
         objects = [make.message(
             "rgbt_msgs/msg/SalientObject",
             bbox=make.message("sensor_msgs/msg/RegionOfInterest", x_offset=o.x, y_offset=o.y, height=o.height,
                               width=o.width, do_rectify=False),
-            area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x, centroid_y=o.centroid_y)
+            area=o.area, mean_saliency=o.mean_saliency, centroid_x=o.centroid_x, centroid_y=o.centroid_y,
+            mean_temperature=o.mean_temperature, max_temperature=o.max_temperature)
             for o in result.objects]
         out["saliency/objects"] = make.message("rgbt_msgs/msg/SalientObjects", header=header, height=height,
                                                width=width, objects=objects)

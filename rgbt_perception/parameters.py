@@ -64,6 +64,10 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
                               ("", *THERMAL_NORMALIZATIONS)),
     "thermal.polarity": ("", "'' = the checkpoints' | white_hot | black_hot (a camera showing warm objects dark: "
                          "inverted for the models)", ("", *POLARITIES)),
+    "thermal.kelvin_scale": (0.0, "radiometric thermal: K = raw * kelvin_scale + kelvin_offset (0.01: centi-kelvin, "
+                             "FLIR TLinear; 1.0: 32FC1 kelvin); 0 = not radiometric, temperatures NaN", (0.0, 1000.0)),
+    "thermal.kelvin_offset": (0.0, "see thermal.kelvin_scale (e.g. 273.15 for a camera reporting Celsius)",
+                              (-1000.0, 1000.0)),
     "thermal.time_constant": (2.0, "stable normalisation: time constant of the tracked percentile range (s)",
                               (0.01, 600.0)),
     "thermal.range_min": (0.0, "low end of the fixed normalisation range", None),
@@ -96,10 +100,11 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
 # sizes, diagnostics period) is read-only: it is fixed when the node is built.
 RUNTIME_PARAMETERS = frozenset({
     "sync.slop", "sync.max_age", "thermal.freeze_duration", "thermal.freeze_tolerance", "thermal.freeze_policy",
-    "thermal.normalization", "thermal.polarity", "thermal.time_constant", "thermal.range_min", "thermal.range_max",
-    "thermal.percentile_low", "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch",
-    "max_image_pixels", "output.height", "output.width", "output.color_overlay", "saliency.threshold",
-    "saliency.min_threshold", "saliency.min_object_area"})
+    "thermal.normalization", "thermal.polarity", "thermal.time_constant", "thermal.kelvin_scale",
+    "thermal.kelvin_offset", "thermal.range_min", "thermal.range_max", "thermal.percentile_low",
+    "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch", "max_image_pixels",
+    "output.height", "output.width", "output.color_overlay", "saliency.threshold", "saliency.min_threshold",
+    "saliency.min_object_area"})
 
 
 def descriptor(name: str):
@@ -247,4 +252,5 @@ def pipeline_config(values: dict, trained: ThermalSetup | None = None) -> Pipeli
         saliency_min_threshold=values["saliency.min_threshold"],
         min_object_area=values["saliency.min_object_area"], color_overlay=values["output.color_overlay"],
         freeze_duration=values["thermal.freeze_duration"], freeze_tolerance=values["thermal.freeze_tolerance"],
-        freeze_policy=values["thermal.freeze_policy"])
+        freeze_policy=values["thermal.freeze_policy"], kelvin_scale=values["thermal.kelvin_scale"],
+        kelvin_offset=values["thermal.kelvin_offset"])

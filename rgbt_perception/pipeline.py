@@ -18,6 +18,7 @@ from rgbt_models.data.geometry import check_input_size, resize_rgb, resize_therm
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
 from rgbt_models.quantization import quantize_int8
+from rgbt_perception.temperatures import kelvin_map, region_temperatures
 
 
 @dataclass
@@ -38,6 +39,8 @@ class PipelineConfig:
     freeze_duration: float = 0.25  # s of identical thermal frames before they count as frozen; < 0: off
     freeze_tolerance: float = 0.0  # 0: bit-identical; else mean |difference| as a share of the value range
     freeze_policy: str = "degrade"  # degrade: a frozen frame takes the RGB-only path | fuse: only reported
+    kelvin_scale: float = 0.0  # radiometric thermal: K = raw * scale + offset; 0: not radiometric (NaN)
+    kelvin_offset: float = 0.0
 
 
 @dataclass
@@ -46,6 +49,7 @@ class ClassStat:
     name: str
     pixel_fraction: float
     mean_confidence: float
+    mean_temperature: float = float("nan")  # K over the class's pixels (radiometric thermal), else NaN
 
 
 @dataclass
@@ -58,6 +62,8 @@ class SalientRegion:
     mean_saliency: float
     centroid_x: float
     centroid_y: float
+    mean_temperature: float = float("nan")  # K over the region (radiometric thermal), else NaN
+    max_temperature: float = float("nan")
 
 
 @dataclass
@@ -204,6 +210,10 @@ class Pipeline:
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]
         result = PipelineResult(degraded=thermal is None, thermal_frozen=frozen, timings=timings)
+        kelvin = None
+        if cfg.kelvin_scale > 0 and thermal is not None and {"semantic/classes", "saliency/objects"} & outputs:
+            kelvin = kelvin_map(thermal, cfg.kelvin_scale, cfg.kelvin_offset, rgb.shape[:2], (out_h, out_w),
+                                cfg.homography)
         autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         with torch.inference_mode(), autocast:
             if self.sartm is not None and thermal_t is not None:
@@ -214,7 +224,7 @@ class Pipeline:
                 timings["sartm"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy(),
-                                       outputs)
+                                       outputs, kelvin)
                 timings["postprocess_semantic"] = time.perf_counter() - t0
             if self.samsod is not None:
                 t0 = time.perf_counter()
@@ -223,14 +233,14 @@ class Pipeline:
                 saliency = to_output_size(saliency, out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                self._saliency_outputs(result, saliency[0, 0].cpu().numpy(), outputs)
+                self._saliency_outputs(result, saliency[0, 0].cpu().numpy(), outputs, kelvin)
                 timings["postprocess_saliency"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - start
         return result
 
     # -- postprocessing ------------------------------------------------------------------------
     def _semantic_outputs(self, result: PipelineResult, ids: np.ndarray, confidence: np.ndarray,
-                          wanted: frozenset[str] = ALL_OUTPUTS) -> None:
+                          wanted: frozenset[str] = ALL_OUTPUTS, kelvin: np.ndarray | None = None) -> None:
         result.semantic_mask = ids
         if self.config.color_overlay and "semantic/color" in wanted:
             result.semantic_color = self.colors[ids]
@@ -239,11 +249,13 @@ class Pipeline:
         counts = np.bincount(ids.ravel(), minlength=len(self.colors))
         sums = np.bincount(ids.ravel(), weights=confidence.ravel(), minlength=len(self.colors))
         names = self.sartm.classes.names
-        result.class_stats = [ClassStat(int(c), names[c], float(counts[c] / ids.size), float(sums[c] / counts[c]))
-                              for c in np.flatnonzero(counts)]
+        temperatures = (region_temperatures(kelvin, ids, len(self.colors))[0] if kelvin is not None
+                        else np.full(len(self.colors), np.nan, np.float32))
+        result.class_stats = [ClassStat(int(c), names[c], float(counts[c] / ids.size), float(sums[c] / counts[c]),
+                                        float(temperatures[c])) for c in np.flatnonzero(counts)]
 
     def _saliency_outputs(self, result: PipelineResult, saliency: np.ndarray,
-                          wanted: frozenset[str] = ALL_OUTPUTS) -> None:
+                          wanted: frozenset[str] = ALL_OUTPUTS, kelvin: np.ndarray | None = None) -> None:
         saliency = np.clip(saliency, 0.0, 1.0)
         result.saliency_map = (saliency * 255 + 0.5).astype(np.uint8)
         if not {"saliency/mask", "saliency/objects"} & wanted:
@@ -258,9 +270,12 @@ class Pipeline:
         count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
         # One pass over the pixels for every component's mean saliency.
         sums = np.bincount(labels.ravel(), weights=saliency.ravel(), minlength=count)
+        means, highest = (region_temperatures(kelvin, labels, count) if kelvin is not None
+                          else (np.full(count, np.nan, np.float32),) * 2)
         for index in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= self.config.min_object_area):
             if index == 0:
                 continue
             x, y, w, h, area = (int(v) for v in stats[index])
             result.objects.append(SalientRegion(x, y, w, h, area, float(sums[index] / area),
-                                                float(centroids[index][0]), float(centroids[index][1])))
+                                                float(centroids[index][0]), float(centroids[index][1]),
+                                                float(means[index]), float(highest[index])))

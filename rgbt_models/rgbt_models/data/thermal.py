@@ -7,7 +7,8 @@ the view darkens the whole background from one frame to the next) and 'stable' (
 range tracked over time: an exponential moving average with time constant `time_constant` s, a
 dead band of HYSTERESIS of the range, and a range that changes by at most a factor e per time
 constant, so that the input the models see does not flicker; on a still image, without a time,
-it is the percentile normalisation, which is what training on still images uses). 8-bit images are display-scaled already and divided by 255 in every mode.
+it is the percentile normalisation, which is what training on still images uses). 8-bit images
+are display-scaled already and divided by 255 in every mode.
 Polarity: a black-hot camera (warm = dark) is turned white-hot, what the models are trained on.
 """
 
