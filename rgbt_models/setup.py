@@ -31,5 +31,6 @@ setup(
         "rgbt-eval = rgbt_models.cli.evaluate:main",
         "rgbt-export = rgbt_models.cli.export:main",
         "rgbt-adapt = rgbt_models.cli.adapt:main",
+        "rgbt-calibrate = rgbt_models.cli.calibrate:main",
     ]},
 )

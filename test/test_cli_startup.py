@@ -10,7 +10,7 @@ import pytest
 
 ENTRY_POINTS = {"rgbt-replay": "rgbt_perception.replay.cli", "rgbt-train": "rgbt_models.cli.train",
                 "rgbt-eval": "rgbt_models.cli.evaluate", "rgbt-export": "rgbt_models.cli.export",
-                "rgbt-adapt": "rgbt_models.cli.adapt"}
+                "rgbt-adapt": "rgbt_models.cli.adapt", "rgbt-calibrate": "rgbt_models.cli.calibrate"}
 PROBE = """
 import sys
 from {module} import main

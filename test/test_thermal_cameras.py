@@ -45,16 +45,18 @@ def test_latest_pairs_every_rgb_frame_of_a_30hz_camera_with_a_9hz_thermal_camera
 def test_latest_pairing_rules():
     pairs: list = []
     sync = LatestPairing(lambda a, b: pairs.append((a, b)), max_age=0.1, stamp_of=lambda x: x)
-    sync.add(0, 0.00)            # no thermal yet: dropped
-    sync.add(1, 0.01)
-    sync.add(0, 0.033)
+    sync.add(0, 0.00)            # no thermal yet: it waits for the next one
+    sync.add(1, 0.01)            # ... which comes 10 ms later: a pair
+    sync.add(0, 0.033)           # the newest thermal is recent: paired at once
     sync.add(0, 0.066)
-    sync.add(0, 0.2)             # thermal 0.19 s old: dropped
-    sync.add(1, 0.21)
-    sync.add(0, 0.233)
-    assert pairs == [(0.033, 0.01), (0.066, 0.01), (0.233, 0.21)] and sync.unmatched() == 2
+    sync.add(0, 0.2)             # thermal 0.19 s old: waits
+    sync.add(0, 0.3)             # superseded before a thermal frame came: dropped; waits itself
+    sync.add(1, 0.31)
+    sync.add(0, 0.5)             # waits, and the next thermal frame is too far: dropped
+    sync.add(1, 0.65)
+    assert pairs == [(0.0, 0.01), (0.033, 0.01), (0.066, 0.01), (0.3, 0.31)] and sync.unmatched() == 2
     sync.add(0, 0.1)             # time went backwards (a bag restarting): nothing old is reused
-    assert pairs[-1] == (0.233, 0.21) and sync.latest is None
+    assert pairs[-1] == (0.3, 0.31) and sync.latest is None and sync.unmatched() == 3
     exact = PairSynchronizer(lambda a, b: None, 10, 0.05, stamp_of=lambda x: x)
     exact.set_max_age(1.0)  # (both policies take both runtime parameters)
     sync.set_slop(0.5)
@@ -270,3 +272,53 @@ def test_the_outputs_carry_temperatures_only_from_a_radiometric_live_camera(chec
     assert list(messages["semantic/classes"].mean_temperatures) == pytest.approx(list(by_class.values()))
     degraded = radiometric.run(scene.rgb, None)  # no thermal: no temperature
     assert all(np.isnan(o.mean_temperature) for o in degraded.objects)
+
+
+# -- registration ----------------------------------------------------------------------------------
+def test_rgbt_calibrate_recovers_a_known_homography_from_an_unlabeled_drive(tmp_path, capsys):
+    """The synthetic drive seen by a thermal camera that is shifted, scaled and sheared against
+    the RGB one: rgbt-calibrate finds thermal -> RGB within 2 px (mean over the image) and writes
+    a params file the node reads."""
+    import yaml
+
+    from rgbt_models.calibration import apply_homography, grid_points
+    from rgbt_models.cli.calibrate import main as calibrate
+    from rgbt_perception.parameters import load_parameter_file
+
+    truth = np.array([[1.04, 0.02, -5.0], [-0.01, 1.03, 3.0], [0.0, 0.0, 1.0]])
+    drive = DriveConfig(seconds=8.0, fps=2.5, frames_per_scene=1, thermal_warp=tuple(truth.ravel()), height=128,
+                        width=160, dropout=None)
+    write_drive_bag(tmp_path / "bag", drive)
+    output = tmp_path / "homography.yaml"
+    assert calibrate([str(tmp_path / "bag"), "--rgb-topic", drive.rgb_topic, "--thermal-topic", drive.thermal_topic,
+                      "--output", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert "pairs aligned; score" in printed and "thermal.homography: [" in printed
+    values = yaml.safe_load(output.read_text())["rgbt_perception"]["ros__parameters"]["thermal.homography"]
+    found = np.array(values).reshape(3, 3)
+    grid = grid_points(160, 128, 9)
+    assert np.linalg.norm(apply_homography(found, grid) - apply_homography(truth, grid), axis=1).mean() <= 2.0
+    assert load_parameter_file(output)["thermal.homography"] == values  # a file the node takes as it is
+
+
+@pytest.mark.parametrize("content", ["constant", "noise"])
+def test_rgbt_calibrate_refuses_frames_without_structure(tmp_path, capsys, content):
+    from rgbt_models.cli.calibrate import main as calibrate
+    from rgbt_models.data.rosbag import BagWriter
+
+    rng = np.random.default_rng(0)
+    with BagWriter(tmp_path / "flat", "mcap") as writer:
+        for index in range(12):
+            stamp = 1_700_000_000 * 10**9 + index * 100_000_000
+            rgb = np.full((96, 128, 3), 120, np.uint8)
+            thermal = np.full((96, 128), 29500, np.uint16)
+            if content == "noise":  # a blank wall seen by noisy sensors
+                rgb = (rgb + rng.integers(0, 6, rgb.shape)).astype(np.uint8)
+                thermal = (thermal + rng.integers(0, 20, thermal.shape)).astype(np.uint16)
+            writer.write_image("/rgb", rgb, "rgb8", stamp, "rgb")
+            writer.write_image("/thermal", thermal, "mono16", stamp + 1_000_000, "thermal")
+    output = tmp_path / "h.yaml"
+    assert calibrate([str(tmp_path / "flat"), "--rgb-topic", "/rgb", "--thermal-topic", "/thermal",
+                      "--output", str(output)]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("rgbt-calibrate: refused: ") and not output.exists()

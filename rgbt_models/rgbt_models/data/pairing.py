@@ -109,8 +109,10 @@ class PairSynchronizer:
 
 class LatestPairing:
     """sync.policy latest: each RGB frame (stream 0) with the newest thermal frame (stream 1)
-    seen so far whose stamp is within `max_age` s of the RGB stamp; an RGB frame with none is
-    dropped (counted). The same interface as PairSynchronizer (add, dropped, reset)."""
+    whose stamp is within `max_age` s of the RGB stamp. An RGB frame without one waits for the
+    next thermal frame (a thermal camera triggered with the RGB one arrives just after it) and is
+    dropped, counted, when the next RGB frame comes first or that thermal frame is too far. The
+    same interface as PairSynchronizer (add, dropped, reset)."""
 
     def __init__(self, callback: Callable[[object, object], None], max_age: float = 0.15,
                  on_reset: Callable[[str], None] | None = None,
@@ -119,11 +121,14 @@ class LatestPairing:
             raise ValueError("max_age must be >= 0")
         self.callback, self.max_age, self.on_reset, self.stamp_of = callback, max_age, on_reset, stamp_of
         self.latest: tuple[float, object] | None = None
+        self.waiting: tuple[float, object] | None = None  # an RGB frame without a thermal frame yet
         self.last_stamp = [float("-inf"), float("-inf")]
         self.dropped = 0
 
     def reset(self, reason: str) -> None:
         self.latest = None
+        self.dropped += self.waiting is not None
+        self.waiting = None
         self.last_stamp = [float("-inf"), float("-inf")]
         if self.on_reset:
             self.on_reset(reason)
@@ -146,14 +151,24 @@ class LatestPairing:
         self.last_stamp[stream] = t
         if stream == 1:
             self.latest = (t, msg)
-        elif self.latest is not None and abs(t - self.latest[0]) <= self.max_age:
+            if self.waiting is not None:
+                waiting, self.waiting = self.waiting, None
+                if abs(t - waiting[0]) <= self.max_age:
+                    self.callback(waiting[1], msg)
+                else:
+                    self.dropped += 1
+            return
+        if self.waiting is not None:  # superseded before any thermal frame came for it
+            self.dropped += 1
+            self.waiting = None
+        if self.latest is not None and abs(t - self.latest[0]) <= self.max_age:
             self.callback(msg, self.latest[1])
         else:
-            self.dropped += 1
+            self.waiting = (t, msg)
 
     def unmatched(self) -> int:
-        """Messages that will never be paired: the RGB frames without a recent thermal frame."""
-        return self.dropped
+        """RGB frames that were (or, waiting at the end, will never be) paired with no thermal frame."""
+        return self.dropped + (self.waiting is not None)
 
 
 SYNC_POLICIES = ("exact", "latest")
