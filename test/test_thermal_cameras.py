@@ -293,7 +293,7 @@ def test_rgbt_calibrate_recovers_a_known_homography_from_an_unlabeled_drive(tmp_
     assert calibrate([str(tmp_path / "bag"), "--rgb-topic", drive.rgb_topic, "--thermal-topic", drive.thermal_topic,
                       "--output", str(output)]) == 0
     printed = capsys.readouterr().out
-    assert "pairs aligned; score" in printed and "thermal.homography: [" in printed
+    assert "pairs aligned, score" in printed and "thermal.homography: [" in printed
     values = yaml.safe_load(output.read_text())["rgbt_perception"]["ros__parameters"]["thermal.homography"]
     found = np.array(values).reshape(3, 3)
     grid = grid_points(160, 128, 9)
@@ -322,3 +322,41 @@ def test_rgbt_calibrate_refuses_frames_without_structure(tmp_path, capsys, conte
                       "--output", str(output)]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("rgbt-calibrate: refused: ") and not output.exists()
+
+
+def test_rgbt_calibrate_from_a_heated_checkerboard(tmp_path, capsys):
+    """A heated checkerboard (warm squares: the thermal image's polarity is the RGB one's
+    opposite) moved through both views of an unregistered camera pair."""
+    import cv2
+    import yaml
+
+    from rgbt_models.calibration import apply_homography, grid_points
+    from rgbt_models.cli.calibrate import main as calibrate
+    from rgbt_models.data.rosbag import BagWriter
+
+    truth = np.array([[0.98, 0.01, 6.0], [0.0, 1.01, -4.0], [0.0, 0.0, 1.0]])
+    with BagWriter(tmp_path / "board", "mcap") as writer:
+        for index in range(6):
+            rgb = np.full((240, 320), 200, np.uint8)
+            size, left, top = 18, 40 + 12 * index, 40 + 8 * index
+            for row in range(6):
+                for column in range(8):
+                    if (row + column) % 2 == 0:
+                        y, x = top + row * size, left + column * size
+                        rgb[y:y + size, x:x + size] = 30
+            warm = np.where(rgb < 100, 31500, 29500).astype(np.float32)  # the dark squares are heated
+            thermal = cv2.warpPerspective(warm, np.linalg.inv(truth), (320, 240), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE).astype(np.uint16)
+            stamp = 1_700_000_000 * 10**9 + index * 200_000_000
+            writer.write_image("/rgb", cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB), "rgb8", stamp, "rgb")
+            writer.write_image("/thermal", thermal, "mono16", stamp + 1_000_000, "thermal")
+    output = tmp_path / "h.yaml"
+    assert calibrate([str(tmp_path / "board"), "--rgb-topic", "/rgb", "--thermal-topic", "/thermal",
+                      "--checkerboard", "7x5", "--output", str(output)]) == 0
+    assert "checkerboard in 6 of 6 pairs" in capsys.readouterr().out
+    values = yaml.safe_load(output.read_text())["rgbt_perception"]["ros__parameters"]["thermal.homography"]
+    grid = grid_points(320, 240, 9)
+    found = np.array(values).reshape(3, 3)
+    assert np.linalg.norm(apply_homography(found, grid) - apply_homography(truth, grid), axis=1).mean() <= 1.0
+    assert calibrate([str(tmp_path / "board"), "--rgb-topic", "/rgb", "--thermal-topic", "/thermal",
+                      "--checkerboard", "9x9", "--output", str(output)]) == 1  # not this board

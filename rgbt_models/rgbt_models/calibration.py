@@ -40,11 +40,20 @@ class CalibrationRefused(ValueError):
 @dataclass
 class Calibration:
     homography: np.ndarray  # 3x3, thermal pixel -> RGB pixel
-    score: float  # median gradient correlation after alignment
-    score_before: float  # the same with the identity (sizes matched)
-    spread_px: float  # median distance of the per-frame estimates from the result
+    score: float  # edges: median gradient correlation after alignment; checkerboard: inlier share
+    score_before: float  # edges: the same with the identity (sizes matched); checkerboard: NaN
+    spread_px: float  # edges: median distance of the frames' estimates from the result; checkerboard: RMS error
     frames_used: int
     frames_offered: int
+
+
+def describe(result: Calibration) -> str:
+    """One line: how the homography was found and how well it fits."""
+    if np.isnan(result.score_before):
+        return (f"checkerboard in {result.frames_used} of {result.frames_offered} pairs, {100 * result.score:.0f} % "
+                f"of the corners inliers, RMS error {result.spread_px:.2f} px")
+    return (f"{result.frames_used} of {result.frames_offered} pairs aligned, score {result.score:.2f} (before "
+            f"alignment {result.score_before:.2f}), frames agree within {result.spread_px:.2f} px (median)")
 
 
 def gradient_image(image: np.ndarray, blur: float = 1.0) -> np.ndarray:
@@ -153,10 +162,62 @@ def calibrate(pairs, max_spread: float = 3.0, motion: str = "affine") -> Calibra
     return Calibration(homography, score, score_before, spread, len(estimates), len(pairs))
 
 
+def checkerboard_corners(image: np.ndarray, pattern: tuple[int, int]) -> np.ndarray | None:
+    """Inner corners (N, 2) of a `pattern` (columns, rows) checkerboard, sub-pixel; a heated
+    board may show either polarity in thermal: both are tried."""
+    gray = (gray_unit(image) * 255).astype(np.uint8)
+    for candidate in (gray, 255 - gray):
+        found, corners = cv2.findChessboardCorners(candidate, pattern, flags=cv2.CALIB_CB_ADAPTIVE_THRESH)
+        if found:
+            corners = cv2.cornerSubPix(candidate, corners, (5, 5), (-1, -1),
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-3))
+            return corners.reshape(-1, 2).astype(np.float64)
+    return None
+
+
+def calibrate_checkerboard(pairs, pattern: tuple[int, int], max_rms: float = 2.0) -> Calibration:
+    """The thermal -> RGB homography from pairs that show a heated checkerboard (inner corners
+    `pattern`) to both cameras: the corners found in both images of a pair are matched (the
+    thermal corner order, which the board's symmetry leaves open, is the one of the two that
+    fits), and one homography is fitted to all of them with RANSAC. Reported: the inlier share
+    (score) and the RMS reprojection error of the inliers (px). Refused with fewer than 3 frames
+    with the board found in both cameras, or an RMS error above `max_rms`."""
+    pairs = list(pairs)
+    thermal_points, rgb_points, frames = [], [], 0
+    for rgb, thermal in pairs:
+        rgb_corners, thermal_corners = checkerboard_corners(rgb, pattern), checkerboard_corners(thermal, pattern)
+        if rgb_corners is None or thermal_corners is None:
+            continue
+        fits = []
+        for order in (thermal_corners, thermal_corners[::-1]):
+            homography, _ = cv2.findHomography(order, rgb_corners, 0)
+            if homography is not None:
+                fits.append((float(np.linalg.norm(apply_homography(homography, order) - rgb_corners, axis=1).mean()),
+                             order))
+        if not fits:
+            continue
+        thermal_points.append(min(fits, key=lambda fit: fit[0])[1])
+        rgb_points.append(rgb_corners)
+        frames += 1
+    if frames < MIN_FRAMES:
+        raise CalibrationRefused(f"the {pattern[0]}x{pattern[1]} checkerboard was found in both cameras in only "
+                                 f"{frames} of {len(pairs)} frames (at least {MIN_FRAMES}): heat the board, fill more "
+                                 "of the view with it, or check --checkerboard (inner corners, columns x rows)")
+    source, target = np.concatenate(thermal_points), np.concatenate(rgb_points)
+    homography, inliers = cv2.findHomography(source, target, cv2.RANSAC, 3.0)
+    inliers = inliers.ravel().astype(bool)
+    homography = homography / homography[2, 2]
+    rms = float(np.sqrt((np.linalg.norm(apply_homography(homography, source[inliers]) - target[inliers], axis=1)
+                         ** 2).mean()))
+    if rms > max_rms:
+        raise CalibrationRefused(f"the checkerboard corners fit a homography only to {rms:.2f} px RMS (at most "
+                                 f"{max_rms}): a board that bends, or cameras whose views differ by parallax")
+    return Calibration(homography, float(inliers.mean()), float("nan"), rms, frames, len(pairs))
+
+
 def parameters_yaml(result: Calibration, source: str) -> str:
     """A --params-file snippet with thermal.homography, and how it was found."""
     values = ", ".join(f"{v:.6g}" for v in result.homography.ravel())
-    return (f"# rgbt-calibrate from {source}: {result.frames_used} of {result.frames_offered} pairs aligned, "
-            f"score {result.score:.2f} (before {result.score_before:.2f}), consistency {result.spread_px:.2f} px\n"
+    return (f"# rgbt-calibrate from {source}: {describe(result)}\n"
             "rgbt_perception:\n  ros__parameters:\n"
             f"    thermal.homography: [{values}]  # thermal pixel -> RGB pixel, row-major\n")

@@ -5,10 +5,11 @@ Drive or walk the robot through a scene with structure (objects, edges, temperat
 for a few seconds; the pairs are aligned by their edges (rgbt_models/calibration.py), and FILE
 gets a --params-file snippet with `thermal.homography`, to merge into the node's YAML. The score
 (gradient correlation after alignment, against before), the consistency between frames (px) and
-the number of frames used are printed. Refused (exit 1, one line saying why) when the frames carry
-too little structure to be trusted. The homography is exact for a planar or distant scene (a
-common case for a robot's cameras mounted close together); near objects keep a parallax error
-of baseline x focal length / distance.
+the number of frames used are printed. Refused (exit 1, one line saying why) when the frames
+carry too little structure to be trusted. --checkerboard COLSxROWS uses a heated checkerboard's
+corners instead (a recording of the board moved through both views). The homography is exact for
+a planar or distant scene (a common case for a robot's cameras mounted close together); near
+objects keep a parallax error of baseline x focal length / distance.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion", choices=("affine", "homography"), default="affine",
                         help="per-frame model: affine (cameras side by side, parallel axes: the robust "
                              "default) or homography (axes at an angle; needs much more structure)")
+    parser.add_argument("--checkerboard", metavar="COLSxROWS",
+                        help="a recording of a heated checkerboard with this many inner corners (e.g. 7x5): "
+                             "its corners instead of the scene's edges")
     parser.add_argument("--max-age", type=float, default=0.15,
                         help="pairs: each RGB frame with the newest thermal frame within this (s)")
     args = parser.parse_args(argv)
-    from rgbt_models.calibration import CalibrationRefused, calibrate, parameters_yaml
+    from rgbt_models import calibration
     from rgbt_models.data.rosbag import decode_pair, read_pairs
     from rgbt_models.data.sample import DatasetError
 
@@ -44,20 +48,33 @@ def main(argv: list[str] | None = None) -> int:
         if not pairs:
             raise DatasetError(f"{args.bag}: no RGB-thermal pairs on {args.rgb_topic} and {args.thermal_topic}")
         step = max(1, len(pairs) // max(1, args.frames))
-        result = calibrate((decode_pair(p) for p in pairs[::step][:args.frames]), args.max_spread, args.motion)
-    except CalibrationRefused as error:
+        frames = (decode_pair(p) for p in pairs[::step][:args.frames])
+        if args.checkerboard:
+            result = calibration.calibrate_checkerboard(frames, board_pattern(args.checkerboard))
+        else:
+            result = calibration.calibrate(frames, args.max_spread, args.motion)
+    except calibration.CalibrationRefused as error:
         print(f"rgbt-calibrate: refused: {error}", file=sys.stderr)
         return 1
     except (DatasetError, ValueError) as error:
         print(f"rgbt-calibrate: {error}", file=sys.stderr)
         return 2
-    text = parameters_yaml(result, args.bag)
+    text = calibration.parameters_yaml(result, args.bag)
     Path(args.output).write_text(text)
-    print(f"rgbt-calibrate: {result.frames_used} of {result.frames_offered} pairs aligned; score "
-          f"{result.score:.2f} (before alignment {result.score_before:.2f}); frames agree within "
-          f"{result.spread_px:.2f} px (median); wrote {args.output}")
+    print(f"rgbt-calibrate: {calibration.describe(result)}; wrote {args.output}")
     print(text, end="")
     return 0
+
+
+def board_pattern(text: str) -> tuple[int, int]:
+    columns, _, rows = text.lower().partition("x")
+    try:
+        pattern = (int(columns), int(rows))
+    except ValueError:
+        raise ValueError(f"--checkerboard {text!r}: expected COLSxROWS, e.g. 7x5") from None
+    if min(pattern) < 2:
+        raise ValueError(f"--checkerboard {text!r}: at least 2x2 inner corners")
+    return pattern
 
 
 if __name__ == "__main__":
