@@ -32,7 +32,7 @@ from rgbt_models.uusod import (
 )
 from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.data import UnlabeledFolder, open_unlabeled
-from rgbt_models.uusod.head_weighting import border_saliency, weight_heads
+from rgbt_models.uusod.head_weighting import border_saliency, head_weights, weight_heads
 from rgbt_models.uusod.runner import attach_domain_adapter
 
 CONFIGS = Path(__file__).resolve().parents[1] / "rgbt_models" / "configs" / "uusod"
@@ -78,6 +78,135 @@ def test_the_refiner_moves_a_noisy_label_towards_the_image_edges():
     assert refined[missed].mean() > label[missed].mean()  # object the label missed fills in
 
 
+def dense_refinement(refiner, guidance, saliency):
+    """The refiner's formula written out over every offset at once (the form it had before it
+    was chunked): the chunked one must give the same maps."""
+    import torch.nn.functional as F
+
+    from rgbt_models.uusod.refiner import MAX_DIFFERENCE, SPREAD_FLOOR
+
+    pad = max(refiner.dilations)
+    height, width = guidance.shape[-2:]
+
+    def near(x):
+        padded = F.pad(x, [pad] * 4, mode="replicate")
+        return torch.stack([padded[..., pad + dy:pad + dy + height, pad + dx:pad + dx + width]
+                            for dy, dx in refiner.offsets], dim=2)
+
+    neighbours = near(guidance)
+    difference = (neighbours - guidance.unsqueeze(2)).abs() / (neighbours.std(dim=2, keepdim=True) + SPREAD_FLOOR)
+    affinity = torch.softmax((-(difference.clamp(max=MAX_DIFFERENCE) / refiner.color_scale) ** 2).mean(dim=1,
+                             keepdim=True), dim=2)
+    weights = affinity + refiner.position_weight * refiner.position.view(1, 1, -1, 1, 1)
+    weights = weights / weights.sum(dim=2, keepdim=True)
+    for _ in range(refiner.iterations):
+        saliency = (near(saliency) * weights).sum(dim=2)
+    return saliency.clamp(0, 1)
+
+
+def test_the_chunked_refiner_computes_the_dense_formula():
+    generator = torch.Generator().manual_seed(0)
+    guidance = torch.rand(3, 4, 40, 56, generator=generator)
+    saliency = torch.rand(3, 1, 40, 56, generator=generator)
+    refiner = PixelAffinityRefiner(iterations=4)
+    assert torch.allclose(refiner(guidance, saliency), dense_refinement(refiner, guidance, saliency), atol=1e-5)
+
+
+def test_a_flat_guidance_channel_does_not_wipe_out_the_others():
+    """A thermal pixel that differs from its flat surroundings (a dead or saturated pixel) shifts
+    all of its neighbours' affinities alike in that channel, so its weights must be those it has
+    when the channel is flat. Unguarded (spread + 1e-8), that channel's affinity reached about
+    -1e15 and float32 lost the other channels' differences: the weights came out wrong."""
+    generator = torch.Generator().manual_seed(1)
+    guidance = torch.rand(1, 4, 32, 32, generator=generator)
+    guidance[:, 3] = 0.5
+    spiked = guidance.clone()
+    spiked[:, 3, 16, 16] = 0.9  # neighbours all 0.5: spread 0 around it, its centre 0.4 away
+    refiner = PixelAffinityRefiner(iterations=3)
+    flat_weights, spiked_weights = refiner.weights(guidance), refiner.weights(spiked)
+    assert torch.isfinite(spiked_weights).all() and torch.allclose(spiked_weights.sum(dim=1), torch.ones(1, 32, 32))
+    assert torch.allclose(flat_weights[..., 16, 16], spiked_weights[..., 16, 16], atol=1e-6)
+
+    def unguarded(image):  # the formula as it was: no floor, no cap
+        padded = torch.nn.functional.pad(image, [8] * 4, mode="replicate")
+        near = torch.stack([padded[..., 8 + dy:8 + dy + 32, 8 + dx:8 + dx + 32] for dy, dx in refiner.offsets], 2)
+        difference = (near - image.unsqueeze(2)).abs() / (near.std(dim=2, keepdim=True) + 1e-8)
+        return torch.softmax((-(difference / refiner.color_scale) ** 2).mean(dim=1), dim=1)[0, :, 16, 16]
+
+    assert not torch.allclose(unguarded(spiked), unguarded(guidance), atol=1e-2)
+
+
+def test_the_refiner_fits_a_robot_batch_in_bounded_memory(tmp_path):
+    """Batch 8, RGB + thermal guidance (4 channels), 512x640: peak resident memory above the
+    process's start <= 1.5 GB (it took 5.2 GB when every offset of the batch was held at once)."""
+    import subprocess
+    import sys
+
+    script = """
+import resource, torch
+from rgbt_models.uusod.refiner import PixelAffinityRefiner
+torch.set_num_threads(1)
+guidance, saliency = torch.rand(8, 4, 512, 640), torch.rand(8, 1, 512, 640)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+PixelAffinityRefiner(iterations=1)(guidance, saliency)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert float(result.stdout.strip()) <= 1536, result.stdout
+
+
+def test_the_authors_stage_1_terms():
+    """Annealed exponent (2 -> 1), texture matching (zero where the map follows the image, positive
+    where it cuts through a uniform region), the SPR timing and variant pieces."""
+    from rgbt_models.uusod.config import SPRConfig
+    from rgbt_models.uusod.pcl_sd import annealed_exponent
+    from rgbt_models.uusod.runner import by_maximum, iou_loss
+    from rgbt_models.uusod.texture import texture_matching_loss
+
+    assert (annealed_exponent(1, 10), annealed_exponent(11, 10)) == (2.0, 1.0)
+    saliency = torch.tensor([0.1, 0.45, 0.9])
+    squared = pcl_sd_loss(saliency, p=0.1, exponent=2.0)
+    assert squared.item() == pytest.approx(((0.25 - 0.4 ** 2) + 0 + (0.25 - 0.4 ** 2)) / 3)  # 0.45: masked
+    image = torch.zeros(1, 4, 64, 64)
+    image[..., 16:48, 16:48] = 1.0  # an object in both modalities
+    follows = image[:, :1].clone()
+    cuts = torch.zeros(1, 1, 64, 64)
+    cuts[..., 16:48, 16:32] = 1.0  # half the object: its edge runs through a uniform region
+    assert texture_matching_loss(follows, image).item() < 1e-3 < texture_matching_loss(cuts, image).item()
+    assert texture_matching_loss(torch.zeros(1, 1, 64, 64), image).item() == 0.0  # no boundary yet
+
+    soft, authors = SPRConfig(), SPRConfig(variant="authors", start_epoch=3)
+    assert [soft.rewrite_after(e, 3) for e in (1, 2, 3)] == [True, True, False]  # never after the last
+    assert [authors.rewrite_after(e, 3) for e in (1, 2, 3)] == [False, True, False]
+    assert not SPRConfig(enabled=False).rewrite_after(1, 3)
+    with pytest.raises(ValueError, match="spr.variant"):
+        SPRConfig(variant="hard")
+    maps = torch.tensor([0.2, 0.4]).view(2, 1, 1, 1) * torch.ones(2, 1, 4, 4)
+    assert torch.allclose(by_maximum(maps), torch.ones(2, 1, 4, 4))
+    target = torch.zeros(1, 1, 8, 8)
+    target[..., :4, :] = 1
+    assert iou_loss(torch.where(target > 0, 20.0, -20.0), target).item() < 1e-3
+    assert iou_loss(torch.where(target > 0, -20.0, 20.0), target).item() > 0.98  # (smoothing: +1 / +1)
+
+
+@pytest.mark.slow
+def test_stage_1_runs_long_enough_for_the_curriculum_to_mask_pixels(tmp_path):
+    """With 4 epochs p(1) = 0.2 - 0.6 / 4 = 0.05 > 0: the first epoch masks hard pixels (with
+    3 or fewer, p(1) <= 0 and the curriculum never acts); the authors' three terms all run."""
+    from rgbt_models.uusod.runner import run
+
+    config = AdaptConfig.from_yaml(config_for(tmp_path, "sce", output_dir=str(tmp_path / "sce"),
+                                              data={"sources": ["synthetic:4:0:mixed"], "height": 64, "width": 64},
+                                              train={"epochs": 4, "batch_size": 4, "seed": 0, "lr": 1e-3,
+                                                     "scheduler": "constant"}))
+    assert config.stage1.texture_weight > 0 and config.stage1.consistency_weight > 0
+    history = run(config, device="cpu", progress=False)["history"]
+    assert [round(h["p"], 2) for h in history] == [0.05, -0.1, -0.25, -0.4]
+    assert history[0]["hard_pixels"] > 0 and history[1]["hard_pixels"] == 0
+    assert all(np.isfinite(h["loss"]) for h in history)
+
+
 def test_the_boundary_prior_trusts_the_head_that_leaves_the_border_alone():
     blob = torch.zeros(2, 1, 50, 50)
     blob[..., 20:30, 20:30] = 1.0
@@ -88,17 +217,46 @@ def test_the_boundary_prior_trusts_the_head_that_leaves_the_border_alone():
     logit = lambda p: torch.logit(p.clamp(0.01, 0.99))  # noqa: E731
     sound, broken = logit(blob), logit(1 - blob)  # a head inverted by, e.g., a black-hot camera
     label = weight_heads({"fused": broken, "rgb": sound, "thermal": broken}, HeadWeighting())
-    assert torch.allclose(label, torch.sigmoid(sound), atol=1e-4)  # the broken heads get weight ~e^-49
+    assert torch.allclose(label, torch.sigmoid(sound), atol=2e-3)  # scores 0.14 and 0.51: weight e^-7.4 each
     summed = weight_heads({"fused": broken, "rgb": sound, "thermal": broken}, HeadWeighting("sum"))
     assert torch.equal(summed, torch.sigmoid(broken + sound + broken))  # the model's own prediction
     weaker = sound.clone()
-    weaker[..., 20:30, 20:30] = 0.0  # unsure about the object, same border
-    agreeing = weight_heads({"fused": sound, "rgb": weaker, "thermal": sound}, HeadWeighting())
-    mean = (2 * torch.sigmoid(sound) + torch.sigmoid(weaker)) / 3
-    assert torch.allclose(agreeing, mean, atol=1e-6)  # heads that agree on the border: their plain mean
+    weaker[..., 20:30, 20:30] = logit(torch.tensor(0.7))  # less sure about the object, same border
+    weights = head_weights(torch.sigmoid(torch.stack([sound, weaker, sound])), HeadWeighting())
+    assert torch.allclose(weights[0], weights[2]) and (weights[1] < weights[0]).all() and (weights[1] > 0.1).all()
     assert torch.equal(weight_heads({"rgb": broken}, HeadWeighting()), torch.sigmoid(broken))  # one head
     with pytest.raises(ValueError, match="heads.mode"):
         HeadWeighting("median")
+
+
+def test_the_boundary_prior_gives_a_blank_head_no_weight():
+    """Two heads see the object through a little border haze (0.03), the third sees nothing: the
+    label inside the object must stay the seeing heads' (it fell to 0.31 when a clean border
+    alone won)."""
+    logit = lambda p: torch.logit(p.clamp(0.01, 0.99))  # noqa: E731
+    seen = torch.full((1, 1, 50, 50), 0.03)
+    seen[..., 18:32, 18:32] = 0.9
+    blank = torch.full((1, 1, 50, 50), 0.01)
+    label = weight_heads({"fused": logit(seen), "rgb": logit(seen), "thermal": logit(blank)}, HeadWeighting())
+    assert label[..., 18:32, 18:32].min() >= 0.89
+    weights = head_weights(torch.stack([seen, seen, blank]), HeadWeighting())
+    assert weights[2].item() == 0.0 and torch.allclose(weights[0], weights[1])
+    nobody = weight_heads({"rgb": logit(blank), "thermal": logit(blank * 2)}, HeadWeighting())
+    assert torch.allclose(nobody, (blank + blank * 2) / 2, atol=1e-4)  # no head sees anything: the mean
+
+
+def test_the_boundary_prior_does_not_punish_an_object_touching_the_border():
+    """A vehicle entering from the left edge, seen by every head (the border salient where it
+    touches): the heads keep equal weight, and a blank head does not take over."""
+    logit = lambda p: torch.logit(p.clamp(0.01, 0.99))  # noqa: E731
+    entering = torch.full((1, 1, 50, 50), 0.02)
+    entering[..., 15:35, 0:20] = 0.95
+    blank = torch.full((1, 1, 50, 50), 0.02)
+    weights = head_weights(torch.stack([entering, entering, entering]), HeadWeighting())
+    assert torch.allclose(weights, torch.full_like(weights, 1 / 3))
+    label = weight_heads({"fused": logit(entering), "rgb": logit(entering), "thermal": logit(blank)},
+                         HeadWeighting())
+    assert label[..., 15:35, 0:20].min() >= 0.94
 
 
 def test_a_bad_heads_setting_is_refused_when_the_config_is_read(tmp_path):

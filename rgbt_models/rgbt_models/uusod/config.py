@@ -49,26 +49,72 @@ class SPRWeights:
 class HeadWeighting:
     """How SAMSOD's heads make a pseudo-label (uusod/head_weighting.py). `mode`: 'sum' (the
     model's own prediction: sigmoid of the sum of its heads) or 'boundary' (the heads weighted by
-    the boundary prior). `band`: the border's width as a fraction of the
-    shorter image side; `temperature`: how sharply a head with a salient border loses weight
-    (in units of mean border saliency)."""
+    the boundary prior). `band`: the border's width as a fraction of the shorter image side;
+    `temperature`: how sharply a head loses weight as its border-to-interior score rises (the
+    score is in [0, 1]); `min_confident`: the share of interior pixels above 0.5 a head needs to
+    count as seeing something (a head below it gets no weight)."""
 
     mode: str = "boundary"
     band: float = 0.06
-    temperature: float = 0.02
+    temperature: float = 0.05
+    min_confident: float = 0.002
 
     def __post_init__(self) -> None:
         if self.mode not in ("sum", "boundary"):
             raise ValueError(f"heads.mode must be 'sum' or 'boundary', got {self.mode!r}")
-        if not 0 < self.band < 0.5 or self.temperature <= 0:
-            raise ValueError(f"heads.band must be in (0, 0.5) and heads.temperature > 0, got {self}")
+        if not 0 < self.band < 0.5 or self.temperature <= 0 or not 0 <= self.min_confident < 1:
+            raise ValueError(f"heads.band must be in (0, 0.5), heads.temperature > 0 and heads.min_confident in "
+                             f"[0, 1), got {self}")
 
 
 @dataclass(frozen=True)
 class SPRConfig(SPRWeights):
-    """SPR (uusod/spr.py): on or off, and its weights (the authors' 0.1 / 0.7 / 0.2)."""
+    """SPR (uusod/spr.py): on or off, its weights (the authors' 0.1 / 0.7 / 0.2), the variant and
+    its timing. `variant`: 'soft' (the labels as SPR writes them, clamped to [0, 1], trained on
+    with the structure loss) or 'authors' (A2S-v3: the refined map and the new label normalised
+    by their maxima, training on the label thresholded at 0.5 with an IoU loss). `start_epoch`:
+    the first epoch (from 1) trained on rewritten labels (the authors': 3); labels are rewritten
+    after each epoch from start_epoch - 1 on, never after the last (nothing would use them)."""
 
     enabled: bool = True
+    variant: str = "soft"
+    start_epoch: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.variant not in SPR_VARIANTS:
+            raise ValueError(f"spr.variant must be one of {SPR_VARIANTS}, got {self.variant!r}")
+        if self.start_epoch < 2:
+            raise ValueError(f"spr.start_epoch must be >= 2 (epoch 1 trains on the first labels), got "
+                             f"{self.start_epoch}")
+
+    def rewrite_after(self, epoch: int, epochs: int) -> bool:
+        """Whether labels are rewritten after `epoch` (from 1) of `epochs`."""
+        return self.enabled and self.start_epoch - 1 <= epoch < epochs
+
+
+SPR_VARIANTS = ("soft", "authors")
+
+
+@dataclass(frozen=True)
+class Stage1Loss:
+    """UUSOD stage 1's loss (uusod/pcl_sd.py, uusod/texture.py). The authors' A2S-v3 stage 1
+    (methods/a2s/loss.py, not in the paper's text) weights its three terms 1 / 0.05 / 1: the
+    distilling loss (PCL-SD) with an exponent annealed from 2 to 1 over the epochs, the
+    boundary-aware texture-matching loss (texture_alpha 200, texture_radius 5 at a quarter of the
+    resolution), and the consistency (mean squared difference) of the maps of two views of each
+    image (here: the image and its mirror image with another brightness and contrast). Weight 0
+    switches a term off; exponent_annealing false keeps the paper's exponent 1."""
+
+    exponent_annealing: bool = True
+    texture_weight: float = 0.05
+    consistency_weight: float = 1.0
+    texture_alpha: float = 200.0
+    texture_radius: int = 5
+
+    def __post_init__(self) -> None:
+        if min(self.texture_weight, self.consistency_weight) < 0 or self.texture_alpha <= 0 or self.texture_radius < 1:
+            raise ValueError(f"stage1: weights must be >= 0, texture_alpha > 0 and texture_radius >= 1, got {self}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +149,7 @@ class UnlabeledDataConfig:
 # The typed sections of an rgbt-adapt YAML (each a mapping; unknown keys and bad values are
 # refused when the file is read).
 SECTIONS = {"data": UnlabeledDataConfig, "train": OptimConfig, "schedule": HardPixelSchedule, "spr": SPRConfig,
-            "heads": HeadWeighting, "refiner": RefinerConfig}
+            "heads": HeadWeighting, "refiner": RefinerConfig, "stage1": Stage1Loss}
 
 
 @dataclass
@@ -115,6 +161,7 @@ class AdaptConfig:
     adapter_hidden: int = 64
     data: UnlabeledDataConfig = field(default_factory=UnlabeledDataConfig)
     schedule: HardPixelSchedule = field(default_factory=HardPixelSchedule)  # PCL-SD hard-pixel margin
+    stage1: Stage1Loss = field(default_factory=Stage1Loss)  # the sce stage's loss terms
     spr: SPRConfig = field(default_factory=SPRConfig)
     # How the SAMSOD's heads make a pseudo-label (uusod/head_weighting.py): 'boundary' weights
     # them by the boundary prior (a head that marks the image border salient loses weight),

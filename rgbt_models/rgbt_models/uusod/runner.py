@@ -33,10 +33,11 @@ from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.cue_extractor import SaliencyCueExtractor, SCEConfig
 from rgbt_models.uusod.data import open_unlabeled, synthetic_truth
 from rgbt_models.uusod.head_weighting import weight_heads
-from rgbt_models.uusod.pcl_sd import hard_pixel_fraction, pcl_sd_loss
+from rgbt_models.uusod.pcl_sd import annealed_exponent, hard_pixel_fraction, pcl_sd_loss
 from rgbt_models.uusod.refiner import PixelAffinityRefiner
 from rgbt_models.uusod.spr import SPRWeights, spr_update
 from rgbt_models.uusod.store import PseudoLabelStore
+from rgbt_models.uusod.texture import texture_matching_loss
 
 log = logging.getLogger("rgbt_models.uusod")
 MODEL_FILES = {"sce": "sce.pt", "detector": "samsod.pt", "adapter": "samsod.pt"}
@@ -100,6 +101,31 @@ def guidance(rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
     return torch.cat([rgb, thermal], dim=1)
 
 
+def by_maximum(maps: torch.Tensor) -> torch.Tensor:
+    """Each (1, H, W) map divided by its own maximum (the authors' SPR normalisation)."""
+    return maps / maps.flatten(1).amax(dim=1).clamp_min(1e-6)[:, None, None, None]
+
+
+def second_view(rgb: torch.Tensor, thermal: torch.Tensor, generator: torch.Generator):
+    """The stage-1 consistency term's second view: the mirror image with another brightness and
+    contrast per modality (the authors use another scale; the encoder here takes one size)."""
+    views = []
+    for image in (rgb, thermal):
+        contrast = 1 + 0.4 * (torch.rand((), generator=generator).item() - 0.5)
+        brightness = 0.2 * (torch.rand((), generator=generator).item() - 0.5)
+        mean = image.mean(dim=(1, 2, 3), keepdim=True)
+        views.append(((image - mean) * contrast + mean + brightness).clamp(0, 1).flip(-1))
+    return views
+
+
+def iou_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - soft IoU of sigmoid(logits) with a binary target, per image, averaged."""
+    prediction = torch.sigmoid(logits)
+    intersection = (prediction * target).flatten(1).sum(dim=1)
+    union = (prediction + target - prediction * target).flatten(1).sum(dim=1)
+    return (1 - (intersection + 1) / (union + 1)).mean()
+
+
 @torch.no_grad()
 def write_labels(model, dataset, store: PseudoLabelStore, device, batch_size: int, refiner=None,
                  weights: SPRWeights | None = None, heads: HeadWeighting | None = None) -> None:
@@ -119,7 +145,11 @@ def write_labels(model, dataset, store: PseudoLabelStore, device, batch_size: in
                 labels = refined
             else:
                 previous = torch.stack([torch.from_numpy(store.read(n)) for n in batch["name"]])[:, None].to(device)
-                labels = spr_update(refined, prediction, previous, weights)
+                if getattr(weights, "variant", "soft") == "authors":  # both normalised by their maxima
+                    refined = by_maximum(refined)
+                    labels = by_maximum(spr_update(refined, prediction, previous, weights))
+                else:
+                    labels = spr_update(refined, prediction, previous, weights)
         for name, label in zip(batch["name"], labels.float().cpu().numpy()):
             store.write(name, label[0])
     model.train(was_training)
@@ -217,12 +247,15 @@ class AdaptationTask:
         with autocast:
             outputs = self.model(rgb, thermal)
         if self.config.stage == "sce":
-            saliency = torch.sigmoid(torch.cat(list(outputs.values())).float())
-            loss = pcl_sd_loss(saliency, self._p)
-            self._hard.append(hard_pixel_fraction(saliency.detach(), self._p))
+            terms = self.stage1_terms(outputs, rgb, thermal, epoch, autocast)
+            loss = sum(terms.values())
             (scaler.scale(loss) if scaler else loss).backward()
-            return Step(loss.detach(), {"pcl_sd": loss.detach()})
-        terms = self.model.losses({k: v.float() for k, v in outputs.items()}, target)
+            return Step(loss.detach(), {name: value.detach() for name, value in terms.items()})
+        if self.config.spr.variant == "authors" and self.config.spr.enabled:
+            target = (target > 0.5).float()  # the authors train on the thresholded label with an IoU loss
+            terms = {head: iou_loss(logits.float(), target) for head, logits in outputs.items()}
+        else:
+            terms = self.model.losses({k: v.float() for k, v in outputs.items()}, target)
         if self.config.stage == "detector":  # PCGrad across SAMSOD's heads, as in rgbt-train
             return Step(self.model.backward({k: scaler.scale(v) for k, v in terms.items()} if scaler else terms),
                         terms)
@@ -230,13 +263,34 @@ class AdaptationTask:
         (scaler.scale(loss) if scaler else loss).backward()
         return Step(loss.detach(), terms)
 
+    def stage1_terms(self, outputs: dict, rgb: torch.Tensor, thermal: torch.Tensor, epoch: int, autocast) -> dict:
+        """PCL-SD (with the annealed exponent), texture matching and two-view consistency, each
+        as `stage1` weights it (uusod/config.py: Stage1Loss)."""
+        loss_config, epochs = self.config.stage1, self.config.train.epochs
+        saliency = torch.sigmoid(torch.cat(list(outputs.values())).float())
+        exponent = annealed_exponent(epoch + 1, epochs) if loss_config.exponent_annealing else 1.0
+        terms = {"pcl_sd": pcl_sd_loss(saliency, self._p, exponent)}
+        self._hard.append(hard_pixel_fraction(saliency.detach(), self._p))
+        images = guidance(rgb, thermal).float().repeat(len(outputs), 1, 1, 1)
+        if loss_config.texture_weight > 0:
+            terms["texture"] = loss_config.texture_weight * texture_matching_loss(
+                saliency, images, (rgb.shape[1], thermal.shape[1]), loss_config.texture_radius,
+                loss_config.texture_alpha)
+        if loss_config.consistency_weight > 0:
+            view_rgb, view_thermal = second_view(rgb, thermal, self._flips)
+            with autocast:
+                other = self.model(view_rgb, view_thermal)
+            mirrored = torch.sigmoid(torch.cat(list(other.values())).float()).flip(-1)
+            terms["consistency"] = loss_config.consistency_weight * ((saliency - mirrored) ** 2).mean()
+        return terms
+
     def after_epoch(self, epoch: int, record: dict, device: torch.device) -> float:
         """SPR rewrites the pseudo-labels; their quality and the model's, and the optional
         evaluation set, go into the record."""
         o, d, store = self.config.train, self.config.data, self.store
         if self.config.stage == "sce":
             record |= {"p": self._p, "hard_pixels": float(np.mean(self._hard))}
-        if store is not None and self.config.spr.enabled:
+        if store is not None and self.config.spr.rewrite_after(epoch + 1, o.epochs):
             write_labels(self.model, self.dataset, store, device, o.batch_size, self.refiner, self.config.spr,
                          self.config.heads)
         predictions = model_maps(self.model, self.dataset, device, o.batch_size)
