@@ -280,18 +280,22 @@ def test_pseudo_label_store_round_trip_atomic_and_resumable(tmp_path):
                                                                          store.read("bag_123/frame"))
 
 
-def test_the_adapter_is_identity_at_init_and_the_only_trainable_part(tmp_path):
+@pytest.mark.parametrize("all_levels", [False, True])
+def test_the_adapter_is_identity_at_init_and_the_only_trainable_part(tmp_path, all_levels):
     torch.manual_seed(0)
     source = SAMSOD(SAMSODConfig(backbone=BACKBONE)).eval()
-    adapted, trainable = attach_domain_adapter(source, 16)
+    adapted, trainable = attach_domain_adapter(source, 16, all_levels)
     adapted.eval()
     rgb, thermal = torch.rand(2, 3, 64, 96), torch.rand(2, 1, 64, 96)
     with torch.no_grad():
         assert torch.equal(adapted.predict(rgb, thermal), source.predict(rgb, thermal))
         assert torch.equal(adapted.predict(rgb, None), source.predict(rgb, None))
+    adapters = {"domain_adapter": adapted.domain_adapter,
+                **({"level_adapters": adapted.level_adapters} if all_levels else {})}
+    assert (adapted.level_adapters is not None) == all_levels
     names = {n for n, p in adapted.named_parameters() if p.requires_grad}
-    assert names == {n for n, _ in adapted.domain_adapter.named_parameters(prefix="domain_adapter")}
-    assert {id(p) for p in trainable} == {id(p) for p in adapted.domain_adapter.parameters()}
+    assert names == {n for prefix, module in adapters.items() for n, _ in module.named_parameters(prefix=prefix)}
+    assert {id(p) for p in trainable} == {id(p) for module in adapters.values() for p in module.parameters()}
     adapted.save(tmp_path / "adapted.pt")
     from rgbt_models.registry import load_trained_model
 

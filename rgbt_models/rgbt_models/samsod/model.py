@@ -45,6 +45,8 @@ class SAMSODConfig(ModelConfigFile):
     train_encoder: bool = False
     # Hidden width of UUSOD's domain adapter on the deepest feature (0: none); rgbt-adapt sets it.
     domain_adapter: int = 0
+    # Also one on each shallower encoder level (rgbt-adapt's adapter_levels: all), same width.
+    domain_adapter_all_levels: bool = False
 
     @classmethod
     def from_dict(cls, values: dict) -> SAMSODConfig:
@@ -57,7 +59,8 @@ class SAMSODConfig(ModelConfigFile):
 
     def to_dict(self) -> dict:
         return {"backbone": self.backbone.to_dict(), "adapter": asdict(self.adapter),
-                "pcgrad": self.pcgrad, "train_encoder": self.train_encoder, "domain_adapter": self.domain_adapter}
+                "pcgrad": self.pcgrad, "train_encoder": self.train_encoder, "domain_adapter": self.domain_adapter,
+                "domain_adapter_all_levels": self.domain_adapter_all_levels}
 
 
 class SAMSOD(CheckpointedModel, nn.Module):
@@ -86,7 +89,11 @@ class SAMSOD(CheckpointedModel, nn.Module):
         # SAMSOD reads mask token 0 only: what serves the other tokens, IoU and object scores
         # never gets a gradient, so it is frozen (and the trainable count is what trains).
         freeze_unused_decoder_parts(self.backbone.sam_mask_decoder, used_mask_tokens=1)
-        self.domain_adapter = DomainAdapter(deepest, self.config.domain_adapter) if self.config.domain_adapter else None
+        hidden = self.config.domain_adapter
+        self.domain_adapter = DomainAdapter(deepest, hidden) if hidden else None
+        # Adapters on the shallower levels (before the FPN neck: each reaches the decoder directly).
+        self.level_adapters = (nn.ModuleList(DomainAdapter(c, hidden) for c in self.backbone.stage_channels[:-1])
+                               if hidden and self.config.domain_adapter_all_levels else None)
         self._generator = torch.Generator().manual_seed(0)
 
     # -- model -------------------------------------------------------------------------------
@@ -108,6 +115,8 @@ class SAMSOD(CheckpointedModel, nn.Module):
             levels = list(stages)
         if self.domain_adapter is not None:
             levels[-1] = self.domain_adapter(levels[-1])
+        if self.level_adapters is not None:
+            levels[:-1] = [adapter(level) for adapter, level in zip(self.level_adapters, levels[:-1])]
         logits = self.backbone.decode(self.backbone.neck(levels))[:, :1]
         logits = upsample_to(logits, tuple(reference.shape[-2:]))
         return dict(zip(heads, logits.chunk(len(heads), dim=0)))

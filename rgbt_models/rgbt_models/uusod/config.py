@@ -159,6 +159,7 @@ class AdaptConfig:
     cue_checkpoint: str | None = None  # detector: the stage-1 SCE whose maps are the first pseudo-labels
     source_checkpoint: str | None = None  # adapter: the trained SAMSOD to adapt
     adapter_hidden: int = 64
+    adapter_levels: str = "deepest"  # adapter: on the deepest encoder level only, or on "all" four
     data: UnlabeledDataConfig = field(default_factory=UnlabeledDataConfig)
     schedule: HardPixelSchedule = field(default_factory=HardPixelSchedule)  # PCL-SD hard-pixel margin
     stage1: Stage1Loss = field(default_factory=Stage1Loss)  # the sce stage's loss terms
@@ -185,6 +186,8 @@ class AdaptConfig:
         if config.stage not in STAGES:
             raise ConfigError(f"{path}: stage must be one of {STAGES}, got {config.stage!r}")
         check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
+        if config.adapter_levels not in ("deepest", "all"):
+            raise ConfigError(f"{path}: adapter_levels must be 'deepest' or 'all', got {config.adapter_levels!r}")
         needs = {"detector": "cue_checkpoint", "adapter": "source_checkpoint"}.get(config.stage)
         if needs and not getattr(config, needs):
             raise ConfigError(f"{path}: stage {config.stage!r} needs {needs}")

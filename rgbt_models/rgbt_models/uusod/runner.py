@@ -78,22 +78,27 @@ def build_model(config: AdaptConfig):
     if config.stage == "detector":
         model = SAMSOD(SAMSODConfig.from_dict(config.model))
         return model, [p for p in model.parameters() if p.requires_grad]
-    return attach_domain_adapter(SAMSOD.load(config.source_checkpoint), config.adapter_hidden)
+    return attach_domain_adapter(SAMSOD.load(config.source_checkpoint), config.adapter_hidden,
+                                 config.adapter_levels == "all")
 
 
-def attach_domain_adapter(source: SAMSOD, hidden: int) -> tuple[SAMSOD, list[torch.nn.Parameter]]:
-    """A copy of `source` with a zero-initialised domain adapter, everything else frozen:
-    before training it computes exactly what `source` computes."""
-    config = SAMSODConfig.from_dict({**source.config.to_dict(), "domain_adapter": hidden})
+def attach_domain_adapter(source: SAMSOD, hidden: int, all_levels: bool = False
+                          ) -> tuple[SAMSOD, list[torch.nn.Parameter]]:
+    """A copy of `source` with zero-initialised domain adapters (the deepest level, or every
+    level), everything else frozen: before training it computes exactly what `source` computes."""
+    config = SAMSODConfig.from_dict({**source.config.to_dict(), "domain_adapter": hidden,
+                                     "domain_adapter_all_levels": all_levels})
     model = SAMSOD(config, pretrained=False)  # every weight comes from `source` just below
     missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-    if unexpected or any(not name.startswith("domain_adapter.") for name in missing):
+    if unexpected or any(not name.startswith(("domain_adapter.", "level_adapters.")) for name in missing):
         raise CheckpointError(f"the source SAMSOD does not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.input_size = source.input_size
     model.thermal_setup = getattr(source, "thermal_setup", None)
     model.requires_grad_(False)
-    model.domain_adapter.requires_grad_(True)
-    return model, list(model.domain_adapter.parameters())
+    adapters = [model.domain_adapter, *(model.level_adapters or [])]
+    for adapter in adapters:
+        adapter.requires_grad_(True)
+    return model, [p for adapter in adapters for p in adapter.parameters()]
 
 
 def guidance(rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
