@@ -78,7 +78,8 @@ class SAMSOD(CheckpointedModel, nn.Module):
         self.config = config or SAMSODConfig()
         self.backbone = SAM2Backbone(self.config.backbone, num_streams=2, pretrained=pretrained)
         blocks = self.backbone.blocks
-        deepest = self.backbone.stage_channels[-1]  # read before the blocks are wrapped
+        channels = self.backbone.stage_channels  # read before the blocks are wrapped
+        deepest = channels[-1]
         a = self.config.adapter
         for index, block in enumerate(blocks):
             adapters = [DecoupledAdapter(block.dim_out, a.bottleneck, a.scale, a.ratio_fg, a.ratio_bg,
@@ -92,7 +93,7 @@ class SAMSOD(CheckpointedModel, nn.Module):
         hidden = self.config.domain_adapter
         self.domain_adapter = DomainAdapter(deepest, hidden) if hidden else None
         # Adapters on the shallower levels (before the FPN neck: each reaches the decoder directly).
-        self.level_adapters = (nn.ModuleList(DomainAdapter(c, hidden) for c in self.backbone.stage_channels[:-1])
+        self.level_adapters = (nn.ModuleList(DomainAdapter(c, hidden) for c in channels[:-1])
                                if hidden and self.config.domain_adapter_all_levels else None)
         self._generator = torch.Generator().manual_seed(0)
 
