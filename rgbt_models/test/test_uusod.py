@@ -191,6 +191,28 @@ def test_the_authors_stage_1_terms():
 
 
 @pytest.mark.slow
+def test_pretrain_writes_a_sam2_file_that_stage_1_starts_from(tmp_path):
+    """Stage 0: masked image modelling on unlabeled frames lowers its loss and writes the encoder
+    in Meta's layout; the cue extractor built on that file carries exactly those weights."""
+    from rgbt_models.uusod.runner import run
+
+    config = AdaptConfig.from_yaml(config_for(tmp_path, "pretrain", output_dir=str(tmp_path / "pre"),
+                                              data={"sources": ["synthetic:8:0:mixed"], "height": 64, "width": 64},
+                                              train={"epochs": 3, "batch_size": 4, "seed": 0, "lr": 2e-3,
+                                                     "scheduler": "constant"}))
+    summary = run(config, device="cpu", progress=False)
+    losses = [h["loss"] for h in summary["history"]]
+    assert losses[-1] < losses[0], losses
+    written = torch.load(tmp_path / "pre" / "sam2_pretrained.pt", weights_only=True)
+    assert written["rgbt_pretrain"]["method"] == "masked image modelling"
+    backbone = BackboneConfig.from_dict({**config.model["backbone"], "checkpoint": str(tmp_path / "pre" /
+                                                                                      "sam2_pretrained.pt")})
+    sce = SaliencyCueExtractor(SCEConfig(backbone=backbone))
+    for key, value in sce.backbone.official_state_dict().items():
+        assert torch.equal(value, written["model"][key]), key
+
+
+@pytest.mark.slow
 def test_stage_1_runs_long_enough_for_the_curriculum_to_mask_pixels(tmp_path):
     """With 4 epochs p(1) = 0.2 - 0.6 / 4 = 0.05 > 0: the first epoch masks hard pixels (with
     3 or fewer, p(1) <= 0 and the curriculum never acts); the authors' three terms all run."""

@@ -1,5 +1,8 @@
-"""rgbt-adapt sce|detector|adapter --config FILE: UUSOD, training saliency without labels.
+"""rgbt-adapt pretrain|sce|detector|adapter --config FILE: UUSOD, training saliency without labels.
 
+  pretrain  stage 0, where no pre-trained SAM 2 weights exist: the encoder by masked image
+            modelling on unlabeled RGB and thermal frames; writes <output_dir>/sam2_pretrained.pt,
+            a SAM 2 file the next stages name as model.backbone.checkpoint
   sce       stage 1: the saliency cue extractor on the frozen SAM 2 encoder (PCL-SD)
   detector  stage 2: SAMSOD from the SCE's pseudo-labels, rewritten every epoch by SPR
   adapter   adapter tuning: a trained SAMSOD to a new domain (your robot's bags), only a

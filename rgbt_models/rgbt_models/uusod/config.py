@@ -9,7 +9,7 @@ from pathlib import Path
 from rgbt_models.config import ConfigError, check_input_size, read_config, read_sections
 from rgbt_models.training.config import OptimConfig
 
-STAGES = ("sce", "detector", "adapter")
+STAGES = ("pretrain", "sce", "detector", "adapter")
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,8 @@ SECTIONS = {"data": UnlabeledDataConfig, "train": OptimConfig, "schedule": HardP
 @dataclass
 class AdaptConfig:
     stage: str
-    model: dict = field(default_factory=dict)  # sce: SCEConfig; detector: SAMSODConfig; adapter: unused
+    # pretrain: {backbone, mask_ratio, patch}; sce: SCEConfig; detector: SAMSODConfig; adapter: unused
+    model: dict = field(default_factory=dict)
     cue_checkpoint: str | None = None  # detector: the stage-1 SCE whose maps are the first pseudo-labels
     source_checkpoint: str | None = None  # adapter: the trained SAMSOD to adapt
     adapter_hidden: int = 64

@@ -40,7 +40,7 @@ from rgbt_models.uusod.store import PseudoLabelStore
 from rgbt_models.uusod.texture import texture_matching_loss
 
 log = logging.getLogger("rgbt_models.uusod")
-MODEL_FILES = {"sce": "sce.pt", "detector": "samsod.pt", "adapter": "samsod.pt"}
+MODEL_FILES = {"pretrain": "sam2_pretrained.pt", "sce": "sce.pt", "detector": "samsod.pt", "adapter": "samsod.pt"}
 
 
 class UnlabeledTensors(torch.utils.data.Dataset):
@@ -72,6 +72,13 @@ def thermal_setup(data, trained) -> ThermalSetup:
 
 def build_model(config: AdaptConfig):
     """(model, its trainable parameters) for the stage."""
+    if config.stage == "pretrain":
+        from rgbt_models.backbone import BackboneConfig
+        from rgbt_models.uusod.pretrain import MaskedImagePretrainer
+
+        options = {k: v for k, v in config.model.items() if k != "backbone"}
+        model = MaskedImagePretrainer(BackboneConfig.from_dict(config.model.get("backbone")), **options)
+        return model, [p for p in model.parameters() if p.requires_grad]
     if config.stage == "sce":
         model = SaliencyCueExtractor(SCEConfig.from_dict(config.model))
         return model, list(model.heads.parameters())
@@ -202,7 +209,8 @@ class AdaptationTask:
             [open_unlabeled(s, d.height, d.width) for s in d.sources],
             self.transform_config())
         self.refiner = PixelAffinityRefiner(config.refiner.dilations, config.refiner.iterations).to(device)
-        self.store = PseudoLabelStore(Path(config.output_dir) / "pseudo_labels") if config.stage != "sce" else None
+        self.store = (PseudoLabelStore(Path(config.output_dir) / "pseudo_labels")
+                      if config.stage not in ("pretrain", "sce") else None)
         self.names: list[str] = []
         self.first_labels: dict | None = None
         self._flips, self._p, self._hard = None, 0.0, []
@@ -251,6 +259,10 @@ class AdaptationTask:
             target = target.flip(-1) if target is not None else None
         with autocast:
             outputs = self.model(rgb, thermal)
+        if self.config.stage == "pretrain":
+            loss = outputs  # the masked-image-modelling loss (uusod/pretrain.py)
+            (scaler.scale(loss) if scaler else loss).backward()
+            return Step(loss.detach(), {"masked_image_modelling": loss.detach()})
         if self.config.stage == "sce":
             terms = self.stage1_terms(outputs, rgb, thermal, epoch, autocast)
             loss = sum(terms.values())
@@ -293,6 +305,8 @@ class AdaptationTask:
         """SPR rewrites the pseudo-labels; their quality and the model's, and the optional
         evaluation set, go into the record."""
         o, d, store = self.config.train, self.config.data, self.store
+        if self.config.stage == "pretrain":
+            return -record["loss"]  # nothing to score: the encoder is for the next stages
         if self.config.stage == "sce":
             record |= {"p": self._p, "hard_pixels": float(np.mean(self._hard))}
         if store is not None and self.config.spr.rewrite_after(epoch + 1, o.epochs):
@@ -311,6 +325,9 @@ class AdaptationTask:
 
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
         d = self.config.data
+        if self.config.stage == "pretrain":
+            self.model.save_encoder(output / MODEL_FILES["pretrain"])
+            return
         self.model.save(output / MODEL_FILES[self.config.stage],
                         extra={"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width],
                                "thermal": self.thermal.to_dict()})
