@@ -44,7 +44,7 @@ from rgbt_models.samsod import SAMSOD
 from rgbt_models.training.config import OptimConfig
 from rgbt_models.uusod.config import AdaptConfig, UnlabeledDataConfig
 from rgbt_models.uusod.data import open_labelled
-from rgbt_models.uusod.runner import run
+from rgbt_models.uusod.runner import attach_domain_adapter, run
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMSOD = ROOT / "demo" / "checkpoints" / "samsod_demo.pt"
@@ -205,9 +205,10 @@ def main() -> int:
                        f"(target >= {CHAIN_TARGET})"])
         rows_d.append(["supervised demo SAMSOD (labels) on the same scenes", f"S {supervised['S']:.3f}, MAE "
                        f"{supervised['MAE']:.3f}", "-"])
-        rows_c.append(["adapter parameters (trainable / model)",
-                       f"{sum(p.numel() for p in adapted.domain_adapter.parameters())} / "
-                       f"{sum(p.numel() for p in adapted.parameters())}"])
+        for levels in ("deepest", "all"):
+            model, trainable = attach_domain_adapter(source, 32, levels == "all")
+            rows_c.append([f"adapter parameters, {levels} level(s) (trainable / model)",
+                           f"{sum(p.numel() for p in trainable)} / {sum(p.numel() for p in model.parameters())}"])
     rows_c.append(["peak memory of the run (MB)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"])
     rows_c.append(["refiner at batch 8, 4 channels, 512x640: peak memory above start (MB) / seconds",
                    refiner_cost()])
