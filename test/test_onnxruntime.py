@@ -168,7 +168,7 @@ def test_replay_and_eval_give_the_same_numbers_on_either_runtime(tmp_path, check
     from rgbt_models.data.drive import DriveConfig, write_drive_bag
     from rgbt_perception.replay import main as replay
 
-    drive = DriveConfig(seconds=0.8, fps=10, height=128, width=160, dropout=None)
+    drive = DriveConfig(seconds=0.5, fps=10, height=128, width=160, dropout=None)
     write_drive_bag(tmp_path / "bag", drive, "mcap")
     summaries = {}
     for runtime in ("torch", "onnxruntime"):
@@ -181,7 +181,7 @@ def test_replay_and_eval_give_the_same_numbers_on_either_runtime(tmp_path, check
         summaries[runtime] = json.loads((out / "summary.json").read_text())
     torch_run, onnx_run = summaries["torch"], summaries["onnxruntime"]
     assert onnx_run["runtime"] == "onnxruntime" and torch_run["runtime"] == "torch"
-    assert onnx_run["frames_processed"] == torch_run["frames_processed"] == 8
+    assert onnx_run["frames_processed"] == torch_run["frames_processed"] == 5
     assert onnx_run["counts"] == torch_run["counts"]
     assert onnx_run["semantic"]["with thermal"]["mIoU"] == pytest.approx(
         torch_run["semantic"]["with thermal"]["mIoU"], abs=0.01)
@@ -191,7 +191,7 @@ def test_replay_and_eval_give_the_same_numbers_on_either_runtime(tmp_path, check
     results = {}
     for runtime in ("torch", "onnxruntime"):
         assert evaluate_cli(["--checkpoint", checkpoints[2]["samsod"], "--dataset", "synthetic",
-                             "--synthetic-count", "4", "--height", "128", "--width", "160", "--runtime", runtime,
+                             "--synthetic-count", "3", "--height", "128", "--width", "160", "--runtime", runtime,
                              "--providers", "CPUExecutionProvider", "--cache-dir", str(cache), "--no-progress",
                              "--output", str(tmp_path / f"eval_{runtime}")]) == 0
         (results[runtime],) = json.loads((tmp_path / f"eval_{runtime}" / "results.json").read_text()).values()

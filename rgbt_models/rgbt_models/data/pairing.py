@@ -26,7 +26,23 @@ def stamp_seconds(msg) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
-class PairSynchronizer:
+class StampOrder:
+    """The stamp rules both pairings share: a stamp earlier than its stream's last one (a bag
+    starting over) resets the pairing; a repeated stamp is dropped (the first message wins)."""
+
+    def _new_stamp(self, stream: int, msg) -> float | None:
+        """The message's stamp, or None when it is a duplicate."""
+        t = self.stamp_of(msg)
+        if t < self.last_stamp[stream]:
+            self.reset(f"stamp of stream {stream} went backwards ({self.last_stamp[stream]:.3f} -> {t:.3f})")
+        elif t == self.last_stamp[stream]:
+            self.dropped += 1
+            return None
+        self.last_stamp[stream] = t
+        return t
+
+
+class PairSynchronizer(StampOrder):
     """Approximate-time pairing of two streams (stream 0 = RGB, stream 1 = thermal)."""
 
     def __init__(self, callback: Callable[[object, object], None], queue_size: int = 10, slop: float = 0.05,
@@ -57,13 +73,9 @@ class PairSynchronizer:
         self.slop = slop
 
     def add(self, stream: int, msg) -> None:
-        t = self.stamp_of(msg)
-        if t < self.last_stamp[stream]:
-            self.reset(f"stamp of stream {stream} went backwards ({self.last_stamp[stream]:.3f} -> {t:.3f})")
-        elif t == self.last_stamp[stream]:
-            self.dropped += 1  # duplicated stamp: the first message wins
+        t = self._new_stamp(stream, msg)
+        if t is None:
             return
-        self.last_stamp[stream] = t
         queue = self.queues[stream]
         queue.append((t, msg))
         if len(queue) > self.queue_size:
@@ -107,7 +119,7 @@ class PairSynchronizer:
                 return
 
 
-class LatestPairing:
+class LatestPairing(StampOrder):
     """sync.policy latest: each RGB frame (stream 0) with the newest thermal frame (stream 1)
     whose stamp is within `max_age` s of the RGB stamp. An RGB frame without one waits for the
     next thermal frame (a thermal camera triggered with the RGB one arrives just after it) and is
@@ -142,13 +154,9 @@ class LatestPairing:
         self.max_age = max_age
 
     def add(self, stream: int, msg) -> None:
-        t = self.stamp_of(msg)
-        if t < self.last_stamp[stream]:
-            self.reset(f"stamp of stream {stream} went backwards ({self.last_stamp[stream]:.3f} -> {t:.3f})")
-        elif t == self.last_stamp[stream]:
-            self.dropped += 1  # duplicated stamp: the first message wins
+        t = self._new_stamp(stream, msg)
+        if t is None:
             return
-        self.last_stamp[stream] = t
         if stream == 1:
             self.latest = (t, msg)
             if self.waiting is not None:
