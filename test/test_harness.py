@@ -63,7 +63,9 @@ def test_large_images_arrive_with_the_fastdds_profile(rclpy_context):
         talker.wait_for_log("talker ready")
         spin_until(node, lambda: "sent 60" in talker.log(), timeout=30, executor=executor)
         spin_until(node, lambda: len(sizes) >= 60, timeout=1.0, executor=executor)
-        talker.stop()
+        # A clean exit is required, not a fast one: on two cores beside the training tests, Fast
+        # DDS took more than 5 s to wind down a participant that had just sent 60 large images.
+        talker.stop(timeout=20)
     finally:
         talker.kill()
         executor.shutdown()

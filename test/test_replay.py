@@ -129,7 +129,7 @@ def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env
         from rgbt_perception.parameters import load_parameter_file
 
         summary = replay_live(args, load_parameter_file("config/rgbt.yaml"))
-        node.stop(signal.SIGINT)
+        node.stop(signal.SIGINT, timeout=20)  # clean, not fast: the shutdown tests time it (test_node.py)
     finally:
         node.kill()
     pairs = summary["pairs_published"]
