@@ -80,7 +80,7 @@ def runtime_report(folders: dict[str, Path]) -> str:
     for stage, label in (("sartm", "SARTM model time"), ("samsod", "SAMSOD model time"), ("total", "frame total")):
         values = [runs[name]["latency_ms"][stage]["median"] for name in names]
         rows.append(f"| {label}, median (ms) | " + " | ".join(f"{v:.1f}" for v in values) + " | "
-                    + " | ".join(f"x{base['latency_ms'][stage]['median'] / v:.2f} faster" for v in values[1:]) + " |")
+                    + " | ".join(f"speed-up x{base['latency_ms'][stage]['median'] / v:.2f}" for v in values[1:]) + " |")
     onnx = runs["ONNX Runtime int8"]
     d_s = abs(onnx["saliency"]["with thermal"]["S"] - base["saliency"]["with thermal"]["S"])
     d_miou = 100 * abs(onnx["semantic"]["with thermal"]["mIoU"] - base["semantic"]["with thermal"]["mIoU"])
