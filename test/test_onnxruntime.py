@@ -93,17 +93,16 @@ def test_the_cache_is_reused_and_keyed_by_weights_size_and_precision(checkpoints
     build(other, tmp_path, lines=lines, height=64)
     assert "built sartm-rgbt-64x160-fp32-" in lines[-1], lines
     # rgbt-export --format onnxruntime fills the node's cache ahead of its first start: the same
-    # key as the node's for the same checkpoint, size and precision (the first checkpoint's
-    # weights at 64x160: built; at 128x160: reused from what the tests above built).
+    # key as the node's for the same checkpoint, size and precision (reused from what the tests
+    # above built).
     export = ["--checkpoint", checkpoints[2]["sartm"], "--format", "onnxruntime", "--width", "160",
               "--cache-dir", str(tmp_path), "--providers", "CPUExecutionProvider"]
     build(sartm, cache)
     shutil.copytree(cache, tmp_path, dirs_exist_ok=True)
-    assert export_cli([*export, "--height", "64"]) == 0
-    assert "built sartm-rgbt-64x160-fp32-" in capsys.readouterr().out
+    capsys.readouterr()
     assert export_cli([*export, "--height", "128"]) == 0
     assert capsys.readouterr().out.strip().endswith(f"graphs reused from {tmp_path}")
-    assert len(list(tmp_path.glob("sartm-rgbt-64x160-fp32-*.onnx"))) == 2
+    assert len(list(tmp_path.glob("sartm-rgbt-64x160-fp32-*.onnx"))) == 1  # the other weights' graph
     assert not list(tmp_path.glob(".building-*"))
 
 
