@@ -91,15 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.device != "cpu":
                 raise ValueError("--precision int8 is a CPU path: use --device cpu")
             model = quantize_int8(model, inplace=True)
+        thermal = thermal_setup_of(model, args)  # one set-up for every data set
         sets = []
         for spec in args.dataset:
             label, dataset = parse_dataset(spec, args.synthetic_count)
             lookup = check_dataset(model.kind, getattr(model, "classes", None), dataset, label, args.class_mapping)
             height, width = input_size_for(model, dataset, args.height, args.width)
-            thermal = thermal_setup_of(model, args)
             transform = TransformConfig(height=height, width=width, train=False,
-                                        thermal_normalization=thermal.normalization, thermal_range=thermal.range,
-                                        thermal_percentiles=thermal.percentiles, thermal_polarity=thermal.polarity)
+                                        **TransformConfig.thermal_fields(thermal))
             print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {width}x{height}, scored at native size",
                   flush=True)
             runner = model if args.runtime == "torch" else onnxruntime_runner(model, height, width, args)
@@ -134,15 +133,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def thermal_setup_of(model, args):
     """The checkpoint's thermal set-up with the options given on top; a line when they differ."""
-    from dataclasses import replace
-
     from rgbt_models.data.thermal import ThermalSetup
 
     trained = getattr(model, "thermal_setup", None)
-    given = {"normalization": args.thermal_normalization, "range": args.thermal_range,
-             "percentiles": args.thermal_percentiles, "polarity": args.thermal_polarity}
-    setup = replace(trained or ThermalSetup(), **{k: tuple(v) if isinstance(v, list) else v
-                                                  for k, v in given.items() if v is not None})
+    setup = (trained or ThermalSetup()).overridden(
+        normalization=args.thermal_normalization, range=args.thermal_range, percentiles=args.thermal_percentiles,
+        polarity=args.thermal_polarity)
     note = ("as the checkpoint was trained" if setup == trained else "the checkpoint records none" if trained is None
             else f"the checkpoint was trained with {trained.describe()}")
     print(f"rgbt-eval: thermal set-up {setup.describe()} ({note})", file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ Polarity: a black-hot camera (warm = dark) is turned white-hot, what the models 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -58,6 +58,11 @@ class ThermalSetup:
     def from_dict(cls, values: dict) -> ThermalSetup:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in known.items()})
+
+    def overridden(self, **given) -> ThermalSetup:
+        """This set-up with the fields `given` as not None replaced (lists as tuples): a tool's
+        options or a config section on top of what a checkpoint recorded."""
+        return replace(self, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
 
     def describe(self) -> str:
         detail = {"fixed": f" {self.range[0]:g}..{self.range[1]:g}",

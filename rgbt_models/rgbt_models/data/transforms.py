@@ -32,6 +32,12 @@ class TransformConfig:
     thermal_percentiles: tuple[float, float] = (1.0, 99.0)
     thermal_polarity: str = "white_hot"
 
+    @staticmethod
+    def thermal_fields(setup: ThermalSetup) -> dict:
+        """The keyword arguments that give a TransformConfig `setup`."""
+        return {"thermal_normalization": setup.normalization, "thermal_range": setup.range,
+                "thermal_percentiles": setup.percentiles, "thermal_polarity": setup.polarity}
+
     @property
     def thermal_setup(self) -> ThermalSetup:
         return ThermalSetup(self.thermal_normalization, tuple(self.thermal_range), tuple(self.thermal_percentiles),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +59,9 @@ class UnlabeledTensors(torch.utils.data.Dataset):
 def thermal_setup(data, trained) -> ThermalSetup:
     """The stage's thermal set-up: what the config sets, the rest from `trained` (the adapted
     model's recorded set-up), else the defaults; a line when it differs from `trained`."""
-    base = trained or ThermalSetup()
-    given = {"normalization": data.thermal_normalization, "range": data.thermal_range,
-             "percentiles": data.thermal_percentiles, "polarity": data.thermal_polarity}
-    setup = replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
+    setup = (trained or ThermalSetup()).overridden(
+        normalization=data.thermal_normalization, range=data.thermal_range, percentiles=data.thermal_percentiles,
+        polarity=data.thermal_polarity)
     if trained is not None and setup != trained:
         log.warning("thermal set-up %s differs from the one the model was trained with (%s)", setup.describe(),
                     trained.describe())
@@ -217,9 +215,9 @@ class AdaptationTask:
 
     def transform_config(self) -> TransformConfig:
         """Model-size tensors with the stage's thermal set-up (training data and evaluation alike)."""
-        d, t = self.config.data, self.thermal
-        return TransformConfig(height=d.height, width=d.width, train=False, thermal_normalization=t.normalization,
-                               thermal_range=t.range, thermal_percentiles=t.percentiles, thermal_polarity=t.polarity)
+        d = self.config.data
+        return TransformConfig(height=d.height, width=d.width, train=False,
+                               **TransformConfig.thermal_fields(self.thermal))
 
     def trainable(self) -> list[torch.nn.Parameter]:
         return self.parameters
