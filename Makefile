@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup lock test lint pytest colcon-smoke bench soak demo demo-adapt demo-train clean robot-check gpu-check
+.PHONY: setup lock test lint pytest colcon-smoke bench soak soak-long demo demo-adapt demo-train clean robot-check gpu-check
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +40,11 @@ gpu-check: setup
 # 10 minutes of 30 Hz pairs with faults injected every minute (not part of make bench: its length).
 soak: setup
 	$(PY) benchmarks/soak_node.py --minutes 10
+
+# An hour of the same, plus one model error and one lifecycle deactivate/activate every 10 minutes
+# (the lifecycle node, benchmarks/soak_target.py); latency trends within 5 %/h. Not in CI: its length.
+soak-long: setup
+	$(PY) benchmarks/soak_node.py --minutes 60 --max-trend 5 --model-error-every 10 --lifecycle-every 10
 
 demo: setup
 	@$(PY) demo/run_demo.py

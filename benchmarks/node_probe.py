@@ -39,12 +39,17 @@ class CameraProbe:
         self.sent: dict[tuple[int, int], float] = {}
         self.latencies: list[tuple[float, float]] = []
         self.diagnostics: list = []
+        self.diagnostic_arrivals: list[float] = []  # monotonic arrival time of each of `diagnostics`
         self.node.create_subscription(Image, "saliency/map", self._answered, 10)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._diagnosed, 10)
 
     def _answered(self, msg) -> None:
         now = time.monotonic()
         self.latencies.append((now, now - self.sent.pop((msg.header.stamp.sec, msg.header.stamp.nanosec), np.nan)))
+
+    def _diagnosed(self, msg) -> None:
+        self.diagnostics.append(msg)
+        self.diagnostic_arrivals.append(time.monotonic())
 
     def publish_pair(self, rgb, thermal, stamp_ns: int | None = None, with_thermal: bool = True) -> None:
         """Stamp both (wall clock by default), remember when, publish."""

@@ -5,15 +5,25 @@ frames for stable percentiles, --size tiny for the real encoder) and publishes p
 Every minute, at fixed offsets: a 3 s thermal dropout (-> degraded mode), a burst of 40 malformed
 messages on both topics (bad encoding, short data, 32FC1 with an odd step), a stamp jump of
 10 s backwards (a looping bag: the synchronizer resets), and 2 s of 4K pairs (3840x2160: the
-worker stalls on decoding and resizing while the camera keeps coming). Prints per minute:
-pairs sent, received / processed / skipped / bad (node counters), latency p50 / p95 (publish ->
-saliency/map), RSS, and where the time goes per minute: the node's own stage medians from
-/diagnostics (its last 200 frames: stamp age at pairing, hand-off, decode, pipeline outside the
-models, models, publish) and the probe's publishing lag behind its 30 Hz schedule. Drift is
-judged by the trend over all minutes, not by two of them: the least-squares slope of the
-per-minute p50 and p95 in % of the first minute's fitted value per hour, with its standard error;
-it fails when RSS grows by more than 50 MB or a trend exceeds --max-trend %/h by more than two
-standard errors. Usage: python benchmarks/soak_node.py [--minutes 10] [--max-trend 20]
+worker stalls on decoding and resizing while the camera keeps coming). With --model-error-every
+/ --lifecycle-every (make soak-long) the node is the lifecycle node (soak_target.py) and every N
+minutes SAMSOD fails once and the node is deactivated for 3 s and activated again.
+
+Prints per minute: pairs sent, received / processed / skipped / bad (node counters), latency p50 /
+p95 (publish -> saliency/map), the node's RSS floor and peak (sampled every second), and where
+the time goes: the node's own stage medians from /diagnostics (its last 200 frames: stamp age at
+pairing less the soak's own stamp jumps, hand-off, decode, pipeline outside the models, models,
+publish), the probe's publishing lag behind its schedule, and the CPU the node, the probe, the
+rest of the machine and the hypervisor (steal) took. Then, per kind of fault, how long the node
+took to answer again after it ended (and the evidence that it was handled: degraded mode seen,
+the node's counts, no answer while inactive).
+
+Drift is judged by the trend over all minutes, not by two of them: the least-squares slope of the
+per-minute p50 and p95 in % of the first minute's fitted value per hour, with its standard error.
+It fails when a trend exceeds --max-trend %/h by more than two standard errors, when the RSS floor
+grows by more than 50 MB, when a fault is not recovered within --max-recovery s, or when SIGINT
+does not stop the node with exit 0. Usage: python benchmarks/soak_node.py [--minutes 10]
+[--max-trend 20] [--model-error-every N] [--lifecycle-every N]
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from bench_node import rss_mb
@@ -50,6 +61,39 @@ def trend(values: list[float]) -> tuple[float, float]:
     return float(slope * scale), float(error * scale)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class CpuShares:
+    """CPU used per interval, in cores, from /proc: the node's process, this process (the probe),
+    the rest of the machine, and steal (time the hypervisor gave to other guests). A latency
+    that moves with 'other' or 'steal' is the machine, not the node."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.last = self._read()
+
+    def _read(self) -> tuple[float, ...]:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+        process = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        own = os.times()
+        return (time.monotonic(), user + nice + system + irq + softirq, steal,
+                int(process[11]) + int(process[12]), (own.user + own.system) * TICKS)
+
+    def interval(self) -> dict[str, float]:
+        """Cores used since the last call: node, probe, other, steal."""
+        now, then = self._read(), self.last
+        self.last = now
+        busy, steal, node, probe = ((a - b) / TICKS / max(now[0] - then[0], 1e-6) for a, b in zip(now[1:], then[1:]))
+        return {"node": node, "probe": probe, "other": max(busy - node - probe, 0.0), "steal": steal}
+
+
+def own_stage(minute: dict, name: str) -> float:
+    """A stage median of a minute's record; the stamp age less the soak's own 10 s stamp jumps so far."""
+    return minute["stages"][name] - (10_000.0 * minute["jumps"] if name == "stamp age" else 0.0)
+
+
 def bad_messages(count: int) -> list[tuple[int, object]]:
     """(stream, message) pairs of malformed images of several kinds."""
     out = []
@@ -67,6 +111,85 @@ def bad_messages(count: int) -> list[tuple[int, object]]:
     return out
 
 
+class Faults:
+    """The soak's fault schedule within each minute (seconds), and the record of what was injected
+    and when it ended (monotonic), from which recovery is judged at the end."""
+
+    DROPOUT = (10, 13)  # thermal silent -> degraded mode, back to full mode after
+    BURST = 20  # 40 malformed messages
+    JUMP = 30  # stamps 10 s back
+    BIG = (45, 47)  # 4K pairs
+    MODEL_ERROR = 52  # SAMSOD raises once (soak_target's service), in the minutes chosen by --model-error-every
+    LIFECYCLE = (54, 57)  # deactivate, activate (lifecycle services), in the minutes chosen by --lifecycle-every
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []  # kind, minute, start, end
+        self.done: set[tuple[str, int]] = set()  # (fault, minute) injected
+
+    def due(self, kind: str, minute: int, second: float, at: float, every: int = 1) -> bool:
+        """Whether `kind` is to be injected now: at or after second `at` of the minute, once, in
+        every `every`-th minute, from the middle of the first such span (minutes counted from 0: every
+        10 is minutes 5, 15, ...; 0: never)."""
+        if every and minute % every == every // 2 and second >= at and (kind, minute) not in self.done:
+            self.done.add((kind, minute))
+            return True
+        return False
+
+    def begin(self, kind: str, minute: int, now: float) -> dict:
+        event = {"kind": kind, "minute": minute, "start": now, "end": now}
+        self.events.append(event)
+        return event
+
+
+def recovery_table(faults: Faults, latencies: list[tuple[float, float]], diagnostics: list[tuple[float, dict]],
+                   final: dict, limit: float) -> tuple[list[list], list[str]]:
+    """Per kind of fault: how many, how many recovered within `limit` s, median and worst time to
+    recover, and what shows it. Recovered: a saliency answer came for a pair published after the
+    fault ended (thermal dropout: also /diagnostics no longer degraded; model error: also counted
+    by the node; lifecycle: also no answer to the pairs published while inactive)."""
+    answers = np.array([(arrival, arrival - latency) for arrival, latency in latencies if np.isfinite(latency)])
+    answers = answers[np.argsort(answers[:, 1])] if len(answers) else np.zeros((0, 2))
+
+    def first_answer_after(t: float) -> float:
+        later = answers[answers[:, 1] >= t, 0]
+        return float(later.min()) if later.size else float("inf")
+
+    def full_mode_after(t: float) -> float:
+        return next((arrival for arrival, values in diagnostics
+                     if arrival >= t and values.get("degraded") == "False"), float("inf"))
+
+    rows, missed = [], []
+    for kind in dict.fromkeys(event["kind"] for event in faults.events):
+        events = [e for e in faults.events if e["kind"] == kind]
+        times, evidence = [], ""
+        for event in events:
+            back = first_answer_after(event["end"])
+            if kind == "thermal dropout":
+                back = max(back, full_mode_after(event["end"]))
+            times.append(back - event["end"])
+        if kind == "thermal dropout":
+            evidence = f"degraded seen in {sum(e.get('degraded_seen', False) for e in events)}/{len(events)}"
+        elif kind == "malformed burst":
+            evidence = f"node counted {final.get('bad', '?')} bad messages of {40 * len(events)} sent"
+        elif kind == "model error":
+            evidence = f"node counted {final.get('model_errors', '?')} model errors of {len(events)} injected"
+            if int(final.get("model_errors", -1)) != len(events):
+                missed.append(f"{final.get('model_errors')} model errors counted, {len(events)} injected")
+        elif kind == "lifecycle deactivate/activate":
+            while_inactive = sum(int(((answers[:, 1] > e["start"] + 0.5) & (answers[:, 1] < e["inactive_until"])).sum())
+                                 for e in events)
+            evidence = f"{while_inactive} answers to pairs sent while inactive"
+            if while_inactive:
+                missed.append(f"the node answered {while_inactive} pairs while inactive")
+        recovered = sum(t <= limit for t in times)
+        if recovered < len(events):
+            missed.append(f"{kind}: {len(events) - recovered} of {len(events)} not recovered within {limit:g} s")
+        finite = [t for t in times if np.isfinite(t)]
+        rows.append([kind, len(events), recovered, f"{np.median(finite):.2f}" if finite else "-",
+                     f"{max(times):.2f}" if times else "-", evidence])
+    return rows, missed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -74,52 +197,110 @@ def main() -> int:
     parser.add_argument("--size", default="test", help="model size (test: micro backbone; tiny)")
     parser.add_argument("--max-trend", type=float, default=20.0,
                         help="largest latency trend accepted, %% per hour (beyond two standard errors)")
+    parser.add_argument("--model-error-every", type=int, default=0,
+                        help="inject one model error every N minutes (0: none; runs the lifecycle node)")
+    parser.add_argument("--lifecycle-every", type=int, default=0,
+                        help="deactivate and re-activate the node every N minutes (0: never; the lifecycle node)")
+    parser.add_argument("--max-recovery", type=float, default=10.0, help="s within which every fault must be recovered")
     args = parser.parse_args()
     lease = DomainLease()
     os.environ.update(ros_environment(lease.domain_id))
     import rclpy
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from std_srvs.srv import Trigger
 
     from rgbt_models.data.synthetic import make_scene
 
-    node = NodeProcess("rgbt_perception.node", ros_args=node_arguments(
-        args.size, "-p", "diagnostics_period:=1.0", "-p", "thermal.timeout:=1.0"))
+    node_args = node_arguments(args.size, "-p", "diagnostics_period:=1.0", "-p", "thermal.timeout:=1.0")
+    managed = bool(args.model_error_every or args.lifecycle_every)
+    node = (NodeProcess("soak_target", ros_args=node_args, cwd=Path(__file__).parent) if managed
+            else NodeProcess("rgbt_perception.node", ros_args=node_args))
     rclpy.init(domain_id=lease.domain_id)
     probe = CameraProbe("soak_probe")
     executor, latencies = probe.executor, probe.latencies
+    change_state = probe.node.create_client(ChangeState, "/rgbt_perception/change_state")
+    inject = probe.node.create_client(Trigger, "/rgbt_perception/inject_model_error")
+    calls: list = []  # service futures still to be checked
     scenes = [make_scene(i, 512, 640) for i in range(8)]
     frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
     big = make_scene(99, 2160, 3840)
     big_frame = (image_msg(big.rgb, "rgb8", 0, 0), image_msg(big.thermal_raw, "mono16", 0, 0))
     malformed = bad_messages(40)
     minutes: list[dict] = []
-    stopped = "not stopped"
+    faults = Faults()
+    diagnostics: list[tuple[float, dict]] = []  # (arrival, values) of every /diagnostics message
+    stopped, final = "not stopped", {}
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
         deadline = time.monotonic() + 60
         while probe.rgb_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
         start = time.monotonic()
+        cpu = CpuShares(node.process.pid)
         stamp_base = time.time_ns()
-        count, minute_start, minute_sent, degraded_seen, jumped_in, burst_in = 0, start, 0, False, -1, -1
+        count, minute_start, minute_sent, degraded_seen = 0, start, 0, False
+        dropout = big = lifecycle = None
+        seen, status = 0, {}  # /diagnostics reports read; the newest
         counters_before: dict[str, int] = {}
         lags: list[float] = []
+        rss: list[float] = []  # the node's resident size, sampled once a second
         while len(minutes) < args.minutes and time.monotonic() - start < args.minutes * 60 + 30:
             now = time.monotonic()
             second = (now - start) % 60
-            stamp = stamp_base + int((now - start) * 1e9)
             minute = int((now - start) // 60)
-            if second >= 30 and jumped_in != minute:
+            def due(kind: str, at: float, every: int = 1, minute=minute, second=second) -> bool:
+                return faults.due(kind, minute, second, at, every)
+
+            if due("jump", Faults.JUMP):
                 stamp_base -= 10 * 10**9  # a looping bag: stamps jump 10 s back
-                jumped_in = minute
+                faults.begin("stamp jump", minute, now)
+            stamp = stamp_base + int((now - start) * 1e9)
+            in_dropout = Faults.DROPOUT[0] <= second < Faults.DROPOUT[1]
+            if in_dropout and dropout is None:
+                dropout = faults.begin("thermal dropout", minute, now)
+            elif not in_dropout and dropout is not None:
+                dropout["end"], dropout = now, None
+            big_now = Faults.BIG[0] <= second < Faults.BIG[1]
+            if big_now and big is None:
+                big = faults.begin("4K pairs", minute, now)
+            elif not big_now and big is not None:
+                big["end"], big = now, None
+            if count % int(args.rate) == 0:
+                rss.append(rss_mb(node.process.pid))
             lags.append(now - (start + count / args.rate))  # how late the probe publishes this pair
-            rgb, thermal = big_frame if 45 <= second < 47 else frames[count % len(frames)]
-            probe.publish_pair(rgb, thermal, stamp, with_thermal=not 10 <= second < 13)  # thermal dropout
-            if second >= 20 and burst_in != minute:
-                burst_in = minute
+            rgb, thermal = big_frame if big_now else frames[count % len(frames)]
+            probe.publish_pair(rgb, thermal, stamp, with_thermal=not in_dropout)
+            if due("burst", Faults.BURST):
+                faults.begin("malformed burst", minute, now)
                 for stream, msg in malformed:
                     (probe.rgb_pub if stream == 0 else probe.thermal_pub).publish(msg)
-            status = probe.status()
-            degraded_seen |= status.get("message", "").startswith("DEGRADED")
+            if due("model error", Faults.MODEL_ERROR, args.model_error_every):
+                faults.begin("model error", minute, now)
+                calls.append(("inject", inject.call_async(Trigger.Request())))
+            if due("deactivate", Faults.LIFECYCLE[0], args.lifecycle_every):
+                lifecycle = faults.begin("lifecycle deactivate/activate", minute, now)
+                calls.append(("deactivate", change_state.call_async(
+                    ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))))
+            if lifecycle is not None and second >= Faults.LIFECYCLE[1]:
+                lifecycle["inactive_until"] = now
+                calls.append(("activate", change_state.call_async(
+                    ChangeState.Request(transition=Transition(id=Transition.TRANSITION_ACTIVATE)))))
+                lifecycle = None
+            for name, future in [c for c in calls if c[1].done()]:
+                calls.remove((name, future))
+                if not (future.result() and future.result().success):
+                    print(f"soak: the {name} service call failed: {future.result()}", flush=True)
+                if name == "activate":  # recovery counts from the activation's answer
+                    next(e for e in reversed(faults.events) if e["kind"].startswith("lifecycle"))["end"] = now
+            for arrival, msg in zip(probe.diagnostic_arrivals[seen:], probe.diagnostics[seen:]):
+                degraded = next((kv.value for kv in msg.status[0].values if kv.key == "degraded"), "")
+                diagnostics.append((arrival, {"degraded": degraded}))  # each report's flag, by arrival
+            seen, status = len(probe.diagnostics), probe.status()
+            if status.get("message", "").startswith("DEGRADED"):
+                degraded_seen = True
+                if faults.events and faults.events[-1]["kind"] == "thermal dropout":
+                    faults.events[-1]["degraded_seen"] = True
             count += 1
             minute_sent += 1
             target = start + count / args.rate
@@ -132,42 +313,65 @@ def main() -> int:
                 minutes.append({"sent": minute_sent, **{k: values[k] - counters_before.get(k, 0) for k in values},
                                 "p50": float(np.median(lat)) if lat.size else float("nan"),
                                 "p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
-                                "rss": rss_mb(node.process.pid), "degraded": degraded_seen,
+                                "rss floor": min(rss), "rss peak": max(rss), "degraded": degraded_seen,
+                                "jumps": sum(e["kind"] == "stamp jump" for e in faults.events),
                                 "stages": {name: float(status.get(key, "nan")) for name, key in STAGES.items()},
-                                "lag": 1000 * float(np.median(lags)) if lags else float("nan")})
+                                "lag": 1000 * float(np.median(lags)) if lags else float("nan"),
+                                "cpu": cpu.interval()})
                 lags.clear()
+                rss.clear()
                 counters_before = dict(values)
                 minute_start, minute_sent, degraded_seen = time.monotonic(), 0, False
                 probe.sent = {k: v for k, v in probe.sent.items() if v > time.monotonic() - 30}
+                del probe.diagnostics[:-1], probe.diagnostic_arrivals[:-1]
+                seen = len(probe.diagnostics)
+        # the last counts, a few seconds after the last fault
+        settle = time.monotonic() + 3
+        while time.monotonic() < settle:
+            executor.spin_once(timeout_sec=0.1)
+        if probe.diagnostics:
+            final = {kv.key: kv.value for kv in probe.diagnostics[-1].status[0].values}
         stopped = stop_text(node, timeout=30)
     finally:
         tear_down(node, probe, lease)
+    faults_text = "thermal dropout, 40 bad messages, stamp jump, 2 s of 4K pairs"
+    if args.model_error_every:
+        faults_text += f"; a model error every {args.model_error_every} min"
+    if args.lifecycle_every:
+        faults_text += f"; lifecycle deactivate/activate every {args.lifecycle_every} min"
     print(f"soak: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.minutes:g} min, "
-          f"faults every minute (thermal dropout, 40 bad messages, stamp jump, 2 s of 4K pairs)")
+          f"faults every minute ({faults_text})")
     print_table(["minute", "sent", "received pairs", "processed", "skipped", "bad", "p50 (ms)", "p95 (ms)",
-                 "RSS (MB)", "degraded seen"],
+                 "RSS floor / peak (MB)", "degraded seen"],
                 [[i + 1, m["sent"], m["pairs"], m["processed"], m["skipped"], m["bad"], f"{1000 * m['p50']:.0f}",
-                  f"{1000 * m['p95']:.0f}", f"{m['rss']:.0f}", m["degraded"]] for i, m in enumerate(minutes)])
-    print("\nwhere the time goes, per minute (the node's stage medians over its last 200 frames, ms; the "
-          "probe's publishing lag behind its schedule, ms)")
-    print_table(["minute", *STAGES, "probe lag"],
-                [[i + 1, *(f"{m['stages'][name]:.1f}" for name in STAGES), f"{m['lag']:.1f}"]
+                  f"{1000 * m['p95']:.0f}", f"{m['rss floor']:.0f} / {m['rss peak']:.0f}", m["degraded"]]
                  for i, m in enumerate(minutes)])
+    print("\nwhere the time goes, per minute (the node's stage medians over its last 200 frames, ms; the "
+          "probe's publishing lag behind its schedule, ms; CPU used, cores: the node, the probe, the rest of "
+          "the machine, steal)")
+    print_table(["minute", *STAGES, "probe lag", *(f"CPU {name}" for name in ("node", "probe", "other", "steal"))],
+                [[i + 1, *(f"{own_stage(m, name):.1f}" for name in STAGES), f"{m['lag']:.1f}",
+                  *(f"{value:.2f}" for value in m["cpu"].values())] for i, m in enumerate(minutes)])
+    rows, missed = recovery_table(faults, latencies, diagnostics, final, args.max_recovery)
+    print(f"\nfault recovery (time from the fault's end to the node answering again, s; limit {args.max_recovery:g} s)")
+    print_table(["fault", "injected", "recovered", "median (s)", "worst (s)", "evidence"], rows)
     print(f"SIGINT to exit: {stopped}")
+    if not stopped.endswith("exit 0"):
+        missed.append(f"SIGINT: {stopped}")
     if len(minutes) < 3:
         print("soak: too short for a trend (3 minutes at least)")
         return 1
-    growth = minutes[-1]["rss"] - minutes[0]["rss"]
+    growth = minutes[-1]["rss floor"] - minutes[0]["rss floor"]
     trends = {name: trend([m[name] for m in minutes]) for name in ("p50", "p95")}
-    stage_trends = {name: trend([m["stages"][name] for m in minutes]) for name in STAGES}
+    stage_trends = {name: trend([own_stage(m, name) for m in minutes]) for name in STAGES}
     print("trends, % of the first minute per hour (+- standard error): "
           + ", ".join(f"{name} {slope:+.0f} +- {error:.0f}" for name, (slope, error) in
                       {**trends, **stage_trends}.items()))
-    missed = [f"RSS growth {growth:.0f} MB > 50"] if growth > 50 else []
+    missed += [f"RSS growth {growth:.0f} MB > 50 (the floor each minute returns to)"] if growth > 50 else []
     missed += [f"{name} trend {slope:+.0f} +- {error:.0f} %/h beyond {args.max_trend:g}"
                for name, (slope, error) in trends.items() if slope - 2 * error > args.max_trend]
-    print(f"soak: RSS growth {growth:+.0f} MB, latency trends p50 {trends['p50'][0]:+.0f} %/h, p95 "
-          f"{trends['p95'][0]:+.0f} %/h: " + (f"MISSED {'; '.join(missed)}" if missed else "met"))
+    print(f"soak: RSS growth {growth:+.0f} MB (minute floors), latency trends p50 {trends['p50'][0]:+.0f} %/h, p95 "
+          f"{trends['p95'][0]:+.0f} %/h, faults recovered: " + (f"MISSED {'; '.join(missed)}" if missed else "met"))
     return 1 if missed else 0
 
 

@@ -26,7 +26,7 @@ from rgbt_perception.camera_info import info_topic_for
 from rgbt_perception.codec import BadImage, check_message, decode_rgb, decode_thermal, has_finite_pixel, is_compressed
 from rgbt_perception.frame_stats import FrameStats
 from rgbt_perception.log_throttle import ThrottledLog, reason_key
-from rgbt_perception.memory import HeapTrimmer
+from rgbt_perception.memory import HeapTrimmer, resident_bytes
 from rgbt_perception.model_loading import build_pipeline
 from rgbt_perception.outputs import RclpyMessages, advertise, frame_messages, node_messages
 from rgbt_perception.parameters import PARAMETERS, check_parameters, declare_parameters, pipeline_config
@@ -79,6 +79,7 @@ class PerceptionNodeBase:
         self.stats = FrameStats()
         self.health = StreamHealth(self.p["thermal.timeout"])
         self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/memory.py)
+        self.started_at = time.monotonic()
         self.messages = RclpyMessages()
         self.qos_warnings: list[str] = []
         self.model_error_logged = False
@@ -309,6 +310,9 @@ class PerceptionNodeBase:
             level = DiagnosticStatus.ERROR if counts["processed"] == 0 else max(level, DiagnosticStatus.WARN)
         values = {**self.stats.values(rates), "sync dropped": str(self.sync.dropped),
                   "heap trims": str(self.heap.trims),
+                  # for a robot left running all day: memory growth shows in its monitoring
+                  "resident memory (MB)": f"{resident_bytes() / 2**20:.0f}",
+                  "uptime (s)": f"{time.monotonic() - self.started_at:.0f}",
                   "degraded": str(message.startswith(("DEGRADED", "thermal frozen")))}
         return DiagnosticStatus(level=level, name=f"{self.get_fully_qualified_name()}: RGB-T perception",
                                 message=message, hardware_id="rgbt_perception",

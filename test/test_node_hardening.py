@@ -106,6 +106,21 @@ def test_no_input_is_reported_as_such(node):
     assert node.diagnostic_status().message == "no input: neither camera is publishing"
 
 
+
+def test_diagnostics_report_memory_and_uptime_for_long_runs(node):
+    """A robot left running all day: its monitoring sees the node's memory and how long it has run."""
+    from pathlib import Path
+
+    def values():
+        return {kv.key: kv.value for kv in node.diagnostic_status().values}
+
+    first = values()
+    rss = next(int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
+               if line.startswith("VmRSS:"))
+    assert abs(float(first["resident memory (MB)"]) - rss) < 0.1 * rss
+    time.sleep(1.1)
+    assert float(values()["uptime (s)"]) >= float(first["uptime (s)"]) + 1
+
 class Sleep(torch.nn.Module):
     def forward(self, x):
         time.sleep(0.2)
