@@ -266,7 +266,7 @@ def main() -> int:
                 big = faults.begin("4K pairs", minute, now)
             elif not big_now and big is not None:
                 big["end"], big = now, None
-            if count % int(args.rate) == 0:
+            if count % int(args.rate) == 0 and now - start > 10:  # after the first frames' working set
                 rss.append(rss_mb(node.process.pid))
             lags.append(now - (start + count / args.rate))  # how late the probe publishes this pair
             rgb, thermal = big_frame if big_now else frames[count % len(frames)]
