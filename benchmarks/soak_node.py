@@ -13,7 +13,7 @@ Prints per minute: pairs sent, received / processed / skipped / bad (node counte
 p95 (publish -> saliency/map), the node's RSS floor and peak (sampled every second), and where
 the time goes: the node's own stage medians from /diagnostics (its last 200 frames: stamp age at
 pairing less the soak's own stamp jumps, hand-off, decode, pipeline outside the models, models,
-publish), the probe's publishing lag behind its schedule, and the CPU the node, the probe, the
+publish, heap trims), the probe's publishing lag behind its schedule, and the CPU the node, the probe, the
 rest of the machine and the hypervisor (steal) took. Then, per kind of fault, how long the node
 took to answer again after it ended (and the evidence that it was handled: degraded mode seen,
 the node's counts, no answer while inactive).
@@ -317,7 +317,11 @@ def main() -> int:
                                 "jumps": sum(e["kind"] == "stamp jump" for e in faults.events),
                                 "stages": {name: float(status.get(key, "nan")) for name, key in STAGES.items()},
                                 "lag": 1000 * float(np.median(lags)) if lags else float("nan"),
-                                "cpu": cpu.interval()})
+                                "cpu": cpu.interval(), "heap trims": int(status.get("heap trims", 0))})
+                last = minutes[-1]
+                print(f"minute {len(minutes)}: processed {last['processed']}, p50 {1000 * last['p50']:.0f} ms, p95 "
+                      f"{1000 * last['p95']:.0f} ms, models {last['stages']['models']:.0f} ms, RSS floor "
+                      f"{last['rss floor']:.0f} MB", flush=True)  # progress, for the hour-long run
                 lags.clear()
                 rss.clear()
                 counters_before = dict(values)
@@ -349,8 +353,10 @@ def main() -> int:
     print("\nwhere the time goes, per minute (the node's stage medians over its last 200 frames, ms; the "
           "probe's publishing lag behind its schedule, ms; CPU used, cores: the node, the probe, the rest of "
           "the machine, steal)")
-    print_table(["minute", *STAGES, "probe lag", *(f"CPU {name}" for name in ("node", "probe", "other", "steal"))],
-                [[i + 1, *(f"{own_stage(m, name):.1f}" for name in STAGES), f"{m['lag']:.1f}",
+    print_table(["minute", *STAGES, "heap trims", "probe lag",
+                 *(f"CPU {name}" for name in ("node", "probe", "other", "steal"))],
+                [[i + 1, *(f"{own_stage(m, name):.1f}" for name in STAGES),
+                  m["heap trims"] - (minutes[i - 1]["heap trims"] if i else 0), f"{m['lag']:.1f}",
                   *(f"{value:.2f}" for value in m["cpu"].values())] for i, m in enumerate(minutes)])
     rows, missed = recovery_table(faults, latencies, diagnostics, final, args.max_recovery)
     print(f"\nfault recovery (time from the fault's end to the node answering again, s; limit {args.max_recovery:g} s)")

@@ -306,8 +306,14 @@ class PerceptionNodeBase:
             level, message = max(level, DiagnosticStatus.WARN), message + "; non-finite model outputs dropped"
         if self.qos_warnings:
             level, message = max(level, DiagnosticStatus.WARN), message + "; incompatible QoS on an input"
-        if counts["model_errors"]:
-            level = DiagnosticStatus.ERROR if counts["processed"] == 0 else max(level, DiagnosticStatus.WARN)
+        # Model errors since the last report (the total stays in the values): one failure an hour
+        # ago must not leave a robot's status WARN all day. ERROR while no frame gets through.
+        before = self.stats.previous_counts
+        errors = counts["model_errors"] - before.get("model_errors", 0)
+        if errors:
+            processed = counts["processed"] - before.get("processed", 0)
+            level = DiagnosticStatus.ERROR if processed == 0 else max(level, DiagnosticStatus.WARN)
+            message += f"; model failed on {errors} frame{'s' if errors > 1 else ''} since the last report"
         values = {**self.stats.values(rates), "sync dropped": str(self.sync.dropped),
                   "heap trims": str(self.heap.trims),
                   # for a robot left running all day: memory growth shows in its monitoring

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.ros
 
 
 def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
+    from diagnostic_msgs.msg import DiagnosticStatus
+
     from rgbt_perception.node import RGBTPerceptionNode
 
     overrides = [Parameter("allow_untrained", value=True),
@@ -45,6 +47,12 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
         assert node.counts["model_errors"] == 2
         assert node.counts["processed"] == 2
         assert node.worker.is_alive()
+        status = node.diagnostic_status()  # the report after the failures says so ...
+        assert status.level == DiagnosticStatus.WARN
+        assert "model failed on 2 frames since the last report" in status.message
+        later = node.diagnostic_status()  # ... the next one no longer (the total stays)
+        assert "model failed" not in later.message
+        assert {kv.key: kv.value for kv in later.values}["model_errors"] == "2"
     finally:
         node.shutdown()
         node.destroy_node()
