@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections import deque
 from dataclasses import replace
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -81,7 +82,7 @@ class PerceptionNodeBase:
         self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/memory.py)
         self.started_at = time.monotonic()
         self.messages = RclpyMessages()
-        self.qos_warnings: list[str] = []
+        self.qos_warnings: deque[str] = deque(maxlen=8)  # the latest (a publisher reconnecting all day)
         self.model_error_logged = False
         self._entities.append(self.create_timer(self.p["diagnostics_period"], self._publish_diagnostics))
         # The worker starts last: a signal that shuts rclpy down while the node is being built

@@ -219,6 +219,20 @@ def test_throttle_is_per_reason():
     assert lines[-1] == "rgb again (2 more like it in the last 5 s)"
 
 
+
+def test_throttle_forgets_old_reasons_on_a_long_run():
+    lines: list[str] = []
+    clock = [0.0]
+    log = ThrottledLog(lines.append, period=5.0, clock=lambda: clock[0], max_keys=16)
+    for i in range(1000):  # a driver that finds a new way to be wrong every second, all day
+        clock[0] = float(i)
+        log.warn(f"reason {i}", f"line {i}")
+    assert len(lines) == 1000 and len(log.last) <= 16
+    log.warn("reason 0", "again")  # long forgotten: logged at once
+    log.warn("reason 999", "held back")  # within its period: still throttled
+    assert lines[-1] == "again" and log.held == {"reason 999": 1}
+
+
 # -- start-up refusals (subprocess) ---------------------------------------------------------------
 def start_fails(*extra: str) -> str:
     result = subprocess.run([sys.executable, "-m", "rgbt_perception.node", "--ros-args", *TEST_NODE_ARGS, *extra],
