@@ -168,15 +168,21 @@ def recovery_table(faults: Faults, latencies: list[tuple[float, float]], diagnos
                 back = max(back, full_mode_after(event["end"]))
             times.append(back - event["end"])
         if kind == "thermal dropout":
-            evidence = f"degraded seen in {sum(e.get('degraded_seen', False) for e in events)}/{len(events)}"
-        elif kind == "malformed burst":
+            seen = sum(e.get("degraded_seen", False) for e in events)
+            evidence = f"degraded seen in {seen}/{len(events)}"
+            if seen < len(events):
+                missed.append(f"degraded mode not reported in {len(events) - seen} thermal dropouts")
+        elif kind == "malformed burst":  # best effort, depth 5: the node sees only some of each burst
             evidence = f"node counted {final.get('bad', '?')} bad messages of {40 * len(events)} sent"
+            if int(final.get("bad", 0)) == 0:
+                missed.append("the node counted no bad message")
         elif kind == "model error":
             evidence = f"node counted {final.get('model_errors', '?')} model errors of {len(events)} injected"
             if int(final.get("model_errors", -1)) != len(events):
                 missed.append(f"{final.get('model_errors')} model errors counted, {len(events)} injected")
         elif kind == "lifecycle deactivate/activate":
-            while_inactive = sum(int(((answers[:, 1] > e["start"] + 0.5) & (answers[:, 1] < e["inactive_until"])).sum())
+            sent = answers[:, 1]  # a pair in flight when the deactivation came may still be answered: 0.5 s
+            while_inactive = sum(int(((sent > e["start"] + 0.5) & (sent < e.get("inactive_until", e["start"]))).sum())
                                  for e in events)
             evidence = f"{while_inactive} answers to pairs sent while inactive"
             if while_inactive:
