@@ -14,14 +14,16 @@ p95 (publish -> saliency/map), the node's RSS floor and peak (sampled every seco
 the time goes: the node's own stage medians from /diagnostics (its last 200 frames: stamp age at
 pairing less the soak's own stamp jumps, hand-off, decode, pipeline outside the models, models,
 publish, heap trims), the probe's publishing lag behind its schedule, and the CPU the node, the probe, the
-rest of the machine and the hypervisor (steal) took. Then, per kind of fault, how long the node
+rest of the machine and the hypervisor (steal) took, and the machine's speed (a fixed computation
+timed in the probe every 10 s; the models' time is correlated with it at the end: r near 1 says the
+machine, not the node, moved). Then, per kind of fault, how long the node
 took to answer again after it ended (and the evidence that it was handled: degraded mode seen,
 the node's counts, no answer while inactive).
 
 Drift is judged by the trend over all minutes, not by two of them: the least-squares slope of the
 per-minute p50 and p95 in % of the first minute's fitted value per hour, with its standard error.
 It fails when a trend exceeds --max-trend %/h by more than two standard errors, when the RSS floor
-grows by more than 50 MB, when a fault is not recovered within --max-recovery s, or when SIGINT
+grows by more than 50 MB (see memory_growth), when a fault is not recovered within --max-recovery s, or when SIGINT
 does not stop the node with exit 0. Usage: python benchmarks/soak_node.py [--minutes 10]
 [--max-trend 20] [--model-error-every N] [--lifecycle-every N]
 """
@@ -87,6 +89,28 @@ class CpuShares:
         self.last = now
         busy, steal, node, probe = ((a - b) / TICKS / max(now[0] - then[0], 1e-6) for a, b in zip(now[1:], then[1:]))
         return {"node": node, "probe": probe, "other": max(busy - node - probe, 0.0), "steal": steal}
+
+
+def memory_growth(floors: list[float]) -> tuple[float, str]:
+    """How much the node's memory grew over the run (MB), and what was compared: the lowest RSS
+    floor of the last w minutes against the lowest of the w minutes after the first (w: a sixth of
+    the run, at least 2). Not the first minute: its first 4K burst raises the heap to the level it
+    then keeps. Not one minute's floor: the heap is trimmed only after 100 MB of growth
+    (rgbt_perception/memory.py), so a floor sits anywhere up to 100 MB above the level."""
+    w = max(2, len(floors) // 6)
+    first, last = floors[1:1 + w], floors[-w:]
+    return min(last) - min(first), (f"lowest RSS floor of minutes {len(floors) - w + 1}-{len(floors)} "
+                                    f"against minutes 2-{1 + w}")
+
+
+REFERENCE = np.random.default_rng(0).random(300_000)
+
+
+def reference_ms() -> float:
+    """The machine's speed, as the time of one fixed single-threaded computation in the probe."""
+    start = time.perf_counter()
+    np.sort(REFERENCE, kind="quicksort")
+    return 1000 * (time.perf_counter() - start)
 
 
 def own_stage(minute: dict, name: str) -> float:
@@ -251,6 +275,7 @@ def main() -> int:
         counters_before: dict[str, int] = {}
         lags: list[float] = []
         rss: list[float] = []  # the node's resident size, sampled once a second
+        references: list[float] = []  # reference_ms() every 10 s
         while len(minutes) < args.minutes and time.monotonic() - start < args.minutes * 60 + 30:
             now = time.monotonic()
             second = (now - start) % 60
@@ -274,6 +299,8 @@ def main() -> int:
                 big["end"], big = now, None
             if count % int(args.rate) == 0 and now - start > 10:  # after the first frames' working set
                 rss.append(rss_mb(node.process.pid))
+            if count % int(10 * args.rate) == 5:
+                references.append(reference_ms())
             lags.append(now - (start + count / args.rate))  # how late the probe publishes this pair
             rgb, thermal = big_frame if big_now else frames[count % len(frames)]
             probe.publish_pair(rgb, thermal, stamp, with_thermal=not in_dropout)
@@ -323,13 +350,15 @@ def main() -> int:
                                 "jumps": sum(e["kind"] == "stamp jump" for e in faults.events),
                                 "stages": {name: float(status.get(key, "nan")) for name, key in STAGES.items()},
                                 "lag": 1000 * float(np.median(lags)) if lags else float("nan"),
-                                "cpu": cpu.interval(), "heap trims": int(status.get("heap trims", 0))})
+                                "cpu": cpu.interval(), "heap trims": int(status.get("heap trims", 0)),
+                                "reference": float(np.median(references)) if references else float("nan")})
                 last = minutes[-1]
                 print(f"minute {len(minutes)}: processed {last['processed']}, p50 {1000 * last['p50']:.0f} ms, p95 "
                       f"{1000 * last['p95']:.0f} ms, models {last['stages']['models']:.0f} ms, RSS floor "
                       f"{last['rss floor']:.0f} MB", flush=True)  # progress, for the hour-long run
                 lags.clear()
                 rss.clear()
+                references.clear()
                 counters_before = dict(values)
                 minute_start, minute_sent, degraded_seen = time.monotonic(), 0, False
                 probe.sent = {k: v for k, v in probe.sent.items() if v > time.monotonic() - 30}
@@ -358,12 +387,13 @@ def main() -> int:
                  for i, m in enumerate(minutes)])
     print("\nwhere the time goes, per minute (the node's stage medians over its last 200 frames, ms; the "
           "probe's publishing lag behind its schedule, ms; CPU used, cores: the node, the probe, the rest of "
-          "the machine, steal)")
+          "the machine, steal; the machine's speed: a fixed computation's median time in the probe, ms)")
     print_table(["minute", *STAGES, "heap trims", "probe lag",
-                 *(f"CPU {name}" for name in ("node", "probe", "other", "steal"))],
+                 *(f"CPU {name}" for name in ("node", "probe", "other", "steal")), "reference (ms)"],
                 [[i + 1, *(f"{own_stage(m, name):.1f}" for name in STAGES),
                   m["heap trims"] - (minutes[i - 1]["heap trims"] if i else 0), f"{m['lag']:.1f}",
-                  *(f"{value:.2f}" for value in m["cpu"].values())] for i, m in enumerate(minutes)])
+                  *(f"{value:.2f}" for value in m["cpu"].values()), f"{m['reference']:.1f}"]
+                 for i, m in enumerate(minutes)])
     rows, missed = recovery_table(faults, latencies, diagnostics, final, args.max_recovery)
     print(f"\nfault recovery (time from the fault's end to the node answering again, s; limit {args.max_recovery:g} s)")
     print_table(["fault", "injected", "recovered", "median (s)", "worst (s)", "evidence"], rows)
@@ -373,16 +403,20 @@ def main() -> int:
     if len(minutes) < 3:
         print("soak: too short for a trend (3 minutes at least)")
         return 1
-    growth = minutes[-1]["rss floor"] - minutes[0]["rss floor"]
+    growth, compared = memory_growth([m["rss floor"] for m in minutes])
+    models = np.array([m["stages"]["models"] for m in minutes])
+    reference = np.array([m["reference"] for m in minutes])
+    print(f"machine: the reference computation took {reference.min():.1f}-{reference.max():.1f} ms a minute; the "
+          f"models' per-minute time follows it with r = {np.corrcoef(models, reference)[0, 1]:.2f}")
     trends = {name: trend([m[name] for m in minutes]) for name in ("p50", "p95")}
     stage_trends = {name: trend([own_stage(m, name) for m in minutes]) for name in STAGES}
     print("trends, % of the first minute per hour (+- standard error): "
           + ", ".join(f"{name} {slope:+.0f} +- {error:.0f}" for name, (slope, error) in
                       {**trends, **stage_trends}.items()))
-    missed += [f"RSS growth {growth:.0f} MB > 50 (the floor each minute returns to)"] if growth > 50 else []
+    missed += [f"RSS growth {growth:.0f} MB > 50 ({compared})"] if growth > 50 else []
     missed += [f"{name} trend {slope:+.0f} +- {error:.0f} %/h beyond {args.max_trend:g}"
                for name, (slope, error) in trends.items() if slope - 2 * error > args.max_trend]
-    print(f"soak: RSS growth {growth:+.0f} MB (minute floors), latency trends p50 {trends['p50'][0]:+.0f} %/h, p95 "
+    print(f"soak: RSS growth {growth:+.0f} MB ({compared}), latency trends p50 {trends['p50'][0]:+.0f} %/h, p95 "
           f"{trends['p95'][0]:+.0f} %/h, faults recovered: " + (f"MISSED {'; '.join(missed)}" if missed else "met"))
     return 1 if missed else 0
 
