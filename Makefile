@@ -44,7 +44,7 @@ soak: setup
 # An hour of the same, plus one model error and one lifecycle deactivate/activate every 10 minutes
 # (the lifecycle node, benchmarks/soak_target.py); latency trends within 5 %/h. Not in CI: its length.
 soak-long: setup
-	$(PY) benchmarks/soak_node.py --minutes 60 --max-trend 5 --model-error-every 10 --lifecycle-every 10
+	$(PY) benchmarks/soak_node.py --minutes 60 --max-trend 5 --model-error-every 10 --lifecycle-every 10 --control-minutes 2
 
 demo: setup
 	@$(PY) demo/run_demo.py

@@ -227,6 +227,37 @@ def recovery_table(faults: Faults, latencies: list[tuple[float, float]], diagnos
     return rows, missed
 
 
+def fresh_node_control(make_node, probe, frames, minutes: float, rate: float) -> list[dict]:
+    """The control for an aged node: a fresh node process on the same machine, right after, under
+    the same 30 Hz pairs (no faults) for `minutes`; per minute its model median from /diagnostics
+    and the machine's reference time. Models as slow in a fresh process as in the aged one mean
+    the machine slowed, not the node."""
+    node = make_node()
+    rows: list[dict] = []
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=300)
+        probe.diagnostics.clear()
+        count, start = 0, time.monotonic()
+        references: list[float] = []
+        while len(rows) < minutes:
+            rgb, thermal = frames[count % len(frames)]
+            probe.publish_pair(rgb, thermal)
+            if count % int(10 * rate) == 5:
+                references.append(reference_ms())
+            count += 1
+            target = start + count / rate
+            while time.monotonic() < target:
+                probe.executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
+            if time.monotonic() - start >= 60 * (len(rows) + 1):
+                rows.append({"models": float(probe.status().get("model median (ms)", "nan")),
+                             "reference": float(np.median(references)) if references else float("nan")})
+                references.clear()
+        stop_text(node, timeout=30)
+    finally:
+        node.kill()
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -239,6 +270,8 @@ def main() -> int:
     parser.add_argument("--lifecycle-every", type=int, default=0,
                         help="deactivate and re-activate the node every N minutes (0: never; the lifecycle node)")
     parser.add_argument("--max-recovery", type=float, default=10.0, help="s within which every fault must be recovered")
+    parser.add_argument("--control-minutes", type=float, default=0,
+                        help="then run a fresh node for N minutes as the control for the aged one (0: none)")
     args = parser.parse_args()
     lease = DomainLease()
     os.environ.update(ros_environment(lease.domain_id))
@@ -251,8 +284,12 @@ def main() -> int:
 
     node_args = node_arguments(args.size, "-p", "diagnostics_period:=1.0", "-p", "thermal.timeout:=1.0")
     managed = bool(args.model_error_every or args.lifecycle_every)
-    node = (NodeProcess("soak_target", ros_args=node_args, cwd=Path(__file__).parent) if managed
-            else NodeProcess("rgbt_perception.node", ros_args=node_args))
+
+    def make_node() -> NodeProcess:
+        return (NodeProcess("soak_target", ros_args=node_args, cwd=Path(__file__).parent) if managed
+                else NodeProcess("rgbt_perception.node", ros_args=node_args))
+
+    node = make_node()
     rclpy.init(domain_id=lease.domain_id)
     probe = CameraProbe("soak_probe")
     executor, latencies = probe.executor, probe.latencies
@@ -378,6 +415,8 @@ def main() -> int:
         if probe.diagnostics:
             final = {kv.key: kv.value for kv in probe.diagnostics[-1].status[0].values}
         stopped = stop_text(node, timeout=30)
+        control = fresh_node_control(make_node, probe, frames, args.control_minutes, args.rate) \
+            if args.control_minutes else []
     finally:
         tear_down(node, probe, lease)
     faults_text = "thermal dropout, 40 bad messages, stamp jump, 2 s of 4K pairs"
@@ -415,6 +454,13 @@ def main() -> int:
     reference = np.array([m["reference"] for m in minutes])
     print(f"machine: the reference computation took {reference.min():.1f}-{reference.max():.1f} ms a minute; the "
           f"models' per-minute time follows it with r = {np.corrcoef(models, reference)[0, 1]:.2f}")
+    if control:
+        tail = minutes[-len(control):]
+        aged, fresh = (float(np.median([m[k] for m in rows])) for rows, k in ((tail, "models"), (control, "models")))
+        aged_ref, fresh_ref = (float(np.median([m["reference"] for m in rows])) for rows in (tail, control))
+        print(f"control: models {aged:.0f} ms in the aged node (its last {len(control)} minutes, reference "
+              f"{aged_ref:.1f} ms), {fresh:.0f} ms in a fresh node right after (reference {fresh_ref:.1f} ms): "
+              f"the aged node is {100 * (aged / fresh - 1):+.0f} % slower than a fresh one")
     trends = {name: trend([m[name] for m in minutes]) for name in ("p50", "p95")}
     stage_trends = {name: trend([own_stage(m, name) for m in minutes]) for name in STAGES}
     print("trends, % of the first minute per hour (+- standard error): "
