@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import sys
 import threading
+from functools import partial
 
-import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from std_srvs.srv import Trigger
 
-from rgbt_perception.lifecycle_node import RGBTPerceptionLifecycleNode
+from rgbt_perception.lifecycle_node import RGBTPerceptionLifecycleNode, make_autostarted_node
 from rgbt_perception.node import main
-from rgbt_perception.process import StartInterrupted
 
 
 class InjectedModelFault(RuntimeError):
@@ -50,18 +49,5 @@ class FaultInjectableNode(RGBTPerceptionLifecycleNode):
             raise InjectedModelFault("injected model fault (soak): SAMSOD forward pass failed")
 
 
-def make_node() -> FaultInjectableNode:
-    """Configured and activated, as `rgbt_perception_lifecycle` starts by default."""
-    node = FaultInjectableNode()
-    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-        interrupted = not rclpy.ok()
-        node.destroy_node()
-        if interrupted:
-            raise StartInterrupted
-        raise ValueError("configure failed (see the error above)")
-    node.trigger_activate()
-    return node
-
-
 if __name__ == "__main__":
-    sys.exit(main(make_node=make_node))
+    sys.exit(main(make_node=partial(make_autostarted_node, FaultInjectableNode)))

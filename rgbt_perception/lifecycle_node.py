@@ -56,9 +56,10 @@ class RGBTPerceptionLifecycleNode(PerceptionNodeBase, LifecycleNode):
         return TransitionCallbackReturn.SUCCESS if self._stop() else TransitionCallbackReturn.ERROR
 
 
-def make_autostarted_node() -> RGBTPerceptionLifecycleNode:
+def make_autostarted_node(node_class: type[RGBTPerceptionLifecycleNode] = RGBTPerceptionLifecycleNode
+                          ) -> RGBTPerceptionLifecycleNode:
     """Configured and activated unless --no-autostart; a failed configure fails the start."""
-    node = RGBTPerceptionLifecycleNode()
+    node = node_class()
     if "--no-autostart" not in sys.argv:
         if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
             interrupted = not rclpy.ok()  # a signal during configure fails its rcl calls
