@@ -456,11 +456,12 @@ def main() -> int:
           f"models' per-minute time follows it with r = {np.corrcoef(models, reference)[0, 1]:.2f}")
     if control:
         tail = minutes[-len(control):]
-        aged, fresh = (float(np.median([m[k] for m in rows])) for rows, k in ((tail, "models"), (control, "models")))
+        aged = float(np.median([m["stages"]["models"] for m in tail]))
+        fresh = float(np.median([m["models"] for m in control]))
         aged_ref, fresh_ref = (float(np.median([m["reference"] for m in rows])) for rows in (tail, control))
         print(f"control: models {aged:.0f} ms in the aged node (its last {len(control)} minutes, reference "
               f"{aged_ref:.1f} ms), {fresh:.0f} ms in a fresh node right after (reference {fresh_ref:.1f} ms): "
-              f"the aged node is {100 * (aged / fresh - 1):+.0f} % slower than a fresh one")
+              f"aged against fresh {100 * (aged / fresh - 1):+.0f} %")
     trends = {name: trend([m[name] for m in minutes]) for name in ("p50", "p95")}
     stage_trends = {name: trend([own_stage(m, name) for m in minutes]) for name in STAGES}
     print("trends, % of the first minute per hour (+- standard error): "
