@@ -172,7 +172,7 @@ def test_a_signal_while_the_node_is_built_is_a_clean_stop():
     assert not [t for t in threading.enumerate() if t.name == "rgbt_inference" and t.is_alive()]
 
 
-def test_a_signal_while_the_lifecycle_node_configures_itself_is_a_clean_stop(monkeypatch):
+def test_a_signal_while_the_lifecycle_node_configures_itself_is_a_clean_stop():
     from rgbt_perception import lifecycle_node
     from rgbt_perception.node import main
 
@@ -184,8 +184,7 @@ def test_a_signal_while_the_lifecycle_node_configures_itself_is_a_clean_stop(mon
             terminate_self()
             return super().on_configure(state)
 
-    monkeypatch.setattr(lifecycle_node, "RGBTPerceptionLifecycleNode", SignalledWhileConfiguring)
-    assert main_exit_code(main, lifecycle_node.make_autostarted_node) == 0
+    assert main_exit_code(main, lambda: lifecycle_node.make_autostarted_node(SignalledWhileConfiguring)) == 0
     assert not [t for t in threading.enumerate() if t.name == "rgbt_inference" and t.is_alive()]
 
 
