@@ -172,7 +172,7 @@ class Faults:
         return event
 
 
-def recovery_table(faults: Faults, latencies: list[tuple[float, float]], diagnostics: list[tuple[float, dict]],
+def recovery_table(faults: Faults, latencies: list[tuple[float, float]], diagnostics: list[tuple[float, bool]],
                    final: dict, limit: float) -> tuple[list[list], list[str]]:
     """Per kind of fault: how many, how many recovered within `limit` s, median and worst time to
     recover, and what shows it. Recovered: a saliency answer came for a pair published after the
@@ -186,8 +186,7 @@ def recovery_table(faults: Faults, latencies: list[tuple[float, float]], diagnos
         return float(later.min()) if later.size else float("inf")
 
     def full_mode_after(t: float) -> float:
-        return next((arrival for arrival, values in diagnostics
-                     if arrival >= t and values.get("degraded") == "False"), float("inf"))
+        return next((arrival for arrival, degraded in diagnostics if arrival >= t and not degraded), float("inf"))
 
     rows, missed = [], []
     for kind in dict.fromkeys(event["kind"] for event in faults.events):
@@ -237,6 +236,7 @@ def fresh_node_control(make_node, probe, frames, minutes: float, rate: float) ->
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
         probe.diagnostics.clear()
+        probe.diagnostic_arrivals.clear()
         count, start = 0, time.monotonic()
         references: list[float] = []
         while len(rows) < minutes:
@@ -303,7 +303,7 @@ def main() -> int:
     malformed = bad_messages(40)
     minutes: list[dict] = []
     faults = Faults()
-    diagnostics: list[tuple[float, dict]] = []  # (arrival, values) of every /diagnostics message
+    diagnostics: list[tuple[float, bool]] = []  # (arrival, degraded) of every /diagnostics report
     stopped, final = "not stopped", {}
     try:
         node.wait_for_log("rgbt_perception ready", timeout=300)
@@ -370,10 +370,11 @@ def main() -> int:
                     print(f"soak: the {name} service call failed: {future.result()}", flush=True)
                 if name == "activate":  # recovery counts from the activation's answer
                     next(e for e in reversed(faults.events) if e["kind"].startswith("lifecycle"))["end"] = now
-            for arrival, msg in zip(probe.diagnostic_arrivals[seen:], probe.diagnostics[seen:]):
-                degraded = next((kv.value for kv in msg.status[0].values if kv.key == "degraded"), "")
-                diagnostics.append((arrival, {"degraded": degraded}))  # each report's flag, by arrival
-            seen, status = len(probe.diagnostics), probe.status()
+            if len(probe.diagnostics) > seen:  # new reports: each one's flag by arrival, the newest in full
+                diagnostics += [(arrival, any(kv.key == "degraded" and kv.value == "True"
+                                              for kv in msg.status[0].values))
+                                for arrival, msg in zip(probe.diagnostic_arrivals[seen:], probe.diagnostics[seen:])]
+                seen, status = len(probe.diagnostics), probe.status()
             if status.get("message", "").startswith("DEGRADED"):
                 degraded_seen = True
                 if faults.events and faults.events[-1]["kind"] == "thermal dropout":
@@ -412,8 +413,7 @@ def main() -> int:
         settle = time.monotonic() + 3
         while time.monotonic() < settle:
             executor.spin_once(timeout_sec=0.1)
-        if probe.diagnostics:
-            final = {kv.key: kv.value for kv in probe.diagnostics[-1].status[0].values}
+        final = probe.status()
         stopped = stop_text(node, timeout=30)
         control = fresh_node_control(make_node, probe, frames, args.control_minutes, args.rate) \
             if args.control_minutes else []
