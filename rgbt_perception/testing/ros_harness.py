@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,13 +66,17 @@ class NodeProcess:
     """A ROS node started as `python -m MODULE --ros-args ...` in its own process.
 
     Output goes to a log file so that a failing test can show it; `stop()` sends SIGINT (or
-    another signal) and fails when the node does not exit cleanly in time.
+    another signal) and fails when the node does not exit cleanly in time. Without a `log_dir`
+    the log lives in a temporary folder that is removed once the process has ended; `log()`
+    still returns its text afterwards.
     """
 
     def __init__(self, module: str, ros_args: Sequence[str] = (), args: Sequence[str] = (),
                  env: dict[str, str] | None = None, log_dir: Path | None = None, cwd: Path | None = None) -> None:
         self.module = module
-        log_dir = log_dir or Path(tempfile.mkdtemp(prefix="rgbt_node_"))
+        self._own_log_dir = None if log_dir else Path(tempfile.mkdtemp(prefix="rgbt_node_"))
+        log_dir = log_dir or self._own_log_dir
+        self._final_log: str | None = None
         self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}.log"
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -83,9 +88,19 @@ class NodeProcess:
                                         env=full_env, cwd=cwd or REPO_ROOT)
 
     def log(self) -> str:
+        if self._final_log is not None:
+            return self._final_log
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def _close_log(self) -> None:
+        """Close the log file; a temporary log folder of our own is read into memory and removed."""
+        if not self._log.closed:
+            self._log.close()
+        if self._own_log_dir is not None and self._final_log is None:
+            self._final_log = self.log_path.read_text(errors="replace")
+            shutil.rmtree(self._own_log_dir, ignore_errors=True)
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -105,8 +120,8 @@ class NodeProcess:
     def stop(self, sig: int = signal.SIGINT, timeout: float = 5.0) -> float:
         """Send `sig`, wait for a clean exit (code 0) and return how long it took."""
         if not self.running():
+            self._close_log()
             output = self.log()
-            self._log.close()
             raise AssertionError(f"{self.module} had already exited with {self.process.returncode}:"
                                  f"\n{output}")
         start = time.monotonic()
@@ -116,11 +131,11 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            self._log.close()
+            self._close_log()
             raise AssertionError(f"{self.module} ignored {signal.Signals(sig).name} for {timeout} s:"
                                  f"\n{self.log()}") from None
         elapsed = time.monotonic() - start
-        self._log.close()
+        self._close_log()
         if code != 0:
             raise AssertionError(f"{self.module} exited with {code} after {signal.Signals(sig).name}:"
                                  f"\n{self.log()}")
@@ -130,8 +145,7 @@ class NodeProcess:
         if self.running():
             self.process.kill()
             self.process.wait()
-        if not self._log.closed:
-            self._log.close()
+        self._close_log()
 
 
 @contextmanager
