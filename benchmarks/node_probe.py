@@ -12,12 +12,20 @@ from rgbt_perception.testing.ros_harness import REPO_ROOT
 CONFIGS = REPO_ROOT / "rgbt_models/rgbt_models/configs"
 
 
-def node_arguments(size: str, *extra: str) -> list[str]:
-    """--ros-args for a node with random-weight SARTM + SAMSOD of `size` at 640x512 input."""
+def node_overrides(size: str) -> dict:
+    """The parameters, over config/rgbt.yaml, of a node with random-weight SARTM + SAMSOD of `size`
+    at 640x512 model input."""
     sartm = CONFIGS / "sartm" / ("test.yaml" if size == "test" else f"{size}_mfnet.yaml")
-    return ["--params-file", str(REPO_ROOT / "config/rgbt.yaml"), "-p", "allow_untrained:=true",
-            "-p", f"sartm.config:={sartm}", "-p", f"samsod.config:={CONFIGS / 'samsod' / (size + '.yaml')}",
-            "-p", "model_height:=512", "-p", "model_width:=640", *extra]
+    return {"allow_untrained": True, "sartm.config": str(sartm),
+            "samsod.config": str(CONFIGS / "samsod" / f"{size}.yaml"), "model_height": 512, "model_width": 640}
+
+
+def node_arguments(size: str, *extra: str) -> list[str]:
+    """--ros-args for the node of node_overrides(size)."""
+    overrides = [f"{name}:={str(value).lower() if isinstance(value, bool) else value}"
+                 for name, value in node_overrides(size).items()]
+    return ["--params-file", str(REPO_ROOT / "config/rgbt.yaml"),
+            *(arg for override in overrides for arg in ("-p", override)), *extra]
 
 
 class CameraProbe:

@@ -39,9 +39,11 @@ def run_single_threaded(node) -> int:
     from rclpy.executors import SingleThreadedExecutor
 
     executor = SingleThreadedExecutor()
-    executor.add_node(node)
     try:
+        executor.add_node(node)
         spin_until_shutdown(executor)
+    except KeyboardInterrupt:  # a SIGINT before the spin began (after the node said it was ready)
+        pass
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

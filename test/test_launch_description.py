@@ -156,6 +156,26 @@ def test_a_signal_between_ok_and_the_wait_set_is_a_clean_shutdown_and_other_erro
         rclpy.shutdown(context=live)
 
 
+def test_a_signal_before_the_spin_begins_is_a_clean_exit(monkeypatch):
+    """The helper nodes log 'ready' before run_single_threaded adds them to the executor; a SIGINT
+    there (rclpy raises KeyboardInterrupt until the spin has begun) exits 0 with rclpy shut down
+    (seen once in CI: the talker exited -2 with a traceback)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from rgbt_perception.ros_compat import run_single_threaded
+
+    def interrupted(self, node):
+        raise KeyboardInterrupt
+
+    rclpy.init()
+    node = Node("signalled_before_spin")
+    monkeypatch.setattr(SingleThreadedExecutor, "add_node", interrupted)
+    assert run_single_threaded(node) == 0
+    assert not rclpy.ok()
+
+
 def test_topic_names_resolve_with_and_without_nodes_resolve_topic_name(rclpy_context):
     from rclpy.node import Node
 
