@@ -22,6 +22,7 @@ if [[ -f $stamp && "$(cat "$stamp")" == "$stamp_value" ]]; then
 fi
 
 start=$(date +%s)
+say() { echo "setup: [$(( $(date +%s) - start )) s] $*"; }  # each phase with the time it started at
 quiet() { grep -v "is ignored: it is neither a file nor a directory" || true; }
 # --no-compile, then one parallel compileall at the end: pip compiles every file one after the
 # other (most of a minute here); and bytecode must exist before the tests, because an environment
@@ -30,7 +31,7 @@ pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@" 2>&1 | quiet;
 pip_install() { pip install --no-compile "$@"; }
 
 [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
-echo "setup: torch ($TORCH_SPEC)"
+say "torch ($TORCH_SPEC)"
 if [[ -n $TORCH_INDEX_URL ]]; then
   pip_install -q "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
 else
@@ -40,7 +41,7 @@ fi
 constraints=$VENV/torch-constraints.txt
 "$VENV/bin/python" -c "from importlib.metadata import version; print('torch==' + version('torch').split('+')[0])" > "$constraints"
 
-echo "setup: ROS 2 wheels, model dependencies, dev tools (versions: requirements/constraints.txt)"
+say "ROS 2 wheels, model dependencies, dev tools (versions: requirements/constraints.txt)"
 pip_install -q -c "$constraints" -c requirements/constraints.txt \
   -r requirements/ros.txt -r requirements/training.txt -r requirements/dev.txt
 # The text-encoder weights (SARTM's CMKD teacher) must be the ones the lock recorded.
@@ -50,10 +51,10 @@ pip_install -q -c "$constraints" -c requirements/constraints.txt \
 
 # sam2 declares torchvision and a newer torch; its model-building code needs neither, so it is
 # installed without dependencies (its real ones are in requirements/runtime.txt).
-echo "setup: $SAM2_SPEC (no dependencies, no CUDA extension)"
+say "$SAM2_SPEC (no dependencies, no CUDA extension)"
 SAM2_BUILD_CUDA=0 pip_install -q --no-build-isolation --no-deps -c "$constraints" "$SAM2_SPEC"
 
-echo "setup: building rgbt_msgs into the venv"
+say "building rgbt_msgs into the venv"
 build=$VENV/.build/rgbt_msgs
 rm -rf "$build" && mkdir -p "$VENV/.build"
 AMENT_PREFIX_PATH=$VENV cmake -S rgbt_msgs -B "$build" -DCMAKE_PREFIX_PATH="$VENV" \
@@ -61,13 +62,15 @@ AMENT_PREFIX_PATH=$VENV cmake -S rgbt_msgs -B "$build" -DCMAKE_PREFIX_PATH="$VEN
   > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
 { cmake --build "$build" -j2 && cmake --install "$build"; } >> "$build.log" 2>&1 || { tail -50 "$build.log"; exit 1; }
 
-echo "setup: rgbt_models and rgbt_perception (editable)"
+say "rgbt_models and rgbt_perception (editable)"
 # compat mode puts the package folders on sys.path, so that the rgbt_models/ folder at the
 # repository root cannot shadow the real package as a namespace package when run from there.
 pip_install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e rgbt_models -e .
 
+say "bytecode for the venv (compileall)"
 "$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
   > /dev/null 2>&1 || true  # a file that does not compile (a template, a test fixture) is not ours to fix
+say "import check"
 "$VENV/bin/python" -c "import rclpy, rgbt_msgs.msg, sam2.build_sam, rgbt_models, rgbt_perception" \
   || { echo "setup: import check failed"; exit 1; }
 echo "$stamp_value" > "$stamp"
