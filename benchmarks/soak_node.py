@@ -533,9 +533,9 @@ def main() -> int:
     sampled = sorted(i for i in machine.results if i < len(minutes))
     if len(sampled) >= 3:
         fresh = [machine.results[i] for i in sampled]
-        relative = {name: trend([minutes[i][key] / machine.results[i] for i in sampled], sampled)
-                    for name, key in (("p50", "p50"), ("p95", "p95"))}
-        relative["models"] = trend([minutes[i]["stages"]["models"] / machine.results[i] for i in sampled], sampled)
+        figures = {"p50": lambda m: m["p50"], "p95": lambda m: m["p95"], "models": lambda m: m["stages"]["models"]}
+        relative = {name: trend([figure(minutes[i]) / machine.results[i] for i in sampled], sampled)
+                    for name, figure in figures.items()}
         machine_trend = trend(fresh, sampled)
         print(f"machine: the node's models in a fresh process (soak_reference.py, {len(sampled)} times): "
               f"{min(fresh):.0f}-{max(fresh):.0f} ms, trend {machine_trend[0]:+.0f} +- {machine_trend[1]:.0f} %/h")

@@ -18,6 +18,8 @@ from collections import deque
 
 import numpy as np
 
+from rgbt_perception.pipeline import model_seconds
+
 COUNTS = ("rgb", "thermal", "pairs", "processed", "skipped", "bad", "model_errors", "non_finite_outputs",
           "thermal_frozen")
 STAGES = ("stamp age at pairing", "hand-off to worker", "decode", "pipeline outside models", "publish")
@@ -58,7 +60,7 @@ class FrameStats:
         """One processed frame: monotonic times of its hand-over, pick-up by the worker, end of
         inference and end of publishing, and the pipeline's own stage timings."""
         total = timings.get("total", 0.0)
-        model = timings.get("sartm", 0.0) + timings.get("samsod", 0.0)
+        model = model_seconds(timings)
         with self.lock:
             self.counts["processed"] += 1
             self.inference.append(total)

@@ -79,6 +79,13 @@ class PipelineResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
+def model_seconds(timings: dict[str, float]) -> float:
+    """The models' part of a frame's `PipelineResult.timings`: SARTM's and SAMSOD's stages (the
+    forward passes and their outputs at the output size). The node's "model median" and the
+    soak's fresh-process reference both use it, so that they measure the same thing."""
+    return timings.get("sartm", 0.0) + timings.get("samsod", 0.0)
+
+
 class FrameRejected(ValueError):
     """A pair the pipeline refuses (e.g. different sizes with size_mismatch: reject)."""
 
