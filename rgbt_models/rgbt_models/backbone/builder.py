@@ -20,6 +20,7 @@ from torch import nn
 _SAM2_STEMS = {"tiny": "hiera_t", "small": "hiera_s", "base_plus": "hiera_b+", "large": "hiera_l"}
 BACKBONE_NAMES = (*_SAM2_STEMS, "test", "demo")
 SAM2_VERSIONS = ("2", "2.1")
+THERMAL_INPUTS = ("imagenet", "unit")
 
 
 @dataclass
@@ -31,12 +32,16 @@ class BackboneConfig:
     version: "2" or "2.1" (selects sam2's config folder; the checkpoint must match it).
     checkpoint: path to an official `{'model': state_dict}` file, or None for random weights.
     image_size: the square training size; inference accepts any multiple of 32 (16 for test).
+    thermal_input: "imagenet" (thermal normalised with ImageNet's mean and std, like RGB: our
+    models) or "unit" (thermal enters in [0, 1], as the SAMSOD and SARTM authors' evaluations feed
+    it: ToTensor only; their released weights expect it).
     """
 
     name: str = "tiny"
     version: str = "2.1"
     checkpoint: str | None = None
     image_size: int = 512
+    thermal_input: str = "imagenet"
 
     def __post_init__(self) -> None:
         if self.name not in BACKBONE_NAMES:
@@ -47,6 +52,8 @@ class BackboneConfig:
         if int(self.image_size) <= 0 or int(self.image_size) % 32:
             raise ValueError(f"backbone.image_size must be a positive multiple of 32, got {self.image_size}")
         self.image_size = int(self.image_size)
+        if self.thermal_input not in THERMAL_INPUTS:
+            raise ValueError(f"backbone.thermal_input must be one of {THERMAL_INPUTS}, got {self.thermal_input!r}")
 
     @classmethod
     def from_dict(cls, values: dict | None) -> BackboneConfig:

@@ -16,13 +16,14 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def to_model_input(images: torch.Tensor) -> torch.Tensor:
+def to_model_input(images: torch.Tensor, imagenet: bool = True) -> torch.Tensor:
     """Normalise a batch of images for SAM 2.
 
     Accepts (N, C, H, W) with C = 3 (RGB) or 1 (thermal, repeated to 3 channels), either
     uint8 in 0..255 or floating point in [0, 1] (thermal already normalised to [0, 1], e.g.
     by rgbt_models.data's thermal normalisation for 16-bit radiometric images). Returns
-    ImageNet-normalised float32, as SAM 2 was trained on.
+    ImageNet-normalised float32, as SAM 2 was trained on (imagenet=False: three channels in
+    [0, 1], how the SAMSOD and SARTM authors feed thermal).
     """
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images of shape (N, 1|3, H, W), got {tuple(images.shape)}")
@@ -32,6 +33,8 @@ def to_model_input(images: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"expected uint8 or floating point images, got {images.dtype}")
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
+    if not imagenet:
+        return images.float()
     mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (images - mean) / std
@@ -101,7 +104,8 @@ class SAM2Backbone(nn.Module):
         present = tuple(s for s, images in enumerate(streams) if images is not None)
         if not present:
             raise ValueError("at least one input stream is required")
-        batch = torch.cat([to_model_input(streams[s]) for s in present], dim=0)
+        unit = {1} if self.config.thermal_input == "unit" else set()  # stream 1 is thermal
+        batch = torch.cat([to_model_input(streams[s], imagenet=s not in unit) for s in present], dim=0)
         height, width = batch.shape[-2:]
         if height % self.input_multiple or width % self.input_multiple:
             raise ValueError(f"input size {height}x{width} must be a multiple of {self.input_multiple}")
@@ -115,25 +119,33 @@ class SAM2Backbone(nn.Module):
         return features[:-scalp] if scalp > 0 else features
 
     def decode(self, fpn: Sequence[torch.Tensor], mask_decoder: nn.Module | None = None,
-               high_res: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+               high_res: Sequence[torch.Tensor] | None = None, *, no_mem_embed: bool = True,
+               dense_prompt: bool = True, not_a_point_tokens: int = 0,
+               object_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """SAM 2's mask decoder without prompts, as SAM 2's image predictor runs it.
 
-        Returns the logits of every mask token, (N, num_mask_tokens, H/4, W/4). `mask_decoder`
-        defaults to SAM 2's own (SARTM passes its per-class decoder); `high_res` replaces the
-        decoder's conv_s0/conv_s1 projections of fpn[0], fpn[1] (SARTM passes fused FFP, IFP).
+        Returns the logits of every mask token, (N, num_mask_tokens, H/4, W/4), and with
+        `object_scores` the object-score logits (N, 1) too. `mask_decoder` defaults to SAM 2's
+        own (SARTM passes its per-class decoder); `high_res` replaces the decoder's conv_s0/conv_s1
+        projections of fpn[0], fpn[1] (SARTM passes fused FFP, IFP). The keyword options give the
+        authors' released models their exact computation: SARTM's SAM2Base._forward_sam_heads
+        adds no `no_mem_embed` and prompts with two "not a point" tokens; SAMSOD's vendored
+        decoder leaves the dense (no-mask) embedding out.
         """
         decoder = mask_decoder or self.sam_mask_decoder
-        image_embed = fpn[-1] + self.no_mem_embed.view(1, -1, 1, 1)
+        image_embed = fpn[-1] + self.no_mem_embed.view(1, -1, 1, 1) if no_mem_embed else fpn[-1]
         if high_res is None and decoder.use_high_res_features:
             high_res = [decoder.conv_s0(fpn[0]), decoder.conv_s1(fpn[1])]
         n, _, h, w = image_embed.shape
-        image_pe = self.sam_prompt_encoder.pe_layer((h, w)).unsqueeze(0)
-        sparse = image_embed.new_zeros(n, 0, self.hidden_dim)
-        dense = self.sam_prompt_encoder.no_mask_embed.weight.view(1, -1, 1, 1).expand(n, -1, h, w)
-        masks, _, _, _ = decoder.predict_masks(
+        prompts = self.sam_prompt_encoder
+        image_pe = prompts.pe_layer((h, w)).unsqueeze(0)
+        sparse = prompts.not_a_point_embed.weight.view(1, 1, -1).expand(n, not_a_point_tokens, -1)
+        dense = (prompts.no_mask_embed.weight.view(1, -1, 1, 1).expand(n, -1, h, w) if dense_prompt
+                 else image_embed.new_zeros(1, 1, 1, 1))
+        masks, _, _, scores = decoder.predict_masks(
             image_embeddings=image_embed, image_pe=image_pe, sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense, repeat_image=False, high_res_features=high_res)
-        return masks
+        return (masks, scores) if object_scores else masks
 
 
 def freeze_unused_decoder_parts(decoder: nn.Module, used_mask_tokens: int) -> list[str]:

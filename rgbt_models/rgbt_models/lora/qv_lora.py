@@ -43,16 +43,19 @@ class QVLoRA(nn.Module):
 
 
 class StreamLoRAQKV(nn.Module):
-    """A frozen qkv Linear plus each stream's QVLoRA on that stream's rows."""
+    """A frozen qkv Linear plus each stream's QVLoRA on that stream's rows (or, shared, one
+    QVLoRA on every row: the SARTM authors' code, whose LoRA serves both modalities)."""
 
-    def __init__(self, qkv: nn.Linear, router: StreamRouter, rank: int = 16, alpha: float | None = None) -> None:
+    def __init__(self, qkv: nn.Linear, router: StreamRouter, rank: int = 16, alpha: float | None = None,
+                 shared: bool = False) -> None:
         super().__init__()
         if qkv.out_features % 3:
             raise ValueError(f"qkv output width {qkv.out_features} is not 3·dim_out")
         self.qkv = qkv
         dim_out = qkv.out_features // 3
-        self.lora = PerStream([QVLoRA(qkv.in_features, dim_out, rank, alpha) for _ in range(router.num_streams)],
-                              router)
+        self.lora = (QVLoRA(qkv.in_features, dim_out, rank, alpha) if shared else
+                     PerStream([QVLoRA(qkv.in_features, dim_out, rank, alpha) for _ in range(router.num_streams)],
+                               router))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Add each stream's ΔQ and ΔV into its rows' q and v slices in place: no full-width
@@ -60,8 +63,12 @@ class StreamLoRAQKV(nn.Module):
         out = self.qkv(x)
         if torch.onnx.is_in_onnx_export():  # in-place updates of views do not trace faithfully
             return out + self.lora(x)
-        active = self.lora.router.active
         dim_out = self.qkv.out_features // 3
+        if isinstance(self.lora, QVLoRA):
+            out[..., :dim_out] += self.lora.delta_q(x)
+            out[..., 2 * dim_out:] += self.lora.delta_v(x)
+            return out
+        active = self.lora.router.active
         rows = x.shape[0] // len(active)
         for position, stream in enumerate(active):
             rows_in, rows_out = x.narrow(0, position * rows, rows), out.narrow(0, position * rows, rows)
@@ -72,11 +79,11 @@ class StreamLoRAQKV(nn.Module):
 
 
 def add_qv_lora(blocks: nn.ModuleList, router: StreamRouter, rank: int = 16,
-                alpha: float | None = None) -> list[StreamLoRAQKV]:
+                alpha: float | None = None, shared: bool = False) -> list[StreamLoRAQKV]:
     """Wrap attn.qkv of every Hiera block (after loading pre-trained weights)."""
     wrapped = []
     for block in blocks:
         attn = block.attn
-        attn.qkv = StreamLoRAQKV(attn.qkv, router, rank, alpha)
+        attn.qkv = StreamLoRAQKV(attn.qkv, router, rank, alpha, shared)
         wrapped.append(attn.qkv)
     return wrapped

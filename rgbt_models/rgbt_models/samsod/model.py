@@ -47,6 +47,9 @@ class SAMSODConfig(ModelConfigFile):
     domain_adapter: int = 0
     # Also one on each shallower encoder level (rgbt-adapt's adapter_levels: all), same width.
     domain_adapter_all_levels: bool = False
+    # SAM 2's dense (no-mask) prompt embedding added to the image embedding in the decoder, as SAM 2
+    # does. The authors' vendored decoder leaves it out: False in models imported from their weights.
+    decoder_dense_prompt: bool = True
 
     @classmethod
     def from_dict(cls, values: dict) -> SAMSODConfig:
@@ -60,7 +63,8 @@ class SAMSODConfig(ModelConfigFile):
     def to_dict(self) -> dict:
         return {"backbone": self.backbone.to_dict(), "adapter": asdict(self.adapter),
                 "pcgrad": self.pcgrad, "train_encoder": self.train_encoder, "domain_adapter": self.domain_adapter,
-                "domain_adapter_all_levels": self.domain_adapter_all_levels}
+                "domain_adapter_all_levels": self.domain_adapter_all_levels,
+                "decoder_dense_prompt": self.decoder_dense_prompt}
 
 
 class SAMSOD(CheckpointedModel, nn.Module):
@@ -118,7 +122,7 @@ class SAMSOD(CheckpointedModel, nn.Module):
             levels[-1] = self.domain_adapter(levels[-1])
         if self.level_adapters is not None:
             levels[:-1] = [adapter(level) for adapter, level in zip(self.level_adapters, levels[:-1])]
-        logits = self.backbone.decode(self.backbone.neck(levels))[:, :1]
+        logits = self.backbone.decode(self.backbone.neck(levels), dense_prompt=self.config.decoder_dense_prompt)[:, :1]
         logits = upsample_to(logits, tuple(reference.shape[-2:]))
         return dict(zip(heads, logits.chunk(len(heads), dim=0)))
 

@@ -21,6 +21,13 @@ from rgbt_models.sartm.heads import AuxiliaryFPNHead
 from rgbt_models.text import encode_class_names
 
 INFERENCE_PATHS = ("decoder", "aux", "average")
+# ours: the paper's model (per-modality LoRA, fusion of both modalities feeding the class decoder,
+# a trained auxiliary head). authors: the computation of the authors' released weights as their
+# evaluation (tools/val_mm.py) runs it: one LoRA set shared by both modalities; SAM 2's mask decoder
+# with one token per class after token 0, its object score gating the whole image, run on each
+# modality's unfused features and the two modalities' logits averaged (rgbt-import builds it).
+VARIANTS = ("ours", "authors")
+NO_OBJECT_LOGIT = -1024.0  # SAM 2's NO_OBJ_SCORE: every class logit where the object score is <= 0
 
 
 # Named loss weightings (`loss: NAME` in a model config, or `loss: {preset: NAME, <overrides>}`).
@@ -87,12 +94,19 @@ class SARTMConfig(ModelConfigFile):
     # Transformer block", Sec. III-A): False. The mask tokens, hypernetwork MLPs and upscaling train
     # (with train_encoder, i.e. no pre-trained weights at all, the transformer trains too).
     train_decoder_transformer: bool = False
+    # See VARIANTS: "authors" reproduces the released weights' computation (rgbt-import sets it).
+    variant: str = "ours"
 
     def __post_init__(self) -> None:
         if not isinstance(self.loss, SARTMLossConfig):  # a preset name or a mapping, as in YAML
             self.loss = SARTMLossConfig.from_value(self.loss)
         if self.inference_path not in INFERENCE_PATHS:
             raise ConfigError(f"inference_path must be one of {INFERENCE_PATHS}, got {self.inference_path!r}")
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.variant == "authors" and self.inference_path != "decoder":
+            raise ConfigError("variant: authors has only the decoder path (its auxiliary head is rebuilt at random "
+                              f"on every call in the authors' code), got inference_path {self.inference_path!r}")
         if int(self.lora_rank) < 1:
             raise ConfigError(f"lora_rank must be >= 1, got {self.lora_rank}")
 
@@ -127,9 +141,14 @@ class SARTM(CheckpointedModel, nn.Module):
         self.classes: ClassList = class_list(self.config.classes)
         num_classes = self.classes.num_classes
         self.backbone = SAM2Backbone(self.config.backbone, num_streams=2, pretrained=pretrained)
-        add_qv_lora(self.backbone.blocks, self.backbone.router, self.config.lora_rank, self.config.lora_alpha)
+        authors = self.config.variant == "authors"
+        add_qv_lora(self.backbone.blocks, self.backbone.router, self.config.lora_rank, self.config.lora_alpha,
+                    shared=authors)
         if self.config.train_encoder:
             self.backbone.image_encoder.requires_grad_(True)
+        if authors:
+            self._build_authors_heads(num_classes)
+            return
 
         dim = self.backbone.hidden_dim
         self.class_decoder = self._class_decoder(num_classes)
@@ -152,6 +171,36 @@ class SARTM(CheckpointedModel, nn.Module):
         self.register_buffer("text_embeddings", text_embeddings.float())
         # The authors' prototype memory (loss.prototype_weight > 0): an EMA of the class prototypes.
         self.register_buffer("prototype_memory", torch.zeros(num_classes, dim))
+
+    def _build_authors_heads(self, num_classes: int) -> None:
+        """variant authors: SAM 2's own mask decoder with num_classes + 1 mask tokens (token 0 unused),
+        its object-score head and conv_s0/conv_s1 (the authors' sam2_base builds it so)."""
+        from sam2.modeling.sam.mask_decoder import MaskDecoder
+
+        source = self.backbone.sam_mask_decoder
+        decoder = MaskDecoder(
+            transformer_dim=source.transformer_dim, transformer=source.transformer,
+            num_multimask_outputs=num_classes, iou_head_depth=3, iou_head_hidden_dim=256,
+            use_high_res_features=True, iou_prediction_use_sigmoid=bool(getattr(source.iou_prediction_head, "sigmoid_output", True)),
+            pred_obj_scores=True, pred_obj_scores_mlp=True,
+            use_multimask_token_for_obj_ptr=source.use_multimask_token_for_obj_ptr)
+        del self.backbone.sam_mask_decoder
+        decoder.requires_grad_(True)
+        decoder.transformer.requires_grad_(self.config.train_decoder_transformer or self.config.train_encoder)
+        freeze_unused_decoder_parts(decoder, used_mask_tokens=num_classes + 1)  # frozen by the authors too
+        self.class_decoder = decoder
+        self.register_buffer("text_embeddings", torch.zeros(num_classes, 1))  # no CMKD: CLIP was training-only
+        self.register_buffer("prototype_memory", torch.zeros(num_classes, self.backbone.hidden_dim))
+
+    def _authors_forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The authors' evaluation path (LoRA_Sam.forward's m_output with multimask_output=True)."""
+        stages, _ = self.backbone.encode([rgb, thermal])
+        masks, scores = self.backbone.decode(self.backbone.neck(stages), self.class_decoder, no_mem_embed=False,
+                                             not_a_point_tokens=2, object_scores=True)
+        logits = torch.where(scores[:, :, None, None] > 0, masks[:, 1:], NO_OBJECT_LOGIT)
+        logits = upsample_to(logits.float(), tuple(rgb.shape[-2:]))
+        per_modality = logits.chunk(2, dim=0)
+        return {"decoder": (per_modality[0] + per_modality[1]) / 2}
 
     def _class_decoder(self, num_classes: int) -> nn.Module:
         """SAM 2's mask decoder with one mask token (and hypernetwork MLP) per class; the shared
@@ -180,7 +229,10 @@ class SARTM(CheckpointedModel, nn.Module):
 
     # -- model -------------------------------------------------------------------------------
     def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Class logits (B, C, H, W) of both paths and 'sfm': the fused deepest feature (B, D, h, w)."""
+        """Class logits (B, C, H, W) of both paths and 'sfm': the fused deepest feature (B, D, h, w)
+        (variant authors: the decoder path only)."""
+        if self.config.variant == "authors":
+            return self._authors_forward(rgb, thermal)
         stages, _ = self.backbone.encode([rgb, thermal])
         ffp, ifp, sfm = self.backbone.neck(stages)  # strides 4, 8, 16; both modalities' rows
         ffp = [self.ffp_reduce[m](x) for m, x in enumerate(ffp.chunk(2))]
@@ -213,8 +265,10 @@ class SARTM(CheckpointedModel, nn.Module):
         def ohem(logits):
             return ohem_cross_entropy(logits, labels, ignore, cfg.ohem_keep_threshold, cfg.ohem_min_kept_divisor)
 
-        losses = {"decoder": cfg.decoder_weight * ohem(outputs["decoder"]),
-                  "aux": cfg.aux_weight * ohem(outputs["aux"])}
+        losses = {"decoder": cfg.decoder_weight * ohem(outputs["decoder"])}
+        if "aux" not in outputs:  # variant authors: the decoder path is all there is
+            return losses
+        losses["aux"] = cfg.aux_weight * ohem(outputs["aux"])
         if cfg.cmkd_weight > 0 or cfg.prototype_weight > 0:
             prototypes, present = class_prototypes(outputs["sfm"], labels, self.classes.num_classes, ignore)
             if cfg.cmkd_weight > 0:

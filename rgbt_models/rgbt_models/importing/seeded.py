@@ -1,0 +1,54 @@
+"""Seeded random weights for a state dict described only by its keys and shapes.
+
+The equivalence checks with the authors' code (scripts/authors_reference.py, the test of
+test_authors_import.py, benchmarks/bench_authors.py) fill the authors' model and, through
+rgbt-import, ours from the same numbers without shipping a weight file: each tensor is drawn from
+its own generator, seeded by (seed, the key), so the manifest of keys and shapes is enough to
+rebuild it anywhere. Every tensor is non-zero (the authors' zero-initialised adapter and LoRA
+up-projections included, or the check would not exercise them), at scales that keep a deep
+random network's activations finite. Imports nothing but torch (the authors' process loads it
+from its file path, beside their own `sam2` package).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import torch
+
+
+def seeded_tensor(key: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(key.encode())) % (2**63))
+    if not dtype.is_floating_point:
+        return torch.zeros(shape, dtype=dtype)  # num_batches_tracked
+    name = key.rsplit(".", 1)[-1]
+    noise = torch.randn(shape, generator=generator)
+    if name == "running_var":
+        return (1.0 + 0.1 * noise.abs()).to(dtype)
+    if name == "weight" and len(shape) == 1:  # norms: around 1
+        return (1.0 + 0.1 * noise).to(dtype)
+    if name == "weight" and len(shape) >= 2:  # linear / conv: 0.5 / sqrt(fan_in)
+        fan_in = 1
+        for side in shape[1:]:
+            fan_in *= side
+        return (noise * (0.5 / fan_in**0.5)).to(dtype)
+    return (0.02 * noise).to(dtype)  # biases, embeddings, tokens, position embeddings
+
+
+def seeded_state_dict(manifest: dict[str, list[int]], seed: int = 0,
+                      dtypes: dict[str, str] | None = None) -> dict[str, torch.Tensor]:
+    """{key: shape} (and optionally {key: dtype name}) -> {key: seeded tensor}."""
+    dtypes = dtypes or {}
+    return {key: seeded_tensor(key, tuple(shape), getattr(torch, dtypes.get(key, "float32")), seed)
+            for key, shape in manifest.items()}
+
+
+def seeded_images(height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """An RGB (1,3,H,W) and a grey thermal (1,1,H,W) image in [0, 1], 8-bit steps, smooth enough
+    to have structure: what both sides of a check feed their models."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 4, max(2, height // 16), max(2, width // 16), generator=generator)
+    smooth = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
+    fine = torch.rand(1, 4, height, width, generator=generator)
+    images = (0.8 * smooth + 0.2 * fine).mul(255).round().div(255)
+    return images[:, :3].contiguous(), images[:, 3:].contiguous()
