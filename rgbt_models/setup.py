@@ -32,5 +32,6 @@ setup(
         "rgbt-export = rgbt_models.cli.export:main",
         "rgbt-adapt = rgbt_models.cli.adapt:main",
         "rgbt-calibrate = rgbt_models.cli.calibrate:main",
+        "rgbt-import = rgbt_models.cli.import_weights:main",
     ]},
 )

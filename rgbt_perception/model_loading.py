@@ -9,7 +9,6 @@ returns the pipeline; both say what they chose through `log`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.checkpoint import CheckpointError
@@ -17,7 +16,7 @@ from rgbt_models.config import ConfigError
 from rgbt_models.registry import MODELS, load_trained_model, untrained_model
 from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.parameters import pipeline_config
-from rgbt_perception.pipeline import Pipeline, PipelineConfig, trained_input_size
+from rgbt_perception.pipeline import Pipeline, PipelineConfig, model_input_size
 
 
 class ModelLoadError(RuntimeError):
@@ -63,8 +62,6 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
     config = pipeline_config(params, trained)
     (log if config.thermal == trained else warn or log)(thermal_setup_line(config.thermal, trained))
     if params["runtime"] == "onnxruntime":
-        if not config.model_height:
-            config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(*models))))
         models = [None if model is None else onnxruntime_model(model, config, params, policy["intra_op_threads"], log)
                   for model in models]
         pipeline = Pipeline(config, *models)
@@ -98,12 +95,14 @@ def thermal_setup_line(setup, trained) -> str:
 
 
 def onnxruntime_model(model, config: PipelineConfig, params: dict, threads: int, log: Callable[[str], None]):
-    """`model` as onnxruntime sessions at the pipeline's input size (runtime: onnxruntime)."""
+    """`model` as onnxruntime sessions at its input size (runtime: onnxruntime)."""
     from rgbt_models.onnx_runtime import OnnxRuntimeModel, RuntimeUnavailable
 
     try:
-        return OnnxRuntimeModel.build(model, config.model_height, config.model_width, params["precision"],
-                                      list(params["onnxruntime.providers"]), params["device"],
-                                      params["onnxruntime.cache_dir"] or None, threads, log)
+        session = OnnxRuntimeModel.build(model, *model_input_size(model, config), params["precision"],
+                                         list(params["onnxruntime.providers"]), params["device"],
+                                         params["onnxruntime.cache_dir"] or None, threads, log)
+        session.input_geometry = getattr(model, "input_geometry", None)
+        return session
     except (RuntimeUnavailable, ValueError) as error:
         raise ModelLoadError(f"{model.kind} (runtime: onnxruntime): {error}") from error

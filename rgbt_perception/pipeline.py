@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from rgbt_models.data.geometry import check_input_size, resize_rgb, resize_thermal, semantic_at, to_output_size
+from rgbt_models.data.geometry import InputGeometry, check_input_size, semantic_at, to_output_size
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
 from rgbt_models.quantization import quantize_int8
@@ -103,14 +103,30 @@ def require_finite(output: torch.Tensor, model: str) -> None:
         raise NonFiniteOutput(f"{model} produced non-finite values (NaN/inf): frame dropped")
 
 
+def model_input_size(model, config: PipelineConfig) -> tuple[int, int]:
+    """(H, W) a model runs at: model_height/width where set, else the size it was trained at
+    (each model its own, e.g. the authors' SAMSOD at 512x512 beside their SARTM at 1280x1280)."""
+    if config.model_height and config.model_width:
+        return config.model_height, config.model_width
+    return tuple(model.input_size) if model.input_size else (model.config.backbone.image_size,) * 2
+
+
 def trained_input_size(*models) -> tuple[int, int]:
-    """The one input size the loaded models were trained at (model_height/width 0 = this)."""
-    sizes = {tuple(m.input_size) if m.input_size else (m.config.backbone.image_size,) * 2
-             for m in models if m is not None}
+    """The one input size the loaded models were trained at (raises where they differ)."""
+    sizes = {model_input_size(m, PipelineConfig(model_height=0, model_width=0)) for m in models if m is not None}
     if len(sizes) != 1:
         raise ValueError(f"the models were trained at different input sizes {sorted(sizes)} (H, W): "
                          "set model_height and model_width")
     return sizes.pop()
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """How frames become one model's input: its geometry (recorded in its checkpoint) and size."""
+
+    geometry: InputGeometry
+    height: int
+    width: int
 
 
 # What a pipeline run can produce beyond the class-id mask and the saliency map, by topic name.
@@ -128,9 +144,14 @@ class Pipeline:
         """int8: run the PyTorch models dynamically quantised (CPU; see rgbt_models.quantization)."""
         if sartm is None and samsod is None:
             raise ValueError("the pipeline needs at least one model")
-        if not (config.model_height and config.model_width):
-            config = replace(config, **dict(zip(("model_height", "model_width"), trained_input_size(sartm, samsod))))
-        check_input_size(config.model_height, config.model_width, "model_height/model_width")
+        self.inputs = {name: ModelInput(getattr(model, "input_geometry", None) or InputGeometry(),
+                                        *model_input_size(model, config))
+                       for name, model in (("sartm", sartm), ("samsod", samsod)) if model is not None}
+        for name, spec in self.inputs.items():
+            check_input_size(spec.height, spec.width, f"{name} input size (model_height/model_width)")
+        sizes = {(spec.height, spec.width) for spec in self.inputs.values()}
+        if not (config.model_height and config.model_width) and len(sizes) == 1:
+            config = replace(config, **dict(zip(("model_height", "model_width"), sizes.pop())))
         torch_models = [m for m in (sartm, samsod) if isinstance(m, torch.nn.Module)]
         if int8:
             for model in torch_models:
@@ -178,23 +199,44 @@ class Pipeline:
             raise
 
     # -- stages ------------------------------------------------------------------------------
-    def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None, thermal_stamp: float | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """RGB (H, W, 3) uint8 and raw thermal (any supported dtype) -> model tensors; the
-        thermal set-up's 'stable' normalisation tracks its range over `thermal_stamp`s."""
+    def preprocess(self, rgb: np.ndarray, thermal: np.ndarray | None, thermal_stamp: float | None = None,
+                   model: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """RGB (H, W, 3) uint8 and raw thermal (any supported dtype) -> the input tensors of `model`
+        (sartm or samsod; default: the first enabled); the thermal set-up's 'stable' normalisation
+        tracks its range over `thermal_stamp`s."""
+        aligned = self.align(rgb, thermal, thermal_stamp)
+        return self.model_input(model or next(iter(self.inputs)), *aligned)[:2]
+
+    def align(self, rgb: np.ndarray, thermal: np.ndarray | None, thermal_stamp: float | None = None
+              ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """(RGB, thermal in [0, 1] on the RGB image's pixel grid or None, whether thermal was 8-bit)."""
         cfg = self.config
-        height, width = cfg.model_height, cfg.model_width
-        rgb_t = torch.from_numpy(resize_rgb(rgb, height, width)).permute(2, 0, 1)[None].to(self.device, self.dtype)
         if thermal is None:
-            return rgb_t, None
+            return rgb, None, False
         thermal01 = thermal_to_unit(thermal, cfg.thermal, self.thermal_range, thermal_stamp)
         if cfg.homography is not None:
             thermal01 = cv2.warpPerspective(thermal01, cfg.homography, (rgb.shape[1], rgb.shape[0]))
         elif thermal01.shape[:2] != rgb.shape[:2] and cfg.size_mismatch == "reject":
             raise FrameRejected(f"thermal {thermal01.shape[1]}x{thermal01.shape[0]} and RGB "
                                 f"{rgb.shape[1]}x{rgb.shape[0]} differ (size_mismatch: reject)")
-        thermal_t = torch.from_numpy(resize_thermal(thermal01, height, width))[None, None]
-        return rgb_t, thermal_t.to(self.device, self.dtype)
+        return rgb, thermal01, thermal.dtype == np.uint8 and cfg.thermal.polarity == "white_hot"
+
+    def model_input(self, model: str, rgb: np.ndarray, thermal01: np.ndarray | None, eight_bit: bool
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+        """One model's (rgb, thermal) tensors and the (h, w) the frame covers inside them."""
+        spec = self.inputs[model]
+        geometry, height, width = spec.geometry, spec.height, spec.width
+        rgb_t = torch.from_numpy(geometry.apply(rgb, height, width, eight_bit=True)).permute(2, 0, 1)[None]
+        content = geometry.content_size(rgb.shape[:2], height, width)
+        if thermal01 is None:
+            return rgb_t.to(self.device, self.dtype), None, content
+        # 8-bit thermal back in its 8-bit steps for PIL's filter: what the authors' image loader resizes.
+        eight_bit = eight_bit and geometry.resize == "pil_bilinear"
+        thermal_in = np.round(thermal01 * 255.0).clip(0, 255).astype(np.uint8) if eight_bit else thermal01
+        if geometry.mode == "pad" and thermal_in.shape[:2] != rgb.shape[:2]:  # padding places it on RGB's grid
+            thermal_in = cv2.resize(thermal_in, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        thermal_t = torch.from_numpy(geometry.apply(thermal_in, height, width, eight_bit))[None, None]
+        return rgb_t.to(self.device, self.dtype), thermal_t.to(self.device, self.dtype), content
 
     def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS,
             thermal_stamp: float | None = None) -> PipelineResult:
@@ -212,7 +254,8 @@ class Pipeline:
                   and self.freeze.update(thermal, thermal_stamp, cfg.freeze_duration, cfg.freeze_tolerance))
         if frozen and cfg.freeze_policy == "degrade":
             thermal = None
-        rgb_t, thermal_t = self.preprocess(rgb, thermal, thermal_stamp)
+        aligned = self.align(rgb, thermal, thermal_stamp)
+        inputs = {name: self.model_input(name, *aligned) for name in self.inputs}
         timings["preprocess"] = time.perf_counter() - start
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]
@@ -223,11 +266,12 @@ class Pipeline:
                                 cfg.homography)
         autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         with torch.inference_mode(), autocast:
-            if self.sartm is not None and thermal_t is not None:
+            if self.sartm is not None and thermal is not None:
                 t0 = time.perf_counter()
+                rgb_t, thermal_t, (h, w) = inputs["sartm"]
                 _, probabilities = self._predict(self.sartm, rgb_t, thermal_t)
                 require_finite(probabilities, "SARTM")
-                ids, confidence = semantic_at(probabilities, out_h, out_w)
+                ids, confidence = semantic_at(probabilities[..., :h, :w], out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy(),
@@ -235,9 +279,10 @@ class Pipeline:
                 timings["postprocess_semantic"] = time.perf_counter() - t0
             if self.samsod is not None:
                 t0 = time.perf_counter()
+                rgb_t, thermal_t, (h, w) = inputs["samsod"]
                 saliency = self._predict(self.samsod, rgb_t, thermal_t)
                 require_finite(saliency, "SAMSOD")
-                saliency = to_output_size(saliency, out_h, out_w)
+                saliency = to_output_size(saliency[..., :h, :w], out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 self._saliency_outputs(result, saliency[0, 0].cpu().numpy(), outputs, kelvin)

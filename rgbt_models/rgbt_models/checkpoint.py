@@ -130,6 +130,7 @@ def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], tor
         load_state(model, content["state_dict"], path, complete=False)
     model.input_size = trained_input_size(content)
     model.thermal_setup = trained_thermal_setup(content)
+    model.input_geometry = trained_input_geometry(content)
     return model.eval()
 
 
@@ -156,6 +157,14 @@ def trained_thermal_setup(content: dict):
 
     values = (content.get("extra") or {}).get("thermal")
     return ThermalSetup.from_dict(values) if values else None
+
+
+def trained_input_geometry(content: dict):
+    """How a frame becomes the model's input (data.geometry.InputGeometry): what rgbt-import records
+    for the authors' models; resize with the area filter (ours) where nothing is recorded."""
+    from rgbt_models.data.geometry import InputGeometry
+
+    return InputGeometry.from_dict((content.get("extra") or {}).get("input"))
 
 
 def trained_input_size(content: dict) -> tuple[int, int] | None:

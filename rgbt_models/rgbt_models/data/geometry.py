@@ -14,6 +14,8 @@ squash: e.g. 640x352 for a 1280x720 camera instead of 512x512.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import torch
@@ -63,3 +65,65 @@ def semantic_at(probabilities: torch.Tensor, height: int, width: int) -> tuple[t
     """Class ids (B, H, W) and their confidence at the output size: upsample, then argmax."""
     confidence, ids = to_output_size(probabilities, height, width).max(dim=1)
     return ids, confidence
+
+
+GEOMETRY_MODES = ("resize", "pad")
+RESIZE_FILTERS = ("area", "pil_bilinear")
+
+
+@dataclass(frozen=True)
+class InputGeometry:
+    """How a frame becomes one model's input of (height, width), recorded in its checkpoint.
+
+    resize (our models, and the SAMSOD authors' evaluation): the whole frame resized to the input,
+    with cv2's area filter ("area", ours) or PIL's bilinear filter ("pil_bilinear", what
+    torchvision's Resize does to a PIL image in the SAMSOD authors' test loader). pad (the SARTM
+    authors' evaluation): the frame kept at its size, zero-padded bottom/right to the input (a frame
+    larger than the input is first shrunk to fit, keeping its aspect ratio); predictions are cropped
+    back to the frame before they are resized to the output.
+    """
+
+    mode: str = "resize"
+    resize: str = "area"
+
+    def __post_init__(self) -> None:
+        if self.mode not in GEOMETRY_MODES or self.resize not in RESIZE_FILTERS:
+            raise ValueError(f"input geometry must be {GEOMETRY_MODES} with resize {RESIZE_FILTERS}, "
+                             f"got {self.mode!r} / {self.resize!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> InputGeometry:
+        values = values or {}
+        return cls(str(values.get("geometry", "resize")), str(values.get("resize", "area")))
+
+    def content_size(self, image_hw: tuple[int, int], height: int, width: int) -> tuple[int, int]:
+        """(h, w) of the frame's pixels inside the (height, width) input."""
+        if self.mode == "resize":
+            return height, width
+        h, w = image_hw
+        scale = min(1.0, height / h, width / w)
+        return min(height, round(h * scale)), min(width, round(w * scale))
+
+    def _resize(self, image: np.ndarray, height: int, width: int, eight_bit: bool) -> np.ndarray:
+        if image.shape[:2] == (height, width):
+            return image.astype(np.float32) / np.float32(255.0) if eight_bit else image.astype(np.float32)
+        if self.resize == "pil_bilinear":
+            from PIL import Image
+
+            if eight_bit:
+                resized = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+                return resized.astype(np.float32) / np.float32(255.0)
+            floating = Image.fromarray(image.astype(np.float32), mode="F")
+            return np.asarray(floating.resize((width, height), Image.BILINEAR))
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        return resized.astype(np.float32) / np.float32(255.0) if eight_bit else resized.astype(np.float32)
+
+    def apply(self, image: np.ndarray, height: int, width: int, eight_bit: bool) -> np.ndarray:
+        """An RGB (h, w, 3) uint8 (eight_bit) or thermal (h, w) float [0, 1] frame -> float32 [0, 1] input."""
+        content = self.content_size(image.shape[:2], height, width)
+        resized = self._resize(np.ascontiguousarray(image), *content, eight_bit)
+        if content == (height, width):
+            return resized
+        canvas = np.zeros((height, width, *resized.shape[2:]), np.float32)
+        canvas[:content[0], :content[1]] = resized
+        return canvas

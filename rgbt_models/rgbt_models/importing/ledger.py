@@ -86,5 +86,6 @@ class KeyLedger:
 
     def summary(self) -> dict:
         """Counts for --verify and the checkpoint's record of where its weights came from."""
-        return {"keys": len(self.source), "loaded": sum(1 for v in self.consumed.values() if not v.startswith("dropped")),
+        loaded = sum(1 for v in self.consumed.values() if not v.startswith("dropped"))
+        return {"keys": len(self.source), "loaded": loaded,
                 "dropped": dict(self.dropped), "tensors_filled": len(self.filled)}

@@ -117,7 +117,8 @@ def convert_sartm(path: str | Path, dataset: str):
     shape = describe_file(str(path), state)
     expected = class_list(SARTM_DATASETS[dataset][0]).num_classes
     if shape["classes"] != expected:
-        fits = [name for name, (preset, _) in SARTM_DATASETS.items() if class_list(preset).num_classes == shape["classes"]]
+        fits = [name for name, (preset, _) in SARTM_DATASETS.items()
+                if class_list(preset).num_classes == shape["classes"]]
         raise ImportError_(f"{path}: its class head has {shape['classes']} classes, --dataset {dataset} has {expected}"
                            + (f" (it fits --dataset {' or '.join(fits)})" if fits else ""))
     model = SARTM(authors_config(dataset, shape), pretrained=False)

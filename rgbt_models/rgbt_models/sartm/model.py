@@ -181,7 +181,8 @@ class SARTM(CheckpointedModel, nn.Module):
         decoder = MaskDecoder(
             transformer_dim=source.transformer_dim, transformer=source.transformer,
             num_multimask_outputs=num_classes, iou_head_depth=3, iou_head_hidden_dim=256,
-            use_high_res_features=True, iou_prediction_use_sigmoid=bool(getattr(source.iou_prediction_head, "sigmoid_output", True)),
+            use_high_res_features=True,
+            iou_prediction_use_sigmoid=bool(getattr(source.iou_prediction_head, "sigmoid_output", True)),
             pred_obj_scores=True, pred_obj_scores_mlp=True,
             use_multimask_token_for_obj_ptr=source.use_multimask_token_for_obj_ptr)
         del self.backbone.sam_mask_decoder
