@@ -91,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = {"input_size": list(model.input_size), "input": spec,
              "thermal": ThermalSetup(**IMPORTED_THERMAL).to_dict(), "imported": record}
     model.save(args.output, extra)
+    dropped = "; ".join(f"{count}: {reason}" for reason, count in record["dropped"].items())
     print(f"rgbt-import: {args.output}: {record['model']} from {record['repository']} ({record['file']}, sha256 "
           f"{digest[:12]}...): {record['loaded']} of {record['keys']} keys loaded, "
-          f"{record['keys'] - record['loaded']} dropped ({'; '.join(f'{n}: {r}' for r, n in record['dropped'].items())})")
+          f"{record['keys'] - record['loaded']} dropped ({dropped})")
     return 0
 
 

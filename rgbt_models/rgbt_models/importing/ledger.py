@@ -59,9 +59,12 @@ class KeyLedger:
         self.put(name, self.take(key), key)
 
     def move_prefix(self, prefix: str, ours: str, rename: Callable[[str], str] = lambda rest: rest) -> None:
-        """Every not yet consumed key under `prefix` to `ours` + rename(rest of the key)."""
+        """Every not yet consumed key under `prefix` to `ours` + rename(rest of the key); a key with
+        no tensor of ours to go to stays unconsumed (finish() names it)."""
         for key in [k for k in self.source if k.startswith(prefix) and k not in self.consumed]:
-            self.move(key, ours + rename(key[len(prefix):]))
+            name = ours + rename(key[len(prefix):])
+            if name in self.target:
+                self.move(key, name)
 
     def drop(self, prefix: str, reason: str) -> None:
         for key in [k for k in self.source if k.startswith(prefix) and k not in self.consumed]:

@@ -19,6 +19,10 @@ from rgbt_models.importing.source_file import read_state_dict, require_method
 
 SIZE = 512
 VIDEO_MEMORY = "SAM 2 video memory (memory attention / encoder, object pointers): image models do not use it"
+# SAM2Base's modules for video (SAM 2.1 adds the last two): dropped by name, so that a stray key
+# elsewhere under the model is still reported.
+VIDEO_MEMORY_MODULES = ("memory_attention.", "memory_encoder.", "mask_downsample.", "maskmem_tpos_enc",
+                        "no_mem_pos_enc", "no_obj_ptr", "obj_ptr_proj.", "obj_ptr_tpos_proj.", "no_obj_embed_spatial")
 ADAPTER_PARTS = {"router.0.": "gate.", "router_2.0.": "mix.", "adaptmlp.down_proj.": "fg_down.",
                  "adaptmlp.up_proj.": "fg_up.", "adaptmlp1.down_proj.": "bg_down.", "adaptmlp1.up_proj.": "bg_up."}
 INPUT = {"geometry": "resize", "height": SIZE, "width": SIZE, "resize": "pil_bilinear"}
@@ -52,7 +56,8 @@ def fill_samsod(model, state: dict, path: str) -> KeyLedger:
     for part in ("sam_prompt_encoder.", "sam_mask_decoder."):
         ledger.move_prefix("model." + part, "backbone." + part)
     ledger.move("model.no_mem_embed", "backbone.no_mem_embed")
-    ledger.drop("model.", VIDEO_MEMORY)
+    for module in VIDEO_MEMORY_MODULES:
+        ledger.drop("model." + module, VIDEO_MEMORY)
     for rgb_group, thermal_group, first in adapter_groups(model.backbone.stage_ends):
         for group, stream in ((rgb_group, 0), (thermal_group, 1)):
             for key in [k for k in state if k.startswith(group + ".")]:

@@ -20,7 +20,7 @@ import torch
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.classes import class_list
 from rgbt_models.importing.ledger import ImportError_, KeyLedger
-from rgbt_models.importing.samsod_authors import VIDEO_MEMORY
+from rgbt_models.importing.samsod_authors import VIDEO_MEMORY, VIDEO_MEMORY_MODULES
 from rgbt_models.importing.source_file import read_state_dict, require_method
 
 # --dataset -> our class-list preset and the evaluation size of the authors' config (configs/*_rgbt.yaml).
@@ -99,7 +99,8 @@ def fill_sartm(model, state: dict, path: str) -> KeyLedger:
     ledger.move_prefix("sam.sam_prompt_encoder.", "backbone.sam_prompt_encoder.")
     ledger.move_prefix("sam.sam_mask_decoder.", "class_decoder.")
     ledger.move("sam.no_mem_embed", "backbone.no_mem_embed")
-    ledger.drop("sam.", VIDEO_MEMORY)
+    for module in VIDEO_MEMORY_MODULES:
+        ledger.drop("sam." + module, VIDEO_MEMORY)
     for prefix, reason in DROPPED.items():
         ledger.drop(prefix, reason)
     ledger.state = ledger.finish(allowed_unfilled=UNFILLED)

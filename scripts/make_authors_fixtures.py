@@ -1,0 +1,58 @@
+"""Regenerate the committed fixtures of the equivalence test with the authors' code
+(rgbt_models/test/fixtures/authors/): for each method, the keys, shapes and dtypes of the authors'
+state dict and their model's output on seeded weights and inputs (rgbt_models.importing.seeded),
+every 4th pixel. The test rebuilds the same weights from the manifest, imports them with
+rgbt-import and compares, without the authors' code (CI has no network).
+
+    python scripts/make_authors_fixtures.py --samsod-repo ~/src/SAMSOD --sartm-repo ~/src/SARTM
+
+The repositories are liuzywen/SAMSOD and wahaha-debug/SARTM, as fetched (nothing of them is
+copied into this project); each runs in its own process (scripts/authors_reference.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "rgbt_models" / "test" / "fixtures" / "authors"
+STRIDE = 4  # every 4th pixel of the reference output is kept
+# (method, size): SAMSOD's Model fixes Hiera-L at 512; SARTM's B+ runs at 256 (its config: 1280).
+CASES = {"samsod": 512, "sartm": 256}
+
+
+def reference(method: str, repo: Path, size: int, folder: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "authors_reference.py"), method, "--size", str(size),
+                    "--out", str(folder)], check=True, cwd=repo, env=env)
+    return torch.load(folder / "reference.pt", weights_only=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samsod-repo", type=Path, required=True)
+    parser.add_argument("--sartm-repo", type=Path, required=True)
+    args = parser.parse_args()
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    for method, size in CASES.items():
+        with tempfile.TemporaryDirectory() as folder:
+            result = reference(method, getattr(args, f"{method}_repo"), size, Path(folder))
+            manifest = json.loads((Path(folder) / "manifest.json").read_text())
+        output = result["output"]
+        (FIXTURES / f"{method}_manifest.json").write_text(json.dumps(manifest, separators=(",", ":")))
+        torch.save({"stride": STRIDE, "output": output[..., ::STRIDE, ::STRIDE].clone(),
+                    "mean": output.mean(), "max_abs": output.abs().max()}, FIXTURES / f"{method}_reference.pt")
+        print(f"{method}: {len(manifest['shapes'])} keys, output {tuple(output.shape)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
