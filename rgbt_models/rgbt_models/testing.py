@@ -115,3 +115,76 @@ def background_change(images, stamps, background, setup) -> float:
             worst = max(worst, float(np.abs(unit - previous)[background].mean()))
         previous = unit
     return worst
+
+
+# -- the authors' released-weight layouts at the CI micro size ------------------------------------
+def authors_layout_state(kind: str, seed: int = 0) -> dict:
+    """A state dict in the layout of the SAMSOD (kind samsod) or SARTM (kind sartm, PST900 head)
+    authors' released files, for the micro encoder, seeded: what rgbt-import reads, cheap enough
+    for node and replay tests (the equivalence with the authors' code itself is
+    test_authors_import.py's, at their sizes). Made by renaming a seeded model of ours that
+    computes as theirs, plus a key of each part their files carry and we drop."""
+    import torch
+
+    from rgbt_models.importing.seeded import seeded_tensor
+
+    if kind == "samsod":
+        from rgbt_models.importing.samsod_authors import authors_config
+
+        model_class, config = "samsod", authors_config("test")
+    else:
+        from rgbt_models.importing.sartm_authors import authors_config
+
+        model_class, config = "sartm", authors_config("pst900", {"backbone": "test", "rank": 4, "lora_sets": 3})
+    from rgbt_models.registry import untrained_model
+
+    model = untrained_model(config)
+    state = {name: seeded_tensor(name, tuple(t.shape), t.dtype, seed) for name, t in model.state_dict().items()}
+    rename = _samsod_authors_names if model_class == "samsod" else _sartm_authors_names
+    theirs = rename(model, state)
+    prefix = "model." if model_class == "samsod" else "sam."
+    theirs[prefix + "memory_attention.layers.0.linear1.weight"] = torch.zeros(4, 4)
+    if model_class == "sartm":
+        theirs.update({"model_clip.positional_embedding": torch.zeros(77, 8), "FRMs.0.weights": torch.zeros(2),
+                       "mlp_src.layers.0.weight": torch.zeros(4, 4)})
+    return theirs
+
+
+def _samsod_authors_names(model, state: dict) -> dict:
+    from rgbt_models.importing.samsod_authors import ADAPTER_PARTS, adapter_groups
+
+    inverse = {ours: theirs for theirs, ours in ADAPTER_PARTS.items()}
+    groups = adapter_groups(model.backbone.stage_ends)
+    theirs = {}
+    for name, tensor in state.items():
+        if ".adapter.streams." in name:
+            fields = name.split(".")
+            block, stream, part, param = int(fields[4]), int(fields[7]), fields[8] + ".", fields[9]
+            rgb, thermal, first = next(g for g in reversed(groups) if g[2] <= block)
+            theirs[f"{(rgb, thermal)[stream]}.{block - first}.{inverse[part]}{param}"] = tensor
+        else:
+            theirs["model." + name[len("backbone."):].replace(".block.", ".", 1)] = tensor
+    return theirs
+
+
+def _sartm_authors_names(model, state: dict) -> dict:
+    from rgbt_models.importing.sartm_authors import LORA_SETS, UNFILLED
+
+    theirs = {}
+    for name, tensor in state.items():
+        if name in UNFILLED or ".attn.qkv.lora.b_" in name:
+            continue
+        if ".attn.qkv.lora.a_" in name:
+            base, slice_name = name.split(".attn.qkv.lora.a_")[0], name.split(".attn.qkv.lora.a_")[1][0]
+            b = state[f"{base}.attn.qkv.lora.b_{slice_name}.weight"]
+            dim_in = tensor.shape[1]
+            rows = slice(0, dim_in) if slice_name == "q" else slice(b.shape[0] - dim_in, b.shape[0])
+            target = "sam." + base[len("backbone."):] + ".attn.qkv."
+            for index, suffix in enumerate(LORA_SETS):
+                theirs[f"{target}linear_a_{slice_name}{suffix}.weight"] = tensor.chunk(3, dim=0)[index]
+                theirs[f"{target}linear_b_{slice_name}{suffix}.weight"] = b[rows].chunk(3, dim=1)[index]
+        elif name.startswith("class_decoder."):
+            theirs["sam.sam_mask_decoder." + name[len("class_decoder."):]] = tensor
+        else:
+            theirs["sam." + name[len("backbone."):]] = tensor
+    return theirs

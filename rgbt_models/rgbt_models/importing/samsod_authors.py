@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rgbt_models.backbone import BackboneConfig
-from rgbt_models.importing.ledger import KeyLedger
+from rgbt_models.importing.ledger import ImportError_, KeyLedger
 from rgbt_models.importing.source_file import read_state_dict, require_method
 
 SIZE = 512
@@ -28,10 +28,25 @@ ADAPTER_PARTS = {"router.0.": "gate.", "router_2.0.": "mix.", "adaptmlp.down_pro
 INPUT = {"geometry": "resize", "height": SIZE, "width": SIZE, "resize": "pil_bilinear"}
 
 
-def authors_config():
+# Hiera (embed_dim, blocks) -> our backbone name: SAM 2's sizes, and the CI micro encoder (tests).
+HIERA_SIZES = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large", (16, 5): "test"}
+
+
+def hiera_size(path: str, state: dict, prefix: str) -> str:
+    """Which Hiera the file's image encoder is (SAMSOD's released file: large; SARTM's: base_plus)."""
+    patch = state.get(f"{prefix}image_encoder.trunk.patch_embed.proj.weight")
+    blocks = len({k[len(prefix):].split(".")[3] for k in state if k.startswith(f"{prefix}image_encoder.trunk.blocks.")})
+    size = HIERA_SIZES.get((int(patch.shape[0]) if patch is not None else 0, blocks))
+    if size is None:
+        width = tuple(patch.shape[:1]) if patch is not None else "no patch embedding"
+        raise ImportError_(f"{path}: an image encoder of width {width} with {blocks} blocks is no SAM 2 Hiera")
+    return size
+
+
+def authors_config(size: str = "large"):
     from rgbt_models.samsod import SAMSODConfig
 
-    return SAMSODConfig(backbone=BackboneConfig(name="large", version="2", image_size=SIZE, thermal_input="unit"),
+    return SAMSODConfig(backbone=BackboneConfig(name=size, version="2", image_size=SIZE, thermal_input="unit"),
                         decoder_dense_prompt=False)
 
 
@@ -78,7 +93,7 @@ def convert_samsod(path: str | Path):
 
     state = read_state_dict(path)
     require_method(path, state, "samsod")
-    model = SAMSOD(authors_config(), pretrained=False)
+    model = SAMSOD(authors_config(hiera_size(str(path), state, "model.")), pretrained=False)
     ledger = fill_samsod(model, state, str(path))
     model.load_state_dict(ledger.state, strict=True)
     model.input_size = (SIZE, SIZE)

@@ -20,13 +20,11 @@ import torch
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.classes import class_list
 from rgbt_models.importing.ledger import ImportError_, KeyLedger
-from rgbt_models.importing.samsod_authors import VIDEO_MEMORY, VIDEO_MEMORY_MODULES
+from rgbt_models.importing.samsod_authors import VIDEO_MEMORY, VIDEO_MEMORY_MODULES, hiera_size
 from rgbt_models.importing.source_file import read_state_dict, require_method
 
 # --dataset -> our class-list preset and the evaluation size of the authors' config (configs/*_rgbt.yaml).
 SARTM_DATASETS = {"pst900": ("pst900", 1280), "mfnet": ("mfnet", 1280), "fmb": ("fmb", 1280)}
-# Hiera (embed_dim, blocks) -> SAM 2 size
-HIERA_SIZES = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large"}
 LORA_SETS = ("", "2", "3")
 DROPPED = {
     "model_clip.": "CLIP, the CMKD text teacher: used in training only",
@@ -53,10 +51,7 @@ def describe_file(path: str, state: dict[str, torch.Tensor]) -> dict:
     if patch is None or tokens is None or a_q is None:
         missing = [k for k, v in (("patch_embed", patch), ("mask_tokens", tokens), ("linear_a_q", a_q)) if v is None]
         raise ImportError_(f"{path}: not the SARTM authors' state dict (LoRA_Sam): no {', '.join(missing)}")
-    blocks = len({k.split(".")[4] for k in state if k.startswith("sam.image_encoder.trunk.blocks.")})
-    size = HIERA_SIZES.get((int(patch.shape[0]), blocks))
-    if size is None:
-        raise ImportError_(f"{path}: a Hiera of width {patch.shape[0]} with {blocks} blocks is no SAM 2 size")
+    size = hiera_size(path, state, "sam.")
     sets = [s for s in LORA_SETS if f"sam.image_encoder.trunk.blocks.0.attn.qkv.linear_a_q{s}.weight" in state]
     return {"backbone": size, "classes": int(tokens.shape[0]) - 1, "rank": int(a_q.shape[0]), "lora_sets": len(sets)}
 

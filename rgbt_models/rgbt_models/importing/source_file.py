@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import torch
@@ -41,7 +42,8 @@ def which_method(state: dict[str, torch.Tensor]) -> str | None:
     SAM 2 file's 'sam2', or None."""
     if any(key.startswith("sam.image_encoder.") for key in state):
         return "sartm"
-    if any(key.startswith("model.image_encoder.") for key in state) and any(k.startswith("rgb0_1.") for k in state):
+    adapters = re.compile(r"rgb\d+_\d+\.")  # the authors' per-stage adapter groups: rgb0_1, rgb2_7 ...
+    if any(key.startswith("model.image_encoder.") for key in state) and any(adapters.match(k) for k in state):
         return "samsod"
     if any(key.startswith("image_encoder.trunk.") for key in state):
         return "sam2"
