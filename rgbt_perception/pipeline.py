@@ -225,18 +225,11 @@ class Pipeline:
                     ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
         """One model's (rgb, thermal) tensors and the (h, w) the frame covers inside them."""
         spec = self.inputs[model]
-        geometry, height, width = spec.geometry, spec.height, spec.width
-        rgb_t = torch.from_numpy(geometry.apply(rgb, height, width, eight_bit=True)).permute(2, 0, 1)[None]
-        content = geometry.content_size(rgb.shape[:2], height, width)
-        if thermal01 is None:
-            return rgb_t.to(self.device, self.dtype), None, content
-        # 8-bit thermal back in its 8-bit steps for PIL's filter: what the authors' image loader resizes.
-        eight_bit = eight_bit and geometry.resize == "pil_bilinear"
-        thermal_in = np.round(thermal01 * 255.0).clip(0, 255).astype(np.uint8) if eight_bit else thermal01
-        if geometry.mode == "pad" and thermal_in.shape[:2] != rgb.shape[:2]:  # padding places it on RGB's grid
-            thermal_in = cv2.resize(thermal_in, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
-        thermal_t = torch.from_numpy(geometry.apply(thermal_in, height, width, eight_bit))[None, None]
-        return rgb_t.to(self.device, self.dtype), thermal_t.to(self.device, self.dtype), content
+        rgb_in, thermal_in, content = spec.geometry.prepare(rgb, thermal01, eight_bit, spec.height, spec.width)
+        rgb_t = torch.from_numpy(rgb_in).permute(2, 0, 1)[None].to(self.device, self.dtype)
+        if thermal_in is None:
+            return rgb_t, None, content
+        return rgb_t, torch.from_numpy(thermal_in)[None, None].to(self.device, self.dtype), content
 
     def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS,
             thermal_stamp: float | None = None) -> PipelineResult:

@@ -118,3 +118,35 @@ def test_the_node_runs_the_imported_models(rclpy_context, imported):
     finally:
         node.shutdown()
         node.destroy_node()
+
+
+def test_rgbt_eval_scores_the_imported_sartm_on_its_padded_input(tmp_path, imported):
+    """rgbt-eval on a PST900 folder: the frame padded to 1280x1280, the prediction cropped back
+    to it, scored against the label (what tools/val_mm.py computes, where padding is ignored)."""
+    import cv2
+
+    from rgbt_models.cli.evaluate import main as evaluate
+    from rgbt_models.metrics import ConfusionMatrix
+    from rgbt_models.registry import load_trained_model
+
+    rng = np.random.default_rng(1)
+    base, frames = tmp_path / "PST900" / "test", []
+    for name in ("a", "b"):
+        rgb, thermal = rng.integers(0, 256, (96, 128, 3), np.uint8), rng.integers(0, 256, (96, 128), np.uint8)
+        label = rng.integers(0, 5, (96, 128), np.uint8)
+        for folder, image in (("rgb", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)), ("thermal", thermal), ("labels", label)):
+            (base / folder).mkdir(parents=True, exist_ok=True)
+            assert cv2.imwrite(str(base / folder / f"{name}.png"), image)
+        frames.append((rgb, thermal, label))
+    out = tmp_path / "eval"
+    assert evaluate(["--checkpoint", imported["sartm"], "--dataset", f"pst900:{tmp_path / 'PST900'}:test",
+                     "--output", str(out), "--no-progress", "--threads", "1"]) == 0
+    miou = json.loads((out / "results.json").read_text())["pst900 (test)"]["mIoU"]
+    model, confusion = load_trained_model(imported["sartm"]), ConfusionMatrix(5)
+    for rgb, thermal, label in frames:
+        x, t = torch.zeros(1, 3, 1280, 1280), torch.zeros(1, 1, 1280, 1280)
+        x[0, :, :96, :128] = torch.from_numpy(rgb).permute(2, 0, 1) / 255.0
+        t[0, 0, :96, :128] = torch.from_numpy(thermal) / 255.0
+        ids, _ = model.predict(x, t)
+        confusion.step(ids[0, :96, :128].numpy().astype(np.uint8), label)
+    assert miou == pytest.approx(confusion.results()["mIoU"], abs=1e-12)

@@ -67,15 +67,18 @@ def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_native)
     for batch in tqdm(loader, desc=description, unit="batch", disable=None if progress is None else not progress):
         rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
+        # the part of the input the frame covers (all of it, but with the pad geometry of rgbt-import)
+        content = [(slice(None), slice(None)) if size is None else (slice(0, size[0]), slice(0, size[1]))
+                   for size in batch.get("content", [None] * len(rgb))]
         if task_of(model) == "samsod":
             saliency = model.predict(rgb, thermal)
-            for one, gt in zip(saliency, batch["mask"]):
-                pred = to_output_size(one[None], *gt.shape)[0, 0]
+            for one, gt, (rows, cols) in zip(saliency, batch["mask"], content):
+                pred = to_output_size(one[None, :, rows, cols], *gt.shape)[0, 0]
                 metrics.step(pred.cpu().numpy(), gt.numpy())
         else:
             _, probabilities = model.predict(rgb, thermal)
-            for one, gt in zip(probabilities, batch["label"]):
-                ids, _ = semantic_at(one[None], *gt.shape)
+            for one, gt, (rows, cols) in zip(probabilities, batch["label"], content):
+                ids, _ = semantic_at(one[None, :, rows, cols], *gt.shape)
                 metrics.step(ids[0].cpu().numpy(), gt.numpy())
     results = metrics.results()
     if task_of(model) == "samsod":

@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             lookup = check_dataset(model.kind, getattr(model, "classes", None), dataset, label, args.class_mapping)
             height, width = input_size_for(model, dataset, args.height, args.width)
             transform = TransformConfig(height=height, width=width, train=False,
+                                        geometry=getattr(model, "input_geometry", None),
                                         **TransformConfig.thermal_fields(thermal))
             print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {width}x{height}, scored at native size",
                   flush=True)

@@ -127,3 +127,19 @@ class InputGeometry:
         canvas = np.zeros((height, width, *resized.shape[2:]), np.float32)
         canvas[:content[0], :content[1]] = resized
         return canvas
+
+    def prepare(self, rgb: np.ndarray, thermal01: np.ndarray | None, thermal_eight_bit: bool, height: int,
+                width: int) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+        """RGB (h, w, 3) uint8 and thermal in [0, 1] (None: absent) -> the model's (height, width, 3)
+        and (height, width) float32 inputs and the (h, w) the frame covers in them: the one rule of
+        the node, rgbt-replay and rgbt-eval. thermal_eight_bit: the thermal frame was 8-bit; for PIL's
+        filter it is resized in its 8-bit steps, as the authors' image loaders do."""
+        rgb_in = self.apply(rgb, height, width, eight_bit=True)
+        content = self.content_size(rgb.shape[:2], height, width)
+        if thermal01 is None:
+            return rgb_in, None, content
+        eight_bit = thermal_eight_bit and self.resize == "pil_bilinear"
+        thermal = np.round(thermal01 * 255.0).clip(0, 255).astype(np.uint8) if eight_bit else thermal01
+        if self.mode == "pad" and thermal.shape[:2] != rgb.shape[:2]:  # padding places it on RGB's grid
+            thermal = cv2.resize(thermal, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        return rgb_in, self.apply(thermal, height, width, eight_bit), content

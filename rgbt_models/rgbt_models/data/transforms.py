@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from rgbt_models.data.datasets import Sample
-from rgbt_models.data.geometry import resize_label, resize_mask, resize_rgb, resize_thermal
+from rgbt_models.data.geometry import InputGeometry, resize_label, resize_mask, resize_rgb, resize_thermal
 from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
 
 
@@ -31,6 +31,9 @@ class TransformConfig:
     thermal_range: tuple[float, float] = (0.0, 65535.0)
     thermal_percentiles: tuple[float, float] = (1.0, 99.0)
     thermal_polarity: str = "white_hot"
+    # Evaluation only: how a frame becomes the model's input where its checkpoint records another
+    # rule than ours (rgbt-import: the authors' resize filter or padding); None: resize, area filter.
+    geometry: InputGeometry | None = None
 
     @staticmethod
     def thermal_fields(setup: ThermalSetup) -> dict:
@@ -83,13 +86,18 @@ def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Gene
     because predictions are scored upsampled to it. `label_lookup` maps data-set ids to model ids."""
     rng = rng or np.random.default_rng(0)
     height, width = config.height, config.width
-    rgb = resize_rgb(sample.rgb, height, width)
-    thermal = resize_thermal(thermal_to_unit(sample.thermal, config.thermal_setup),
-                             height, width)
+    content = (height, width)
+    if config.geometry is not None and not config.train:
+        eight_bit = sample.thermal.dtype == np.uint8 and config.thermal_polarity == "white_hot"
+        thermal01 = thermal_to_unit(sample.thermal, config.thermal_setup)
+        rgb, thermal, content = config.geometry.prepare(sample.rgb, thermal01, eight_bit, height, width)
+    else:
+        rgb = resize_rgb(sample.rgb, height, width)
+        thermal = resize_thermal(thermal_to_unit(sample.thermal, config.thermal_setup), height, width)
     label, mask = sample.label, sample.mask
     if label is not None and label_lookup is not None:
         label = label_lookup[label]
-    out = {"name": sample.name}
+    out = {"name": sample.name, "content": content}
     if config.train:
         label = resize_label(label, height, width) if label is not None else None
         mask = resize_mask(mask, height, width) if mask is not None else None
@@ -122,7 +130,7 @@ def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Gene
 def collate_native(batch: list[dict]) -> dict:
     """Stack the model inputs; keep native-size labels / masks (sizes may differ) as lists."""
     out = {"rgb": torch.stack([b["rgb"] for b in batch]), "thermal": torch.stack([b["thermal"] for b in batch]),
-           "name": [b["name"] for b in batch]}
+           "name": [b["name"] for b in batch], "content": [b.get("content") for b in batch]}
     for key in ("label", "mask"):
         if key in batch[0]:
             out[key] = [b[key] for b in batch]
