@@ -24,6 +24,7 @@ import argparse
 import importlib.util
 import json
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -107,9 +108,12 @@ def main() -> int:
     parser.add_argument("--size", type=int, help="input side (SAMSOD: 512, fixed by its Model; SARTM: its config's "
                                                  "1280, or smaller)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's own choice)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     size = args.size or (512 if args.method == "samsod" else 1280)
     model = samsod_model(size) if args.method == "samsod" else sartm_model(size)
     own = model.state_dict()
@@ -127,6 +131,7 @@ def main() -> int:
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     rgb, thermal = (rgb01 - mean) / std, thermal01.expand(-1, 3, -1, -1).contiguous()
+    start = time.perf_counter()
     if args.method == "samsod":  # output_maps_RGBT.py: `_, _, _, res = model(image, any_modal)`
         heads = model(rgb, thermal)
         result = {"output": heads[3], "heads": torch.cat(heads[:3], dim=1)}
@@ -134,6 +139,7 @@ def main() -> int:
         labels = torch.zeros(1, size, size, dtype=torch.long)
         m_output, _, _, _ = model([rgb, thermal], labels, multimask_output=True)
         result = {"output": m_output}
+    result["seconds"] = time.perf_counter() - start
     torch.save({"rgb01": rgb01, "thermal01": thermal01, **result}, out / "reference.pt")
     print(json.dumps({"method": args.method, "size": size, "keys": len(manifest),
                       "output": list(result["output"].shape)}))

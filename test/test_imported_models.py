@@ -150,3 +150,22 @@ def test_rgbt_eval_scores_the_imported_sartm_on_its_padded_input(tmp_path, impor
         ids, _ = model.predict(x, t)
         confusion.step(ids[0, :96, :128].numpy().astype(np.uint8), label)
     assert miou == pytest.approx(confusion.results()["mIoU"], abs=1e-12)
+
+
+def test_rgbt_adapt_tunes_the_imported_samsod_and_keeps_its_computation(tmp_path, imported):
+    """UUSOD's adapter stage from the imported file: the result is a SAMSOD of the authors' form
+    (no dense prompt, thermal in [0, 1], PIL-resized input) with a domain adapter added."""
+    import yaml
+
+    from rgbt_models.cli.adapt import main as adapt
+    from rgbt_models.registry import load_trained_model
+
+    config = {"stage": "adapter", "source_checkpoint": imported["samsod"], "adapter_hidden": 8,
+              "data": {"sources": ["synthetic:4:500:night"], "height": 64, "width": 64},
+              "train": {"epochs": 1, "batch_size": 2, "optimizer": "adam", "lr": 1.0e-3, "scheduler": "constant",
+                        "seed": 0}, "output_dir": str(tmp_path / "adapted")}
+    (tmp_path / "adapt.yaml").write_text(yaml.safe_dump(config))
+    assert adapt(["adapter", "--config", str(tmp_path / "adapt.yaml"), "--no-progress"]) == 0
+    adapted = load_trained_model(tmp_path / "adapted" / "samsod.pt")
+    assert adapted.config.domain_adapter == 8 and adapted.config.decoder_dense_prompt is False
+    assert adapted.config.backbone.thermal_input == "unit" and adapted.input_geometry.resize == "pil_bilinear"

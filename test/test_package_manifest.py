@@ -16,7 +16,7 @@ from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 # Python module -> rosdep key (system packages with a key in rosdistro's python.yaml).
 ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml",
-               "tqdm": "python3-tqdm", "matplotlib": "python3-matplotlib"}
+               "tqdm": "python3-tqdm", "matplotlib": "python3-matplotlib", "PIL": "python3-pil"}
 # Python module -> pip name, for dependencies installed with pip (README "On a robot"): no rosdep
 # key, or one that would install another build (apt's torch is CPU-only and older).
 PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf": "hydra-core",

@@ -24,8 +24,8 @@ def authors_state(method: str) -> tuple[dict, dict]:
     return manifest, seeded_state_dict(manifest["shapes"], manifest["seed"], manifest["dtypes"])
 
 
-def reference(method: str) -> dict:
-    return torch.load(FIXTURES / f"{method}_reference.pt", weights_only=True)
+def reference(method: str, size: int) -> dict:
+    return torch.load(FIXTURES / f"{method}_reference_{size}.pt", weights_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def test_the_authors_sartm_imports_and_matches_their_code(sartm_file, tmp_path, 
     assert model.config.variant == "authors" and model.config.lora_rank == 48
     assert model.classes.names[1] == "fire_extinguisher" and model.classes.names[3] == "hand_drill"
     assert model.input_geometry.mode == "pad"
-    expected = reference("sartm")
-    rgb, thermal = seeded_images(manifest["size"], manifest["size"], manifest["seed"])
+    expected = reference("sartm", 256)
+    rgb, thermal = seeded_images(256, 256, expected["seed"])
     with torch.inference_mode():
         logits = model(rgb, thermal)["decoder"]
     stride = expected["stride"]
@@ -63,26 +63,22 @@ def test_the_authors_sartm_imports_and_matches_their_code(sartm_file, tmp_path, 
     assert abs(logits.mean().item() - expected["mean"].item()) <= TOLERANCE
 
 
-@pytest.mark.slow
-def test_the_authors_samsod_matches_their_code_at_hiera_l_512():
-    """Hiera-L at 512x512, the one size their Model runs (in-process: the file route is SARTM's test)."""
-    from rgbt_models.importing.samsod_authors import authors_config, fill_samsod
+def test_the_authors_samsod_file_maps_key_for_key_onto_ours_at_hiera_l():
+    """Their SAMSOD-large file's every key (the committed manifest's shapes, as meta tensors)
+    lands in exactly one tensor of ours of the same shape, or is dropped as SAM 2's video memory;
+    every tensor of ours is filled. (The numbers, Hiera-L at 512x512, are benchmarks/bench_authors.py's:
+    20 s of CPU is too much for make test.)"""
+    from rgbt_models.importing.samsod_authors import VIDEO_MEMORY, authors_config, fill_samsod
     from rgbt_models.samsod import SAMSOD
 
-    manifest, state = authors_state("samsod")
+    manifest = json.loads((FIXTURES / "samsod_manifest.json").read_text())
+    state = {key: torch.empty(shape, device="meta") for key, shape in manifest["shapes"].items()}
     model = SAMSOD(authors_config(), pretrained=False)
-    ledger = fill_samsod(model, state, "seeded")
-    assert ledger.summary()["loaded"] == len(model.state_dict())
-    model.load_state_dict(ledger.state, strict=True)
-    del state, ledger
-    rgb, thermal = seeded_images(manifest["size"], manifest["size"], manifest["seed"])
-    with torch.inference_mode():
-        logits = sum(model.eval()(rgb, thermal).values())  # their 4th output: the three heads' sum
-    expected = reference("samsod")
-    stride = expected["stride"]
-    assert (logits[..., ::stride, ::stride] - expected["output"]).abs().max().item() <= TOLERANCE
-    saliency = torch.sigmoid(logits[..., ::stride, ::stride])
-    assert (saliency - torch.sigmoid(expected["output"])).abs().max().item() <= TOLERANCE
+    ledger = fill_samsod(model, state, "sam_rgbt.pth")
+    summary = ledger.summary()
+    assert summary["loaded"] == len(model.state_dict()) == 1895
+    assert summary["dropped"] == {VIDEO_MEMORY: len(state) - 1895}
+    assert set(ledger.consumed) == set(state)
 
 
 def run_import(capsys, *args: str) -> tuple[int, str]:

@@ -96,6 +96,9 @@ class InputGeometry:
         values = values or {}
         return cls(str(values.get("geometry", "resize")), str(values.get("resize", "area")))
 
+    def to_dict(self) -> dict:
+        return {"geometry": self.mode, "resize": self.resize}
+
     def content_size(self, image_hw: tuple[int, int], height: int, width: int) -> tuple[int, int]:
         """(h, w) of the frame's pixels inside the (height, width) input."""
         if self.mode == "resize":

@@ -99,6 +99,7 @@ def attach_domain_adapter(source: SAMSOD, hidden: int, all_levels: bool = False
         raise CheckpointError(f"the source SAMSOD does not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.input_size = source.input_size
     model.thermal_setup = getattr(source, "thermal_setup", None)
+    model.input_geometry = getattr(source, "input_geometry", None)
     model.requires_grad_(False)
     adapters = [model.domain_adapter, *(model.level_adapters or [])]
     for adapter in adapters:
@@ -326,9 +327,12 @@ class AdaptationTask:
         if self.config.stage == "pretrain":
             self.model.save_encoder(output / MODEL_FILES["pretrain"])
             return
-        self.model.save(output / MODEL_FILES[self.config.stage],
-                        extra={"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width],
-                               "thermal": self.thermal.to_dict()})
+        extra = {"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width],
+                 "thermal": self.thermal.to_dict()}
+        geometry = getattr(self.model, "input_geometry", None)  # e.g. an imported authors' model's
+        if geometry is not None:
+            extra["input"] = geometry.to_dict()
+        self.model.save(output / MODEL_FILES[self.config.stage], extra=extra)
 
     def finish(self, output: Path) -> None:
         pass
