@@ -19,22 +19,27 @@ FIXTURES = Path(__file__).parent / "fixtures" / "authors"
 TOLERANCE = 1e-4  # max |ours - theirs| in fp32 on the CPU
 
 
-def authors_state(method: str) -> tuple[dict, dict]:
+def authors_state(method: str, seed: int = 0) -> tuple[dict, dict]:
     manifest = json.loads((FIXTURES / f"{method}_manifest.json").read_text())
-    return manifest, seeded_state_dict(manifest["shapes"], manifest["seed"], manifest["dtypes"])
+    return manifest, seeded_state_dict(manifest["shapes"], seed, manifest["dtypes"])
 
 
-def reference(method: str, size: int) -> dict:
-    return torch.load(FIXTURES / f"{method}_reference_{size}.pt", weights_only=True)
+def reference(method: str, size: int, seed: int = 0) -> dict:
+    name = f"{method}_reference_{size}" + (f"_seed{seed}" if seed else "") + ".pt"
+    return torch.load(FIXTURES / name, weights_only=True)
+
+
+def write_sartm(folder: Path, seed: int) -> tuple[Path, dict]:
+    """The authors' SARTM (Hiera-B+) state dict with seeded weights, saved as their training saves it."""
+    manifest, state = authors_state("sartm", seed)
+    path = folder / f"SARTM_seeded_{seed}.pth"
+    torch.save(state, path)
+    return path, manifest
 
 
 @pytest.fixture(scope="module")
 def sartm_file(tmp_path_factory) -> tuple[Path, dict]:
-    """The authors' SARTM (Hiera-B+) state dict with seeded weights, saved as their training saves it."""
-    manifest, state = authors_state("sartm")
-    path = tmp_path_factory.mktemp("authors") / "SARTM_seeded.pth"
-    torch.save(state, path)
-    return path, manifest
+    return write_sartm(tmp_path_factory.mktemp("authors"), 0)
 
 
 def test_the_authors_sartm_imports_and_matches_their_code(sartm_file, tmp_path, capsys):
@@ -53,14 +58,29 @@ def test_the_authors_sartm_imports_and_matches_their_code(sartm_file, tmp_path, 
     assert model.config.variant == "authors" and model.config.lora_rank == 48
     assert model.classes.names[1] == "fire_extinguisher" and model.classes.names[3] == "hand_drill"
     assert model.input_geometry.mode == "pad"
-    expected = reference("sartm", 256)
-    rgb, thermal = seeded_images(256, 256, expected["seed"])
+    assert_matches(model, reference("sartm", 256))
+
+
+def assert_matches(model, expected: dict) -> None:
+    rgb, thermal = seeded_images(expected["size"], expected["size"], expected["seed"])
     with torch.inference_mode():
         logits = model(rgb, thermal)["decoder"]
     stride = expected["stride"]
     difference = (logits[..., ::stride, ::stride] - expected["output"]).abs().max().item()
     assert difference <= TOLERANCE, difference
     assert abs(logits.mean().item() - expected["mean"].item()) <= TOLERANCE
+
+
+def test_with_the_thermal_object_score_below_0_the_thermal_logits_are_shut_as_theirs(tmp_path):
+    """Seed 10: the object score is above 0 for RGB and below 0 for thermal in the authors' model:
+    thermal's class logits become -1024 before the two modalities are averaged."""
+    from rgbt_models.importing import convert_sartm
+
+    expected = reference("sartm", 256, seed=10)
+    assert float(expected["output"].max()) < -500  # (RGB + (-1024)) / 2: the gate shut thermal
+    path, _ = write_sartm(tmp_path, 10)
+    model, _ = convert_sartm(path, "pst900")
+    assert_matches(model, expected)
 
 
 def test_the_authors_samsod_file_maps_key_for_key_onto_ours_at_hiera_l():
