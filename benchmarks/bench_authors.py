@@ -34,7 +34,8 @@ def fresh_reference(method: str, size: int, seed: int, repo: Path, stride: int, 
     import torch
 
     subprocess.run([sys.executable, str(ROOT / "scripts" / "authors_reference.py"), method, "--size", str(size),
-                    "--seed", str(seed), "--threads", str(torch.get_num_threads()), "--out", str(folder)], check=True, cwd=repo,
+                    "--seed", str(seed), "--threads", str(torch.get_num_threads()), "--out", str(folder)],
+                   check=True, cwd=repo,
                    env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.DEVNULL)
     result = torch.load(folder / "reference.pt", weights_only=True)
     return {"size": size, "seed": seed, "stride": stride, "output": result["output"][..., ::stride, ::stride],
