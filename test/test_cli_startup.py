@@ -10,7 +10,8 @@ import pytest
 
 ENTRY_POINTS = {"rgbt-replay": "rgbt_perception.replay.cli", "rgbt-train": "rgbt_models.cli.train",
                 "rgbt-eval": "rgbt_models.cli.evaluate", "rgbt-export": "rgbt_models.cli.export",
-                "rgbt-adapt": "rgbt_models.cli.adapt", "rgbt-calibrate": "rgbt_models.cli.calibrate"}
+                "rgbt-adapt": "rgbt_models.cli.adapt", "rgbt-calibrate": "rgbt_models.cli.calibrate",
+                "rgbt-import": "rgbt_models.cli.import_weights"}
 PROBE = """
 import sys
 from {module} import main
@@ -21,6 +22,15 @@ except SystemExit as exit:
 heavy = sorted(m for m in ("torch", "cv2", "sam2", "rosbags", "py_sod_metrics") if m in sys.modules)
 print("heavy", ",".join(heavy) or "-")
 """
+
+
+def test_every_rgbt_command_is_checked_here():
+    from importlib.metadata import distribution
+
+    installed = {ep.name: ep.value.split(":")[0] for name in ("rgbt_models", "rgbt_perception")
+                 for ep in distribution(name).entry_points
+                 if ep.group == "console_scripts" and ep.name.startswith("rgbt-")}
+    assert installed == ENTRY_POINTS
 
 
 @pytest.mark.parametrize("command", sorted(ENTRY_POINTS))
