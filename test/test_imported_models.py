@@ -21,7 +21,7 @@ from rgbt_perception.parameters import PARAMETERS
 from rgbt_perception.replay import main as replay
 
 pytestmark = pytest.mark.slow
-DRIVE = DriveConfig(seconds=0.3, fps=10, height=128, width=160, dropout=None)
+DRIVE = DriveConfig(seconds=0.2, fps=10, height=128, width=160, dropout=None)
 
 
 @pytest.fixture(scope="module")
@@ -75,20 +75,20 @@ def test_imported_models_replay_a_bag(tmp_path, imported):
                    f"samsod.checkpoint:={imported['samsod']}", "--output", str(out), "--no-video"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["frames_processed"] == 3
+    assert summary["frames_processed"] == 2
     assert {"sartm", "samsod"} <= set(summary["latency_ms"])
 
 
 def test_onnxruntime_int8_of_the_imported_samsod_is_within_0_01_s_of_pytorch(tmp_path, imported):
     bag = tmp_path / "bag"
-    write_drive_bag(bag, DriveConfig(seconds=0.5, fps=10, height=128, width=160, dropout=None, seed=3))
+    write_drive_bag(bag, DriveConfig(seconds=0.3, fps=10, height=128, width=160, dropout=None, seed=3))
     scores = {}
     for name, extra in (("torch", []), ("int8", ["-p", "runtime:=onnxruntime", "-p", "precision:=int8", "-p",
                                                  f"onnxruntime.cache_dir:={tmp_path / 'cache'}", "-p",
                                                  "onnxruntime.providers:=[CPUExecutionProvider]"])):
         out = tmp_path / name
         code = replay([str(bag), "-p", "sartm.enabled:=false", "-p", f"samsod.checkpoint:={imported['samsod']}",
-                       "--mask-topic", DRIVE.mask_topic, "--output", str(out), "--no-video", *extra])
+                       "-p", "model_height:=128", "-p", "model_width:=160", "--mask-topic", DRIVE.mask_topic, "--output", str(out), "--no-video", *extra])
         assert code == 0
         scores[name] = json.loads((out / "summary.json").read_text())["saliency"]["with thermal"]["S"]
     assert (tmp_path / "cache").is_dir()  # the int8 graph was built and run
@@ -121,8 +121,9 @@ def test_the_node_runs_the_imported_models(rclpy_context, imported):
 
 
 def test_rgbt_eval_scores_the_imported_sartm_on_its_padded_input(tmp_path, imported):
-    """rgbt-eval on a PST900 folder: the frame padded to 1280x1280, the prediction cropped back
-    to it, scored against the label (what tools/val_mm.py computes, where padding is ignored)."""
+    """rgbt-eval on a PST900 folder: the frame padded (to 256x256 here, 1280x1280 by default, as the
+    other tests run it), the prediction cropped back to it, scored against the label (what
+    tools/val_mm.py computes, where padding is ignored)."""
     import cv2
 
     from rgbt_models.cli.evaluate import main as evaluate
@@ -140,11 +141,11 @@ def test_rgbt_eval_scores_the_imported_sartm_on_its_padded_input(tmp_path, impor
         frames.append((rgb, thermal, label))
     out = tmp_path / "eval"
     assert evaluate(["--checkpoint", imported["sartm"], "--dataset", f"pst900:{tmp_path / 'PST900'}:test",
-                     "--output", str(out), "--no-progress", "--threads", "1"]) == 0
+                     "--height", "256", "--width", "256", "--output", str(out), "--no-progress", "--threads", "1"]) == 0
     miou = json.loads((out / "results.json").read_text())["pst900 (test)"]["mIoU"]
     model, confusion = load_trained_model(imported["sartm"]), ConfusionMatrix(5)
     for rgb, thermal, label in frames:
-        x, t = torch.zeros(1, 3, 1280, 1280), torch.zeros(1, 1, 1280, 1280)
+        x, t = torch.zeros(1, 3, 256, 256), torch.zeros(1, 1, 256, 256)
         x[0, :, :96, :128] = torch.from_numpy(rgb).permute(2, 0, 1) / 255.0
         t[0, 0, :96, :128] = torch.from_numpy(thermal) / 255.0
         ids, _ = model.predict(x, t)
