@@ -88,7 +88,8 @@ def test_onnxruntime_int8_of_the_imported_samsod_is_within_0_01_s_of_pytorch(tmp
                                                  "onnxruntime.providers:=[CPUExecutionProvider]"])):
         out = tmp_path / name
         code = replay([str(bag), "-p", "sartm.enabled:=false", "-p", f"samsod.checkpoint:={imported['samsod']}",
-                       "-p", "model_height:=128", "-p", "model_width:=160", "--mask-topic", DRIVE.mask_topic, "--output", str(out), "--no-video", *extra])
+                       "-p", "model_height:=128", "-p", "model_width:=160", "--mask-topic", DRIVE.mask_topic,
+                       "--output", str(out), "--no-video", *extra])
         assert code == 0
         scores[name] = json.loads((out / "summary.json").read_text())["saliency"]["with thermal"]["S"]
     assert (tmp_path / "cache").is_dir()  # the int8 graph was built and run
