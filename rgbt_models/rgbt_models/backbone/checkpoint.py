@@ -16,6 +16,17 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be used, with the file and the reason in the message."""
 
 
+def what_does_not_fit(problems: dict[str, list[str]], examples: int = 3) -> str:
+    """'2 missing key(s) (a, b); 5 shape mismatch(es) (c, d, e and 2 more)' for the non-empty
+    lists of `problems` (label -> items): the one line a refused file's message carries."""
+    parts = []
+    for label, items in problems.items():
+        if items:
+            more = f" and {len(items) - examples} more" if len(items) > examples else ""
+            parts.append(f"{len(items)} {label} ({', '.join(items[:examples])}{more})")
+    return "; ".join(parts)
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """torch.load with weights_only=True, turning every failure into a CheckpointError naming the file."""
     path = Path(path)
@@ -65,12 +76,8 @@ def load_sam2_checkpoint(modules: Mapping[str, nn.Module | nn.Parameter], path: 
     mismatched = [f"{key}: file {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
                   for key in expected if key in state and state[key].shape != expected[key].shape]
     if missing or mismatched:
-        details = []
-        if missing:
-            details.append(f"{len(missing)} missing key(s), e.g. {missing[:3]}")
-        if mismatched:
-            details.append(f"{len(mismatched)} shape mismatch(es), e.g. {mismatched[:3]}")
-        raise CheckpointError(f"{path}: does not match the configured SAM 2 model ({'; '.join(details)}). "
+        details = what_does_not_fit({"missing key(s)": missing, "shape mismatch(es)": mismatched})
+        raise CheckpointError(f"{path}: does not match the configured SAM 2 model ({details}). "
                               "Check backbone.name and backbone.version against the file.")
     with torch.no_grad():
         for key, tensor in expected.items():

@@ -6,15 +6,11 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from rgbt_models.backbone.checkpoint import CheckpointError
+from rgbt_models.backbone.checkpoint import CheckpointError, what_does_not_fit
 
 
 class ImportError_(CheckpointError):  # noqa: N801 - "ImportError" is Python's own
     """A file that does not convert: the message names the file and what was expected."""
-
-
-def _examples(keys: list[str], count: int = 3) -> str:
-    return ", ".join(keys[:count]) + (f" and {len(keys) - count} more" if len(keys) > count else "")
 
 
 class KeyLedger:
@@ -76,12 +72,8 @@ class KeyLedger:
         unexpected = [k for k in self.source if k not in self.consumed]
         missing = [k for k in self.target if k not in self.filled and k not in allowed_unfilled]
         if unexpected or missing:
-            parts = []
-            if unexpected:
-                parts.append(f"{len(unexpected)} unexpected key(s) ({_examples(unexpected)})")
-            if missing:
-                parts.append(f"{len(missing)} tensor(s) of ours not in it ({_examples(missing)})")
-            raise ImportError_(f"{self.path}: not {self.what}: {'; '.join(parts)}")
+            details = what_does_not_fit({"unexpected key(s)": unexpected, "tensor(s) of ours not in it": missing})
+            raise ImportError_(f"{self.path}: not {self.what}: {details}")
         state = dict(self.filled)
         for name in allowed_unfilled:
             state.setdefault(name, self.target[name])
