@@ -166,3 +166,41 @@ def test_incompatible_qos_is_reported(rclpy_context):
     finally:
         node.kill()
         probe.destroy_node()
+
+
+def test_the_shipped_parameter_file_applies_under_a_namespace(rclpy_context, tmp_path):
+    """config/rgbt.yaml, its section key as shipped and only its values changed, given to a node
+    started in a namespace (as `ros2 launch ... namespace:=robot1` does, without launch_ros): the
+    node starts (only the file's allow_untrained and model configs let it) and reports the file's
+    values over its parameter service."""
+    import yaml
+    from rcl_interfaces.srv import GetParameters
+    from rclpy.node import Node
+
+    from rgbt_perception.testing.node_fixtures import TEST_PARAMETERS
+    from rgbt_perception.testing.ros_harness import REPO_ROOT, spin_until
+
+    shipped = yaml.safe_load((REPO_ROOT / "config" / "rgbt.yaml").read_text())
+    (section,) = shipped.values()
+    section["ros__parameters"].update({**TEST_PARAMETERS, "qos.depth": 7})
+    params = tmp_path / "robot1.yaml"
+    params.write_text(yaml.safe_dump(shipped))
+    node = NodeProcess("rgbt_perception.node", ros_args=["--params-file", str(params), "-r", "__ns:=/robot1"])
+    from rclpy.executors import SingleThreadedExecutor
+
+    probe = Node("namespace_probe", context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(probe)
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=90)
+        client = probe.create_client(GetParameters, "/robot1/rgbt_perception/get_parameters")
+        assert spin_until(probe, client.service_is_ready, 30, executor)
+        future = client.call_async(GetParameters.Request(names=["qos.depth", "model_height", "allow_untrained"]))
+        assert spin_until(probe, future.done, 30, executor)
+        values = future.result().values
+        assert (values[0].integer_value, values[1].integer_value, values[2].bool_value) == (7, 128, True)
+        assert node.stop(timeout=20) < 20
+    finally:
+        node.kill()
+        executor.shutdown()
+        probe.destroy_node()
