@@ -206,10 +206,11 @@ def check_type(name: str, value) -> None:
                          f"(e.g. {default!r})")
 
 
-def load_parameter_file(path: str | Path, overrides: dict | None = None) -> dict:
-    """Defaults, then the node's section of a --params-file YAML, then overrides; checked."""
+def load_parameter_file(path: str | Path | None, overrides: dict | None = None) -> dict:
+    """Defaults, then the node's section of a --params-file YAML (None: none), then overrides; checked."""
     values = {name: spec[0] for name, spec in PARAMETERS.items()}
-    content = load_yaml(path)  # the project's one YAML reader: a missing or broken file is named
+    content = load_yaml(path) if path is not None else {}  # the project's one YAML reader: a missing
+    # or broken file is named
     section = next((v for k, v in content.items() if k.strip("/").split("/")[-1] in (NODE_NAME, "**")), {})
     given = dict((section or {}).get("ros__parameters", {}))
     try:

@@ -122,10 +122,11 @@ def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env
     node = NodeProcess("rgbt_perception.node", ros_args=[
         "--params-file", "config/rgbt.yaml", *checkpoints, *MODEL_PARAMS, "-p", "use_sim_time:=true",
         "-p", "diagnostics_period:=0.5", "-r", f"rgb/image:={DRIVE.rgb_topic}",
-        "-r", f"thermal/image:={DRIVE.thermal_topic}"])
+        "-r", f"thermal/image:={DRIVE.thermal_topic}", "-r", "__ns:=/robot1"])  # a robot's namespace
     try:
         node.wait_for_log("rgbt_perception ready", timeout=90)
-        args = parse_args([str(bag), "--live", "--rate", "1.0", "--output", str(tmp_path / "live")])
+        args = parse_args([str(bag), "--live", "--namespace", "robot1", "--rate", "1.0",
+                           "--output", str(tmp_path / "live")])
         from rgbt_perception.parameters import load_parameter_file
 
         summary = replay_live(args, load_parameter_file("config/rgbt.yaml"))
@@ -221,3 +222,22 @@ def test_replay_refuses_ground_truth_of_another_class_list(tmp_path, checkpoints
     assert replay([*args, "--label-classes", "pst900"]) == 2
     err = capsys.readouterr().err
     assert "synthetic (4): 0 background" in err and "pst900 (5)" in err
+
+
+def test_without_config_replay_reads_the_installed_packages_file(tmp_path, monkeypatch):
+    """A colcon or apt install has no source tree: the shipped file is found in the package's share."""
+    import ament_index_python.packages as index
+
+    from rgbt_perception.replay import cli
+
+    share = tmp_path / "share" / "rgbt_perception"
+    (share / "config").mkdir(parents=True)
+    (share / "config" / "rgbt.yaml").write_text("/**:\n  ros__parameters:\n    qos.depth: 9\n")
+    monkeypatch.setattr(index, "get_package_share_directory", lambda name: str(share))
+    assert cli.default_config() == share / "config" / "rgbt.yaml"
+
+    def not_installed(name):
+        raise index.PackageNotFoundError(name)
+
+    monkeypatch.setattr(index, "get_package_share_directory", not_installed)
+    assert cli.default_config() == cli.SOURCE_CONFIG

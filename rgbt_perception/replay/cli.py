@@ -21,18 +21,46 @@ from pathlib import Path
 
 from rgbt_models import threads as thread_policy
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rgbt.yaml"
+SOURCE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rgbt.yaml"
+
+
+def default_config() -> Path | None:
+    """The node's shipped parameter file: the installed package's share/rgbt_perception/config
+    (a colcon or apt install), else the source tree's; None where neither exists (the node's
+    declared defaults are used)."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        try:
+            installed = Path(get_package_share_directory("rgbt_perception")) / "config" / "rgbt.yaml"
+            if installed.is_file():
+                return installed
+        except (PackageNotFoundError, LookupError, OSError):  # not installed; or no AMENT_PREFIX_PATH at all
+            pass
+    except ImportError:
+        pass
+    return SOURCE_CONFIG if SOURCE_CONFIG.is_file() else None
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The module docstring as written, and each option's default value (where it has one) in --help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, "", [], argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="rgbt-replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="rgbt-replay", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("bag", help="rosbag2 folder or file (mcap or sqlite3)")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="node parameter YAML (config/rgbt.yaml)")
+    parser.add_argument("--config", help="node parameter YAML (default: the installed package's "
+                        "share/rgbt_perception/config/rgbt.yaml, else the source tree's config/rgbt.yaml)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="override a node parameter, as ros2 run -p does")
-    parser.add_argument("--rgb-topic", default="/camera/rgb/image")
-    parser.add_argument("--thermal-topic", default="/camera/thermal/image")
+    parser.add_argument("--rgb-topic", default="/camera/rgb/image", help="the bag's RGB topic")
+    parser.add_argument("--thermal-topic", default="/camera/thermal/image", help="the bag's thermal topic")
     parser.add_argument("--label-topic", help="semantic ground truth (mono8 class ids, RGB stamps)")
     parser.add_argument("--mask-topic", help="saliency ground truth (mono8 0/255, RGB stamps)")
     parser.add_argument("--label-classes", help="class list of the semantic ground truth (preset name or YAML); "
@@ -42,7 +70,7 @@ def parse_args(argv):
     parser.add_argument("--truth-dir", help="folder of ground-truth PNGs instead of topics: labels/ and/or masks/")
     parser.add_argument("--truth-key", choices=("stamp", "index"), default="stamp",
                         help="truth file names: the RGB stamp in ns, or the frame index")
-    parser.add_argument("--output", default="replay_out")
+    parser.add_argument("--output", default="replay_out", help="folder of the report, CSV, overlays and video")
     parser.add_argument("--overlay-every", type=int, default=10, help="write every Nth overlay PNG (0: none)")
     parser.add_argument("--no-video", action="store_true")
     parser.add_argument("--compare-without-thermal", action="store_true",
@@ -55,6 +83,7 @@ def parse_args(argv):
                         " (default: the threads parameter of --config)")
     parser.add_argument("--live", action="store_true", help="play into a running node over rclpy")
     parser.add_argument("--rate", type=float, default=1.0, help="--live playback speed")
+    parser.add_argument("--namespace", default="", help="--live: the node's namespace (its outputs are read there)")
     return parser.parse_args(argv)
 
 
@@ -79,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     from rgbt_perception.parameters import load_parameter_file
 
     try:
-        params = load_parameter_file(args.config, parse_overrides(args.param))
+        config = args.config or default_config()
+        params = load_parameter_file(config, parse_overrides(args.param))
         if args.live:
             from rgbt_perception.replay.live import replay_live
 

@@ -4,7 +4,9 @@ Publishes the bag's RGB and thermal messages as they were recorded (raw CDR byte
 re-encoding) and /clock with the bag time, so that a node started with use_sim_time:=true
 runs on the bag's clock. Records the node's outputs and reports end-to-end latency
 (publication of the RGB frame -> output received) and the share of pairs the node answered.
-Remap the node's inputs to the bag's topics (-r rgb/image:=/camera/rgb/image ...).
+Remap the node's inputs to the bag's topics (-r rgb/image:=/camera/rgb/image ...); a node in a
+namespace (`ros2 launch ... namespace:=robot1`) is answered with --namespace robot1, where its
+outputs are published.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
     with open_bag(args.bag) as bag:
         bag_types = bag.topics
     rclpy.init()
-    node = Node("rgbt_replay")
+    node = Node("rgbt_replay", namespace=args.namespace or "")  # the node's relative outputs resolve here
     qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) if params["qos.reliability"] == "reliable"
            else qos_profile_sensor_data)
     # Each camera topic is played with the bag's own type (a compressed one goes to a node whose
