@@ -46,6 +46,7 @@ class CameraProbe:
         self.thermal_pub = self.node.create_publisher(Image, "thermal/image", qos_profile_sensor_data)
         self.sent: dict[tuple[int, int], float] = {}
         self.latencies: list[tuple[float, float]] = []
+        self.answered: set[tuple[int, int]] = set()  # the stamps the node has answered
         self.diagnostics: list = []
         self.diagnostic_arrivals: list[float] = []  # monotonic arrival time of each of `diagnostics`
         self.node.create_subscription(Image, "saliency/map", self._answered, 10)
@@ -53,14 +54,16 @@ class CameraProbe:
 
     def _answered(self, msg) -> None:
         now = time.monotonic()
-        self.latencies.append((now, now - self.sent.pop((msg.header.stamp.sec, msg.header.stamp.nanosec), np.nan)))
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self.answered.add(key)
+        self.latencies.append((now, now - self.sent.pop(key, np.nan)))
 
     def _diagnosed(self, msg) -> None:
         self.diagnostics.append(msg)
         self.diagnostic_arrivals.append(time.monotonic())
 
-    def publish_pair(self, rgb, thermal, stamp_ns: int | None = None, with_thermal: bool = True) -> None:
-        """Stamp both (wall clock by default), remember when, publish."""
+    def publish_pair(self, rgb, thermal, stamp_ns: int | None = None, with_thermal: bool = True) -> tuple[int, int]:
+        """Stamp both (wall clock by default), remember when, publish; returns the stamp (sec, nanosec)."""
         stamp_ns = time.time_ns() if stamp_ns is None else stamp_ns
         key = (stamp_ns // 10**9, stamp_ns % 10**9)
         for msg in (rgb, thermal):
@@ -69,6 +72,7 @@ class CameraProbe:
         self.rgb_pub.publish(rgb)
         if with_thermal:
             self.thermal_pub.publish(thermal)
+        return key
 
     def status(self) -> dict[str, str]:
         """The last /diagnostics key-values, plus its message under 'message'."""
