@@ -56,3 +56,24 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
     finally:
         node.shutdown()
         node.destroy_node()
+
+
+def test_dropped_pairs_are_counted_by_the_one_pairing_rule(rclpy_context):
+    """The node pairs by the model library's rule (as rgbt-replay and the bag loaders do) on every
+    install: a duplicated RGB stamp is dropped and counted in /diagnostics' "sync dropped"."""
+    from rgbt_models.data.pairing import PairSynchronizer
+    from rgbt_perception.node import RGBTPerceptionNode
+    from rgbt_perception.testing.node_fixtures import node_overrides
+
+    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
+    try:
+        assert type(node.sync) is PairSynchronizer
+        rgb, thermal = scene_pair(0, 10, 0)
+        node._on_rgb(rgb)
+        node._on_rgb(rgb)  # the driver sent the same frame twice
+        node._on_thermal(thermal)
+        values = {kv.key: kv.value for kv in node.diagnostic_status().values}
+        assert values["sync dropped"] == "1" and node.sync.dropped == 1
+    finally:
+        node.shutdown()
+        node.destroy_node()

@@ -57,7 +57,7 @@ def test_message_filters_pairs_like_ours_when_installed():
     del message_filters
     from types import SimpleNamespace
 
-    from rgbt_perception.sync import MessageFiltersPairing
+    from rgbt_perception.testing.message_filters_reference import MessageFiltersPairing
 
     def msg(t):
         sec = int(t)
