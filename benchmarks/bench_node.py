@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from common import print_table
-from node_probe import CameraProbe, node_arguments, stop_text, tear_down
+from node_probe import CameraProbe, SensorFrames, node_arguments, stop_text, tear_down
 
-from rgbt_perception.testing.node_fixtures import image_msg
 from rgbt_perception.testing.ros_harness import DomainLease, NodeProcess, ros_environment, spin_until
 
 
@@ -72,15 +71,15 @@ def one_pair_overheads(probe: CameraProbe, node, pairs, rounds: int = 8) -> tupl
     Each pair has its own stamp and the wait is for the answer to that stamp: a pair answered is
     the newest the node was given, so its worker is idle when the next is sent (counting answers
     instead let a warm-up pair still in the worker delay the first measured ones by a whole model
-    run: 889 ms "hand-off" at tiny size). The pairs cycle through different scenes: one scene sent
-    again and again is, bit for bit, what a frozen thermal camera sends (the node counts it as
-    frozen and takes the RGB-only path), where a real static scene differs by its sensor noise."""
+    run: 889 ms "hand-off" at tiny size). Every pair has its own sensor noise (SensorFrames): one
+    image sent again and again is, bit for bit, what a frozen thermal camera sends (the node counts
+    it as frozen and takes the RGB-only path), where a real static scene differs by its noise."""
     latencies, diagnostics, executor = probe.latencies, probe.diagnostics, probe.executor
     node.wait_for_log("rgbt_perception ready", timeout=300)
     spin_until(probe.node, lambda: probe.rgb_pub.get_subscription_count() > 0, 30, executor)
 
     def send(index: int) -> tuple[int, int]:  # stamped with the wall clock: every stamp its own
-        return probe.publish_pair(*pairs[index % len(pairs)])
+        return probe.publish_pair(*pairs[index])
 
     # Best-effort camera QoS: pairs sent before the node has matched the publisher are lost, so
     # a first pair is sent each second until one is answered.
@@ -128,7 +127,7 @@ def main() -> int:
     probe = CameraProbe("bench_probe")
     executor, latencies, diagnostics = probe.executor, probe.latencies, probe.diagnostics
     scenes = [make_scene(i, 512, 640) for i in range(8)]
-    frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
+    frames = SensorFrames(scenes)
     floor = transport_floor(probe, frames[0])
     extra = [part for item in args.node_param for part in ("-p", item)]
     node = NodeProcess("rgbt_perception.node", env={"ROS_PYTHON_CHECK_FIELDS": "0"}, ros_args=node_arguments(
@@ -142,7 +141,7 @@ def main() -> int:
         start = time.monotonic()
         count = 0
         while time.monotonic() - start < args.seconds:
-            publish_pair(*frames[count % len(frames)])
+            publish_pair(*frames[count])
             count += 1
             target = start + count / args.rate
             executor.spin_once(timeout_sec=0.0)  # outputs are timed even when publishing falls behind

@@ -103,3 +103,27 @@ def tear_down(node, probe, lease) -> None:
     probe.close()
     rclpy.try_shutdown()
     lease.release()
+
+
+class SensorFrames:
+    """Camera pairs of a few synthetic scenes, each thermal frame with its own sensor noise (a few
+    counts, shifted every frame), as a real camera sends them: a still scene is never bit for bit
+    the frame before, which is what the node's freeze detector takes for a frozen camera.
+    `frames[i]` is pair i (any i); the RGB messages are built once."""
+
+    def __init__(self, scenes, noise_counts: int = 3, seed: int = 0) -> None:
+        from rgbt_perception.testing.node_fixtures import image_msg
+
+        self.scenes = scenes
+        self.rgb = [image_msg(scene.rgb, "rgb8", 0, 0) for scene in scenes]
+        self.noise = np.random.default_rng(seed).integers(0, noise_counts + 1, scenes[0].thermal_raw.shape,
+                                                          dtype=np.uint16)
+        self.image_msg = image_msg
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def __getitem__(self, index: int):
+        scene = self.scenes[index % len(self.scenes)]
+        thermal = scene.thermal_raw + np.roll(self.noise, index)
+        return self.rgb[index % len(self.scenes)], self.image_msg(thermal, "mono16", 0, 0)
