@@ -30,6 +30,7 @@ from rgbt_perception.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.memory import HeapTrimmer, resident_bytes
 from rgbt_perception.model_loading import build_pipeline
 from rgbt_perception.outputs import RclpyMessages, advertise, frame_messages, node_messages
+from rgbt_perception.overlay import LiveOverlay
 from rgbt_perception.parameters import PARAMETERS, check_parameters, declare_parameters, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput
 from rgbt_perception.process import SHUTDOWN_DEADLINE, run_node
@@ -73,6 +74,7 @@ class PerceptionNodeBase:
             policy=self.p["sync.policy"], max_age=self.p["sync.max_age"])
 
         self.pubs, latched = advertise(self, self.pipeline)
+        self.overlay = LiveOverlay(self, self.p["output.overlay_rate"])
         self._entities += latched
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities += [*self.pubs.values(), self.diagnostics_pub]
@@ -239,8 +241,10 @@ class PerceptionNodeBase:
             return
         try:
             wanted = self._wanted_outputs()
-            # Detections are the salient objects in vision_msgs form: the pipeline makes objects.
-            computed = wanted | {"saliency/objects"} if "saliency/detections" in wanted else wanted
+            # Detections are the salient objects in vision_msgs form: the pipeline makes objects;
+            # a due overlay panel needs the class colours and the objects too.
+            computed = wanted | self.overlay.wanted() | (
+                {"saliency/objects"} if "saliency/detections" in wanted else set())
             thermal_stamp = None if thermal_msg is None else stamp_seconds(thermal_msg)
             result = self.pipeline.run(rgb, thermal, computed, thermal_stamp)
         except InferenceCancelled as cancelled:
@@ -269,6 +273,8 @@ class PerceptionNodeBase:
             messages.update(node_messages(result, header, wanted, self.camera_info))
             for topic, message in messages.items():
                 self.pubs[topic].publish(message)
+            classes = self.pipeline.sartm.classes if self.pipeline.sartm is not None else None
+            self.overlay.publish(rgb, thermal, result, header, self.pipeline.config.thermal, classes)
         except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
             self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
         self.stats.frame(received, picked, inferred, time.monotonic(), result.timings)

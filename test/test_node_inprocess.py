@@ -77,3 +77,52 @@ def test_dropped_pairs_are_counted_by_the_one_pairing_rule(rclpy_context):
     finally:
         node.shutdown()
         node.destroy_node()
+
+
+def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
+    """output.overlay_rate > 0: debug/overlay publishes the replay's panel (RGB | thermal | classes
+    | saliency) while somebody subscribes, and composes nothing otherwise; 0: no publisher at all."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from rgbt_perception.node import RGBTPerceptionNode
+    from rgbt_perception.testing.node_fixtures import node_overrides
+    from rgbt_perception.testing.ros_harness import spin_until
+
+    def frame(node, index: int) -> None:
+        rgb, thermal = scene_pair(index, 20 + index, 0)
+        processed = node.counts["processed"]
+        node._on_rgb(rgb)
+        node._on_thermal(thermal)
+        deadline = time.monotonic() + 60
+        while node.counts["processed"] == processed and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    off = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
+    try:
+        assert off.overlay.publisher is None
+        assert "/debug/overlay" not in dict(off.get_topic_names_and_types())
+    finally:
+        off.shutdown()
+        off.destroy_node()
+    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides(output__overlay_rate=30.0))
+    probe = Node("overlay_viewer", context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(probe)
+    panels: list = []
+    try:
+        frame(node, 0)
+        assert node.overlay.published == 0  # nobody subscribed: not composed
+        probe.create_subscription(Image, "/debug/overlay", panels.append, 1)
+        assert spin_until(probe, lambda: node.overlay.publisher.get_subscription_count() > 0, 30, executor)
+        frame(node, 1)
+        assert spin_until(probe, lambda: bool(panels), 30, executor)
+        assert node.overlay.published == 1
+        panel = panels[0]
+        assert panel.encoding == "rgb8" and panel.width == 4 * 160 and panel.height > 128
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        node.shutdown()
+        node.destroy_node()

@@ -18,8 +18,9 @@ from rgbt_models.data.rosbag import decode_pair, read_pairs
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 from rgbt_perception.model_loading import build_pipeline
+from rgbt_perception.overlay import overlay
 from rgbt_perception.pipeline import FrameRejected
-from rgbt_perception.replay.report import VideoSink, overlay, render_markdown, write_csv, write_summary
+from rgbt_perception.replay.report import VideoSink, render_markdown, write_csv, write_summary
 
 
 class TruthFolder:
