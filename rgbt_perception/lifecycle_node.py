@@ -9,7 +9,7 @@
   shutdown    as cleanup, from any state
 
 Parameters are declared (and checked) at construction, as in the plain node. With autostart
-(the default of `rgbt_perception_lifecycle`; `--no-autostart` to wait for a manager) the node
+(the default of the `rgbt_perception_lifecycle_node` executable; `--no-autostart` to wait for a manager) the node
 configures and activates itself, as yolo_ros's nodes do.
 """
 
