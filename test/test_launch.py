@@ -34,7 +34,7 @@ def test_launch_file_starts_the_node(tmp_path, rclpy_context):
     from launch import LaunchService
 
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
+    params.write_text(yaml.safe_dump({"/**/rgbt_perception": {"ros__parameters": {
         "allow_untrained": True, "sartm.config": str(MODEL_CONFIGS / "sartm" / "test.yaml"),
         "samsod.config": str(MODEL_CONFIGS / "samsod" / "test.yaml"), "model_height": 128, "model_width": 160}}}))
     service = LaunchService()

@@ -172,7 +172,7 @@ def test_the_shipped_parameter_file_applies_under_a_namespace(rclpy_context, tmp
     """config/rgbt.yaml, its section key as shipped and only its values changed, given to a node
     started in a namespace (as `ros2 launch ... namespace:=robot1` does, without launch_ros): the
     node starts (only the file's allow_untrained and model configs let it) and reports the file's
-    values over its parameter service."""
+    values over its parameter service, and a -p given beside the file over the file's."""
     import yaml
     from rcl_interfaces.srv import GetParameters
     from rclpy.node import Node
@@ -185,7 +185,9 @@ def test_the_shipped_parameter_file_applies_under_a_namespace(rclpy_context, tmp
     section["ros__parameters"].update({**TEST_PARAMETERS, "qos.depth": 7})
     params = tmp_path / "robot1.yaml"
     params.write_text(yaml.safe_dump(shipped))
-    node = NodeProcess("rgbt_perception.node", ros_args=["--params-file", str(params), "-r", "__ns:=/robot1"])
+    # -p beside the file has the last word (a "/**" section would outrank it: config/rgbt.yaml)
+    node = NodeProcess("rgbt_perception.node", ros_args=["--params-file", str(params), "-r", "__ns:=/robot1",
+                                                         "-p", "qos.depth:=3"])
     from rclpy.executors import SingleThreadedExecutor
 
     probe = Node("namespace_probe", context=rclpy_context)
@@ -198,7 +200,7 @@ def test_the_shipped_parameter_file_applies_under_a_namespace(rclpy_context, tmp
         future = client.call_async(GetParameters.Request(names=["qos.depth", "model_height", "allow_untrained"]))
         assert spin_until(probe, future.done, 30, executor)
         values = future.result().values
-        assert (values[0].integer_value, values[1].integer_value, values[2].bool_value) == (7, 128, True)
+        assert (values[0].integer_value, values[1].integer_value, values[2].bool_value) == (3, 128, True)
         assert node.stop(timeout=20) < 20
     finally:
         node.kill()

@@ -294,7 +294,7 @@ def test_rgbt_calibrate_recovers_a_known_homography_from_an_unlabeled_drive(tmp_
                       "--output", str(output)]) == 0
     printed = capsys.readouterr().out
     assert "pairs aligned, score" in printed and "thermal.homography: [" in printed
-    values = yaml.safe_load(output.read_text())["/**"]["ros__parameters"]["thermal.homography"]
+    values = yaml.safe_load(output.read_text())["/**/rgbt_perception"]["ros__parameters"]["thermal.homography"]
     found = np.array(values).reshape(3, 3)
     grid = grid_points(160, 128, 9)
     assert np.linalg.norm(apply_homography(found, grid) - apply_homography(truth, grid), axis=1).mean() <= 2.0
@@ -354,7 +354,7 @@ def test_rgbt_calibrate_from_a_heated_checkerboard(tmp_path, capsys):
     assert calibrate([str(tmp_path / "board"), "--rgb-topic", "/rgb", "--thermal-topic", "/thermal",
                       "--checkerboard", "7x5", "--output", str(output)]) == 0
     assert "checkerboard in 6 of 6 pairs" in capsys.readouterr().out
-    values = yaml.safe_load(output.read_text())["/**"]["ros__parameters"]["thermal.homography"]
+    values = yaml.safe_load(output.read_text())["/**/rgbt_perception"]["ros__parameters"]["thermal.homography"]
     grid = grid_points(320, 240, 9)
     found = np.array(values).reshape(3, 3)
     assert np.linalg.norm(apply_homography(found, grid) - apply_homography(truth, grid), axis=1).mean() <= 1.0

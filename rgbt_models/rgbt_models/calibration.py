@@ -219,5 +219,5 @@ def parameters_yaml(result: Calibration, source: str) -> str:
     """A --params-file snippet with thermal.homography, and how it was found."""
     values = ", ".join(f"{v:.6g}" for v in result.homography.ravel())
     return (f"# rgbt-calibrate from {source}: {describe(result)}\n"
-            "/**:\n  ros__parameters:\n"
+            "/**/rgbt_perception:\n  ros__parameters:\n"
             f"    thermal.homography: [{values}]  # thermal pixel -> RGB pixel, row-major\n")
