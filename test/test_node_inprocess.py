@@ -87,6 +87,7 @@ def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
     from sensor_msgs.msg import Image
 
     from rgbt_perception.node import RGBTPerceptionNode
+    from rgbt_perception.overlay import LiveOverlay
     from rgbt_perception.testing.node_fixtures import node_overrides
     from rgbt_perception.testing.ros_harness import spin_until
 
@@ -99,19 +100,13 @@ def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
         while node.counts["processed"] == processed and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    off = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
-    try:
-        assert off.overlay.publisher is None
-        assert "/debug/overlay" not in dict(off.get_topic_names_and_types())
-    finally:
-        off.shutdown()
-        off.destroy_node()
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides(output__overlay_rate=30.0))
     probe = Node("overlay_viewer", context=rclpy_context)
     executor = SingleThreadedExecutor(context=rclpy_context)
     executor.add_node(probe)
     panels: list = []
     try:
+        assert LiveOverlay(node, 0.0).publisher is None  # rate 0 (the default): no publisher at all
         frame(node, 0)
         assert node.overlay.published == 0  # nobody subscribed: not composed
         probe.create_subscription(Image, "/debug/overlay", panels.append, 1)
