@@ -71,8 +71,10 @@ def test_imported_models_replay_a_bag(tmp_path, imported):
     bag = tmp_path / "bag"
     write_drive_bag(bag, DRIVE)
     out = tmp_path / "out"
+    # one size for both (each model's own, 512 resized beside 1280 padded, is the test above's)
     code = replay([str(bag), "-p", f"sartm.checkpoint:={imported['sartm']}", "-p",
-                   f"samsod.checkpoint:={imported['samsod']}", "--output", str(out), "--no-video"])
+                   f"samsod.checkpoint:={imported['samsod']}", "-p", "model_height:=256", "-p", "model_width:=256",
+                   "--output", str(out), "--no-video"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_processed"] == 2
@@ -80,18 +82,17 @@ def test_imported_models_replay_a_bag(tmp_path, imported):
 
 
 def test_onnxruntime_int8_of_the_imported_samsod_is_within_0_01_s_of_pytorch(tmp_path, imported):
-    """Both imported models exported to ONNX Runtime int8 (SARTM's authors variant too), at one
-    size; SAMSOD's S-measure against PyTorch fp32 on the same frames."""
+    """The imported SAMSOD exported to ONNX Runtime int8: its S-measure against PyTorch fp32 on the
+    same frames (SARTM's authors variant exports as well: benchmarks and rgbt-export's own check)."""
     bag = tmp_path / "bag"
-    write_drive_bag(bag, DriveConfig(seconds=0.3, fps=10, height=128, width=160, dropout=None, seed=3))
+    write_drive_bag(bag, DriveConfig(seconds=0.2, fps=10, height=128, width=160, dropout=None, seed=3))
     scores = {}
     for name, extra in (("torch", []), ("int8", ["-p", "runtime:=onnxruntime", "-p", "precision:=int8", "-p",
                                                  f"onnxruntime.cache_dir:={tmp_path / 'cache'}", "-p",
                                                  "onnxruntime.providers:=[CPUExecutionProvider]"])):
         out = tmp_path / name
-        code = replay([str(bag), "-p", f"sartm.checkpoint:={imported['sartm']}", "-p",
-                       f"samsod.checkpoint:={imported['samsod']}",
-                       "-p", "model_height:=128", "-p", "model_width:=160", "--mask-topic", DRIVE.mask_topic,
+        code = replay([str(bag), "-p", "sartm.enabled:=false", "-p", f"samsod.checkpoint:={imported['samsod']}",
+                       "-p", "model_height:=96", "-p", "model_width:=128", "--mask-topic", DRIVE.mask_topic,
                        "--output", str(out), "--no-video", *extra])
         assert code == 0
         scores[name] = json.loads((out / "summary.json").read_text())["saliency"]["with thermal"]["S"]
