@@ -88,17 +88,11 @@ def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
 
     from rgbt_perception.node import RGBTPerceptionNode
     from rgbt_perception.overlay import LiveOverlay
-    from rgbt_perception.testing.node_fixtures import node_overrides
+    from rgbt_perception.testing.node_fixtures import feed_pair, node_overrides
     from rgbt_perception.testing.ros_harness import spin_until
 
     def frame(node, index: int) -> None:
-        rgb, thermal = scene_pair(index, 20 + index, 0)
-        processed = node.counts["processed"]
-        node._on_rgb(rgb)
-        node._on_thermal(thermal)
-        deadline = time.monotonic() + 60
-        while node.counts["processed"] == processed and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert feed_pair(node, *scene_pair(index, 20 + index, 0))
 
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides(output__overlay_rate=30.0))
     probe = Node("overlay_viewer", context=rclpy_context)

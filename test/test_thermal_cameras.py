@@ -124,10 +124,9 @@ def test_replay_counts_frozen_thermal_and_degrades_those_frames(tmp_path, checkp
 def test_the_node_says_thermal_frozen_in_diagnostics_and_recovers(rclpy_context):
     """Frozen thermal frames (the same image under new stamps) in the node itself: counted,
     reported in /diagnostics with their duration, and gone with the next live frame."""
-    import time
 
     from rgbt_perception.node import RGBTPerceptionNode
-    from rgbt_perception.testing.node_fixtures import node_overrides, scene_pair
+    from rgbt_perception.testing.node_fixtures import feed_pair, node_overrides, scene_pair
 
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
     try:
@@ -136,12 +135,7 @@ def test_the_node_says_thermal_frozen_in_diagnostics_and_recovers(rclpy_context)
         def feed(second: int, nanosec: int, thermal_msg) -> None:
             rgb, _ = scene_pair(second, second, nanosec)
             thermal_msg.header.stamp.sec, thermal_msg.header.stamp.nanosec = second, nanosec
-            before = node.counts["processed"]
-            node._on_rgb(rgb)
-            node._on_thermal(thermal_msg)
-            deadline = time.monotonic() + 30
-            while node.counts["processed"] == before and time.monotonic() < deadline:
-                time.sleep(0.01)
+            feed_pair(node, rgb, thermal_msg, timeout=30)
 
         for step in range(6):  # 0.0 .. 0.5 s, all the same image
             feed(10, step * 100_000_000, frozen_thermal)

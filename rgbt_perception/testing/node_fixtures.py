@@ -189,3 +189,17 @@ class Probe:
     def close(self):
         self.executor.shutdown()
         self.node.destroy_node()
+
+
+def feed_pair(node, rgb_msg, thermal_msg, timeout: float = 60.0) -> bool:
+    """Hand an in-process node one pair through its callbacks and wait until it has processed it
+    (its processed count moved); whether it did within `timeout` s."""
+    import time
+
+    before = node.counts["processed"]
+    node._on_rgb(rgb_msg)
+    node._on_thermal(thermal_msg)
+    deadline = time.monotonic() + timeout
+    while node.counts["processed"] == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return node.counts["processed"] != before
