@@ -273,8 +273,7 @@ class PerceptionNodeBase:
             messages.update(node_messages(result, header, wanted, self.camera_info))
             for topic, message in messages.items():
                 self.pubs[topic].publish(message)
-            classes = self.pipeline.sartm.classes if self.pipeline.sartm is not None else None
-            self.overlay.publish(rgb, thermal, result, header, self.pipeline.config.thermal, classes)
+            self.overlay.publish(rgb, thermal, result, header, self.pipeline)
         except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
             self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
         self.stats.frame(received, picked, inferred, time.monotonic(), result.timings)

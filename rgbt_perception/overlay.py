@@ -99,14 +99,15 @@ class LiveOverlay:
         """What the pipeline must make for the next panel: the class colours and the objects' boxes."""
         return frozenset({"semantic/color", "saliency/objects"}) if self.due() else frozenset()
 
-    def publish(self, rgb: np.ndarray, thermal: np.ndarray | None, result, header, thermal_setup, classes) -> bool:
-        """Compose and publish a panel if one is due; whether it did."""
+    def publish(self, rgb: np.ndarray, thermal: np.ndarray | None, result, header, pipeline) -> bool:
+        """Compose and publish a panel of `pipeline`'s result if one is due; whether it did."""
         if not self.due():
             return False
         from rgbt_perception.codec import array_to_image
 
         self.last = self.clock()
-        message = array_to_image(overlay(rgb, thermal, result, thermal_setup, classes), "rgb8")
+        classes = pipeline.sartm.classes if pipeline.sartm is not None else None
+        message = array_to_image(overlay(rgb, thermal, result, pipeline.config.thermal, classes), "rgb8")
         message.header = header
         self.publisher.publish(message)
         self.published += 1

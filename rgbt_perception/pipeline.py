@@ -111,15 +111,6 @@ def model_input_size(model, config: PipelineConfig) -> tuple[int, int]:
     return tuple(model.input_size) if model.input_size else (model.config.backbone.image_size,) * 2
 
 
-def trained_input_size(*models) -> tuple[int, int]:
-    """The one input size the loaded models were trained at (raises where they differ)."""
-    sizes = {model_input_size(m, PipelineConfig(model_height=0, model_width=0)) for m in models if m is not None}
-    if len(sizes) != 1:
-        raise ValueError(f"the models were trained at different input sizes {sorted(sizes)} (H, W): "
-                         "set model_height and model_width")
-    return sizes.pop()
-
-
 @dataclass(frozen=True)
 class ModelInput:
     """How frames become one model's input: its geometry (recorded in its checkpoint) and size."""
@@ -248,7 +239,9 @@ class Pipeline:
         if frozen and cfg.freeze_policy == "degrade":
             thermal = None
         aligned = self.align(rgb, thermal, thermal_stamp)
-        inputs = {name: self.model_input(name, *aligned) for name in self.inputs}
+        prepared: dict[ModelInput, tuple] = {}  # models with the same geometry and size share one
+        inputs = {name: prepared.get(spec) or prepared.setdefault(spec, self.model_input(name, *aligned))
+                  for name, spec in self.inputs.items()}
         timings["preprocess"] = time.perf_counter() - start
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]
