@@ -2,14 +2,15 @@
 of a camera pair from an unlabeled recording, without a calibration target.
 
 Drive or walk the robot through a scene with structure (objects, edges, temperature differences)
-for a few seconds; the pairs are aligned by their edges (rgbt_models/calibration.py), and FILE
-gets a --params-file snippet with `thermal.homography`, to merge into the node's YAML. The score
-(gradient correlation after alignment, against before), the consistency between frames (px) and
-the number of frames used are printed. Refused (exit 1, one line saying why) when the frames
-carry too little structure to be trusted. --checkerboard COLSxROWS uses a heated checkerboard's
-corners instead (a recording of the board moved through both views). The homography is exact for
-a planar or distant scene (a common case for a robot's cameras mounted close together); near
-objects keep a parallax error of baseline x focal length / distance.
+for a few seconds; the pairs are aligned by the orientation of their edges, coarse to fine
+(rgbt_models/calibration/, docs/calibration.md), and FILE gets a --params-file snippet with
+`thermal.homography`, to merge into the node's YAML. The score (orientation correlation after
+alignment, against before), the consistency between frames (px) and the number of frames used
+are printed. Refused (exit 1, one line saying why) when the answer cannot be trusted.
+--checkerboard COLSxROWS uses a heated checkerboard's corners instead (a recording of the board
+moved through both views). The homography is exact for a planar or distant scene (a common case
+for a robot's cameras mounted close together); near objects keep a parallax error of baseline x
+focal length / distance.
 """
 
 from __future__ import annotations

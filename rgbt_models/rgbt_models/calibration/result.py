@@ -1,0 +1,73 @@
+"""What a calibration returns, how it is told, and the point arithmetic both routes share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+class CalibrationRefused(ValueError):
+    """The frames cannot give a trustworthy homography; the message says why."""
+
+
+@dataclass
+class Calibration:
+    """The thermal -> RGB homography (full-resolution pixels of each camera) and how well it holds."""
+
+    homography: np.ndarray  # 3x3, thermal pixel -> RGB pixel
+    score: float  # edges: orientation correlation after alignment; checkerboard: inlier share
+    score_before: float  # edges: the same at the identity (sizes matched); checkerboard: NaN
+    spread_px: float  # edges: median offset of a frame's own edges from the result; checkerboard: RMS error
+    frames_used: int
+    frames_offered: int
+    margin: float = float("nan")  # edges: the share of the score by which it beats the answer moved a few px
+    prominence: float = float("nan")  # edges: how far the coarse search's peak stands above any other
+
+
+def describe(result: Calibration) -> str:
+    """One line: how the homography was found and how well it fits."""
+    if np.isnan(result.score_before):
+        return (f"checkerboard in {result.frames_used} of {result.frames_offered} pairs, {100 * result.score:.0f} % "
+                f"of the corners inliers, RMS error {result.spread_px:.2f} px")
+    return (f"{result.frames_used} of {result.frames_offered} pairs aligned, score {result.score:.2f} (before "
+            f"alignment {result.score_before:.2f}; {100 * result.margin:.0f} % above the answer moved a few px), "
+            f"frames agree within {result.spread_px:.2f} px (median)")
+
+
+def parameters_yaml(result: Calibration, source: str) -> str:
+    """A --params-file snippet with thermal.homography, and how it was found."""
+    values = ", ".join(f"{v:.6g}" for v in result.homography.ravel())
+    return (f"# rgbt-calibrate from {source}: {describe(result)}\n"
+            "/**/rgbt_perception:\n  ros__parameters:\n"
+            f"    thermal.homography: [{values}]  # thermal pixel -> RGB pixel, row-major\n")
+
+
+def gray_unit(image: np.ndarray) -> np.ndarray:
+    """RGB or thermal (any dtype) as a float32 gray image in [0, 1] (1st-99th percentile)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    gray = gray.astype(np.float32)
+    finite = np.isfinite(gray)
+    if not finite.any():
+        return np.zeros_like(gray)
+    low, high = np.percentile(gray[finite], (1, 99))
+    return np.clip((np.where(finite, gray, low) - low) / max(float(high - low), 1e-6), 0, 1).astype(np.float32)
+
+
+def grid_points(width: int, height: int, steps: int = 5) -> np.ndarray:
+    """A steps x steps grid of (x, y) points spanning an image, for comparing homographies."""
+    xs, ys = np.meshgrid(np.linspace(0, width - 1, steps), np.linspace(0, height - 1, steps))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+
+
+def apply_homography(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 2) points mapped by a 3x3 homography."""
+    mapped = np.c_[points, np.ones(len(points))] @ homography.T
+    return mapped[:, :2] / mapped[:, 2:3]
+
+
+def mean_distance(first: np.ndarray, second: np.ndarray, width: int, height: int) -> float:
+    """How far apart two homographies put the points of an image (mean over a 9x9 grid, px)."""
+    grid = grid_points(width, height, 9)
+    return float(np.linalg.norm(apply_homography(first, grid) - apply_homography(second, grid), axis=1).mean())
