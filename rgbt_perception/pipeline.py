@@ -222,6 +222,26 @@ class Pipeline:
             return rgb_t, None, content
         return rgb_t, torch.from_numpy(thermal_in)[None, None].to(self.device, self.dtype), content
 
+    def _thermal_state(self, thermal: np.ndarray | None, thermal_stamp: float | None
+                       ) -> tuple[np.ndarray | None, bool]:
+        """The shutter-freeze check of one frame: (the thermal image the models get, frozen)."""
+        cfg = self.config
+        frozen = (thermal is not None and thermal_stamp is not None
+                  and self.freeze.update(thermal, thermal_stamp, cfg.freeze_duration, cfg.freeze_tolerance))
+        return (None if frozen and cfg.freeze_policy == "degrade" else thermal), frozen
+
+    def reset_stream_state(self) -> None:
+        """Forget what was tracked over time (a new recording starts: another bag, or a shard)."""
+        self.freeze = FreezeDetector()
+        self.thermal_range = StableRange()
+
+    def track(self, thermal: np.ndarray | None, thermal_stamp: float | None) -> None:
+        """A frame the models skip (the lead-in of a shard of a bag): only what `run` tracks over
+        time is updated (shutter freezes, the 'stable' normalisation's range), as `run` would."""
+        thermal, _ = self._thermal_state(thermal, thermal_stamp)
+        if thermal is not None:
+            thermal_to_unit(thermal, self.config.thermal, self.thermal_range, thermal_stamp)
+
     def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS,
             thermal_stamp: float | None = None) -> PipelineResult:
         """One frame through every enabled model. Without thermal, only SAMSOD's RGB-only
@@ -234,10 +254,7 @@ class Pipeline:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         cfg = self.config
-        frozen = (thermal is not None and thermal_stamp is not None
-                  and self.freeze.update(thermal, thermal_stamp, cfg.freeze_duration, cfg.freeze_tolerance))
-        if frozen and cfg.freeze_policy == "degrade":
-            thermal = None
+        thermal, frozen = self._thermal_state(thermal, thermal_stamp)
         aligned = self.align(rgb, thermal, thermal_stamp)
         prepared: dict[ModelInput, tuple] = {}  # models with the same geometry and size share one
         inputs = {name: prepared.get(spec) or prepared.setdefault(spec, self.model_input(name, *aligned))

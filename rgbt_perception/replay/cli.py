@@ -54,7 +54,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="rgbt-replay", description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("bag", help="rosbag2 folder or file (mcap or sqlite3)")
+    parser.add_argument("bag", nargs="+", help="rosbag2 folders or files (mcap or sqlite3), folders of bags, or "
+                        "globs; several are replayed as one fleet (one report, a section per bag)")
     parser.add_argument("--config", help="node parameter YAML (default: the installed package's "
                         "share/rgbt_perception/config/rgbt.yaml, else the source tree's config/rgbt.yaml)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
@@ -81,10 +82,27 @@ def parse_args(argv):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
     parser.add_argument("--threads", type=thread_policy.argument, help=thread_policy.THREADS_HELP +
                         " (default: the threads parameter of --config)")
+    fleet = parser.add_argument_group("many bags (docs/fleet.md)")
+    fleet.add_argument("--engine", choices=("serial", "ray"), default="serial",
+                       help="serial: this process (the reference); ray: Ray workers, a local cluster unless --address")
+    fleet.add_argument("--address", help="--engine ray: the cluster to join (auto, ray://head:10001, host:6379)")
+    fleet.add_argument("--workers", type=int, default=2, help="--engine ray: workers (each loads the models once)")
+    fleet.add_argument("--cpus-per-worker", type=float, default=1.0,
+                       help="--engine ray: CPUs per worker (also its intra-op threads)")
+    fleet.add_argument("--gpus-per-worker", type=float, default=0.0, help="--engine ray: GPUs per worker")
+    fleet.add_argument("--window", type=float, metavar="SECONDS",
+                       help="cut each bag into windows of this many seconds of RGB stamps (one shard each)")
+    fleet.add_argument("--resume", action="store_true",
+                       help="continue a killed run in the same --output: finished shards are not run again")
     parser.add_argument("--live", action="store_true", help="play into a running node over rclpy")
     parser.add_argument("--rate", type=float, default=1.0, help="--live playback speed")
     parser.add_argument("--namespace", default="", help="--live: the node's namespace (its outputs are read there)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.live:
+        if len(args.bag) != 1:
+            parser.error("--live plays one bag into the node")
+        args.bag = args.bag[0]
+    return args
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -106,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from rgbt_models.data.datasets import DatasetError
     from rgbt_perception.model_loading import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
+    from rgbt_perception.replay.engines import FleetError
 
     try:
         config = args.config or default_config()
@@ -118,13 +137,15 @@ def main(argv: list[str] | None = None) -> int:
             from rgbt_perception.replay.offline import replay_offline
 
             summary = replay_offline(args, params)
-    except (DatasetError, ModelLoadError, ValueError, OSError) as error:  # ConfigError is a ValueError
+    except (DatasetError, ModelLoadError, ValueError, OSError, FleetError) as error:  # ConfigError: a ValueError
         print(f"rgbt-replay: {error}", file=sys.stderr)
         return 2
     print(summary["markdown"])
     print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}"
           + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
-    return 0
+    for failed in summary.get("failed_bags", []):
+        print(f"rgbt-replay: {failed['bag']} could not be read: {failed['error']}", file=sys.stderr)
+    return 1 if summary.get("failed_bags") else 0
 
 
 if __name__ == "__main__":

@@ -1,42 +1,32 @@
-"""rgbt-replay offline: the bag through the node's codec, synchronizer and pipeline (metrics,
-latency, overlays, --record); the arguments are in cli.py, the files written in report.py."""
+"""rgbt-replay offline: bags through the node's codec, synchronizer and pipeline (metrics, latency,
+overlays, --record), in this process or on Ray; the arguments are in cli.py.
+
+The bags are planned into shards (plan.py), run by an engine (engines.py: each shard through
+shard.py's loop), every finished shard saved to the output folder's parts/ (so that --resume
+continues a killed run), and the shards combined into one report (aggregate.py) written by
+report.py: frames.csv, summary.json, report.md, plots, and for one bag in one process the video
+and the outputs bag.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
 import time
-from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
-import cv2
 import numpy as np
-from tqdm import tqdm
 
-from rgbt_models.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
-from rgbt_models.data.image_codec import BadImage, image_to_array
-from rgbt_models.data.rosbag import decode_pair, read_pairs
-from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
-from rgbt_perception.model_loading import build_pipeline
-from rgbt_perception.overlay import overlay
-from rgbt_perception.pipeline import FrameRejected
+from rgbt_perception.replay.aggregate import combine, metric_results, per_bag, section, worst_bags
+from rgbt_perception.replay.engines import EngineOptions, run_shards
+from rgbt_perception.replay.plan import expand_bags, plan
 from rgbt_perception.replay.report import VideoSink, render_markdown, write_csv, write_summary
-
-
-class TruthFolder:
-    """Ground-truth PNGs keyed by stamp (ns) or frame index: <dir>/labels/<key>.png, <dir>/masks/<key>.png."""
-
-    def __init__(self, folder: Path, key: str) -> None:
-        self.folder, self.key = folder, key
-
-    def get(self, kind: str, stamp_ns: int, index: int) -> np.ndarray | None:
-        path = self.folder / kind / f"{stamp_ns if self.key == 'stamp' else index}.png"
-        if not path.is_file():
-            return None
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise DatasetError(f"{path}: cannot be read")
-        return image
+from rgbt_perception.replay.shard import ReplaySettings, Shard, ShardResult
 
 
 def slug(text: str) -> str:
@@ -44,142 +34,108 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
 
 
+class Parts:
+    """Finished shards in <output>/parts/: one file each, written atomically, with the plan they
+    belong to; --resume loads those of the same plan and runs only the rest. The files are this
+    tool's own pickles: resume only from an output folder rgbt-replay wrote."""
+
+    def __init__(self, folder: Path, shards: list[Shard], resume: bool) -> None:
+        self.folder = folder
+        self.plan = [asdict(s) for s in shards]
+        folder.mkdir(parents=True, exist_ok=True)
+        plan_file = folder / "plan.json"
+        self.done: dict[str, ShardResult] = {}
+        if resume and plan_file.is_file():
+            if json.loads(plan_file.read_text()) != json.loads(json.dumps(self.plan)):
+                raise ValueError(f"--resume: {plan_file} is another run's plan (other bags, topics or --window); "
+                                 "use another --output, or run without --resume to start over")
+            for shard in shards:
+                part = folder / f"{shard.key}.pkl"
+                if part.is_file():
+                    with part.open("rb") as handle:
+                        self.done[shard.key] = pickle.load(handle)  # our own part files
+        else:
+            for old in folder.glob("*.pkl"):
+                old.unlink()
+        plan_file.write_text(json.dumps(self.plan, indent=1))
+
+    def save(self, result: ShardResult) -> None:
+        self.done[result.shard.key] = result
+        temporary = self.folder / f".{result.shard.key}.pkl.tmp"
+        with temporary.open("wb") as handle:
+            pickle.dump(result, handle)
+        os.replace(temporary, self.folder / f"{result.shard.key}.pkl")
+
+
+def engine_options(args) -> EngineOptions:
+    return EngineOptions(args.engine, args.address, args.workers, args.cpus_per_worker, args.gpus_per_worker,
+                         not args.no_progress)
+
+
 def replay_offline(args, params: dict) -> dict:
-    pipeline = build_pipeline(params, lambda text: print(f"rgbt-replay: {text}", flush=True), threads=args.threads)
+    bags = expand_bags(args.bag)
+    one_pass = len(bags) == 1 and not args.window and args.engine == "serial"
+    if not one_pass and args.record:
+        raise ValueError("--record writes one bag's outputs: give one bag, without --window, with --engine serial")
+    if args.window and args.truth_key == "index":
+        raise ValueError("--truth-key index numbers frames from a bag's start, which a --window shard does not "
+                         "see: name truth files by stamp")
     output = Path(args.output)
-    (output / "overlays").mkdir(parents=True, exist_ok=True)
-    truth_dir = TruthFolder(Path(args.truth_dir), args.truth_key) if args.truth_dir else None
-    truth_topics = tuple(t for t in (args.label_topic, args.mask_topic) if t)
-    sartm = pipeline.sartm
-    lookup = None
-    if sartm is not None and (args.label_topic or truth_dir is not None):
-        lookup = label_lookup(sartm.classes, class_list(args.label_classes) if args.label_classes else None,
-                              args.class_mapping, what="ground truth")
-    semantic = {"with thermal": ConfusionMatrix(sartm.classes.num_classes, sartm.classes.ignore_index,
-                                                sartm.classes.names)} if sartm is not None else {}
-    saliency = {"with thermal": SaliencyMetrics()} if pipeline.samsod is not None else {}
-    if args.compare_without_thermal:
-        if sartm is not None:
-            semantic["thermal blanked"] = ConfusionMatrix(sartm.classes.num_classes, sartm.classes.ignore_index,
-                                                          sartm.classes.names)
-        if pipeline.samsod is not None:
-            saliency["RGB-only head"] = SaliencyMetrics()
-    saliency["degraded frames (thermal missing or frozen)"] = SaliencyMetrics()
-    stages: dict[str, list[float]] = defaultdict(list)
-    rows: list[dict] = []
-    counters: dict = {}
-    video = None if args.no_video else VideoSink(output / "replay.mp4", 10.0)
-    recorder = open_recorder(args.record, args.overwrite) if args.record else None
-    bad_frames: list[dict] = []
-    pair_ages: list[float] = []  # ms, |RGB stamp - thermal stamp| of every pair with thermal
+    overlays = output / "overlays"
+    overlays.mkdir(parents=True, exist_ok=True)
+    settings = ReplaySettings.from_arguments(args, params, str(overlays))
+    shards = plan(bags, args.window, settings, params)
+    parts = Parts(output / "parts", shards, args.resume)
+    sinks = one_bag_sinks(args, output) if one_pass else None
     started = time.perf_counter()
     try:
-        pairs = read_pairs(args.bag, args.rgb_topic, args.thermal_topic, params["sync.slop"], params["sync.queue_size"],
-                           truth_topics, counters, thermal_timeout=params["thermal.timeout"],
-                           policy=params["sync.policy"], max_age=params["sync.max_age"])
-        # A progress bar on a terminal (tqdm: off when stderr is not a TTY, or with --no-progress).
-        bar = tqdm(pairs, desc="rgbt-replay", unit="pair", disable=True if args.no_progress else None)
-        for index, pair in enumerate(bar):
-            if args.max_frames and index >= args.max_frames:
-                break
-            if pair.age_ns is not None:
-                pair_ages.append(abs(pair.age_ns) / 1e6)
-            t0 = time.perf_counter()
-            try:  # a bad frame is skipped and reported, as the node would skip it
-                rgb, thermal = decode_pair(pair)
-                stages["decode"].append(time.perf_counter() - t0)
-                thermal_stamp = None if pair.thermal is None else (pair.stamp_ns - pair.age_ns) / 1e9
-                result = pipeline.run(rgb, thermal, thermal_stamp=thermal_stamp)
-            except (BadImage, FrameRejected, ValueError) as error:
-                bad_frames.append({"frame": index, "stamp_ns": pair.stamp_ns, "reason": str(error)})
-                continue
-            for stage, seconds in result.timings.items():
-                stages[stage].append(seconds)
-            counters["thermal_frozen"] = counters.get("thermal_frozen", 0) + int(result.thermal_frozen)
-            row = {"frame": index, "stamp_ns": pair.stamp_ns, "degraded": int(result.degraded),
-                   "thermal_frozen": int(result.thermal_frozen),
-                   **{f"{k}_ms": round(1000 * v, 2) for k, v in result.timings.items()},
-                   "classes": " ".join(s.name for s in result.class_stats), "salient_objects": len(result.objects)}
-            label = truth(pair, args.label_topic, truth_dir, "labels", index)
-            mask = truth(pair, args.mask_topic, truth_dir, "masks", index)
-            if label is not None and sartm is not None:
-                label = lookup[label] if lookup is not None else label
-                check_label_ids(label, sartm.classes, f"ground truth of frame {index} (stamp {pair.stamp_ns})")
-                check_scoring_size(label, rgb)
-            if mask is not None:
-                check_scoring_size(mask, rgb)
-            if label is not None and result.semantic_mask is not None:
-                semantic["with thermal"].step(result.semantic_mask, label)
-            if mask is not None and result.saliency_map is not None:
-                key = "with thermal" if not result.degraded else "degraded frames (thermal missing or frozen)"
-                saliency[key].step(result.saliency_map, mask)
-                row["saliency_mae"] = round(float(np.abs(result.saliency_map / 255.0 - (mask > 128)).mean()), 4)
-            if args.compare_without_thermal and thermal is not None:
-                if mask is not None and pipeline.samsod is not None:
-                    saliency["RGB-only head"].step(pipeline.run(rgb, None).saliency_map, mask)
-                if label is not None and sartm is not None:
-                    blank = pipeline.run(rgb, np.zeros_like(thermal))
-                    semantic["thermal blanked"].step(blank.semantic_mask, label)
-            rows.append(row)
-            if (args.overlay_every and index % args.overlay_every == 0) or video is not None:
-                panel = overlay(rgb, thermal, result, pipeline.config.thermal,
-                                sartm.classes if sartm is not None else None)
-                if args.overlay_every and index % args.overlay_every == 0:
-                    cv2.imwrite(str(output / "overlays" / f"{index:05d}.png"), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
-                if video is not None:
-                    video.add(panel)
-            if recorder is not None:
-                recorder.write(pair, result)
+        todo = [s for s in shards if s.key not in parts.done]
+        run_shards(todo, params, settings, engine_options(args), parts.save, args.threads, sinks)
     finally:
-        if recorder is not None:
-            recorder.close()
-    wall = time.perf_counter() - started
-    video_path = video.close() if video is not None else None
-    if not rows and not bad_frames:
-        raise DatasetError(f"{args.bag}: no frame could be paired on {args.rgb_topic} and {args.thermal_topic}")
-    semantic_results = {k: m.results() | {"confusion_matrix": m.matrix.tolist()}
-                        for k, m in semantic.items() if m.matrix.any()}
-    saliency_results = {k: m.results() for k, m in saliency.items() if m.count}
-    plots = []
-    if saliency_results:
-        plots += plot_saliency_curves(saliency_results, output)
-    for label, res in semantic_results.items():  # e.g. confusion_with_thermal.png, confusion_thermal_blanked.png
-        plots.append(plot_confusion(np.array(res["confusion_matrix"]), sartm.classes.names,
+        if sinks is not None and sinks.recorder is not None:
+            sinks.recorder.close()
+    results = [parts.done[s.key] for s in shards]
+    return write_report(output, results, bags, params, args, time.perf_counter() - started, sinks)
+
+
+def one_bag_sinks(args, output: Path) -> SimpleNamespace:
+    """The video and the outputs bag of a one-bag, one-process run."""
+    recorder = None
+    if args.record:
+        from rgbt_perception.replay.recording import OutputRecorder
+
+        recorder = OutputRecorder(args.record, args.overwrite)
+    return SimpleNamespace(video=None if args.no_video else VideoSink(output / "replay.mp4", 10.0), recorder=recorder)
+
+
+def write_report(output: Path, results: list[ShardResult], bags: list[str], params: dict, args, wall: float,
+                 sinks) -> dict:
+    """frames.csv, summary.json, report.md and the plots of all shards together."""
+    failed = [r for r in results if r.error]
+    if len(bags) == 1 and failed:
+        raise DatasetError(failed[0].error)
+    good = [r for r in results if not r.error]
+    combined = combine(good)
+    if not combined.rows and not combined.bad_frames and not failed:
+        raise DatasetError(f"{bags[0] if len(bags) == 1 else 'the bags'}: no frame could be paired on "
+                           f"{args.rgb_topic} and {args.thermal_topic}")
+    saliency, semantic = metric_results(combined)
+    class_names = next((r.class_names for r in good if r.class_names), None)
+    plots = plot_saliency_curves(saliency, output) if saliency else []
+    for label, res in semantic.items():  # e.g. confusion_with_thermal.png, confusion_thermal_blanked.png
+        plots.append(plot_confusion(np.array(res["confusion_matrix"]), class_names,
                                     output / f"confusion_{slug(label)}.png", title=f"SARTM, {label}"))
-    write_csv(output / "frames.csv", rows)
-    summary = {"bag": str(args.bag), "frames_processed": len(rows), "counts": counters, "wall_seconds": wall,
-               "runtime": pipeline.runtime, "precision": params["precision"], "sync_policy": params["sync.policy"],
-               "pair_age_ms": ({"median": float(np.median(pair_ages)), "p95": float(np.percentile(pair_ages, 95)),
-                                "max": float(np.max(pair_ages)), "pairs": len(pair_ages)} if pair_ages else None),
-               "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}
-                              for s, v in stages.items() if v},
-               "saliency": {k: {m: v for m, v in r.items() if m != "curves"} for k, r in saliency_results.items()},
-               "semantic": semantic_results,
-               "bad_frames": len(bad_frames), "bad_frame_details": bad_frames,
-               "video": str(video_path) if video_path else None,
-               "record": str(recorder.path) if recorder is not None else None,
-               "plots": [str(p) for p in plots]}
-    markdown = render_markdown(summary, stages, sartm)
+    write_csv(output / "frames.csv", combined.rows)
+    sections, failed_bags = per_bag(results)
+    video = sinks.video.close() if sinks is not None and sinks.video is not None else None
+    summary = {"bag": bags[0] if len(bags) == 1 else f"{len(bags)} bags",
+               **section(combined, wall), "runtime": next((r.runtime for r in good), ""),
+               "precision": params["precision"], "sync_policy": params["sync.policy"],
+               "video": str(video) if video else None,
+               "record": str(sinks.recorder.path) if sinks is not None and sinks.recorder is not None else None,
+               "plots": [str(p) for p in plots], "engine": args.engine, "shards": len(results),
+               "per_bag": sections, "failed_bags": failed_bags, "worst_bags": worst_bags(sections)}
+    sartm = SimpleNamespace(classes=SimpleNamespace(names=class_names, num_classes=len(class_names or ())))
+    markdown = render_markdown(summary, combined.stages, sartm)
     write_summary(output, summary, markdown)
     return summary | {"markdown": markdown}
-
-
-def check_scoring_size(truth_map: np.ndarray, rgb: np.ndarray) -> None:
-    """Outputs are scored at the ground truth's native size, which must be the RGB image's."""
-    if truth_map.shape[:2] != rgb.shape[:2]:
-        raise DatasetError(f"ground truth is {truth_map.shape[1]}x{truth_map.shape[0]} but the RGB image "
-                           f"{rgb.shape[1]}x{rgb.shape[0]}: outputs are scored at the RGB image's size")
-
-
-def truth(pair, topic, truth_dir, kind, index):
-    if topic and topic in pair.truth:
-        return image_to_array(pair.truth[topic], ("mono8",))
-    if truth_dir is not None:
-        return truth_dir.get(kind, pair.stamp_ns, index)
-    return None
-
-
-def open_recorder(path: str, overwrite: bool = False):
-    from rgbt_perception.replay.recording import OutputRecorder
-
-    return OutputRecorder(path, overwrite)

@@ -70,6 +70,29 @@ def render_live_markdown(summary: dict) -> str:
         f"Node clock at the end: {summary['node_clock_sec']} s (bag time when the node runs with use_sim_time)."])
 
 
+def fleet_lines(summary: dict) -> list[str]:
+    """Per bag (more than one), the bags that could not be read, and the worst bags."""
+    lines = []
+    if len(summary.get("per_bag", {})) > 1:
+        lines += [f"## Per bag ({len(summary['per_bag'])} bags, {summary['shards']} shards, engine "
+                  f"{summary['engine']})", "", "| bag | frames | bad frames | mIoU | S |",
+                  "| --- | --- | --- | --- | --- |"]
+        for bag, part in summary["per_bag"].items():
+            miou = part["semantic"].get("with thermal", {}).get("mIoU")
+            s = part["saliency"].get("with thermal", {}).get("S")
+            lines.append(f"| {bag} | {part['frames_processed']} | {part['bad_frames']} | "
+                         f"{'-' if miou is None else f'{100 * miou:.1f}'} | {'-' if s is None else f'{s:.3f}'} |")
+        lines.append("")
+        worst = summary.get("worst_bags") or []
+        if worst:
+            lines += ["Worst bags: " + "; ".join(f"{w['bag']} ({w['by']} {w['value']:.3f})" for w in worst), ""]
+    if summary.get("failed_bags"):
+        lines += ["## Bags that could not be read", ""]
+        lines += [f"- {f['bag']}: {f['error']}" for f in summary["failed_bags"]]
+        lines.append("")
+    return lines
+
+
 def render_markdown(summary: dict, stages: dict, sartm) -> str:
     c = summary["counts"]
     lines = [f"# Replay of `{summary['bag']}`", "",
@@ -100,6 +123,7 @@ def render_markdown(summary: dict, stages: dict, sartm) -> str:
             ious = " | ".join(f"{100 * r['per_class'][n]['IoU']:.1f}" for n in sartm.classes.names)
             lines.append(f"| {name} | {100 * r['mIoU']:.1f} | {100 * r['mAcc']:.1f} | {ious} |")
         lines.append("")
+    lines += fleet_lines(summary)
     lines += ["## Latency per stage (this machine)", "", latency_table(stages), ""]
     if summary["video"]:
         lines.append(f"Video: `{summary['video']}`")

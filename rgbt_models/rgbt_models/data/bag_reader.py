@@ -78,12 +78,14 @@ class BagSource:
             return list(self._any.connections)
         return [c for reader in self._readers for c in reader.connections]
 
-    def messages(self, topics: list[str] | tuple[str, ...]) -> Iterator[tuple[str, int, bytes]]:
-        """(topic, bag time in ns, serialized message) of `topics`, in bag time order."""
+    def messages(self, topics: list[str] | tuple[str, ...], start: int | None = None,
+                 stop: int | None = None) -> Iterator[tuple[str, int, bytes]]:
+        """(topic, bag time in ns, serialized message) of `topics`, in bag time order; only bag
+        times in [start, stop) when given (an index seek where the storage has one)."""
         wanted = set(topics)
         if self._any is not None:
             connections = [c for c in self._any.connections if c.topic in wanted]
-            for connection, timestamp, raw in self._any.messages(connections=connections):
+            for connection, timestamp, raw in self._any.messages(connections=connections, start=start, stop=stop):
                 yield connection.topic, timestamp, raw
             return
         streams = []
@@ -94,7 +96,15 @@ class BagSource:
                 source = read(connections)
                 streams.append(((timestamp, connection.topic, raw) for connection, timestamp, raw in source))
         for timestamp, topic, raw in heapq.merge(*streams, key=lambda item: item[0]):
-            yield topic, timestamp, raw
+            if (start is None or timestamp >= start) and (stop is None or timestamp < stop):
+                yield topic, timestamp, raw
+
+    def time_span(self) -> tuple[int, int]:
+        """(first, last) bag time of the bag's messages (ns)."""
+        if self._any is not None:
+            return int(self._any.start_time), int(self._any.end_time) - 1  # rosbags' end is exclusive
+        times = [t for reader in self._readers for _, t, _ in reader.messages(reader.connections)]
+        return min(times), max(times)
 
     def deserialize(self, raw: bytes, msgtype: str):
         if self._any is not None:

@@ -42,6 +42,7 @@ class BagPair:
     thermal: object | None
     truth: dict[str, object] = field(default_factory=dict)  # topic -> Image message
     receive_ns: int = 0  # bag time of the message that completed the pair
+    in_window: bool = True  # False: read before or after the StampWindow asked for (lead-in, tail)
 
     @property
     def stamp_ns(self) -> int:
@@ -53,10 +54,33 @@ class BagPair:
         return None if self.thermal is None else stamp_ns(self.rgb) - stamp_ns(self.thermal)
 
 
+@dataclass(frozen=True)
+class StampWindow:
+    """The RGB stamps [start_ns, end_ns) that one shard of a bag owns (None: open on that side),
+    and the bag time read for it: `lead_ns` before, so that pairing and stream health enter the
+    window as they would in one pass over the bag, and `tail_ns` after (a partner or ground truth
+    recorded late). `offset_ns`: RGB stamp minus bag time in this bag (its first RGB message)."""
+
+    start_ns: int | None = None
+    end_ns: int | None = None
+    offset_ns: int = 0
+    lead_ns: int = 0
+    tail_ns: int = 0
+
+    def contains(self, stamp: int) -> bool:
+        return (self.start_ns is None or stamp >= self.start_ns) and (self.end_ns is None or stamp < self.end_ns)
+
+    def read_span(self) -> tuple[int | None, int | None]:
+        """[start, stop) in bag time."""
+        start = None if self.start_ns is None else self.start_ns - self.offset_ns - self.lead_ns
+        stop = None if self.end_ns is None else self.end_ns - self.offset_ns + self.tail_ns
+        return start, stop
+
+
 def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float = 0.05, queue_size: int = 10,
                truth_topics: tuple[str, ...] = (), counters: dict | None = None,
-               thermal_timeout: float | None = None, policy: str = "exact", max_age: float = 0.15
-               ) -> Iterator[BagPair]:
+               thermal_timeout: float | None = None, policy: str = "exact", max_age: float = 0.15,
+               window: StampWindow | None = None) -> Iterator[BagPair]:
     """Yield pairs in bag order. `counters` (if given) receives 'rgb', 'thermal', 'pairs',
     'degraded' and 'unpaired' (dropped by the synchronizer) for the report, and
     'recovered_messages' when the bag was truncated (see bag_reader).
@@ -64,6 +88,11 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
     thermal_timeout (s): as the node does, once RGB frames have kept coming for longer than
     this without a thermal frame, they are yielded alone (BagPair.thermal is None: degraded).
     policy / max_age: the node's sync.policy and sync.max_age (rgbt_models.data.pairing).
+    window: read only around these RGB stamps; pairs outside are yielded with in_window False
+    (for the pipeline's own stream state), and the counters count only what lies inside, by
+    stamp: 'rgb' and 'thermal' messages, 'pairs' (with thermal) and 'degraded' (without) by RGB
+    stamp, 'unpaired' = camera messages that went into no pair (RGB frames neither paired nor
+    degraded, thermal frames no pair used). So the windows of a bag add up to the whole bag.
     A file that is not a readable bag raises DatasetError naming it."""
     path = Path(path)
     if not path.exists():
@@ -74,7 +103,8 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
     timeout_ns = None if thermal_timeout is None else int(thermal_timeout * 1e9)
     try:
         sync_args = (policy, queue_size, slop, max_age)
-        yield from _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns)
+        yield from _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns,
+                          window or StampWindow())
     except DatasetError:
         raise
     except Exception as error:  # a corrupt or foreign file: any error of the bag library
@@ -82,8 +112,9 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
                            f"{first_line(error)})") from error
 
 
-def _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns):
+def _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns, window):
     now = [0]  # the stamp being read: the health policy's clock (ns)
+    thermal_used: set[int] = set()  # stamps of in-window thermal frames some pair used
     health = StreamHealth(timeout_ns if timeout_ns is not None else 0, clock=lambda: now[0])
     with open_bag(path) as bag:
         if bag.recovery is not None:
@@ -103,39 +134,45 @@ def _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, ti
         sync = make_pairing(policy, lambda a, b: ready.append((a, b)), queue_size, slop, max_age)
         truth: dict[str, dict[int, object]] = {t: {} for t in truth_topics}
         pending: list[BagPair] = []
-        for topic, timestamp, raw in bag.messages((rgb_topic, thermal_topic, *truth_topics)):
+        def handed_out(pair: BagPair) -> BagPair:
+            pair.truth = {t: truth[t].pop(pair.stamp_ns) for t in truth_topics if pair.stamp_ns in truth[t]}
+            pair.in_window = window.contains(pair.stamp_ns)
+            if pair.in_window:
+                counters["pairs" if pair.thermal is not None else "degraded"] += 1
+            if pair.thermal is not None and window.contains(stamp_ns(pair.thermal)):
+                thermal_used.add(stamp_ns(pair.thermal))
+            return pair
+
+        start, stop = window.read_span()
+        for topic, timestamp, raw in bag.messages((rgb_topic, thermal_topic, *truth_topics), start, stop):
             msg = bag.deserialize(raw, topics[topic])
             if topic == rgb_topic:
-                counters["rgb"] += 1
                 now[0] = stamp_ns(msg)
+                counters["rgb"] += window.contains(now[0])
                 health.seen("rgb")
                 if timeout_ns is not None and health.thermal_missing():
-                    counters["degraded"] += 1
                     pending.append(BagPair(msg, None, receive_ns=timestamp))
                 else:
                     sync.add(0, msg)
             elif topic == thermal_topic:
-                counters["thermal"] += 1
                 now[0] = stamp_ns(msg)
+                counters["thermal"] += window.contains(now[0])
                 health.seen("thermal")
                 sync.add(1, msg)
             else:
                 truth[topic][stamp_ns(msg)] = msg
             for rgb, thermal in ready:
-                counters["pairs"] += 1
                 pending.append(BagPair(rgb, thermal, receive_ns=timestamp))
             ready.clear()
             # Ground truth may be written after its frame: hand a pair out once its truth is in
             # (or once the bag is 1 s past it).
             while pending and (all(pending[0].stamp_ns in truth[t] for t in truth_topics)
                                or timestamp - pending[0].receive_ns > 1_000_000_000):
-                pair = pending.pop(0)
-                pair.truth = {t: truth[t].pop(pair.stamp_ns) for t in truth_topics if pair.stamp_ns in truth[t]}
-                yield pair
+                yield handed_out(pending.pop(0))
         for pair in pending:
-            pair.truth = {t: truth[t].pop(pair.stamp_ns) for t in truth_topics if pair.stamp_ns in truth[t]}
-            yield pair
-        counters["unpaired"] = sync.unmatched()
+            yield handed_out(pair)
+        counters["unpaired"] = (counters["rgb"] - counters["pairs"] - counters["degraded"]
+                                + counters["thermal"] - len(thermal_used))
 
 
 def decode_pair(pair: BagPair) -> tuple[np.ndarray, np.ndarray | None]:

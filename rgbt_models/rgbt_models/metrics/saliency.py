@@ -18,8 +18,16 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+# Where PySODMetrics keeps its per-image values (the results are means over them).
+PER_IMAGE = (("sm", "sms"), ("em", "adaptive_ems"), ("em", "changeable_ems"), ("mae", "maes"),
+             ("wfm", "weighted_fms"))
+HANDLER_LISTS = ("dynamic_results", "adaptive_results")
+
+
 class SaliencyMetrics:
-    """Streaming accumulator: one instance per data set."""
+    """Streaming accumulator: one instance per data set. `state()` / `merge(state)` carry the
+    per-image values between processes (a fleet's shards): merged in the order the images would
+    have been stepped, the results are bit for bit those of one pass."""
 
     def __init__(self) -> None:
         # FmeasureV2 (PySODMetrics' successor of the deprecated Fmeasure, identical numbers):
@@ -38,6 +46,23 @@ class SaliencyMetrics:
         for metric in (self.sm, self.fm, self.em, self.mae, self.wfm):
             metric.step(pred=pred, gt=gt)
         self.count += 1
+
+    def state(self) -> dict:
+        """Every per-image value so far (small arrays, no images)."""
+        handlers = {name: {key: getattr(handler, key) for key in HANDLER_LISTS if getattr(handler, key) is not None}
+                    for name, handler in self.fm._metric_handlers.items()}
+        return {"count": self.count, "per_image": {f"{owner}.{key}": list(getattr(getattr(self, owner), key))
+                                                   for owner, key in PER_IMAGE}, "fm": handlers}
+
+    def merge(self, state: dict) -> None:
+        """Append another accumulator's `state()`, as if its images were stepped here next."""
+        for owner, key in PER_IMAGE:
+            getattr(getattr(self, owner), key).extend(state["per_image"][f"{owner}.{key}"])
+        for name, lists in state["fm"].items():
+            handler = self.fm._metric_handlers[name]
+            for key, values in lists.items():
+                getattr(handler, key).extend(values)
+        self.count += state["count"]
 
     def results(self) -> dict:
         if not self.count:

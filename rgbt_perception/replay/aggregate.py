@@ -1,0 +1,136 @@
+"""Shards back into one report: exactly what one pass over the bags would have written.
+
+Confusion matrices are summed and the metrics computed once; saliency per-image values are
+merged in bag order, then stamp order (the order one pass steps them); counts are summed; rows
+are sorted by (bag, stamp) and numbered per bag as one pass numbers them. The top level of the
+summary has the keys of a one-bag summary, for all bags together; `per_bag` has each bag's, and
+`failed_bags` the bags that could not be read (which, and why).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
+from rgbt_perception.replay.shard import ShardResult
+
+TIMING_KEYS = ("wall_seconds", "latency_ms")  # what differs between runs of the same frames
+
+
+@dataclass
+class Combined:
+    """The merged accumulators of some shards (one bag's, or all)."""
+
+    rows: list[dict]
+    bad_frames: list[dict]
+    counts: dict
+    pair_ages_ms: list[float]
+    stages: dict[str, list[float]]
+    semantic: dict[str, ConfusionMatrix]
+    saliency: dict[str, SaliencyMetrics]
+
+
+def ordered(results: list[ShardResult]) -> list[ShardResult]:
+    return sorted(results, key=lambda r: (r.shard.bag_index, r.shard.index))
+
+
+def combine(results: list[ShardResult]) -> Combined:
+    """Merge shards (in bag, then window order); frames are renumbered per bag by stamp."""
+    counts: Counter = Counter()
+    rows, bad, ages, stages = [], [], [], {}
+    semantic: dict[str, ConfusionMatrix] = {}
+    saliency: dict[str, SaliencyMetrics] = {}
+    for result in ordered(results):
+        counts.update(result.counts)
+        ages += result.pair_ages_ms
+        for stage, values in result.stages.items():
+            stages.setdefault(stage, []).extend(values)
+        for name, matrix in result.semantic.items():
+            if name not in semantic:
+                semantic[name] = ConfusionMatrix(len(result.class_names), result.ignore_index, result.class_names)
+            semantic[name].matrix += matrix
+        for name, state in result.saliency.items():
+            saliency.setdefault(name, SaliencyMetrics()).merge(state)
+        bag = result.shard.bag
+        rows += [{"bag": bag, **row} for row in result.rows]
+        bad += [{"bag": bag, **frame} for frame in result.bad_frames]
+    renumber(rows, bad)
+    return Combined(rows, bad, dict(counts), ages, stages, semantic, saliency)
+
+
+def renumber(rows: list[dict], bad: list[dict]) -> None:
+    """Frame numbers per bag in stamp order, over processed and bad frames alike (as one pass
+    numbers the pairs it reads), and rows sorted by (bag, stamp)."""
+    bag_order = {bag: i for i, bag in enumerate(dict.fromkeys(r["bag"] for r in [*rows, *bad]))}
+    frames = sorted([*rows, *bad], key=lambda r: (bag_order[r["bag"]], r["stamp_ns"]))
+    previous, number = None, 0
+    for frame in frames:
+        number = 0 if frame["bag"] != previous else number + 1
+        frame["frame"], previous = number, frame["bag"]
+    rows.sort(key=lambda r: (bag_order[r["bag"]], r["stamp_ns"]))
+    bad.sort(key=lambda r: (bag_order[r["bag"]], r["stamp_ns"]))
+
+
+def metric_results(combined: Combined) -> tuple[dict, dict]:
+    """(saliency results with curves, semantic results with the summed confusion matrices)."""
+    semantic = {k: m.results() | {"confusion_matrix": m.matrix.tolist()} for k, m in combined.semantic.items()
+                if m.matrix.any()}
+    saliency = {k: m.results() for k, m in combined.saliency.items() if m.count}
+    return saliency, semantic
+
+
+def section(combined: Combined, wall: float) -> dict:
+    """The keys of a one-bag summary (timings included), for the frames of `combined`."""
+    saliency, semantic = metric_results(combined)
+    ages = combined.pair_ages_ms
+    return {"frames_processed": len(combined.rows), "counts": combined.counts, "wall_seconds": wall,
+            "pair_age_ms": ({"median": float(np.median(ages)), "p95": float(np.percentile(ages, 95)),
+                             "max": float(np.max(ages)), "pairs": len(ages)} if ages else None),
+            "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}
+                           for s, v in combined.stages.items() if v},
+            "saliency": {k: {m: v for m, v in r.items() if m != "curves"} for k, r in saliency.items()},
+            "semantic": semantic, "bad_frames": len(combined.bad_frames),
+            "bad_frame_details": combined.bad_frames}
+
+
+def per_bag(results: list[ShardResult]) -> tuple[dict, list[dict]]:
+    """({bag: its section}, [{bag, error}] for bags that could not be read)."""
+    bags: dict[str, list[ShardResult]] = {}
+    for result in ordered(results):
+        bags.setdefault(result.shard.bag, []).append(result)
+    sections, failed = {}, []
+    for bag, shards in bags.items():
+        errors = [r.error for r in shards if r.error]
+        if errors:
+            failed.append({"bag": bag, "error": errors[0]})
+            continue
+        sections[bag] = section(combine(shards), sum(r.wall_seconds for r in shards)) | {"shards": len(shards)}
+    return sections, failed
+
+
+def worst_bags(sections: dict, count: int = 5) -> list[dict]:
+    """The bags to look at first: lowest mIoU, else lowest S-measure, else most bad frames."""
+    def score(item):
+        _, part = item
+        semantic, saliency = part["semantic"].get("with thermal"), part["saliency"].get("with thermal")
+        if semantic:
+            return ("mIoU", semantic["mIoU"])
+        if saliency:
+            return ("S", saliency["S"])
+        return ("bad frames", -part["bad_frames"])
+
+    ranked = sorted(sections.items(), key=lambda item: score(item)[1])
+    return [{"bag": bag, "by": score((bag, part))[0], "value": abs(score((bag, part))[1]),
+             "frames_processed": part["frames_processed"]} for bag, part in ranked[:count]]
+
+
+def without_timings(summary: dict) -> dict:
+    """A summary with what differs between runs of the same frames left out (for comparing runs)."""
+    drop = (*TIMING_KEYS, "plots", "markdown")
+    out = {k: v for k, v in summary.items() if k not in drop}
+    if "per_bag" in out:
+        out["per_bag"] = {bag: {k: v for k, v in part.items() if k not in drop} for bag, part in out["per_bag"].items()}
+    return out
