@@ -13,6 +13,8 @@ for bench in benchmarks/bench_*.py; do
   echo "($bench: exit $code, $(( $(date +%s) - start )) s)"
   (( code == 0 )) || failed+=("$bench (exit $code)")
 done
+echo "== pytest -m bench (tests too slow for make test)"
+"$VENV/bin/python" -m pytest -q -m bench || failed+=("pytest -m bench")
 if (( ${#failed[@]} )); then
   echo "bench: missed a target or failed: ${failed[*]}"
   exit 1
