@@ -118,7 +118,9 @@ def test_a_worker_that_dies_is_replaced_and_its_shard_run_again(cluster, fleet):
 
 
 @pytest.mark.slow
-def test_a_killed_driver_resumes_where_it_stopped(cluster, fleet):
+def test_a_killed_driver_resumes_where_it_stopped(fleet):
+    """The parts and the plan are the driver's, whatever the engine: shown in one process (the
+    Ray runs above share the same Parts)."""
     root, common = fleet
     out = root / "resumed"
     driver = subprocess.Popen([sys.executable, "-m", "rgbt_perception.replay", *common, "--window", "1.0",
@@ -130,8 +132,7 @@ def test_a_killed_driver_resumes_where_it_stopped(cluster, fleet):
     driver.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.pkl")}
     assert 2 <= len(finished) < 10, "the driver was to be killed mid-run"
-    assert replay([*common, "--window", "1.0", "--output", str(out), "--resume", "--engine", "ray",
-                   "--address", cluster]) == 0
+    assert replay([*common, "--window", "1.0", "--output", str(out), "--resume"]) == 0
     assert outcome(out) == outcome(root / "serial")
     assert all((parts / name).stat().st_mtime_ns == mtime for name, mtime in finished.items())  # not run again
 
