@@ -82,6 +82,8 @@ def test_ray_in_windows_equals_one_process(cluster, fleet):
     assert long_bag["counts"]["degraded"] > 0 and long_bag["counts"]["thermal_frozen"] > 0  # across window edges
     stamps = [(row["bag"], row["stamp_ns"]) for row in ray_run[1]]
     assert len(stamps) == len(set(stamps)) == summary["frames_processed"] == reference[0]["frames_processed"]
+    with_thermal = sum(row["degraded"] == "0" for row in ray_run[1])
+    assert summary["semantic"]["with thermal"]["frames"] == with_thermal > 0  # SARTM scores frames with thermal
     assert summary["semantic"]["with thermal"]["confusion_matrix"] == \
         json.loads((root / "serial" / "summary.json").read_text())["semantic"]["with thermal"]["confusion_matrix"]
 

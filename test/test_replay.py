@@ -63,6 +63,7 @@ def test_replay_metrics_equal_the_model_library(tmp_path, checkpoints, storage):
     summary = json.loads((out / "summary.json").read_text())
     semantic, saliency = evaluate_directly(bag, checkpoints[1].split(":=")[1], checkpoints[3].split(":=")[1])
     assert summary["semantic"]["with thermal"]["mIoU"] == pytest.approx(semantic["mIoU"], abs=1e-9)
+    assert summary["semantic"]["with thermal"]["frames"] == semantic["frames"] == 12
     replayed = summary["saliency"]["with thermal"]
     for key in ("S", "maxF", "MAE", "maxE"):
         assert replayed[key] == pytest.approx(saliency[key], abs=1e-9), key

@@ -48,10 +48,10 @@ def combine(results: list[ShardResult]) -> Combined:
         ages += result.pair_ages_ms
         for stage, values in result.stages.items():
             stages.setdefault(stage, []).extend(values)
-        for name, matrix in result.semantic.items():
+        for name, state in result.semantic.items():
             if name not in semantic:
                 semantic[name] = ConfusionMatrix(len(result.class_names), result.ignore_index, result.class_names)
-            semantic[name].matrix += matrix
+            semantic[name].merge(state)
         for name, state in result.saliency.items():
             saliency.setdefault(name, SaliencyMetrics()).merge(state)
         bag = result.shard.bag

@@ -87,7 +87,7 @@ class ShardResult:
     counts: dict = field(default_factory=dict)
     pair_ages_ms: list[float] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
-    semantic: dict[str, np.ndarray] = field(default_factory=dict)  # confusion matrices
+    semantic: dict[str, dict] = field(default_factory=dict)  # ConfusionMatrix.state()
     saliency: dict[str, dict] = field(default_factory=dict)  # SaliencyMetrics.state()
     wall_seconds: float = 0.0
     error: str | None = None  # the bag could not be read: why
@@ -153,7 +153,7 @@ class Scorer:
                 self.semantic[BLANKED].step(pipeline.run(rgb, np.zeros_like(thermal)).semantic_mask, label)
 
     def into(self, result: ShardResult) -> None:
-        result.semantic = {name: m.matrix.copy() for name, m in self.semantic.items()}
+        result.semantic = {name: m.state() for name, m in self.semantic.items()}
         result.saliency = {name: m.state() for name, m in self.saliency.items()}
 
 

@@ -39,6 +39,17 @@ class ConfusionMatrix:
         self.matrix += np.bincount(gt * self.num_classes + pr, minlength=self.num_classes ** 2).reshape(
             self.num_classes, self.num_classes)
 
+    def state(self) -> dict:
+        """What `step` accumulated, to carry between processes (a fleet's shards)."""
+        return {"matrix": self.matrix.copy(), "frames": self.frames,
+                "frames_without_valid_pixels": self.frames_without_valid_pixels}
+
+    def merge(self, state: dict) -> None:
+        """Add another accumulator's `state()`: the sums are those of one pass over both."""
+        self.matrix += np.asarray(state["matrix"], np.int64)
+        self.frames += state["frames"]
+        self.frames_without_valid_pixels += state["frames_without_valid_pixels"]
+
     def results(self) -> dict:
         m = self.matrix.astype(np.float64)
         tp = np.diag(m)
