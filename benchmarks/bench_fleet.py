@@ -43,9 +43,10 @@ def startup_seconds(params_args: list[str]) -> float:
     """A local cluster, two model-loading actors, their first answer (then shut down)."""
     import ray
 
+    from rgbt_models.fleet import EngineOptions, connect
     from rgbt_perception.parameters import load_parameter_file
     from rgbt_perception.replay.cli import parse_args, parse_overrides
-    from rgbt_perception.replay.engines import EngineOptions, ReplayWorker, connect
+    from rgbt_perception.replay.engines import ReplayWorker
     from rgbt_perception.replay.shard import ReplaySettings
 
     args = parse_args(["unused", *params_args])

@@ -90,10 +90,11 @@ def test_ray_in_windows_equals_one_process(cluster, fleet):
 
 @pytest.mark.slow
 def test_a_worker_that_dies_is_replaced_and_its_shard_run_again(cluster, fleet):
+    from rgbt_models.fleet import EngineOptions
     from rgbt_perception.parameters import load_parameter_file
     from rgbt_perception.replay.aggregate import combine
     from rgbt_perception.replay.cli import parse_args, parse_overrides
-    from rgbt_perception.replay.engines import EngineOptions, run_shards
+    from rgbt_perception.replay.engines import run_shards
     from rgbt_perception.replay.plan import expand_bags, plan
     from rgbt_perception.replay.shard import ReplaySettings
     from rgbt_perception.testing.fleet_faults import ExitOnceWorker
@@ -156,8 +157,25 @@ def test_a_bag_that_cannot_be_read_is_reported_and_the_others_complete(fleet, tm
 
 
 def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
-    from rgbt_perception.replay.engines import EngineOptions, FleetError, connect
+    from rgbt_models.fleet import EngineOptions, FleetError, connect
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     with pytest.raises(FleetError, match="pip install -r requirements/fleet.txt"):
         connect(EngineOptions("ray"))
+
+
+@pytest.mark.slow
+def test_rgbt_eval_on_ray_equals_one_process(cluster, fleet):
+    """rgbt-eval over a data set cut into chunks on two workers: the same results.json."""
+    from rgbt_models.cli.evaluate import main as evaluate
+
+    root, common = fleet
+    checkpoint = next(a.split(":=")[1] for a in common if a.startswith("samsod.checkpoint:="))
+    outputs = {}
+    for engine in ("serial", "ray"):
+        out = root / f"eval_{engine}"
+        assert evaluate(["--checkpoint", checkpoint, "--dataset", "synthetic", "--synthetic-count", "10",
+                         "--threads", "1", "--no-progress", "--engine", engine, "--chunk", "3",
+                         "--output", str(out)]) == 0
+        outputs[engine] = json.loads((out / "results.json").read_text())
+    assert outputs["ray"] == outputs["serial"] and outputs["ray"]["synthetic[10]"]["images"] == 10

@@ -49,7 +49,6 @@ def new_accumulator(model):
     return ConfusionMatrix(classes.num_classes, classes.ignore_index, classes.names)
 
 
-@torch.no_grad()
 def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4,
              progress: bool | None = False, description: str = "evaluate") -> dict:
     """Run `model` (PyTorch, or an OnnxRuntimeModel) over a TransformedDataset (train=False)
@@ -60,6 +59,25 @@ def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int
     -MAE. SARTM: confusion-matrix metrics plus the matrix, score = mIoU. 'score' is
     higher-is-better (used to keep the best checkpoint). progress: a tqdm bar (None: only on a
     terminal)."""
+    return results_of(accumulate(model, dataset, device, batch_size, progress, description), task_of(model))
+
+
+def results_of(metrics, task: str) -> dict:
+    """The metrics of an accumulator (after `accumulate`, or merged from several) with 'score'."""
+    results = metrics.results()
+    if task == "samsod":
+        results["score"] = -results["MAE"]
+    else:
+        results["score"] = results["mIoU"]
+        results["confusion_matrix"] = metrics.matrix.tolist()
+    return results
+
+
+@torch.no_grad()
+def accumulate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4,
+               progress: bool | None = False, description: str = "evaluate"):
+    """The metric accumulator (SaliencyMetrics or ConfusionMatrix) stepped over `dataset`: its
+    `state()` can be merged with other parts of the data set (rgbt-eval --engine ray)."""
     was_training = getattr(model, "training", False)  # (an OnnxRuntimeModel has no training mode)
     if isinstance(model, torch.nn.Module):
         model.eval()
@@ -80,15 +98,9 @@ def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int
             for one, gt, (rows, cols) in zip(probabilities, batch["label"], content):
                 ids, _ = semantic_at(one[None, :, rows, cols], *gt.shape)
                 metrics.step(ids[0].cpu().numpy(), gt.numpy())
-    results = metrics.results()
-    if task_of(model) == "samsod":
-        results["score"] = -results["MAE"]
-    else:
-        results["score"] = results["mIoU"]
-        results["confusion_matrix"] = metrics.matrix.tolist()
     if isinstance(model, torch.nn.Module):
         model.train(was_training)
-    return results
+    return metrics
 
 
 def markdown_table(results: dict[str, dict], task: str) -> str:

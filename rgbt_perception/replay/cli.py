@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from rgbt_models import threads as thread_policy
+from rgbt_models.fleet import add_engine_arguments
 
 SOURCE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rgbt.yaml"
 
@@ -86,14 +87,8 @@ def parse_args(argv):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
     parser.add_argument("--threads", type=thread_policy.argument, help=thread_policy.THREADS_HELP +
                         " (default: the threads parameter of --config)")
+    add_engine_arguments(parser, "the models")
     fleet = parser.add_argument_group("many bags (docs/fleet.md)")
-    fleet.add_argument("--engine", choices=("serial", "ray"), default="serial",
-                       help="serial: this process (the reference); ray: Ray workers, a local cluster unless --address")
-    fleet.add_argument("--address", help="--engine ray: the cluster to join (auto, ray://head:10001, host:6379)")
-    fleet.add_argument("--workers", type=int, default=2, help="--engine ray: workers (each loads the models once)")
-    fleet.add_argument("--cpus-per-worker", type=float, default=1.0,
-                       help="--engine ray: CPUs per worker (also its intra-op threads)")
-    fleet.add_argument("--gpus-per-worker", type=float, default=0.0, help="--engine ray: GPUs per worker")
     fleet.add_argument("--window", type=float, metavar="SECONDS",
                        help="cut each bag into windows of this many seconds of RGB stamps (one shard each)")
     fleet.add_argument("--resume", action="store_true",
@@ -126,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     """rgbt-replay: exit status 0, or 2 with one line naming the problem."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from rgbt_models.data.datasets import DatasetError
+    from rgbt_models.fleet import FleetError
     from rgbt_perception.model_loading import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
-    from rgbt_perception.replay.engines import FleetError
 
     try:
         config = args.config or default_config()

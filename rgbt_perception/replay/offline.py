@@ -21,9 +21,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from rgbt_models.data.datasets import DatasetError
+from rgbt_models.fleet import engine_options
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 from rgbt_perception.replay.aggregate import combine, metric_results, per_bag, section, worst_bags
-from rgbt_perception.replay.engines import EngineOptions, run_shards
+from rgbt_perception.replay.engines import run_shards
 from rgbt_perception.replay.plan import expand_bags, plan
 from rgbt_perception.replay.report import VideoSink, render_markdown, write_csv, write_summary
 from rgbt_perception.replay.shard import ReplaySettings, Shard, ShardResult
@@ -65,11 +66,6 @@ class Parts:
         with temporary.open("wb") as handle:
             pickle.dump(result, handle)
         os.replace(temporary, self.folder / f"{result.shard.key}.pkl")
-
-
-def engine_options(args) -> EngineOptions:
-    return EngineOptions(args.engine, args.address, args.workers, args.cpus_per_worker, args.gpus_per_worker,
-                         not args.no_progress)
 
 
 def replay_offline(args, params: dict) -> dict:

@@ -9,7 +9,9 @@ Writes results.md, results.json and PNG plots (PR and F curves, or confusion mat
 
 Predictions are scored upsampled to each label's native size; the model input size is the one
 the checkpoint was trained at (or --height/--width). A SARTM checkpoint whose class list differs
-from the data set's is refused unless --class-mapping maps one onto the other.
+from the data set's is refused unless --class-mapping maps one onto the other. --engine ray
+splits each data set into --chunk frames per task over Ray workers (docs/fleet.md): the same
+numbers as one process.
 """
 
 from __future__ import annotations
@@ -21,19 +23,9 @@ from pathlib import Path
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.config import ConfigError
+from rgbt_models.fleet import add_engine_arguments
 
 # torch, the data sets and the metrics load after the arguments are parsed: --help answers at once.
-
-
-def parse_dataset(spec: str, synthetic_count: int):
-    from rgbt_models.data.datasets import open_dataset
-
-    name, _, rest = spec.partition(":")
-    root, _, split = rest.partition(":")
-    if name == "synthetic":
-        return f"synthetic[{synthetic_count}]", open_dataset("synthetic", count=synthetic_count, first_seed=2_000_000)
-    label = f"{name}" + (f" ({split})" if split else "")
-    return label, open_dataset(name, root or None, split or None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,55 +60,41 @@ def main(argv: list[str] | None = None) -> int:
                                             "(default ~/.cache/rgbt_perception/onnxruntime)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
+    add_engine_arguments(parser, "the model and the data sets")
+    parser.add_argument("--chunk", type=int, help="--engine ray: frames per task (default: each data set in "
+                        "about 4 tasks per worker)")
     args = parser.parse_args(argv)
     print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     import numpy as np
-    import torch
 
     from rgbt_models.backbone import CheckpointError
     from rgbt_models.data.datasets import DatasetError
-    from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-    from rgbt_models.evaluation import check_dataset, evaluate, input_size_for, markdown_table
+    from rgbt_models.evaluation import evaluate, markdown_table
+    from rgbt_models.evaluation_inputs import prepare
+    from rgbt_models.fleet import FleetError
     from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
     from rgbt_models.onnx_runtime import RuntimeUnavailable
-    from rgbt_models.quantization import quantize_int8
-    from rgbt_models.registry import load_trained_model
 
-    args.requested_device = args.device  # onnxruntime decides by its own providers, not by torch's CUDA
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        model = load_trained_model(args.checkpoint, args.device if args.runtime == "torch" else "cpu")
-        if args.precision == "int8" and args.runtime == "torch":
-            if args.device != "cpu":
-                raise ValueError("--precision int8 is a CPU path: use --device cpu")
-            model = quantize_int8(model, inplace=True)
-        thermal = thermal_setup_of(model, args)  # one set-up for every data set
-        sets = []
-        for spec in args.dataset:
-            label, dataset = parse_dataset(spec, args.synthetic_count)
-            lookup = check_dataset(model.kind, getattr(model, "classes", None), dataset, label, args.class_mapping)
-            height, width = input_size_for(model, dataset, args.height, args.width)
-            transform = TransformConfig(height=height, width=width, train=False,
-                                        geometry=getattr(model, "input_geometry", None),
-                                        **TransformConfig.thermal_fields(thermal))
-            print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {width}x{height}, scored at native size",
-                  flush=True)
-            runner = model if args.runtime == "torch" else onnxruntime_runner(model, height, width, args)
-            sets.append((label, TransformedDataset(dataset, transform, label_lookup=lookup), runner))
+        model, sets = prepare(args, runners=args.engine == "serial")
     except (CheckpointError, ConfigError, DatasetError, ValueError, RuntimeUnavailable) as error:
         print(f"rgbt-eval: {error}", file=sys.stderr)
         return 2
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     results = {}
+    label = ""
     try:
-        for label, dataset, runner in sets:
+        if args.engine == "ray":
+            from rgbt_models.evaluation_on_ray import evaluate_on_ray
+
+            results = evaluate_on_ray(args, model, sets)
+        for label, dataset, runner in sets if args.engine == "serial" else ():
             results[label] = evaluate(runner, dataset, args.device if args.runtime == "torch" else "cpu",
                                       args.batch_size,
                                       progress=False if args.no_progress else None, description=label)
-    except (DatasetError, ValueError) as error:
-        print(f"rgbt-eval: {label}: {error}", file=sys.stderr)
+    except (DatasetError, ValueError, FleetError) as error:
+        print(f"rgbt-eval: {label + ': ' if label else ''}{error}", file=sys.stderr)
         return 2
     table = markdown_table(results, model.kind)
     print(table)
@@ -130,30 +108,6 @@ def main(argv: list[str] | None = None) -> int:
                  for i, (label, res) in enumerate(results.items())]
     print(f"wrote {output / 'results.md'}, {output / 'results.json'}, " + ", ".join(str(p) for p in plots))
     return 0
-
-
-def thermal_setup_of(model, args):
-    """The checkpoint's thermal set-up with the options given on top; a line when they differ."""
-    from rgbt_models.data.thermal import ThermalSetup
-
-    trained = getattr(model, "thermal_setup", None)
-    setup = (trained or ThermalSetup()).overridden(
-        normalization=args.thermal_normalization, range=args.thermal_range, percentiles=args.thermal_percentiles,
-        polarity=args.thermal_polarity)
-    note = ("as the checkpoint was trained" if setup == trained else "the checkpoint records none" if trained is None
-            else f"the checkpoint was trained with {trained.describe()}")
-    print(f"rgbt-eval: thermal set-up {setup.describe()} ({note})", file=sys.stderr, flush=True)
-    return setup
-
-
-def onnxruntime_runner(model, height: int, width: int, args):
-    """The model as onnxruntime sessions at this input size (cached as the node caches them)."""
-    from rgbt_models.onnx_runtime import OnnxRuntimeModel
-
-    providers = [name.strip() for name in args.providers.split(",") if name.strip()]
-    return OnnxRuntimeModel.build(model, height, width, args.precision, providers, args.requested_device,
-                                  args.cache_dir,
-                                  log=lambda text: print(f"rgbt-eval: {text}", file=sys.stderr, flush=True))
 
 
 if __name__ == "__main__":
