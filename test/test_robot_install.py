@@ -60,3 +60,37 @@ def test_the_colcon_command_builds_the_same_three_packages():
 def test_the_whole_source_folder_alone_would_find_only_the_root_package():
     """Why the commands name the nested packages: discovery stops at the first package.xml."""
     assert set(discovered([CHECKOUT])) == {"rgbt_perception"}
+
+
+def test_the_pip_run_and_launch_lines_name_what_exists():
+    """The pip lines' files and pins are the set-up's; the launch line's arguments are the launch
+    file's; every `ros2 run PACKAGE TOOL` is a console script of that package."""
+    import ast
+    from importlib.metadata import distribution
+
+    setup = (REPO_ROOT / "scripts" / "setup.sh").read_text()
+    torch_pin = readme_command("pip install torch")[2]
+    assert f"TORCH_SPEC:-{torch_pin}" in setup.replace("${", "")
+    sam2 = readme_command("pip install setuptools wheel")
+    assert f"SAM2_SPEC:-{sam2[-1]}" in setup.replace("${", "") and "--no-deps" in sam2
+    requirements = readme_command("pip install -r src/rgbt-perception/requirements/runtime.txt")
+    for word in requirements:
+        if word.startswith(CHECKOUT):
+            assert (REPO_ROOT / word.removeprefix(CHECKOUT).lstrip("/")).is_file(), word
+    tree = ast.parse((REPO_ROOT / "launch" / "rgbt.launch.py").read_text())
+    declared = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "DeclareLaunchArgument" and isinstance(node.args[0], ast.Constant)}
+    declared |= {key.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", "") == "OVERRIDES" for key in node.value.keys}  # declared in a loop
+    text = (REPO_ROOT / "README.md").read_text().replace("\\\n", " ")  # continuation lines joined
+    launches = [shlex.split(line.split("#")[0]) for line in text.splitlines()
+                if line.strip().startswith("ros2 launch rgbt_perception rgbt.launch.py")]
+    assert len(launches) >= 3
+    for launch in launches:
+        given = {word.split(":=")[0] for word in launch[4:] if ":=" in word}
+        assert given <= declared, (given - declared, launch)
+    for line in ("ros2 run rgbt_models", "ros2 run rgbt_perception"):
+        package, tool = readme_command(line)[2:4]
+        scripts = {ep.name for ep in distribution(package.replace("_", "-")).entry_points
+                   if ep.group == "console_scripts"}
+        assert tool in scripts, (package, tool, scripts)
