@@ -67,7 +67,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, capsys):
     assert (crashed / "best.pt").is_file() and list((crashed / "tensorboard").iterdir())
 
 
+@pytest.mark.bench
 def test_torchrun_two_cpu_processes_end_with_identical_weights(tmp_path):
+    """Distributed training (two processes over gloo): make bench, 17 s that few changes touch."""
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}  # torchrun leaves a folder in TMPDIR
     result = subprocess.run([str(torchrun), "--nproc_per_node=2", "--master_port", str(29500 + os.getpid() % 1000),
