@@ -4,6 +4,9 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+# Bytecode is written as modules are first imported (scripts/setup.sh compiles nothing ahead of
+# time), also where the environment sets PYTHONDONTWRITEBYTECODE (as CI does).
+unexport PYTHONDONTWRITEBYTECODE
 .PHONY: setup lock test lint pytest colcon-smoke bench soak soak-long demo demo-adapt demo-train clean robot-check gpu-check
 
 setup:

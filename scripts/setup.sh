@@ -24,9 +24,9 @@ fi
 start=$(date +%s)
 say() { echo "setup: [$(( $(date +%s) - start )) s] $*"; }  # each phase with the time it started at
 quiet() { grep -v "is ignored: it is neither a file nor a directory" || true; }
-# --no-compile, then one parallel compileall at the end: pip compiles every file one after the
-# other (most of a minute here); and bytecode must exist before the tests, because an environment
-# with PYTHONDONTWRITEBYTECODE=1 never writes it on import, and each process would compile torch.
+# --no-compile: pip would compile every file of every package, one after the other (most of a
+# minute here), though the tests import a small part of them; bytecode is written on first import
+# instead (the import check below, and make test), so that no process compiles torch twice.
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@" 2>&1 | quiet; return "${PIPESTATUS[0]}"; }
 pip_install() { pip install --no-compile "$@"; }
 
@@ -80,16 +80,12 @@ say "rgbt_models and rgbt_perception (editable)"
 # repository root cannot shadow the real package as a namespace package when run from there.
 pip_install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e rgbt_models -e .
 
-say "bytecode for the venv (compileall)"
-# Other packages' own test suites are never imported here: left out (about 3 s of the phase); so
-# are Ray's libraries beyond Ray Core (RLlib, Data, Train, Tune, Serve, LLM, AIR: 1,600 files),
-# which the fleet engine never imports.
-"$VENV/bin/python" -m compileall -q -j 0 \
-  -x '(/tests?/|/testing/_internal/|/onnx/backend/test/|/ray/(rllib|data|train|tune|serve|llm|air)/)' \
-  "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-  > /dev/null 2>&1 || true  # a file that does not compile (a template, a test fixture) is not ours to fix
-say "import check"
-"$VENV/bin/python" -c "import rclpy, rgbt_msgs.msg, sam2.build_sam, rgbt_models, rgbt_perception" \
+say "import check (writes the bytecode of what it imports)"
+# Bytecode is written as modules are first imported, here and by make test (scripts/test.sh lifts
+# PYTHONDONTWRITEBYTECODE for its run): only what is imported gets compiled, once. (A compileall of
+# the whole venv took 24-46 s here, most of it for modules nothing imports.)
+PYTHONDONTWRITEBYTECODE= "$VENV/bin/python" -c \
+  "import rclpy, rgbt_msgs.msg, sam2.build_sam, rgbt_models, rgbt_perception, rgbt_perception.node, rgbt_models.cli.train" \
   || { echo "setup: import check failed"; exit 1; }
 echo "$stamp_value" > "$stamp"
 echo "setup: done in $(( $(date +%s) - start )) s, venv $(du -sh "$VENV" | cut -f1)"

@@ -5,6 +5,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+# Bytecode written on first import (setup.sh compiles nothing ahead): with PYTHONDONTWRITEBYTECODE
+# set, as CI sets it, every test process would compile torch and the rest again.
+unset PYTHONDONTWRITEBYTECODE
 t0=$(date +%s)
 echo "== ruff"
 "$VENV/bin/ruff" check .
