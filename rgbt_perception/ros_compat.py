@@ -32,21 +32,27 @@ def spin_until_shutdown(executor, context=None) -> None:
             raise
 
 
-def run_single_threaded(node) -> int:
+def run_single_threaded(node, context=None) -> int:
     """Spin `node` alone on a single-threaded executor until shutdown, then destroy it and shut
     rclpy down (the main loop of the project's helper nodes); returns the exit code 0."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    executor = SingleThreadedExecutor()
     try:
+        # A SIGTERM landing after the node said it was ready but before the executor exists has
+        # already shut the context down: creating the executor then raises RCLError (seen once in
+        # a loaded CI run). That is a shutdown too.
+        executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
-        spin_until_shutdown(executor)
+        spin_until_shutdown(executor, context)
     except KeyboardInterrupt:  # a SIGINT before the spin began (after the node said it was ready)
         pass
+    except rclpy._rclpy_pybind11.RCLError:
+        if rclpy.ok(context=context):
+            raise
     finally:
         node.destroy_node()
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(context=context)
     return 0
 
 

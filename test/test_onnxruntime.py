@@ -89,9 +89,12 @@ def test_the_cache_is_reused_and_keyed_by_weights_size_and_precision(checkpoints
     assert lines[-1].endswith(f"graphs reused from {tmp_path}"), lines
     assert {path: path.stat().st_mtime_ns for path in tmp_path.glob("samsod-*-fp32-*.onnx")} == files
     sartm = checkpoints[1]["sartm"]
-    other = untrained_model(sartm.config)  # another checkpoint: other weights, same config
-    build(other, tmp_path, lines=lines, height=64)
-    assert "built sartm-rgbt-64x160-fp32-" in lines[-1], lines
+    build(sartm, tmp_path, lines=lines)  # these weights at 128x160 (reused or built)
+    first = set(tmp_path.glob("sartm-rgbt-128x160-fp32-*.onnx"))
+    other = untrained_model(sartm.config)  # another checkpoint: other weights, same config, same size
+    build(other, tmp_path, lines=lines)
+    assert "built sartm-rgbt-128x160-fp32-" in lines[-1], lines  # the weights' digest is in the key
+    assert len(set(tmp_path.glob("sartm-rgbt-128x160-fp32-*.onnx")) - first) == 1
     # rgbt-export --format onnxruntime fills the node's cache ahead of its first start: the same
     # key as the node's for the same checkpoint, size and precision (reused from what the tests
     # above built).
@@ -102,7 +105,7 @@ def test_the_cache_is_reused_and_keyed_by_weights_size_and_precision(checkpoints
     capsys.readouterr()
     assert export_cli([*export, "--height", "128"]) == 0
     assert capsys.readouterr().out.strip().endswith(f"graphs reused from {tmp_path}")
-    assert len(list(tmp_path.glob("sartm-rgbt-64x160-fp32-*.onnx"))) == 1  # the other weights' graph
+    assert len(list(tmp_path.glob("sartm-rgbt-128x160-fp32-*.onnx"))) == 2  # these weights' graph and the other's
     assert not list(tmp_path.glob(".building-*"))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -118,10 +116,6 @@ class DecoupledAdapter(nn.Module):
         mix = F.softmax(self.mix(x), dim=-1)
         return self.scale * (mix[..., :1] * fg + mix[..., 1:] * bg)
 
-
-def expected_fg_channels(w_fg: float, bottleneck: int = 32, ratio: float = 0.45, temperature: float = 0.1) -> int:
-    """The paper's count, for documentation and tests: floor(r * (ratio + temperature * w))."""
-    return math.floor(bottleneck * (ratio + temperature * w_fg))
 
 
 class AdaptedBlock(nn.Module):
