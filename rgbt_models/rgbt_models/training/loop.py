@@ -156,8 +156,7 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
             raise CheckpointError(f"{state_path}: keys not in the model: {unexpected[:3]}")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        task.set_rng_state(state["task_rng"])
+        rng_states = (state["torch_rng"], state["task_rng"])
         start_epoch, best = int(state["epoch"]) + 1, float(state["best"])
         if rank == 0:
             log.info("resumed from %s after epoch %d", state_path, start_epoch)
@@ -171,6 +170,9 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
         output.mkdir(parents=True, exist_ok=True)
         writer = SummaryWriter(str(output / "tensorboard"))
     task.prepare(device, rank, resumed=start_epoch > 0)
+    if start_epoch > 0:  # after prepare, which may draw random numbers: the stream goes on where it stopped
+        torch.set_rng_state(rng_states[0])
+        task.set_rng_state(rng_states[1])
     if world_size > 1:
         torch.distributed.barrier()
     history = []
