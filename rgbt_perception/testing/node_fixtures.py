@@ -117,6 +117,20 @@ class Graph:
                 return True
         return False
 
+    def drops_a_pair(self, second: int) -> bool:
+        """Feed one pair straight into the node's callbacks; whether the node dropped it there and
+        then (disabled or inactive: nothing handed to the worker). Decided in the callbacks, with no
+        waiting: an intercepted hand-off says whether the pair reached it."""
+        handed = []
+        self.node._submit = lambda *pair: handed.append(pair)  # shadows the method for this feed
+        try:
+            rgb, thermal = scene_pair(second, second, 0)
+            self.node._on_rgb(rgb)
+            self.node._on_thermal(thermal)
+        finally:
+            del self.node._submit
+        return not handed
+
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)
         self.node._stop()
