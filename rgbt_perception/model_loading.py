@@ -13,8 +13,8 @@ from collections.abc import Callable
 from rgbt_models import threads as thread_policy
 from rgbt_models.checkpoint import CheckpointError
 from rgbt_models.config import ConfigError
+from rgbt_models.devices import select_device, uses_int8
 from rgbt_models.registry import MODELS, load_trained_model, untrained_model
-from rgbt_perception.devices import select_device, uses_int8
 from rgbt_perception.parameters import pipeline_config
 from rgbt_perception.pipeline import Pipeline, PipelineConfig, model_input_size
 

@@ -17,8 +17,8 @@ from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.pairing import SYNC_POLICIES
 from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, ThermalSetup
 from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
+from rgbt_models.devices import DEVICES, PRECISIONS
 from rgbt_models.onnx_runtime import DEFAULT_PROVIDERS, RUNTIMES
-from rgbt_perception.devices import DEVICES, PRECISIONS
 from rgbt_perception.pipeline import PipelineConfig
 
 NODE_NAME = "rgbt_perception"

@@ -22,16 +22,16 @@ def prepare(args, runners: bool = True):
     """(the model, [(label, TransformedDataset, runner)]) as --checkpoint, --dataset and the
     options ask; runner None unless `runners` (a Ray driver needs only the model's kind and the
     data sets' sizes: its workers build their own). Raises what a bad argument or file raises."""
-    import torch
-
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
+    from rgbt_models.devices import resolve_device
     from rgbt_models.evaluation import check_dataset, input_size_for
     from rgbt_models.quantization import quantize_int8
     from rgbt_models.registry import load_trained_model
 
     args.requested_device = getattr(args, "requested_device", args.device)  # onnxruntime: its own providers
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.device, reason = resolve_device(args.device)
+    if args.requested_device == "cuda" and args.device == "cpu":
+        print(f"rgbt-eval: {reason}", file=sys.stderr, flush=True)
     model = load_trained_model(args.checkpoint, args.device if args.runtime == "torch" else "cpu")
     if args.precision == "int8" and args.runtime == "torch":
         if args.device != "cpu":

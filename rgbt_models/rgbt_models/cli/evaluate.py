@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.config import ConfigError
+from rgbt_models.devices import DEVICES, PRECISIONS
 from rgbt_models.fleet import add_engine_arguments
 
 # torch, the data sets and the metrics load after the arguments are parsed: --help answers at once.
@@ -47,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: the checkpoint's; black_hot: a camera showing warm objects dark")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"), help="auto: CUDA when available")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "int8"),
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="auto: CUDA when available")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="int8: dynamically quantised Linear layers (CPU only); fp16/bf16: "
                              "onnxruntime's CUDA or TensorRT provider only (torch evaluates in fp32)")
     parser.add_argument("--runtime", default="torch", choices=("torch", "onnxruntime"),

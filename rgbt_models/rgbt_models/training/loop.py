@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
 from rgbt_models.checkpoint import atomic_torch_save, remove_stale_temporaries
+from rgbt_models.devices import resolve_device
 from rgbt_models.training import distributed
 from rgbt_models.training.config import OptimConfig
 
@@ -37,12 +38,11 @@ STATE_KEYS = ("kind", "model", "optimizer", "scheduler", "epoch", "best", "torch
 
 
 def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            log.warning("CUDA requested but not available: training on the CPU")
-            return torch.device("cpu")
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
+    """The training device (rgbt_models.devices' rule; under torchrun, this process's GPU)."""
+    device, reason = resolve_device(requested)
+    if requested == "cuda" and device == "cpu":
+        log.warning("%s: training on the CPU", reason)
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if device == "cuda" else torch.device("cpu")
 
 
 def mixed_precision(device: torch.device, enabled: bool):

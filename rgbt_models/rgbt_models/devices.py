@@ -1,30 +1,43 @@
-"""Choosing the inference device and precision, with the reason said in one log line."""
+"""Which device runs the models, and at which precision, with the reason said in one log line:
+the one rule of the node, rgbt-replay, rgbt-eval and training (and the choice lists they offer)."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions: the command lines offer these choices before it loads.
 
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+
+def resolve_device(requested: str) -> tuple[str, str]:
+    """('cuda' or 'cpu', the reason) for `requested` (auto | cuda | cpu): CUDA where asked for or
+    present, the CPU otherwise; CUDA asked for but absent falls back to the CPU, and says so."""
+    import torch
+
+    if requested not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {requested!r}")
+    if requested == "cpu":
+        return "cpu", "device: cpu requested"
+    if torch.cuda.is_available():
+        return "cuda", f"CUDA available ({torch.cuda.get_device_name(0)})"
+    return "cpu", ("device: cuda requested but CUDA is not available, falling back to the CPU" if requested == "cuda"
+                   else "no CUDA device found, using the CPU")
 
 
 def select_device(requested: str, precision: str) -> tuple[str, torch.dtype, str]:
     """(device, dtype, reason). CUDA asked for but absent falls back to the CPU; fp16/bf16 are
     used on CUDA only (bf16 is slower than fp32 on CPUs without AMX); int8 is the CPU path
     (`uses_int8`), fp32 on CUDA."""
-    if requested not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {requested!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    has_cuda = torch.cuda.is_available()
-    if requested == "cpu":
-        device, reason = "cpu", "device: cpu requested"
-    elif has_cuda:
-        device, reason = "cuda", f"CUDA available ({torch.cuda.get_device_name(0)})"
-    else:
-        device = "cpu"
-        reason = ("device: cuda requested but CUDA is not available, falling back to the CPU" if requested == "cuda"
-                  else "no CUDA device found, using the CPU")
+    import torch
+
+    device, reason = resolve_device(requested)
     dtype = torch.float32
     if precision == "int8":
         reason += ("; int8: dynamically quantised Linear layers" if device == "cpu"
