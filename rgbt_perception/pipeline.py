@@ -239,7 +239,7 @@ class Pipeline:
         """A frame the models skip (the lead-in of a shard of a bag): only what `run` tracks over
         time is updated (shutter freezes, the 'stable' normalisation's range), as `run` would."""
         thermal, _ = self._thermal_state(thermal, thermal_stamp)
-        if thermal is not None:
+        if thermal is not None and self.config.thermal.normalization == "stable":  # the only tracked range
             thermal_to_unit(thermal, self.config.thermal, self.thermal_range, thermal_stamp)
 
     def run(self, rgb: np.ndarray, thermal: np.ndarray | None, outputs: frozenset[str] = ALL_OUTPUTS,

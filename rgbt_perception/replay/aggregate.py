@@ -113,18 +113,17 @@ def per_bag(results: list[ShardResult]) -> tuple[dict, list[dict]]:
 
 def worst_bags(sections: dict, count: int = 5) -> list[dict]:
     """The bags to look at first: lowest mIoU, else lowest S-measure, else most bad frames."""
-    def score(item):
-        _, part = item
+    def score(part: dict) -> tuple[str, float]:
         semantic, saliency = part["semantic"].get("with thermal"), part["saliency"].get("with thermal")
         if semantic:
-            return ("mIoU", semantic["mIoU"])
+            return "mIoU", semantic["mIoU"]
         if saliency:
-            return ("S", saliency["S"])
-        return ("bad frames", -part["bad_frames"])
+            return "S", saliency["S"]
+        return "bad frames", -part["bad_frames"]
 
-    ranked = sorted(sections.items(), key=lambda item: score(item)[1])
-    return [{"bag": bag, "by": score((bag, part))[0], "value": abs(score((bag, part))[1]),
-             "frames_processed": part["frames_processed"]} for bag, part in ranked[:count]]
+    scored = sorted(((score(part), bag, part) for bag, part in sections.items()), key=lambda item: item[0][1])
+    return [{"bag": bag, "by": by, "value": abs(value), "frames_processed": part["frames_processed"]}
+            for (by, value), bag, part in scored[:count]]
 
 
 def without_timings(summary: dict) -> dict:

@@ -18,7 +18,7 @@ import numpy as np
 
 from rgbt_models.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
-from rgbt_models.data.image_codec import BadImage, image_to_array
+from rgbt_models.data.image_codec import BadImage, decode_thermal, image_to_array
 from rgbt_models.data.rosbag import StampWindow, decode_pair, read_pairs
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 from rgbt_perception.overlay import overlay
@@ -220,8 +220,11 @@ def replay_pairs(pipeline, shard: Shard, settings: ReplaySettings, scorer: Score
 
 
 def track(pipeline, pair, thermal_stamp: float | None) -> None:
+    """A lead-in frame: only its thermal image is tracked (the RGB image is never looked at)."""
+    if pair.thermal is None:
+        return
     try:
-        _, thermal = decode_pair(pair)
+        thermal = decode_thermal(pair.thermal)
     except (BadImage, ValueError):
         return
     pipeline.track(thermal, thermal_stamp)

@@ -36,7 +36,13 @@ from rgbt_models.calibration.orientation import (
     similarity_terms,
     warp_field,
 )
-from rgbt_models.calibration.result import Calibration, CalibrationRefused, apply_homography, gray_unit
+from rgbt_models.calibration.result import (
+    Calibration,
+    CalibrationRefused,
+    apply_homography,
+    gray_unit,
+    turn_about,
+)
 
 MOTIONS = ("affine", "homography")
 MIN_FRAMES = 3
@@ -117,13 +123,7 @@ def identity(level: Level) -> np.ndarray:
 
 def about_centre(level: Level, scale: float, degrees: float) -> np.ndarray:
     """Level px -> level px: a scale and rotation about the image centre."""
-    cx, cy = (level.size[0] - 1) / 2, (level.size[1] - 1) / 2
-    radians = np.deg2rad(degrees)
-    rotation = scale * np.array([[np.cos(radians), -np.sin(radians)], [np.sin(radians), np.cos(radians)]])
-    matrix = np.eye(3)
-    matrix[:2, :2] = rotation
-    matrix[:2, 2] = [cx, cy] - rotation @ [cx, cy]
-    return matrix
+    return turn_about(((level.size[0] - 1) / 2, (level.size[1] - 1) / 2), scale, degrees)
 
 
 def search(frames: list[Frame]) -> tuple[np.ndarray, float]:

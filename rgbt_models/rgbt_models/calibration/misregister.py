@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rgbt_models.calibration.result import turn_about
+
 
 def misregistration(dx: float, dy: float, scale: float, degrees: float, size: tuple[int, int],
                     thermal_size: tuple[int, int] | None = None) -> np.ndarray:
@@ -20,13 +22,7 @@ def misregistration(dx: float, dy: float, scale: float, degrees: float, size: tu
     width, height = size
     thermal_width, thermal_height = thermal_size or size
     to_rgb = np.diag([width / thermal_width, height / thermal_height, 1.0])
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    radians = np.deg2rad(degrees)
-    linear = scale * np.array([[np.cos(radians), -np.sin(radians)], [np.sin(radians), np.cos(radians)]])
-    turn = np.eye(3)
-    turn[:2, :2] = linear
-    turn[:2, 2] = np.array([cx + dx, cy + dy]) - linear @ [cx, cy]
-    return turn @ to_rgb
+    return turn_about(((width - 1) / 2, (height - 1) / 2), scale, degrees, (dx, dy)) @ to_rgb
 
 
 def seen_through(rgb: np.ndarray, thermal: np.ndarray, homography: np.ndarray, margin: float = 0.12,

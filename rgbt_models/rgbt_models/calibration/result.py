@@ -55,6 +55,17 @@ def gray_unit(image: np.ndarray) -> np.ndarray:
     return np.clip((np.where(finite, gray, low) - low) / max(float(high - low), 1e-6), 0, 1).astype(np.float32)
 
 
+def turn_about(centre: tuple[float, float], scale: float, degrees: float,
+               shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """3x3: scale and turn by `degrees` about `centre`, then shift (px)."""
+    radians = np.deg2rad(degrees)
+    linear = scale * np.array([[np.cos(radians), -np.sin(radians)], [np.sin(radians), np.cos(radians)]])
+    matrix = np.eye(3)
+    matrix[:2, :2] = linear
+    matrix[:2, 2] = np.add(centre, shift) - linear @ np.asarray(centre, float)
+    return matrix
+
+
 def grid_points(width: int, height: int, steps: int = 5) -> np.ndarray:
     """A steps x steps grid of (x, y) points spanning an image, for comparing homographies."""
     xs, ys = np.meshgrid(np.linspace(0, width - 1, steps), np.linspace(0, height - 1, steps))
