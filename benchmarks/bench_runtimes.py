@@ -26,6 +26,7 @@ import torch
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.onnx_runtime import CPU, OnnxRuntimeModel
 from rgbt_models.registry import load_trained_model, untrained_model
+from rgbt_models.runners import Runtime
 from rgbt_models.samsod import SAMSODConfig
 from rgbt_models.sartm import SARTMConfig
 from rgbt_perception.pipeline import Pipeline, PipelineConfig
@@ -50,15 +51,16 @@ def demo_models() -> tuple:
 
 def pipelines(make_models, height: int, width: int) -> dict[str, Pipeline]:
     """The four variants, each with its own copy of the models (int8 quantises in place)."""
-    config = PipelineConfig(model_height=height, model_width=width)
+    config, size = PipelineConfig(), (height, width)
     sartm, samsod = make_models()
     onnx = {precision: [OnnxRuntimeModel.build(m, height, width, precision, [CPU], "cpu", CACHE,
                                                log=lambda line: print(f"  {line}", flush=True))
                         for m in (sartm, samsod)] for precision in ("fp32", "int8")}
-    return {"PyTorch fp32": Pipeline(config, sartm, samsod),
-            "PyTorch int8": Pipeline(config, *make_models(), int8=True),
-            "ONNX Runtime fp32": Pipeline(config, *onnx["fp32"]),
-            "ONNX Runtime int8": Pipeline(config, *onnx["int8"])}
+    int8 = Runtime(device="cpu", precision="int8").choose()
+    return {"PyTorch fp32": Pipeline(config, sartm, samsod, model_size=size),
+            "PyTorch int8": Pipeline(config, *(int8.place(m, size) for m in make_models()), model_size=size),
+            "ONNX Runtime fp32": Pipeline(config, *onnx["fp32"], model_size=size),
+            "ONNX Runtime int8": Pipeline(config, *onnx["int8"], model_size=size)}
 
 
 def measure(label: str, variants: dict[str, Pipeline], rounds: int) -> tuple[list[list[str]], float]:

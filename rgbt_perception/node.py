@@ -13,7 +13,6 @@ import sys
 import time
 import traceback
 from collections import deque
-from dataclasses import replace
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -135,9 +134,7 @@ class PerceptionNodeBase:
             return SetParametersResult(successful=False, reason=str(error))
         self.p = candidate
         if self.started:  # (a lifecycle node that is not configured has no pipeline yet)
-            # One reference swap, the model size kept: the worker reads it once per stage.
-            self.pipeline.config = replace(config, model_height=self.pipeline.config.model_height,
-                                           model_width=self.pipeline.config.model_width)
+            self.pipeline.config = config  # one reference swap: the worker reads it once per stage
             if "sync.slop" in changes:
                 self.sync.set_slop(candidate["sync.slop"])
             if "sync.max_age" in changes:

@@ -7,7 +7,6 @@ file), so that they cannot disagree; ROS is imported only to build a descriptor.
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,9 @@ import numpy as np
 from rgbt_models.config import load_yaml
 from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.pairing import SYNC_POLICIES
-from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, ThermalSetup
+from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, ThermalSetup, trained_setup_with
 from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
-from rgbt_models.devices import DEVICES, PRECISIONS
-from rgbt_models.onnx_runtime import DEFAULT_PROVIDERS, RUNTIMES
+from rgbt_models.devices import DEFAULT_PROVIDERS, DEVICES, PRECISIONS, RUNTIMES
 from rgbt_perception.pipeline import PipelineConfig
 
 NODE_NAME = "rgbt_perception"
@@ -230,24 +228,22 @@ def load_parameter_file(path: str | Path | None, overrides: dict | None = None) 
 
 
 def thermal_setup(values: dict, trained: ThermalSetup | None = None) -> ThermalSetup:
-    """The thermal set-up the parameters ask for: thermal.normalization '' takes the whole set-up
-    the checkpoints were trained with (`trained`; minmax, white-hot where they record none),
-    anything else the parameters' own; thermal.polarity '' the checkpoints' polarity."""
-    if values["thermal.normalization"] == "":
-        setup = trained or ThermalSetup()
-    else:
-        setup = ThermalSetup(values["thermal.normalization"],
-                             (values["thermal.range_min"], values["thermal.range_max"]),
-                             (values["thermal.percentile_low"], values["thermal.percentile_high"]),
-                             values["thermal.time_constant"], trained.polarity if trained else "white_hot")
-    return replace(setup, polarity=values["thermal.polarity"]) if values["thermal.polarity"] else setup
+    """The thermal set-up the parameters ask for: thermal.normalization '' keeps the whole set-up
+    the checkpoints were trained with (`trained`), anything else brings the parameters' range,
+    percentiles and time constant with it; thermal.polarity '' keeps the checkpoints' polarity."""
+    given = {}
+    if values["thermal.normalization"]:
+        given = {"normalization": values["thermal.normalization"],
+                 "range": (values["thermal.range_min"], values["thermal.range_max"]),
+                 "percentiles": (values["thermal.percentile_low"], values["thermal.percentile_high"]),
+                 "time_constant": values["thermal.time_constant"]}
+    return trained_setup_with(trained, **given, polarity=values["thermal.polarity"] or None)
 
 
 def pipeline_config(values: dict, trained: ThermalSetup | None = None) -> PipelineConfig:
     """The pipeline's settings from the parameters; `trained`: the checkpoints' thermal set-up."""
     homography = list(values["thermal.homography"])
     return PipelineConfig(
-        model_height=values["model_height"], model_width=values["model_width"],
         thermal=thermal_setup(values, trained),
         homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
         size_mismatch=values["size_mismatch"], output_height=values["output.height"],

@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 
-from rgbt_models.data.geometry import InputGeometry, check_input_size, semantic_at, to_output_size
+from rgbt_models.data.geometry import InputGeometry, model_input_size, semantic_at, to_output_size
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
-from rgbt_models.quantization import quantize_int8
 from rgbt_perception.temperatures import kelvin_map, region_temperatures
 
 
 @dataclass
 class PipelineConfig:
-    """Pre- and post-processing settings (the node fills it from its parameters)."""
+    """Pre- and post-processing settings (the node fills it from its parameters): what may change
+    while the node runs. The model input size is fixed when the pipeline is built (`Pipeline`)."""
 
-    model_height: int = 128
-    model_width: int = 160
     thermal: ThermalSetup = field(default_factory=ThermalSetup)  # normalisation and polarity (data/thermal.py)
     homography: np.ndarray | None = None  # 3x3, thermal pixel -> RGB pixel
     size_mismatch: str = "resize"  # or "reject"
@@ -103,14 +101,6 @@ def require_finite(output: torch.Tensor, model: str) -> None:
         raise NonFiniteOutput(f"{model} produced non-finite values (NaN/inf): frame dropped")
 
 
-def model_input_size(model, config: PipelineConfig) -> tuple[int, int]:
-    """(H, W) a model runs at: model_height/width where set, else the size it was trained at
-    (each model its own, e.g. the authors' SAMSOD at 512x512 beside their SARTM at 1280x1280)."""
-    if config.model_height and config.model_width:
-        return config.model_height, config.model_width
-    return tuple(model.input_size) if model.input_size else (model.config.backbone.image_size,) * 2
-
-
 @dataclass(frozen=True)
 class ModelInput:
     """How frames become one model's input: its geometry (recorded in its checkpoint) and size."""
@@ -131,22 +121,16 @@ class Pipeline:
     (rgbt_models.onnx_runtime.OnnxRuntimeModel, `runtime: onnxruntime`): both answer `predict`."""
 
     def __init__(self, config: PipelineConfig, sartm=None, samsod=None, device: str = "cpu",
-                 dtype: torch.dtype = torch.float32, int8: bool = False) -> None:
-        """int8: run the PyTorch models dynamically quantised (CPU; see rgbt_models.quantization)."""
+                 dtype: torch.dtype = torch.float32, model_size: tuple[int, int] = (0, 0)) -> None:
+        """The models as rgbt_models.runners places them (PyTorch, int8-quantised or not, or ONNX
+        Runtime sessions); model_size: (H, W) for both; (0, 0): each the size it was trained at."""
         if sartm is None and samsod is None:
             raise ValueError("the pipeline needs at least one model")
         self.inputs = {name: ModelInput(getattr(model, "input_geometry", None) or InputGeometry(),
-                                        *model_input_size(model, config))
+                                        *model_input_size(model, *model_size,
+                                                          source=f"{name} input size (model_height/model_width)"))
                        for name, model in (("sartm", sartm), ("samsod", samsod)) if model is not None}
-        for name, spec in self.inputs.items():
-            check_input_size(spec.height, spec.width, f"{name} input size (model_height/model_width)")
-        sizes = {(spec.height, spec.width) for spec in self.inputs.values()}
-        if not (config.model_height and config.model_width) and len(sizes) == 1:
-            config = replace(config, **dict(zip(("model_height", "model_width"), sizes.pop())))
         torch_models = [m for m in (sartm, samsod) if isinstance(m, torch.nn.Module)]
-        if int8:
-            for model in torch_models:
-                quantize_int8(model, inplace=True)
         self.config, self.sartm, self.samsod = config, sartm, samsod
         self.device, self.dtype = torch.device(device), dtype
         self.colors = (np.array(sartm.classes.colors, np.uint8) if sartm is not None else None)

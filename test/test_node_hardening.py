@@ -145,7 +145,7 @@ class SlowSaliency(torch.nn.Module):
 def test_shutdown_cancels_a_slow_inference(node):
     from rgbt_perception.pipeline import Pipeline, PipelineConfig
 
-    node.pipeline = Pipeline(PipelineConfig(model_height=128, model_width=160), samsod=SlowSaliency())
+    node.pipeline = Pipeline(PipelineConfig(), samsod=SlowSaliency(), model_size=(128, 160))
     rgb, thermal = scene_pair(0, 300, 0)
     node._on_rgb(rgb)
     node._on_thermal(thermal)

@@ -48,7 +48,7 @@ def test_outputs_at_rgb_resolution(models):
 
 def test_configured_output_size_and_degraded_mode(models):
     scene = make_scene(2)
-    pipeline = Pipeline(PipelineConfig(output_height=64, output_width=80), *models)
+    pipeline = Pipeline(PipelineConfig(output_height=64, output_width=80), *models, model_size=(128, 160))
     result = pipeline.run(scene.rgb, None)
     assert result.degraded and result.semantic_mask is None
     assert result.saliency_map.shape == (64, 80)
@@ -81,13 +81,13 @@ def test_salient_objects_from_a_known_map(models):
 def test_homography_registers_thermal_onto_rgb(models):
     scene = make_scene(4)
     thermal = scene.thermal_raw
-    identity = Pipeline(PipelineConfig(homography=np.eye(3)), *models)
-    plain = Pipeline(PipelineConfig(), *models)
+    identity = Pipeline(PipelineConfig(homography=np.eye(3)), *models, model_size=(128, 160))
+    plain = Pipeline(PipelineConfig(), *models, model_size=(128, 160))
     a = identity.preprocess(scene.rgb, thermal)[1]
     b = plain.preprocess(scene.rgb, thermal)[1]
     assert torch.allclose(a, b, atol=1e-6)
     shift = np.array([[1, 0, 16], [0, 1, 0], [0, 0, 1]], np.float64)  # thermal pixel x -> RGB x + 16
-    shifted = Pipeline(PipelineConfig(homography=shift, model_height=128, model_width=160), *models)
+    shifted = Pipeline(PipelineConfig(homography=shift), *models, model_size=(128, 160))
     moved = shifted.preprocess(scene.rgb, thermal)[1][0, 0]
     assert torch.allclose(moved[:, 20:], b[0, 0][:, 4:-16], atol=1e-5)
 

@@ -34,7 +34,7 @@ def test_runtime_parameters_apply_and_bad_values_are_refused_with_the_reason(gra
     (ok,) = set_remotely(graph, saliency__min_threshold=0.9)
     assert ok.successful and node.p["saliency.min_threshold"] == 0.9
     assert node.pipeline.config.saliency_min_threshold == 0.9
-    assert node.pipeline.config.model_height == 128  # the model size stays the loaded one
+    assert node.pipeline.inputs["samsod"].height == 128  # the model size stays the loaded one
     (ok,) = set_remotely(graph, sync__slop=0.01)
     assert ok.successful and node.sync.slop == 0.01
     (ok,) = set_remotely(graph, output__color_overlay=False)

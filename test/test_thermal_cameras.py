@@ -188,13 +188,14 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
     values = {name: spec[0] for name, spec in PARAMETERS.items()} | {
         "sartm.checkpoint": paths["sartm"], "samsod.checkpoint": paths["samsod"], "threads": 1}
     lines: list[str] = []
-    pipeline = build_pipeline(values, lines.append, lines.append)
+    warnings: list[str] = []
+    pipeline = build_pipeline(values, lines.append, warnings.append)
     assert pipeline.config.thermal == trained and pipeline.trained_thermal == trained
-    assert "thermal set-up: stable 2-98 %, 4 s, black-hot, as the checkpoints were trained" in lines
+    assert "thermal set-up: stable 2-98 %, 4 s, black-hot; trained with: the same" in lines
     lines.clear()
-    override = build_pipeline(values | {"thermal.normalization": "minmax"}, lines.append, lines.append)
+    override = build_pipeline(values | {"thermal.normalization": "minmax"}, lines.append, warnings.append)
     assert override.config.thermal == ThermalSetup("minmax", polarity="black_hot")  # the camera's polarity kept
-    assert any("from the parameters; the checkpoints were trained with stable 2-98 %" in line for line in lines)
+    assert any(line.startswith("thermal set-up: minmax, black-hot; trained with: stable 2-98 %") for line in warnings)
     assert build_pipeline(values | {"thermal.polarity": "white_hot"}, lines.append).config.thermal.polarity == \
         "white_hot"
     load_trained_model(paths["sartm"]).save(paths["sartm"], extra={"thermal": ThermalSetup().to_dict()})
@@ -202,7 +203,7 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
         build_pipeline(values, lines.append)
     assert evaluate(["--checkpoint", paths["samsod"], "--dataset", "synthetic", "--synthetic-count", "2",
                      "--height", "64", "--width", "64", "--no-progress", "--output", str(tmp_path / "eval")]) == 0
-    assert "rgbt-eval: thermal set-up stable 2-98 %, 4 s, black-hot (as the checkpoint was trained)" in \
+    assert "rgbt-eval: thermal set-up: stable 2-98 %, 4 s, black-hot; trained with: the same" in \
         capsys.readouterr().err
 
 

@@ -1,4 +1,4 @@
-"""Which device runs the models, and at which precision, with the reason said in one log line:
+"""Which device runs the models, at which precision and in which runtime, with the reason said in one log line:
 the one rule of the node, rgbt-replay, rgbt-eval and training (and the choice lists they offer)."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+RUNTIMES = ("torch", "onnxruntime")  # what runs the models: PyTorch, or ONNX Runtime sessions (onnx_runtime.py)
+DEFAULT_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")  # onnxruntime's, in order of preference
 
 
 def resolve_device(requested: str) -> tuple[str, str]:

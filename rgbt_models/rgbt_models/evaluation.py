@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from rgbt_models.classes import ClassList, label_lookup
 from rgbt_models.data.datasets import check_task, classes_of
-from rgbt_models.data.geometry import aspect_input_size, check_input_size, semantic_at, to_output_size
+from rgbt_models.data.geometry import semantic_at, to_output_size
 from rgbt_models.data.transforms import collate_native
 from rgbt_models.metrics import ConfusionMatrix, SaliencyMetrics
 
@@ -28,20 +28,6 @@ def check_dataset(kind: str, classes: ClassList | None, dataset, name: str,
     return label_lookup(classes, classes_of(dataset), mapping, what=f"data set {name!r}")
 
 
-def input_size_for(model, dataset, height: int | None = None, width: int | None = None) -> tuple[int, int]:
-    """The model input size for evaluation: given explicitly, else the size the checkpoint was
-    trained at, else the data's aspect ratio with the backbone's image_size as the long side."""
-    if height or width:
-        size = (height or width, width or height)
-    elif model.input_size:
-        size = model.input_size
-    else:
-        rgb = dataset[0].rgb
-        size = aspect_input_size(rgb.shape[0], rgb.shape[1], model.config.backbone.image_size)
-    check_input_size(*size, source="model input size (--height/--width)")
-    return size
-
-
 def new_accumulator(model):
     if task_of(model) == "samsod":
         return SaliencyMetrics()
@@ -50,7 +36,7 @@ def new_accumulator(model):
 
 
 def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4,
-             progress: bool | None = False, description: str = "evaluate") -> dict:
+             progress: bool | None = False, description: str = "evaluate", dtype: torch.dtype = torch.float32) -> dict:
     """Run `model` (PyTorch, or an OnnxRuntimeModel) over a TransformedDataset (train=False)
     and return the metrics.
 
@@ -58,8 +44,8 @@ def evaluate(model, dataset, device: torch.device | str = "cpu", batch_size: int
     same way the node and rgbt-replay produce their outputs. SAMSOD: saliency metrics, score =
     -MAE. SARTM: confusion-matrix metrics plus the matrix, score = mIoU. 'score' is
     higher-is-better (used to keep the best checkpoint). progress: a tqdm bar (None: only on a
-    terminal)."""
-    return results_of(accumulate(model, dataset, device, batch_size, progress, description), task_of(model))
+    terminal). dtype: fp16 / bf16 run under autocast on CUDA, as the node runs them."""
+    return results_of(accumulate(model, dataset, device, batch_size, progress, description, dtype), task_of(model))
 
 
 def results_of(metrics, task: str) -> dict:
@@ -75,7 +61,7 @@ def results_of(metrics, task: str) -> dict:
 
 @torch.no_grad()
 def accumulate(model, dataset, device: torch.device | str = "cpu", batch_size: int = 4,
-               progress: bool | None = False, description: str = "evaluate"):
+               progress: bool | None = False, description: str = "evaluate", dtype: torch.dtype = torch.float32):
     """The metric accumulator (SaliencyMetrics or ConfusionMatrix) stepped over `dataset`: its
     `state()` can be merged with other parts of the data set (rgbt-eval --engine ray)."""
     was_training = getattr(model, "training", False)  # (an OnnxRuntimeModel has no training mode)
@@ -83,18 +69,22 @@ def accumulate(model, dataset, device: torch.device | str = "cpu", batch_size: i
         model.eval()
     metrics = new_accumulator(model)
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_native)
+    autocast = torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype != torch.float32)
     for batch in tqdm(loader, desc=description, unit="batch", disable=None if progress is None else not progress):
         rgb, thermal = batch["rgb"].to(device), batch["thermal"].to(device)
         # the part of the input the frame covers (all of it, but with the pad geometry of rgbt-import)
         content = [(slice(None), slice(None)) if size is None else (slice(0, size[0]), slice(0, size[1]))
                    for size in batch.get("content", [None] * len(rgb))]
         if task_of(model) == "samsod":
-            saliency = model.predict(rgb, thermal)
+            with autocast:
+                saliency = model.predict(rgb, thermal).float()
             for one, gt, (rows, cols) in zip(saliency, batch["mask"], content):
                 pred = to_output_size(one[None, :, rows, cols], *gt.shape)[0, 0]
                 metrics.step(pred.cpu().numpy(), gt.numpy())
         else:
-            _, probabilities = model.predict(rgb, thermal)
+            with autocast:
+                _, probabilities = model.predict(rgb, thermal)
+            probabilities = probabilities.float()
             for one, gt, (rows, cols) in zip(probabilities, batch["label"], content):
                 ids, _ = semantic_at(one[None, :, rows, cols], *gt.shape)
                 metrics.step(ids[0].cpu().numpy(), gt.numpy())

@@ -19,18 +19,18 @@ class EvalWorker:
         from rgbt_models.evaluation_inputs import prepare
 
         threads.apply(max(1, int(args.cpus_per_worker)))
-        args.device = args.requested_device  # "auto" decided on the worker's machine, not the driver's
-        self.args = args
-        _, self.sets = prepare(args)
+        self.args = args  # the device as asked: "auto" is decided on the worker's machine
+        self.job = prepare(args)
 
     def run(self, chunk: tuple[int, int, int]):
         """(data set index, first frame, end frame) -> the accumulator's state over those frames."""
         from torch.utils.data import Subset
 
         index, start, stop = chunk
-        _, dataset, runner = self.sets[index]
-        device = self.args.device if self.args.runtime == "torch" else "cpu"
-        return accumulate(runner, Subset(dataset, range(start, stop)), device, self.args.batch_size).state()
+        _, dataset, runner = self.job.sets[index]
+        placement = self.job.placement
+        return accumulate(runner, Subset(dataset, range(start, stop)), placement.device, self.args.batch_size,
+                          dtype=placement.dtype).state()
 
 
 def chunks(sizes: list[int], chunk: int | None, workers: int) -> list[tuple[int, int, int]]:
@@ -42,8 +42,10 @@ def chunks(sizes: list[int], chunk: int | None, workers: int) -> list[tuple[int,
     return out
 
 
-def evaluate_on_ray(args, model, sets) -> dict:
-    """{label: results} for every data set, as `evaluate` gives them in one process."""
+def evaluate_on_ray(args, job) -> dict:
+    """{label: results} for every data set of `job` (evaluation_inputs.Evaluation), as
+    `evaluate` gives them in one process."""
+    model, sets = job.model, job.sets
     items = chunks([len(dataset) for _, dataset, _ in sets], args.chunk, args.workers)
     states: dict[tuple[int, int, int], dict] = {}
     failures: list[str] = []

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-RUNTIMES = ("torch", "onnxruntime")
-DEFAULT_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+from rgbt_models.devices import DEFAULT_PROVIDERS, PRECISIONS
+
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
@@ -92,7 +92,7 @@ def plan_providers(requested: Sequence[str], precision: str, device: str, cache_
     if unknown:
         raise ValueError(f"onnxruntime.providers: unknown provider(s) {unknown}; onnxruntime knows "
                          f"{sorted(known)}")
-    if precision not in ("fp32", "fp16", "bf16", "int8"):
+    if precision not in PRECISIONS:
         raise ValueError(f"precision must be fp32, fp16, bf16 or int8 for onnxruntime, got {precision!r}")
     lines, chosen = [], []
     for name in dict.fromkeys(requested):

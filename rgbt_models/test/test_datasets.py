@@ -193,3 +193,45 @@ def test_training_refuses_a_validation_split_that_is_the_training_data(tmp_path)
         check_held_out(open_dataset("folder", tmp_path), open_dataset("folder", tmp_path, "val"), d)
     (tmp_path / "train.txt").write_text("x\ny\n")
     check_held_out(open_dataset("folder", tmp_path, "train"), open_dataset("folder", tmp_path, "val"), d)
+
+
+# One description of each layout: UUSOD opens the same loaders with labels off.
+LAYOUTS = {  # name: (split folder, {role: folder}), the label folder last
+    "pst900": ("train", {"rgb": "rgb", "thermal": "thermal", "label": "labels"}),
+    "fmb": ("train", {"rgb": "Visible", "thermal": "Infrared", "label": "Label"}),
+    "vt5000": ("Train", {"rgb": "RGB", "thermal": "T", "label": "GT"}),
+    "vt821": ("", {"rgb": "RGB", "thermal": "T", "label": "GT"}),
+    "folder": ("", {"rgb": "rgb", "thermal": "thermal", "label": "masks"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_uusod_opens_each_layout_with_its_labelled_loader_and_no_label_folder(tmp_path, name):
+    from rgbt_models.uusod.data import open_labelled, open_unlabeled
+
+    split, folders = LAYOUTS[name]
+    for stem in ("a", "b"):
+        write(tmp_path / split / folders["rgb"] / f"{stem}.png", rgb_image())
+        write(tmp_path / split / folders["thermal"] / f"{stem}.png", np.zeros((H, W), np.uint8))
+        write(tmp_path / split / folders["label"] / f"{stem}.png", np.zeros((H, W), np.uint8))
+    labelled = open_labelled(f"{name}:{tmp_path}")  # the default split, as rgbt-eval opens it
+    assert len(labelled) == 2 and (labelled[0].label is not None or labelled[0].mask is not None)
+    for path in (tmp_path / split / folders["label"]).iterdir():
+        path.unlink()
+    (tmp_path / split / folders["label"]).rmdir()
+    unlabeled = open_unlabeled(f"{name}:{tmp_path}", 32, 32)
+    assert type(unlabeled) is type(labelled)
+    assert [s.name for s in (unlabeled[0], unlabeled[1])] == ["a", "b"]
+    assert unlabeled[0].label is None and unlabeled[0].mask is None
+
+
+def test_a_data_set_spec_is_read_one_way():
+    from rgbt_models.data.datasets import open_spec, parse_spec
+
+    assert parse_spec("vt5000:/data/VT5000:Test") == ("vt5000", ["/data/VT5000", "Test"])
+    assert parse_spec("synthetic") == ("synthetic", [])
+    assert open_spec("synthetic", synthetic_count=3)[0] == "synthetic[3]"
+    with pytest.raises(DatasetError, match="needs a root folder"):
+        open_spec("mfnet")
+    with pytest.raises(DatasetError, match=r"expected NAME\[:ROOT\[:SPLIT\]\]"):
+        open_spec("mfnet:a:b:c")

@@ -141,7 +141,7 @@ def test_a_frame_is_preprocessed_alike_in_training_evaluation_and_the_pipeline()
     training = apply_transform(sample, TransformConfig(height=64, width=96, train=True, scale_range=(1.0, 1.0),
                                                        hflip=False, brightness=0.0, contrast=0.0))
     model = SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=64)))
-    rgb_t, thermal_t = Pipeline(PipelineConfig(model_height=64, model_width=96), samsod=model).preprocess(
+    rgb_t, thermal_t = Pipeline(PipelineConfig(), samsod=model, model_size=(64, 96)).preprocess(
         scene.rgb, scene.thermal_raw)
     for tensors in (training, {"rgb": rgb_t[0], "thermal": thermal_t[0]}):
         assert torch.equal(tensors["rgb"], evaluation["rgb"]) and torch.equal(tensors["thermal"], evaluation["thermal"])
@@ -188,7 +188,7 @@ def test_ignore_only_frames_are_skipped_and_counted(recwarn):
 def test_a_blank_saliency_map_yields_no_object():
     from rgbt_perception.pipeline import Pipeline, PipelineConfig, PipelineResult
 
-    pipeline = Pipeline(PipelineConfig(model_height=64, model_width=96, min_object_area=1),
+    pipeline = Pipeline(PipelineConfig(min_object_area=1), model_size=(64, 96),
                         samsod=SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=64))))
     for blank in (np.zeros((40, 60), np.float32), np.full((40, 60), 1e-3, np.float32)):
         result = PipelineResult()

@@ -78,12 +78,14 @@ def test_int8_quantises_every_linear_and_stays_close_to_fp32():
 
 def test_the_pipeline_runs_int8_models_in_place():
     from rgbt_models.data.synthetic import make_scene
+    from rgbt_models.runners import Runtime
     from rgbt_perception.pipeline import Pipeline, PipelineConfig
 
     backbone = BackboneConfig(name="test", image_size=64)
     sartm = SARTM(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4), torch.zeros(4, 1))
-    pipeline = Pipeline(PipelineConfig(model_height=64, model_width=96), sartm,
-                        SAMSOD(SAMSODConfig(backbone=backbone)), int8=True)
+    placement = Runtime(device="cpu", precision="int8").choose()  # the node's factory places them so
+    models = [placement.place(model, (64, 96)) for model in (sartm, SAMSOD(SAMSODConfig(backbone=backbone)))]
+    pipeline = Pipeline(PipelineConfig(), *models, model_size=(64, 96))
     assert pipeline.sartm is sartm and not any(type(m) is nn.Linear for m in sartm.modules())
     scene = make_scene(0, 64, 96)
     result = pipeline.run(scene.rgb, scene.thermal_raw)

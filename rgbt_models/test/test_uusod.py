@@ -17,6 +17,7 @@ import torch
 
 from rgbt_models.backbone import BackboneConfig
 from rgbt_models.config import ConfigError
+from rgbt_models.data.datasets import FolderDataset
 from rgbt_models.data.rosbag import BagWriter
 from rgbt_models.data.synthetic import make_scene
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
@@ -31,7 +32,7 @@ from rgbt_models.uusod import (
     spr_update,
 )
 from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
-from rgbt_models.uusod.data import UnlabeledFolder, open_unlabeled
+from rgbt_models.uusod.data import open_unlabeled
 from rgbt_models.uusod.head_weighting import border_saliency, head_weights, weight_heads
 from rgbt_models.uusod.runner import attach_domain_adapter
 
@@ -339,7 +340,7 @@ def test_the_unlabeled_path_never_opens_a_label_file(tmp_path, monkeypatch):
     real_iterdir = Path.iterdir
     monkeypatch.setattr(Path, "iterdir", lambda self: opened.append(str(self)) or real_iterdir(self))
     loader = open_unlabeled(f"folder:{tmp_path}", 32, 32)
-    assert isinstance(loader, UnlabeledFolder)
+    assert isinstance(loader, FolderDataset) and loader.task is None  # the labelled loader, labels off
     samples = [loader[i] for i in range(len(loader))]
     assert all(s.label is None and s.mask is None for s in samples)
     assert opened and not [p for p in opened if "labels" in p or "masks" in p]

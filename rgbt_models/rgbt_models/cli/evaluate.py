@@ -23,7 +23,8 @@ from pathlib import Path
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.config import ConfigError
-from rgbt_models.devices import DEVICES, PRECISIONS
+from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS
+from rgbt_models.devices import DEVICES, PRECISIONS, RUNTIMES
 from rgbt_models.fleet import add_engine_arguments
 
 # torch, the data sets and the metrics load after the arguments are parsed: --help answers at once.
@@ -39,20 +40,20 @@ def main(argv: list[str] | None = None) -> int:
                         "trained at, else the data's aspect ratio with the backbone's image_size as long side)")
     parser.add_argument("--width", type=int)
     parser.add_argument("--class-mapping", help="YAML 'mapping: {data-set class: model class | ignore}' (SARTM)")
-    parser.add_argument("--thermal-normalization", choices=("fixed", "minmax", "percentile", "stable"),
+    parser.add_argument("--thermal-normalization", choices=THERMAL_NORMALIZATIONS,
                         help="default: what the checkpoint was trained with (minmax where it records none)")
     parser.add_argument("--thermal-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="fixed normalisation")
     parser.add_argument("--thermal-percentiles", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="percentile and stable normalisation")
-    parser.add_argument("--thermal-polarity", choices=("white_hot", "black_hot"),
+    parser.add_argument("--thermal-polarity", choices=POLARITIES,
                         help="default: the checkpoint's; black_hot: a camera showing warm objects dark")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
     parser.add_argument("--device", default="auto", choices=DEVICES, help="auto: CUDA when available")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                        help="int8: dynamically quantised Linear layers (CPU only); fp16/bf16: "
-                             "onnxruntime's CUDA or TensorRT provider only (torch evaluates in fp32)")
-    parser.add_argument("--runtime", default="torch", choices=("torch", "onnxruntime"),
+                        help="as the node's precision parameter: int8: dynamically quantised Linear layers "
+                             "(CPU); fp16/bf16: CUDA (autocast; onnxruntime: its CUDA or TensorRT provider)")
+    parser.add_argument("--runtime", default="torch", choices=RUNTIMES,
                         help="onnxruntime: the graphs the node runs with runtime: onnxruntime (built and cached "
                              "as there)")
     parser.add_argument("--providers", default="CUDAExecutionProvider,CPUExecutionProvider",
@@ -68,32 +69,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     import numpy as np
 
-    from rgbt_models.backbone import CheckpointError
     from rgbt_models.data.datasets import DatasetError
     from rgbt_models.evaluation import evaluate, markdown_table
     from rgbt_models.evaluation_inputs import prepare
     from rgbt_models.fleet import FleetError
     from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
-    from rgbt_models.onnx_runtime import RuntimeUnavailable
+    from rgbt_models.runners import ModelLoadError
 
     try:
-        model, sets = prepare(args, runners=args.engine == "serial")
-    except (CheckpointError, ConfigError, DatasetError, ValueError, RuntimeUnavailable) as error:
+        job = prepare(args, runners=args.engine == "serial")
+    except (ModelLoadError, ConfigError, DatasetError, ValueError) as error:
         print(f"rgbt-eval: {error}", file=sys.stderr)
         return 2
+    model = job.model
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    results = {}
     label = ""
     try:
         if args.engine == "ray":
             from rgbt_models.evaluation_on_ray import evaluate_on_ray
 
-            results = evaluate_on_ray(args, model, sets)
-        for label, dataset, runner in sets if args.engine == "serial" else ():
-            results[label] = evaluate(runner, dataset, args.device if args.runtime == "torch" else "cpu",
-                                      args.batch_size,
-                                      progress=False if args.no_progress else None, description=label)
+            results = evaluate_on_ray(args, job)
+        else:
+            results = {}
+            for label, dataset, runner in job.sets:
+                results[label] = evaluate(runner, dataset, job.placement.device, args.batch_size,
+                                          progress=False if args.no_progress else None, description=label,
+                                          dtype=job.placement.dtype)
     except (DatasetError, ValueError, FleetError) as error:
         print(f"rgbt-eval: {label + ': ' if label else ''}{error}", file=sys.stderr)
         return 2

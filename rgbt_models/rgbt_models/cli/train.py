@@ -9,6 +9,7 @@ import sys
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.config import ConfigError
+from rgbt_models.devices import DEVICES
 from rgbt_models.training.config import TASKS, TrainConfig
 
 # torch and the model code load after the arguments are parsed: --help answers at once.
@@ -18,7 +19,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every training command shares (rgbt-train, rgbt-adapt)."""
     parser.add_argument("--output-dir", help="overrides output_dir of the config")
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last.pt")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--epochs", type=int, help="overrides train.epochs")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")

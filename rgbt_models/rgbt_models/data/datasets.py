@@ -3,7 +3,9 @@
 Every loader pairs files by base name (never by sorted order) and reports a missing or
 unpaired file with its path instead of skipping it. A sample is a `Sample` of numpy arrays:
 rgb (H, W, 3) uint8 RGB; thermal (H, W) uint8 or uint16 (raw); label (H, W) uint8 class ids
-(255 = ignore) for segmentation; mask (H, W) uint8 0..255 for saliency.
+(255 = ignore) for segmentation; mask (H, W) uint8 0..255 for saliency. With labels=False
+(UUSOD's unlabeled sources) a loader never lists its label folder nor opens a label file: its
+samples have none.
 """
 
 from __future__ import annotations
@@ -105,10 +107,11 @@ class MFNet(PairedFolderDataset):
     task = "semantic"
     classes = "mfnet"
 
-    def __init__(self, root: str | Path, split: str = "train") -> None:
+    def __init__(self, root: str | Path, split: str = "train", labels: bool = True) -> None:
         root = Path(root)
         names = read_split(root / f"{split}.txt")
-        super().__init__(pair_by_stem({"image": root / "images", "label": root / "labels"}, names))
+        folders = {"image": root / "images"} | ({"label": root / "labels"} if labels else {})
+        super().__init__(pair_by_stem(folders, names))
 
     def read(self, name: str, paths: dict[str, Path]) -> Sample:
         image = read_image(paths["image"])
@@ -116,7 +119,8 @@ class MFNet(PairedFolderDataset):
             channels = 1 if image.ndim == 2 else image.shape[2]
             raise DatasetError(f"{paths['image']}: MFNet images have 4 channels (RGB + thermal), found {channels}")
         rgb = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-        return Sample(name, rgb, np.ascontiguousarray(image[..., 3]), read_gray(paths["label"]))
+        label = read_gray(paths["label"]) if "label" in paths else None
+        return Sample(name, rgb, np.ascontiguousarray(image[..., 3]), label)
 
 
 class PST900(PairedFolderDataset):
@@ -125,10 +129,11 @@ class PST900(PairedFolderDataset):
     task = "semantic"
     classes = "pst900"
 
-    def __init__(self, root: str | Path, split: str = "train", raw_thermal: bool = False) -> None:
+    def __init__(self, root: str | Path, split: str = "train", raw_thermal: bool = False, labels: bool = True) -> None:
         base = Path(root) / split
         thermal = base / ("thermal_raw" if raw_thermal else "thermal")
-        super().__init__(pair_by_stem({"rgb": base / "rgb", "thermal": thermal, "label": base / "labels"}))
+        folders = {"rgb": base / "rgb", "thermal": thermal} | ({"label": base / "labels"} if labels else {})
+        super().__init__(pair_by_stem(folders))
 
 
 class FMB(PairedFolderDataset):
@@ -137,9 +142,11 @@ class FMB(PairedFolderDataset):
     task = "semantic"
     classes = "fmb"
 
-    def __init__(self, root: str | Path, split: str = "train") -> None:
+    def __init__(self, root: str | Path, split: str = "train", labels: bool = True) -> None:
         base = Path(root) / split
-        super().__init__(pair_by_stem({"rgb": base / "Visible", "thermal": base / "Infrared", "label": base / "Label"}))
+        folders = {"rgb": base / "Visible", "thermal": base / "Infrared"}
+        folders |= {"label": base / "Label"} if labels else {}
+        super().__init__(pair_by_stem(folders))
 
 
 class RGBTSaliency(PairedFolderDataset):
@@ -148,9 +155,10 @@ class RGBTSaliency(PairedFolderDataset):
 
     task = "saliency"
 
-    def __init__(self, root: str | Path, split: str | None = None) -> None:
+    def __init__(self, root: str | Path, split: str | None = None, labels: bool = True) -> None:
         base = Path(root) / split if split else Path(root)
-        super().__init__(pair_by_stem({"rgb": base / "RGB", "thermal": base / "T", "mask": base / "GT"}))
+        folders = {"rgb": base / "RGB", "thermal": base / "T"} | ({"mask": base / "GT"} if labels else {})
+        super().__init__(pair_by_stem(folders))
 
 
 class FolderDataset(PairedFolderDataset):
@@ -160,9 +168,10 @@ class FolderDataset(PairedFolderDataset):
 
     Splits: `split` names a sub-folder <root>/<split>/ of the same layout, or a file
     <root>/<split>.txt listing sample names of <root>; no split means every sample of <root>.
-    A split that is neither is an error (never silently the whole folder)."""
+    A split that is neither is an error (never silently the whole folder). labels=False: rgb/
+    and thermal/ alone (UUSOD's unlabeled folder), labels/ and masks/ not looked at."""
 
-    def __init__(self, root: str | Path, split: str | None = None) -> None:
+    def __init__(self, root: str | Path, split: str | None = None, labels: bool = True) -> None:
         root = Path(root)
         names = None
         if split:
@@ -175,7 +184,9 @@ class FolderDataset(PairedFolderDataset):
                                    f"with rgb/ and thermal/ nor {root / split}.txt listing sample names)")
         self.classes = str(root / "classes.yaml") if (root / "classes.yaml").is_file() else None
         folders = {"rgb": root / "rgb", "thermal": root / "thermal"}
-        if (root / "labels").is_dir():
+        if not labels:
+            self.task = None
+        elif (root / "labels").is_dir():
             folders["label"], self.task = root / "labels", "semantic"
         elif (root / "masks").is_dir():
             folders["mask"], self.task = root / "masks", "saliency"
@@ -228,28 +239,47 @@ def classes_of(dataset):
 
 DATASETS = {"mfnet": MFNet, "pst900": PST900, "fmb": FMB, "vt5000": RGBTSaliency, "vt1000": RGBTSaliency,
             "vt821": RGBTSaliency, "folder": FolderDataset}
+# The split a layout is opened with when none is given (VT1000, VT821 and a folder have none).
+DEFAULT_SPLITS = {"mfnet": "train", "pst900": "train", "fmb": "train", "vt5000": "Train"}
 
 
-def open_dataset(name: str, root: str | Path | None = None, split: str | None = None, **kwargs):
+def open_dataset(name: str, root: str | Path | None = None, split: str | None = None, labels: bool = True,
+                 **kwargs):
     """A loader by data set name; 'synthetic' needs no root (kwargs: count, first_seed, height,
     width); 'bag' reads a rosbag2 bag: root is the bag, or with a split the folder holding the
-    bag named split (kwargs: rgb_topic, thermal_topic, label_topic, mask_topic, slop)."""
+    bag named split (kwargs: rgb_topic, thermal_topic, label_topic, mask_topic, slop). labels=False:
+    the layout's RGB and thermal files only (see the module docstring)."""
     if name == "synthetic":
         return SyntheticDataset(**kwargs)
     if name not in (*DATASETS, "bag"):
         raise DatasetError(f"unknown data set {name!r}; choose one of {sorted([*DATASETS, 'bag', 'synthetic'])}")
     if root is None:
-        raise DatasetError(f"data set {name!r} needs a root folder")
+        raise DatasetError(f"data set {name!r} needs a root folder ({name}:ROOT[:SPLIT])")
     if name == "bag":
         from rgbt_models.data.rosbag import BagDataset
 
         return BagDataset(Path(root) / split if split else Path(root), **kwargs)
-    cls = DATASETS[name]
-    if name in ("vt1000", "vt821"):
-        return cls(root, split, **kwargs)
-    if name == "folder":
-        return cls(root, split, **kwargs)
-    return cls(root, split or "train", **kwargs)
+    return DATASETS[name](root, split or DEFAULT_SPLITS.get(name), labels=labels, **kwargs)
+
+
+def parse_spec(spec: str) -> tuple[str, list[str]]:
+    """NAME[:FIELD[:FIELD...]] -> (NAME, [FIELD, ...]): the one reading of a data set argument,
+    rgbt-eval's --dataset NAME[:ROOT[:SPLIT]] and UUSOD's sources and evaluation sets (whose bag:
+    and synthetic: take fields of their own)."""
+    name, _, rest = spec.partition(":")
+    return name, rest.split(":") if rest else []
+
+
+def open_spec(spec: str, labels: bool = True, synthetic_count: int = 32) -> tuple[str, object]:
+    """(label for tables, loader) for NAME[:ROOT[:SPLIT]]; 'synthetic' (no root) is the built-in
+    synthetic scenes, `synthetic_count` of them from seed 2,000,000 (apart from training's)."""
+    name, fields = parse_spec(spec)
+    if name == "synthetic":
+        return f"synthetic[{synthetic_count}]", open_dataset(name, count=synthetic_count, first_seed=2_000_000)
+    if len(fields) > 2:
+        raise DatasetError(f"{spec!r}: expected NAME[:ROOT[:SPLIT]]")
+    root, split = [*fields, "", ""][:2]
+    return name + (f" ({split})" if split else ""), open_dataset(name, root or None, split or None, labels)
 
 
 def sample_ids(dataset) -> list[str] | None:

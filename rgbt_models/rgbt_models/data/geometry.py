@@ -32,6 +32,26 @@ def aspect_input_size(image_height: int, image_width: int, long_side: int) -> tu
     return nearest_multiple(long_side * image_height / image_width), nearest_multiple(long_side)
 
 
+def model_input_size(model, height: int | None = 0, width: int | None = 0, frame_shape=None,
+                     source: str = "model input size") -> tuple[int, int]:
+    """The one model-size rule, (H, W) a model runs at: the size given (one side alone: a square),
+    else (0 or None) the size its checkpoint was trained at, else its backbone's image_size as a
+    square or, with `frame_shape` (the data's (H, W), or a callable asked only when needed), as
+    the long side of the data's aspect ratio. Each model its own: the authors' SAMSOD at 512x512
+    runs beside their SARTM at 1280x1280. Checked (multiples of 32), `source` naming the setting."""
+    if height or width:
+        size = (height or width, width or height)
+    elif getattr(model, "input_size", None):
+        size = tuple(model.input_size)
+    elif frame_shape is not None:
+        shape = frame_shape() if callable(frame_shape) else frame_shape
+        size = aspect_input_size(*shape[:2], model.config.backbone.image_size)
+    else:
+        size = (model.config.backbone.image_size,) * 2
+    check_input_size(*size, source=source)
+    return size
+
+
 def resize_rgb(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     """RGB (h, w, 3) uint8 -> (height, width, 3) float32 in [0, 1]."""
     resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)

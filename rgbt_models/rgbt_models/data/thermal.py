@@ -71,6 +71,30 @@ class ThermalSetup:
         return f"{self.normalization}{detail.get(self.normalization, '')}, {self.polarity.replace('_', '-')}"
 
 
+def trained_setup_with(trained: ThermalSetup | None, **given) -> ThermalSetup:
+    """The one rule for "the trained set-up plus overrides": the set-up a model was trained with
+    (`trained`; minmax, white-hot where it records none) with the fields `given` as not None
+    replaced. The node's parameters, rgbt-eval's options, rgbt-train's data section and UUSOD's
+    data section all become a set-up through it."""
+    return (trained or ThermalSetup()).overridden(**given)
+
+
+def setup_line(setup: ThermalSetup, trained: ThermalSetup | None) -> str:
+    """The one line saying which thermal set-up a tool uses against the one its model(s) were
+    trained with; a tool logs it as a warning when `differs(setup, trained)`."""
+    if trained is None:
+        return f"thermal set-up: {setup.describe()}; trained with: none recorded"
+    if setup == trained:
+        return f"thermal set-up: {setup.describe()}; trained with: the same"
+    return (f"thermal set-up: {setup.describe()}; trained with: {trained.describe()} "
+            f"(the models see another input distribution)")
+
+
+def differs(setup: ThermalSetup, trained: ThermalSetup | None) -> bool:
+    """Whether a tool feeds the models another set-up than the one they were trained with."""
+    return trained is not None and setup != trained
+
+
 class StableRange:
     """The 'stable' normalisation's state: the tracked low and high percentile of one stream."""
 

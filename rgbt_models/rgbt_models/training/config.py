@@ -43,10 +43,11 @@ class DataConfig:
     @property
     def thermal_setup(self):
         """The thermal set-up of this data: recorded in every checkpoint, applied by the node."""
-        from rgbt_models.data.thermal import ThermalSetup
+        from rgbt_models.data.thermal import trained_setup_with
 
-        return ThermalSetup(self.thermal_normalization, tuple(self.thermal_range), tuple(self.thermal_percentiles),
-                            self.thermal_time_constant, self.thermal_polarity)
+        return trained_setup_with(None, normalization=self.thermal_normalization, range=self.thermal_range,
+                                  percentiles=self.thermal_percentiles, time_constant=self.thermal_time_constant,
+                                  polarity=self.thermal_polarity)
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Unlabeled RGB-T data for UUSOD: rosbag2 bags, the published data set layouts with their labels
 ignored, a plain rgb/ thermal/ folder, or synthetic scenes.
 
-Labels cannot reach training by construction: these loaders index and read only the RGB and
-thermal files (a label folder is never listed, no label file is opened), and their samples
-have no label or mask. Evaluation against labels, where they exist, goes through the ordinary
-labelled loaders (rgbt_models.data.datasets), separately.
+The layouts are described once, by the labelled loaders (rgbt_models.data.datasets); UUSOD opens
+them with labels=False, and labels cannot reach training by construction: a label folder is
+never listed, no label file is opened, and the samples have no label or mask. Bags are read by
+the same BagDataset (no truth topics), kept at the model input size. Evaluation against labels,
+where they exist, opens the same loaders with labels on, separately.
 
 Source specs (`uusod.data.sources` in the YAML, one or more):
   bag:PATH:RGB_TOPIC:THERMAL_TOPIC     rosbag2 folder or file (mcap / sqlite3), the node's pairing
@@ -21,70 +22,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rgbt_models.data.datasets import DatasetError, Sample, pair_by_stem, read_gray, read_image, read_rgb, read_split
+from rgbt_models.data.datasets import DatasetError, Sample, open_dataset, open_spec, parse_spec
 from rgbt_models.data.geometry import resize_rgb
 
-# layout name -> (RGB folder, thermal folder), relative to ROOT[/SPLIT]
-FOLDER_LAYOUTS = {"folder": ("rgb", "thermal"), "vt5000": ("RGB", "T"), "vt1000": ("RGB", "T"),
-                  "vt821": ("RGB", "T"), "pst900": ("rgb", "thermal"), "fmb": ("Visible", "Infrared")}
-DEFAULT_SPLIT = {"vt5000": "Train", "pst900": "train", "fmb": "train", "mfnet": "train"}
 DOMAINS = ("day", "night", "fog", "blackhot", "mixed")
 
 
-class UnlabeledFolder:
-    """RGB + thermal files of a folder layout, paired by name; nothing else is listed or read."""
+class BagFramesAtInputSize:
+    """A bag's synchronized pairs (rgbt_models.data.rosbag.BagDataset, no truth topics: the
+    node's pairing), decoded once and kept at the model input size (RGB uint8, thermal raw in its
+    own type: the thermal set-up is applied later, as for every other source), named by bag and
+    stamp so that two bags' frames never share a pseudo-label."""
 
-    def __init__(self, base: Path, rgb: str, thermal: str) -> None:
-        self.entries = pair_by_stem({"rgb": base / rgb, "thermal": base / thermal})
-        if not self.entries:
-            raise DatasetError(f"{base}: no RGB-thermal pairs")
+    def __init__(self, path: str, rgb_topic: str, thermal_topic: str, height: int, width: int) -> None:
+        from rgbt_models.data.rosbag import BagDataset
 
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, index: int) -> Sample:
-        name, paths = self.entries[index]
-        return Sample(name, read_rgb(paths["rgb"]), read_gray(paths["thermal"]))
-
-
-class UnlabeledMFNet:
-    """MFNet's 4-channel images of a split; labels/ is never touched."""
-
-    def __init__(self, root: Path, split: str) -> None:
-        names = read_split(root / f"{split}.txt")
-        self.entries = pair_by_stem({"image": root / "images"}, names)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, index: int) -> Sample:
-        name, paths = self.entries[index]
-        image = read_image(paths["image"])
-        if image.ndim != 3 or image.shape[2] != 4:
-            raise DatasetError(f"{paths['image']}: MFNet images have 4 channels (RGB + thermal)")
-        return Sample(name, cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB), np.ascontiguousarray(image[..., 3]))
-
-
-class UnlabeledBag:
-    """Synchronized pairs of a bag (the node's pairing rule), decoded once and kept at the model
-    input size (RGB uint8, thermal raw in its own type: the thermal set-up is applied later, as
-    for every other source), every `every`-th pair, at most `max_pairs`."""
-
-    def __init__(self, path: str, rgb_topic: str, thermal_topic: str, height: int, width: int, every: int = 1,
-                 max_pairs: int = 0) -> None:
-        from rgbt_models.data.rosbag import decode_pair, read_pairs
-
-        self.frames: list[Sample] = []
-        pairs = [p for p in read_pairs(path, rgb_topic, thermal_topic) if p.thermal is not None]
-        for index, pair in enumerate(pairs[::max(1, every)]):
-            if max_pairs and index >= max_pairs:
-                break
-            rgb, thermal = decode_pair(pair)
-            rgb8 = (resize_rgb(rgb, height, width) * 255 + 0.5).astype(np.uint8)
-            raw = cv2.resize(thermal, (width, height), interpolation=cv2.INTER_AREA)  # the dtype is kept
-            self.frames.append(Sample(f"{Path(path).name}_{pair.stamp_ns}", rgb8, raw))
-        if not self.frames:
-            raise DatasetError(f"{path}: no RGB-thermal pairs on {rgb_topic} and {thermal_topic}")
+        bag, self.frames = BagDataset(path, rgb_topic, thermal_topic), []
+        for index in range(len(bag)):
+            sample = bag[index]
+            rgb8 = (resize_rgb(sample.rgb, height, width) * 255 + 0.5).astype(np.uint8)
+            raw = cv2.resize(sample.thermal, (width, height), interpolation=cv2.INTER_AREA)  # the dtype is kept
+            self.frames.append(Sample(f"{Path(path).name}_{sample.name}", rgb8, raw))
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -132,27 +90,20 @@ def synthetic_scene(seed: int, domain: str, height: int, width: int):
 
 
 def open_unlabeled(spec: str, height: int, width: int):
-    """A source spec (see the module docstring) -> a loader of label-free Samples."""
-    kind, _, rest = spec.partition(":")
-    parts = rest.split(":") if rest else []
+    """A source spec (see the module docstring) -> a loader of label-free Samples: the labelled
+    data sets' own loaders with labels=False (rgbt_models.data.datasets)."""
+    kind, fields = parse_spec(spec)
     if kind == "bag":
-        if len(parts) != 3:
+        if len(fields) != 3:
             raise DatasetError(f"{spec!r}: expected bag:PATH:RGB_TOPIC:THERMAL_TOPIC")
-        return UnlabeledBag(parts[0], parts[1], parts[2], height, width)
+        return BagFramesAtInputSize(*fields, height, width)
     if kind == "synthetic":
-        count = int(parts[0]) if parts else 64
-        first = int(parts[1]) if len(parts) > 1 else 0
-        return UnlabeledSynthetic(count, first, parts[2] if len(parts) > 2 else "mixed")
-    if not parts:
-        raise DatasetError(f"{spec!r}: {kind} needs a root folder ({kind}:ROOT[:SPLIT])")
-    root, split = Path(parts[0]), (parts[1] if len(parts) > 1 else DEFAULT_SPLIT.get(kind))
-    if kind == "mfnet":
-        return UnlabeledMFNet(root, split)
-    if kind not in FOLDER_LAYOUTS:
-        raise DatasetError(f"unknown unlabeled source {kind!r}; choose bag, folder, synthetic, mfnet or one of "
-                           f"{sorted(FOLDER_LAYOUTS)}")
-    base = root / split if split and kind not in ("folder", "vt1000", "vt821") else root
-    return UnlabeledFolder(base, *FOLDER_LAYOUTS[kind])
+        count, first, domain = [*fields, *["64", "0", "mixed"][len(fields):]][:3]
+        return UnlabeledSynthetic(int(count), int(first), domain)
+    if len(fields) > 2:
+        raise DatasetError(f"{spec!r}: expected {kind}:ROOT[:SPLIT]")
+    root, split = [*fields, "", ""][:2]
+    return open_dataset(kind, root or None, split or None, labels=False)
 
 
 # -- evaluation only: the hidden truth of synthetic samples and labelled evaluation sets ---------
@@ -185,12 +136,9 @@ class LabelledSynthetic:
 
 def open_labelled(spec: str):
     """An evaluation set: synthetic:COUNT:FIRST_SEED:DOMAIN, or rgbt-eval's NAME[:ROOT[:SPLIT]]."""
-    kind, _, rest = spec.partition(":")
+    kind, fields = parse_spec(spec)
     if kind == "synthetic":
-        given = [part for part in rest.split(":") if part]
-        count, first, domain = (given + ["32", "1000000", "mixed"][len(given):])[:3]
+        given = [field for field in fields if field]
+        count, first, domain = [*given, *["32", "1000000", "mixed"][len(given):]][:3]
         return LabelledSynthetic(int(count), int(first), domain)
-    from rgbt_models.data.datasets import open_dataset
-
-    root, _, split = rest.partition(":")
-    return open_dataset(kind, root or None, split or None)
+    return open_spec(spec)[1]

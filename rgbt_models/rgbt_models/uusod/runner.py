@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader
 
 from rgbt_models.backbone.checkpoint import CheckpointError
-from rgbt_models.data.thermal import ThermalSetup
+from rgbt_models.data.thermal import ThermalSetup, differs, setup_line, trained_setup_with
 from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.metrics import SaliencyMetrics
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
@@ -58,13 +58,10 @@ class UnlabeledTensors(torch.utils.data.Dataset):
 
 def thermal_setup(data, trained) -> ThermalSetup:
     """The stage's thermal set-up: what the config sets, the rest from `trained` (the adapted
-    model's recorded set-up), else the defaults; a line when it differs from `trained`."""
-    setup = (trained or ThermalSetup()).overridden(
-        normalization=data.thermal_normalization, range=data.thermal_range, percentiles=data.thermal_percentiles,
-        polarity=data.thermal_polarity)
-    if trained is not None and setup != trained:
-        log.warning("thermal set-up %s differs from the one the model was trained with (%s)", setup.describe(),
-                    trained.describe())
+    model's recorded set-up), else the defaults; a warning when it differs from `trained`."""
+    setup = trained_setup_with(trained, normalization=data.thermal_normalization, range=data.thermal_range,
+                               percentiles=data.thermal_percentiles, polarity=data.thermal_polarity)
+    (log.warning if differs(setup, trained) else log.info)(setup_line(setup, trained))
     return setup
 
 
