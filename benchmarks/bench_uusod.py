@@ -44,7 +44,8 @@ from rgbt_models.samsod import SAMSOD
 from rgbt_models.training.config import OptimConfig
 from rgbt_models.uusod.config import AdaptConfig, UnlabeledDataConfig
 from rgbt_models.uusod.data import open_labelled
-from rgbt_models.uusod.runner import attach_domain_adapter, run
+from rgbt_models.uusod.runner import run
+from rgbt_models.uusod.stages import attach_domain_adapter
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMSOD = ROOT / "demo" / "checkpoints" / "samsod_demo.pt"

@@ -1,4 +1,9 @@
-"""Checkpoint files of our models: every weight of the model plus the config that rebuilds it.
+"""Every checkpoint file the project reads or writes goes through this module: `read_checkpoint`
+(torch.load with weights_only=True, failures as a CheckpointError naming the file) under our
+model checkpoints, training states (last.pt), Meta's SAM 2 files (backbone/checkpoint.py) and
+the authors' files (importing/). Each file is read once.
+
+Model checkpoints: every weight of the model plus the config that rebuilds it.
 
 Format: {"format": "rgbt_models", "kind": "samsod"|"sartm"|"sce", "version": 2, "config": dict,
 "state_dict": {name: tensor}, "extra": dict}. Written atomically (temp file + rename) and
@@ -22,12 +27,42 @@ from typing import Any, BinaryIO
 
 import torch
 
-from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
-
 FORMAT = "rgbt_models"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
 KINDS = ("samsod", "sartm", "sce")  # sce: UUSOD's stage-1 saliency cue extractor
+# A training state (last.pt, for --resume): what rgbt-train and rgbt-adapt write after every epoch.
+STATE_KEYS = ("kind", "model", "optimizer", "scheduler", "epoch", "best", "torch_rng", "task_rng", "config")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used, with the file and the reason in the message."""
+
+
+def what_does_not_fit(problems: dict[str, list[str]], examples: int = 3) -> str:
+    """'2 missing key(s) (a, b); 5 shape mismatch(es) (c, d, e and 2 more)' for the non-empty
+    lists of `problems` (label -> items): the one line a refused file's message carries."""
+    parts = []
+    for label, items in problems.items():
+        if items:
+            more = f" and {len(items) - examples} more" if len(items) > examples else ""
+            parts.append(f"{len(items)} {label} ({', '.join(items[:examples])}{more})")
+    return "; ".join(parts)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """torch.load with weights_only=True, turning every failure into a CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # empty, truncated zip, pickle with code objects, not a torch file ...
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint") from error
+        text = str(error).strip()
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
+                              f"({type(error).__name__}{': ' + text.splitlines()[0][:200] if text else ''})") from error
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
@@ -88,6 +123,26 @@ def load_model_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     return content
 
 
+def save_training_state(path: str | Path, state: dict) -> None:
+    """last.pt: the STATE_KEYS of a run after an epoch, atomically."""
+    missing = [key for key in STATE_KEYS if key not in state]
+    if missing:
+        raise ValueError(f"a training state needs {missing}")
+    atomic_torch_save(state, path)
+
+
+def read_training_state(path: str | Path, kind: str) -> dict:
+    """last.pt for --resume, checked: a training state of this kind, not a model checkpoint."""
+    state = read_checkpoint(path)
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a training state written by rgbt-train or rgbt-adapt (missing "
+                              f"{missing}); remove it to start afresh")
+    if state["kind"] != kind:
+        raise CheckpointError(f"{path}: a training state of {state['kind']!r}, not {kind!r}")
+    return state
+
+
 class CheckpointedModel:
     """save / load in this format for a model class with `kind` and `config_class` whose
     constructor takes (config, pretrained=...); `from_checkpoint` builds the untrained model
@@ -105,18 +160,22 @@ class CheckpointedModel:
         return cls(cls.config_class.from_dict(content["config"]), pretrained=pretrained)
 
     @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu"):
-        return restore_model(path, cls.kind, cls.from_checkpoint).to(map_location)
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu", content: dict | None = None):
+        """The model the checkpoint at `path` holds (`content`: the file already read and checked
+        by load_model_checkpoint, so that it is read once)."""
+        return restore_model(path, cls.kind, cls.from_checkpoint, content).to(map_location)
 
 
-def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], torch.nn.Module]) -> torch.nn.Module:
+def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], torch.nn.Module],
+                  content: dict | None = None) -> torch.nn.Module:
     """The model a checkpoint of `kind` holds, in eval mode on the CPU, with its trained input size.
 
-    build(content, pretrained) constructs the untrained model from the checkpoint's content.
+    build(content, pretrained) constructs the untrained model from the checkpoint's content
+    (read here unless given).
     A version-2 file supplies every weight, so the model is built without reading the SAM 2
     file and loaded strictly; a version-1 file supplies the trained part and the SAM 2 file its
     config names the rest (a missing one is an error naming both files)."""
-    content = load_model_checkpoint(path, kind)
+    content = content if content is not None else load_model_checkpoint(path, kind)
     if content["version"] >= 2:
         model = build(content, False)
         load_state(model, content["state_dict"], path, complete=True)

@@ -41,7 +41,7 @@ def load_trained_model(path: str | Path, map_location="cpu", kind: str | None = 
         raise CheckpointError(f"{path}: holds a {content['kind']!r} model (UUSOD's stage-1 cue extractor), "
                               f"expected one of {tuple(MODELS)}")
     try:
-        return MODELS[content["kind"]][0].load(path, map_location)
+        return MODELS[content["kind"]][0].load(path, map_location, content)
     except CheckpointError:
         raise
     except (ConfigError, ValueError, TypeError, KeyError) as error:

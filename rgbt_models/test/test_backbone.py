@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from rgbt_models.backbone import BackboneConfig, CheckpointError, PerStream, SAM2Backbone, StreamRouter
+from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone, StreamRouter
 from rgbt_models.backbone.sam2_backbone import to_model_input
+from rgbt_models.checkpoint import CheckpointError
 
 
 def encode(backbone: SAM2Backbone, rgb, thermal):

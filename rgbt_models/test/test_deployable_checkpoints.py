@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rgbt_models.backbone import BackboneConfig, CheckpointError
-from rgbt_models.checkpoint import FORMAT
+from rgbt_models.backbone import BackboneConfig
+from rgbt_models.checkpoint import FORMAT, CheckpointError
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.testing import official_sam2_file
 

@@ -199,8 +199,7 @@ def test_checkpoint_holds_every_weight_and_loads_without_the_sam2_file(official_
 
 
 def test_loading_a_checkpoint_of_the_wrong_kind_fails(tmp_path):
-    from rgbt_models.backbone import CheckpointError
-    from rgbt_models.checkpoint import save_model_checkpoint
+    from rgbt_models.checkpoint import CheckpointError, save_model_checkpoint
 
     save_model_checkpoint(tmp_path / "x.pt", "sartm", {}, {})
     with pytest.raises(CheckpointError, match="x.pt: holds a 'sartm' model"):

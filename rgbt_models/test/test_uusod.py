@@ -34,7 +34,7 @@ from rgbt_models.uusod import (
 from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.data import open_unlabeled
 from rgbt_models.uusod.head_weighting import border_saliency, head_weights, weight_heads
-from rgbt_models.uusod.runner import attach_domain_adapter
+from rgbt_models.uusod.stages import attach_domain_adapter
 
 CONFIGS = Path(__file__).resolve().parents[1] / "rgbt_models" / "configs" / "uusod"
 BACKBONE = BackboneConfig(name="test", image_size=64)
@@ -161,8 +161,9 @@ def test_the_authors_stage_1_terms():
     """Annealed exponent (2 -> 1), texture matching (zero where the map follows the image, positive
     where it cuts through a uniform region), the SPR timing and variant pieces."""
     from rgbt_models.uusod.config import SPRConfig
+    from rgbt_models.uusod.labelling import by_maximum
     from rgbt_models.uusod.pcl_sd import annealed_exponent
-    from rgbt_models.uusod.runner import by_maximum, iou_loss
+    from rgbt_models.uusod.stages import iou_loss
     from rgbt_models.uusod.texture import texture_matching_loss
 
     assert (annealed_exponent(1, 10), annealed_exponent(11, 10)) == (2.0, 1.0)

@@ -1,4 +1,5 @@
-"""Load Meta's official SAM 2 checkpoints (`{'model': state_dict}`) into our SAM 2 parts."""
+"""Load Meta's official SAM 2 checkpoints (`{'model': state_dict}`) into our SAM 2 parts (read,
+like every checkpoint file, through rgbt_models.checkpoint)."""
 
 from __future__ import annotations
 
@@ -8,38 +9,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rgbt_models.checkpoint import CheckpointError, read_checkpoint, what_does_not_fit
+
 # Prefixes of the checkpoint that image-level models use; the video-memory rest is ignored.
 USED_PREFIXES = ("image_encoder.", "sam_prompt_encoder.", "sam_mask_decoder.", "no_mem_embed")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be used, with the file and the reason in the message."""
-
-
-def what_does_not_fit(problems: dict[str, list[str]], examples: int = 3) -> str:
-    """'2 missing key(s) (a, b); 5 shape mismatch(es) (c, d, e and 2 more)' for the non-empty
-    lists of `problems` (label -> items): the one line a refused file's message carries."""
-    parts = []
-    for label, items in problems.items():
-        if items:
-            more = f" and {len(items) - examples} more" if len(items) > examples else ""
-            parts.append(f"{len(items)} {label} ({', '.join(items[:examples])}{more})")
-    return "; ".join(parts)
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """torch.load with weights_only=True, turning every failure into a CheckpointError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # empty, truncated zip, pickle with code objects, not a torch file ...
-        if path.stat().st_size == 0:
-            raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint") from error
-        text = str(error).strip()
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
-                              f"({type(error).__name__}{': ' + text.splitlines()[0][:200] if text else ''})") from error
 
 
 def sam2_file(path: str | Path) -> Path:

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"rgbt-adapt: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from rgbt_models.backbone import CheckpointError  # after parsing: --help answers at once
+    from rgbt_models.checkpoint import CheckpointError  # after parsing: --help answers at once
     from rgbt_models.data.datasets import DatasetError
 
     try:

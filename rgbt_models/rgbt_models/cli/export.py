@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
     args = parser.parse_args(argv)
     print(f"rgbt-export: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
-    from rgbt_models.backbone import CheckpointError
+    from rgbt_models.checkpoint import CheckpointError
     from rgbt_models.export import check_parity, export_onnx, quantize_onnx_int8
     from rgbt_models.registry import load_trained_model
 

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verify and not args.output:
         parser.error("--output FILE is required (or --verify)")
     thread_policy.apply(args.threads)
-    from rgbt_models.backbone import CheckpointError
+    from rgbt_models.checkpoint import CheckpointError
     from rgbt_models.data.thermal import ThermalSetup
     from rgbt_models.importing.source_file import sha256
 

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         config.output_dir = args.output_dir
     if args.epochs:
         config.train.epochs = args.epochs
-    from rgbt_models.backbone import CheckpointError
+    from rgbt_models.checkpoint import CheckpointError
     from rgbt_models.data.datasets import DatasetError
     from rgbt_models.text.encoders import TextEncoderError
     from rgbt_models.training.trainer import train

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from rgbt_models.backbone.checkpoint import CheckpointError, what_does_not_fit
+from rgbt_models.checkpoint import CheckpointError, what_does_not_fit
 
 
 class ImportError_(CheckpointError):  # noqa: N801 - "ImportError" is Python's own

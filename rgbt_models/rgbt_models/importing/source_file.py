@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from rgbt_models.backbone.checkpoint import read_checkpoint
+from rgbt_models.checkpoint import read_checkpoint
 from rgbt_models.importing.ledger import ImportError_
 
 

@@ -26,15 +26,18 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from rgbt_models.backbone.checkpoint import CheckpointError, read_checkpoint
-from rgbt_models.checkpoint import atomic_torch_save, remove_stale_temporaries
+from rgbt_models.checkpoint import (
+    CheckpointError,
+    read_training_state,
+    remove_stale_temporaries,
+    save_training_state,
+)
 from rgbt_models.devices import resolve_device
 from rgbt_models.training import distributed
 from rgbt_models.training.config import OptimConfig
 
 log = logging.getLogger("rgbt_models.train")
 STATE_FILE = "last.pt"
-STATE_KEYS = ("kind", "model", "optimizer", "scheduler", "epoch", "best", "torch_rng", "task_rng", "config")
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -111,16 +114,91 @@ class TrainingTask(Protocol):
     def set_rng_state(self, state: torch.Tensor) -> None: ...
 
 
-def read_training_state(path: Path, kind: str) -> dict:
-    """last.pt for --resume, checked: a training state of this kind, not a model checkpoint."""
-    state = read_checkpoint(path)
-    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise CheckpointError(f"{path}: not a training state written by rgbt-train or rgbt-adapt (missing "
-                              f"{missing}); remove it to start afresh")
-    if state["kind"] != kind:
-        raise CheckpointError(f"{path}: a training state of {state['kind']!r}, not {kind!r}")
-    return state
+@dataclass
+class Optimisation:
+    """The parts of a run that step with every batch and are saved in last.pt."""
+
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    steps_per_epoch: int
+    autocast: object
+    scaler: object  # torch.amp.GradScaler or None
+
+
+def optimisation(task: TrainingTask, o: OptimConfig, device: torch.device, world_size: int,
+                 max_steps_per_epoch: int | None) -> Optimisation:
+    params = task.trainable()
+    optimizer = (torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam)(
+        params, lr=o.lr, weight_decay=o.weight_decay)
+    steps = len(task.dataset) // world_size // o.batch_size
+    if max_steps_per_epoch:
+        steps = min(steps, max_steps_per_epoch)
+    if steps < 1:
+        raise ValueError(f"{len(task.dataset)} training samples are fewer than one batch of {o.batch_size} per "
+                         "process")
+    return Optimisation(params, optimizer, make_scheduler(optimizer, o, steps), steps,
+                        *mixed_precision(device, o.amp))
+
+
+def resume_state(path: Path, task: TrainingTask, run: Optimisation) -> tuple[int, float, tuple]:
+    """Model, optimizer and scheduler from last.pt; (first epoch to run, best score, RNG states)."""
+    state = read_training_state(path, task.kind)
+    try:
+        _, unexpected = task.model.load_state_dict(state["model"], strict=False)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: does not fit the configured model "
+                              f"({str(error).splitlines()[0][:200]})") from error
+    if unexpected:
+        raise CheckpointError(f"{path}: keys not in the model: {unexpected[:3]}")
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    return int(state["epoch"]) + 1, float(state["best"]), (state["torch_rng"], state["task_rng"])
+
+
+def train_epoch(task: TrainingTask, o: OptimConfig, run: Optimisation, epoch: int, device: torch.device, rank: int,
+                world_size: int, writer, progress: bool, description: str) -> dict:
+    """One epoch of batches in this epoch's seeded order (this process's share); its record."""
+    task.begin_epoch(epoch)
+    order = torch.randperm(len(task.dataset), generator=torch.Generator().manual_seed(o.seed * 100_003 + epoch))
+    indices = order[rank::world_size][: run.steps_per_epoch * o.batch_size].tolist()
+    loader = DataLoader(Subset(task.dataset, indices), batch_size=o.batch_size, shuffle=False,
+                        num_workers=o.num_workers, drop_last=True)
+    bar = tqdm(loader, desc=f"{description} epoch {epoch + 1}/{o.epochs}", disable=not progress or rank != 0,
+               total=run.steps_per_epoch)
+    task.model.train()
+    losses, started = [], time.perf_counter()
+    for step, batch in enumerate(bar):
+        run.optimizer.zero_grad(set_to_none=True)
+        result = task.step(batch, epoch, device, run.autocast, run.scaler)
+        distributed.average_gradients(run.params)
+        if run.scaler is not None:
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+        else:
+            run.optimizer.step()
+        run.scheduler.step()
+        losses.append(float(result.total))
+        if writer and step % o.log_every == 0:
+            global_step = epoch * run.steps_per_epoch + step
+            writer.add_scalar("train/loss", losses[-1], global_step)
+            for name, value in result.terms.items():
+                writer.add_scalar(f"train/{name}", float(value.detach()), global_step)
+            writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], global_step)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    return {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - started}
+
+
+def write_epoch_scalars(writer, record: dict, epoch: int) -> None:
+    """The epoch's numbers (and the numbers of its dicts, e.g. evaluation metrics) to TensorBoard."""
+    for key, value in record.items():
+        if isinstance(value, float) and key != "seconds":
+            writer.add_scalar(f"epoch/{key}", value, epoch)
+        elif isinstance(value, dict):
+            for name, number in value.items():
+                if isinstance(number, int | float):
+                    writer.add_scalar(f"epoch/{key}/{name}", number, epoch)
+    writer.flush()
 
 
 def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, device: torch.device, rank: int,
@@ -128,41 +206,18 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
         description: str | None = None) -> dict:
     """Train `task` as `o` says, writing into `output`; returns the history, the best score and
     the parameter checksum. `config` is stored in last.pt (what the run was)."""
-    output = Path(output)
-    model, params = task.model, task.trainable()
-    optimizer = (torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam)(
-        params, lr=o.lr, weight_decay=o.weight_decay)
-    steps_per_epoch = len(task.dataset) // world_size // o.batch_size
-    if max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, max_steps_per_epoch)
-    if steps_per_epoch < 1:
-        raise ValueError(f"{len(task.dataset)} training samples are fewer than one batch of {o.batch_size} per "
-                         "process")
-    scheduler = make_scheduler(optimizer, o, steps_per_epoch)
-    autocast, scaler = mixed_precision(device, o.amp)
-    start_epoch, best = 0, -math.inf
-    state_path = output / STATE_FILE
+    output, state_path = Path(output), Path(output) / STATE_FILE
+    run = optimisation(task, o, device, world_size, max_steps_per_epoch)
+    start_epoch, best, rng_states = 0, -math.inf, None
     if rank == 0:
         for stale in remove_stale_temporaries(output):
             log.info("removed %s, left by an interrupted save", stale)
     if resume and state_path.is_file():
-        state = read_training_state(state_path, task.kind)
-        try:
-            _, unexpected = model.load_state_dict(state["model"], strict=False)
-        except RuntimeError as error:
-            raise CheckpointError(f"{state_path}: does not fit the configured model "
-                                  f"({str(error).splitlines()[0][:200]})") from error
-        if unexpected:
-            raise CheckpointError(f"{state_path}: keys not in the model: {unexpected[:3]}")
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        rng_states = (state["torch_rng"], state["task_rng"])
-        start_epoch, best = int(state["epoch"]) + 1, float(state["best"])
+        start_epoch, best, rng_states = resume_state(state_path, task, run)
         if rank == 0:
             log.info("resumed from %s after epoch %d", state_path, start_epoch)
     elif resume and rank == 0:
         log.warning("--resume: no %s yet, starting from scratch", state_path)
-
     writer = None
     if rank == 0:
         from torch.utils.tensorboard import SummaryWriter
@@ -170,64 +225,29 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
         output.mkdir(parents=True, exist_ok=True)
         writer = SummaryWriter(str(output / "tensorboard"))
     task.prepare(device, rank, resumed=start_epoch > 0)
-    if start_epoch > 0:  # after prepare, which may draw random numbers: the stream goes on where it stopped
+    if rng_states is not None:  # after prepare, which may draw random numbers: the stream goes on where it stopped
         torch.set_rng_state(rng_states[0])
         task.set_rng_state(rng_states[1])
     if world_size > 1:
         torch.distributed.barrier()
     history = []
     for epoch in range(start_epoch, o.epochs):
-        task.begin_epoch(epoch)
-        order = torch.randperm(len(task.dataset), generator=torch.Generator().manual_seed(o.seed * 100_003 + epoch))
-        indices = order[rank::world_size][: steps_per_epoch * o.batch_size].tolist()
-        loader = DataLoader(Subset(task.dataset, indices), batch_size=o.batch_size, shuffle=False,
-                            num_workers=o.num_workers, drop_last=True)
-        bar = tqdm(loader, desc=f"{description or task.kind} epoch {epoch + 1}/{o.epochs}",
-                   disable=not progress or rank != 0, total=steps_per_epoch)
-        model.train()
-        epoch_losses, started = [], time.perf_counter()
-        for step, batch in enumerate(bar):
-            optimizer.zero_grad(set_to_none=True)
-            result = task.step(batch, epoch, device, autocast, scaler)
-            distributed.average_gradients(params)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            total = float(result.total)
-            epoch_losses.append(total)
-            if writer and step % o.log_every == 0:
-                global_step = epoch * steps_per_epoch + step
-                writer.add_scalar("train/loss", total, global_step)
-                for name, value in result.terms.items():
-                    writer.add_scalar(f"train/{name}", float(value.detach()), global_step)
-                writer.add_scalar("train/lr", scheduler.get_last_lr()[0], global_step)
-            bar.set_postfix(loss=f"{total:.4f}")
-        record = {"epoch": epoch, "loss": float(np.mean(epoch_losses)), "seconds": time.perf_counter() - started}
+        record = train_epoch(task, o, run, epoch, device, rank, world_size, writer, progress,
+                             description or task.kind)
         if rank == 0:
             score = record["score"] = task.after_epoch(epoch, record, device)
-            is_best = score > best
+            task.save(output, epoch, record, score > best)
             best = max(best, score)
-            task.save(output, epoch, record, is_best)
-            atomic_torch_save({"kind": task.kind, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best,
-                               "torch_rng": torch.get_rng_state(), "task_rng": task.rng_state(),
-                               "config": config}, state_path)
-            for key, value in record.items():
-                if isinstance(value, float) and key != "seconds":
-                    writer.add_scalar(f"epoch/{key}", value, epoch)
-                elif isinstance(value, dict):
-                    for name, number in value.items():
-                        if isinstance(number, int | float):
-                            writer.add_scalar(f"epoch/{key}/{name}", number, epoch)
-            writer.flush()
+            save_training_state(state_path, {
+                "kind": task.kind, "model": task.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(), "epoch": epoch, "best": best,
+                "torch_rng": torch.get_rng_state(), "task_rng": task.rng_state(), "config": config})
+            write_epoch_scalars(writer, record, epoch)
             log.info("epoch %d: %s", epoch + 1, record)
         if world_size > 1:
             torch.distributed.barrier()
         history.append(record)
-    checksum = distributed.parameter_checksum(model)
+    checksum = distributed.parameter_checksum(task.model)
     if world_size > 1:
         # One write with its newline: print() writes the text and the newline apart, and the two
         # processes' lines then run into each other on a shared stdout.
