@@ -43,34 +43,57 @@ def check_input_size(height: int, width: int, source: str) -> None:
         raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
 
 
-def read_sections(content: dict, sections: dict[str, type]) -> dict[str, object]:
-    """Each named sub-mapping of a config (absent: empty) checked against its dataclass's fields
-    and built: {"data": DataConfig(...), "train": OptimConfig(...)}. `content` is not changed."""
-    built = {}
-    for name, kind in sections.items():
-        values = content.get(name) or {}
-        if isinstance(values, kind):  # already built (a config made in code)
-            built[name] = values
-            continue
-        if not isinstance(values, dict):
-            raise ValueError(f"{name} must be a mapping, got {values!r}")
-        check_keys(name, values, kind.__dataclass_fields__)
-        try:
-            built[name] = kind(**values)
-        except (TypeError, ValueError) as error:  # named by its section unless it names itself
-            raise ValueError(str(error) if str(error).startswith(f"{name}.") else f"{name}: {error}") from error
-    return built
+def sections_of(cls: type) -> dict[str, type]:
+    """The fields of config dataclass `cls` that are config dataclasses themselves (its sections)."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
+            if isinstance(hints.get(f.name), type) and dataclasses.is_dataclass(hints[f.name])}
 
 
-def read_config(path: str | Path, cls: type, sections: dict[str, type], defaults: dict | None = None):
+def from_mapping(cls: type, values, section: str, top: bool = False):
+    """The one way a mapping becomes a config dataclass (a YAML file, a section of one, the config
+    a checkpoint stores, or a mapping given in code): unknown keys refused naming `section` and the
+    allowed ones; each section field built the same way from its sub-mapping (or through its
+    class's `from_value`, e.g. a preset name); values checked by the class's __post_init__, the
+    error named by its section. `top`: `section` is a file, whose sections are named alone."""
+    if isinstance(values, cls):
+        return values
+    if values is None:
+        values = {}
+    if hasattr(cls, "from_value"):
+        return cls.from_value(values)
+    if not isinstance(values, dict):
+        raise ConfigError(f"{section} must be a mapping, got {values!r}")
+    check_keys(section, values, cls.__dataclass_fields__)
+    sections = sections_of(cls)
+    built = {name: from_mapping(sections[name], value, name if top else f"{section}.{name}")
+             if name in sections else value for name, value in values.items()}
+    try:
+        return cls(**built)
+    except (TypeError, ValueError) as error:  # named by its section unless it names itself
+        text = str(error)
+        raise ConfigError(text if top or text.startswith(section) else f"{section}: {text}") from error
+
+
+def build_sections(config) -> None:
+    """A config dataclass made in code with some sections given as mappings: those built (and
+    checked) as `from_mapping` builds them from a file."""
+    for name, kind in sections_of(type(config)).items():
+        value = getattr(config, name)
+        if not isinstance(value, kind):
+            setattr(config, name, from_mapping(kind, value, name))
+
+
+def read_config(path: str | Path, cls: type, defaults: dict | None = None):
     """The one reader of the project's YAML configs: a dataclass `cls` from the file's top-level
-    keys (unknown ones refused), its typed `sections` built from their sub-mappings, `defaults`
-    for keys the file leaves out. Any bad key or value is a ConfigError naming the file."""
+    keys (`from_mapping`), `defaults` for keys the file leaves out. Any bad key or value is a
+    ConfigError naming the file."""
     content = {**(defaults or {}), **load_yaml(path)}
     try:
-        check_keys(f"{Path(path).name}", content, cls.__dataclass_fields__)
-        built = read_sections(content, sections)
-        return cls(**{k: v for k, v in content.items() if k not in built}, **built)
+        return from_mapping(cls, content, Path(path).name, top=True)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{path}: {error}") from error
 
@@ -81,9 +104,21 @@ def check_keys(section: str, values: dict, allowed: set[str] | tuple[str, ...]) 
         raise ConfigError(f"unknown option(s) in {section}: {unknown}; allowed: {sorted(allowed)}")
 
 
-class ModelConfigFile:
-    """Mixin for model config dataclasses: `from_yaml` reads the file's `model:` section (or the
-    whole file) through the class's own `from_dict`, naming the file in any error."""
+class ConfigMapping:
+    """Mixin of the config dataclasses: `from_dict` (`from_mapping`, errors naming SECTION),
+    `to_dict` (every field, sections as mappings: what a checkpoint stores), and `from_yaml`,
+    which reads a model config file's `model:` section (or the whole file), naming the file."""
+
+    SECTION = "config"
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        return from_mapping(cls, values, cls.SECTION)
+
+    def to_dict(self) -> dict:
+        import dataclasses
+
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_yaml(cls, path: str | Path):

@@ -9,12 +9,14 @@ The video-memory modules of SAM2Base are never built.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from rgbt_models.config import ConfigMapping
 
 # name -> config file stem inside sam2/configs/<version>/
 _SAM2_STEMS = {"tiny": "hiera_t", "small": "hiera_s", "base_plus": "hiera_b+", "large": "hiera_l"}
@@ -24,7 +26,7 @@ THERMAL_INPUTS = ("imagenet", "unit")
 
 
 @dataclass
-class BackboneConfig:
+class BackboneConfig(ConfigMapping):
     """Which SAM 2 image encoder to build and where its pre-trained weights come from.
 
     name: tiny | small | base_plus | large (Meta's sizes), test (CI micro model) or demo
@@ -37,6 +39,7 @@ class BackboneConfig:
     it: ToTensor only; their released weights expect it).
     """
 
+    SECTION = "backbone"
     name: str = "tiny"
     version: str = "2.1"
     checkpoint: str | None = None
@@ -54,17 +57,6 @@ class BackboneConfig:
         self.image_size = int(self.image_size)
         if self.thermal_input not in THERMAL_INPUTS:
             raise ValueError(f"backbone.thermal_input must be one of {THERMAL_INPUTS}, got {self.thermal_input!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> BackboneConfig:
-        values = dict(values or {})
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown backbone option(s): {sorted(unknown)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def sam2_config_path(config: BackboneConfig) -> Path:

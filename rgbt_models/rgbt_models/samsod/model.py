@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -11,7 +11,7 @@ from torch import nn
 from rgbt_models.backbone import BackboneConfig, PerStream, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
 from rgbt_models.checkpoint import CheckpointedModel
-from rgbt_models.config import ModelConfigFile, check_keys
+from rgbt_models.config import ConfigMapping
 from rgbt_models.losses.structure import structure_loss
 from rgbt_models.optim.pcgrad import pcgrad_backward
 from rgbt_models.samsod.adapter import AdaptedBlock, DecoupledAdapter
@@ -34,8 +34,10 @@ class AdapterConfig:
 
 
 @dataclass
-class SAMSODConfig(ModelConfigFile):
+class SAMSODConfig(ConfigMapping):
     """Everything that defines a SAMSOD model (stored in its checkpoints)."""
+
+    SECTION = "samsod model"
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
@@ -50,21 +52,6 @@ class SAMSODConfig(ModelConfigFile):
     # SAM 2's dense (no-mask) prompt embedding added to the image embedding in the decoder, as SAM 2
     # does. The authors' vendored decoder leaves it out: False in models imported from their weights.
     decoder_dense_prompt: bool = True
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SAMSODConfig:
-        values = dict(values)
-        check_keys("samsod model", values, cls.__dataclass_fields__)
-        adapter = dict(values.pop("adapter", {}) or {})
-        check_keys("samsod model.adapter", adapter, AdapterConfig.__dataclass_fields__)
-        return cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)),
-                   adapter=AdapterConfig(**adapter), **values)
-
-    def to_dict(self) -> dict:
-        return {"backbone": self.backbone.to_dict(), "adapter": asdict(self.adapter),
-                "pcgrad": self.pcgrad, "train_encoder": self.train_encoder, "domain_adapter": self.domain_adapter,
-                "domain_adapter_all_levels": self.domain_adapter_all_levels,
-                "decoder_dense_prompt": self.decoder_dense_prompt}
 
 
 class SAMSOD(CheckpointedModel, nn.Module):

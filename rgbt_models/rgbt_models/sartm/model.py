@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +12,7 @@ from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
 from rgbt_models.checkpoint import CheckpointedModel
 from rgbt_models.classes import ClassList, class_list
-from rgbt_models.config import ConfigError, ModelConfigFile, check_keys
+from rgbt_models.config import ConfigError, ConfigMapping, build_sections, check_keys
 from rgbt_models.lora import add_qv_lora
 from rgbt_models.losses.cmkd import class_prototypes, cmkd_loss, prototype_consistency_loss
 from rgbt_models.losses.ohem import ohem_cross_entropy
@@ -72,8 +72,10 @@ class SARTMLossConfig:
 
 
 @dataclass
-class SARTMConfig(ModelConfigFile):
+class SARTMConfig(ConfigMapping):
     """Everything that defines a SARTM model (stored in its checkpoints)."""
+
+    SECTION = "sartm model"
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     classes: str | dict = "mfnet"
@@ -98,8 +100,7 @@ class SARTMConfig(ModelConfigFile):
     variant: str = "ours"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.loss, SARTMLossConfig):  # a preset name or a mapping, as in YAML
-            self.loss = SARTMLossConfig.from_value(self.loss)
+        build_sections(self)  # loss as a preset name or a mapping, as in YAML
         if self.inference_path not in INFERENCE_PATHS:
             raise ConfigError(f"inference_path must be one of {INFERENCE_PATHS}, got {self.inference_path!r}")
         if self.variant not in VARIANTS:
@@ -109,18 +110,6 @@ class SARTMConfig(ModelConfigFile):
                               f"on every call in the authors' code), got inference_path {self.inference_path!r}")
         if int(self.lora_rank) < 1:
             raise ConfigError(f"lora_rank must be >= 1, got {self.lora_rank}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SARTMConfig:
-        values = dict(values)
-        check_keys("sartm model", values, cls.__dataclass_fields__)
-        loss = SARTMLossConfig.from_value(values.pop("loss", None))
-        return cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)), loss=loss, **values)
-
-    def to_dict(self) -> dict:
-        values = asdict(self)
-        values["backbone"] = self.backbone.to_dict()
-        return values
 
 
 class SARTM(CheckpointedModel, nn.Module):

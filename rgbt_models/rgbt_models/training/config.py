@@ -76,8 +76,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, task: str | None = None) -> TrainConfig:
-        config = read_config(path, cls, {"data": DataConfig, "train": OptimConfig},
-                             defaults={"task": task, "model": {}})
+        config = read_config(path, cls, defaults={"task": task, "model": {}})
         config.model, config.output_dir = dict(config.model or {}), str(config.output_dir)
         if task is not None and config.task != task:
             raise ConfigError(f"{path}: is a {config.task!r} config, but {task!r} was asked for")

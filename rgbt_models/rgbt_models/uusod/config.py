@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, read_config, read_sections
+from rgbt_models.config import ConfigError, build_sections, check_input_size, read_config
 from rgbt_models.training.config import OptimConfig
 
 STAGES = ("pretrain", "sce", "detector", "adapter")
@@ -146,14 +146,11 @@ class UnlabeledDataConfig:
     eval: str | None = None
 
 
-# The typed sections of an rgbt-adapt YAML (each a mapping; unknown keys and bad values are
-# refused when the file is read).
-SECTIONS = {"data": UnlabeledDataConfig, "train": OptimConfig, "schedule": HardPixelSchedule, "spr": SPRConfig,
-            "heads": HeadWeighting, "refiner": RefinerConfig, "stage1": Stage1Loss}
-
-
 @dataclass
 class AdaptConfig:
+    """An rgbt-adapt YAML. Its typed fields (data, schedule, stage1, spr, heads, refiner, train)
+    are its sections: mappings, read with unknown keys and bad values refused (config.from_mapping)."""
+
     stage: str
     # pretrain: {backbone, mask_ratio, patch}; sce: SCEConfig; detector: SAMSODConfig; adapter: unused
     model: dict = field(default_factory=dict)
@@ -175,13 +172,11 @@ class AdaptConfig:
 
     def __post_init__(self) -> None:
         """Sections given as mappings (a config made in code) are built and checked here too."""
-        built = read_sections(vars(self), SECTIONS)
-        for name, value in built.items():
-            setattr(self, name, value)
+        build_sections(self)
 
     @classmethod
     def from_yaml(cls, path: str | Path, stage: str | None = None) -> AdaptConfig:
-        config = read_config(path, cls, SECTIONS, defaults={"stage": stage})
+        config = read_config(path, cls, defaults={"stage": stage})
         if stage is not None and config.stage != stage:
             raise ConfigError(f"{path}: is a {config.stage!r} config, but {stage!r} was asked for")
         if config.stage not in STAGES:

@@ -22,28 +22,21 @@ from torch import nn
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import upsample_to
 from rgbt_models.checkpoint import CheckpointedModel
-from rgbt_models.config import ModelConfigFile, check_keys
+from rgbt_models.config import ConfigMapping
 
 MODES = ("agnostic", "informed")
 
 
 @dataclass
-class SCEConfig(ModelConfigFile):
+class SCEConfig(ConfigMapping):
+    SECTION = "sce model"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     mode: str = "informed"
     prior_weight: float = 1.0  # weight of the activation map in the logits
 
-    @classmethod
-    def from_dict(cls, values: dict) -> SCEConfig:
-        values = dict(values)
-        check_keys("sce model", values, cls.__dataclass_fields__)
-        config = cls(backbone=BackboneConfig.from_dict(values.pop("backbone", None)), **values)
-        if config.mode not in MODES:
-            raise ValueError(f"sce mode must be one of {MODES}, got {config.mode!r}")
-        return config
-
-    def to_dict(self) -> dict:
-        return {"backbone": self.backbone.to_dict(), "mode": self.mode, "prior_weight": self.prior_weight}
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"sce mode must be one of {MODES}, got {self.mode!r}")
 
 
 class SaliencyCueExtractor(CheckpointedModel, nn.Module):
