@@ -105,7 +105,7 @@ def one_pair_overheads(probe: CameraProbe, node, pairs, rounds: int = 8) -> tupl
     return overheads, breakdown
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--size", default="tiny")
@@ -114,67 +114,70 @@ def main() -> int:
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
                         help="another node parameter, e.g. device:=cuda (make gpu-check)")
     parser.add_argument("--json", help="also write the main figures to this JSON file")
-    args = parser.parse_args()
-    import os
+    return parser.parse_args()
 
-    lease = DomainLease()
-    os.environ.update(ros_environment(lease.domain_id))
-    import rclpy
 
-    from rgbt_models.data.synthetic import make_scene
-
-    rclpy.init(domain_id=lease.domain_id)
-    probe = CameraProbe("bench_probe")
-    executor, latencies, diagnostics = probe.executor, probe.latencies, probe.diagnostics
-    scenes = [make_scene(i, 512, 640) for i in range(8)]
-    frames = SensorFrames(scenes)
-    floor = transport_floor(probe, frames[0])
+def start_node(args, check_fields: bool) -> NodeProcess:
+    """The node under test; check_fields: Humble's message checks (ROS_PYTHON_CHECK_FIELDS=1
+    makes Jazzy and Kilted check every field they set alike)."""
     extra = [part for item in args.node_param for part in ("-p", item)]
-    node = NodeProcess("rgbt_perception.node", env={"ROS_PYTHON_CHECK_FIELDS": "0"}, ros_args=node_arguments(
-        args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
-        "-p", f"threads:={args.threads}", *extra))
+    return NodeProcess("rgbt_perception.node", env={"ROS_PYTHON_CHECK_FIELDS": "1" if check_fields else "0"},
+                       ros_args=node_arguments(args.size, "-p", "output.color_overlay:=false",
+                                               "-p", "diagnostics_period:=0.2", "-p", f"threads:={args.threads}",
+                                               *extra))
+
+
+def publish_at_rate(probe: CameraProbe, frames, seconds: float, rate: float) -> int:
+    """Pairs at `rate` for `seconds` (outputs are timed even when publishing falls behind); how many."""
+    start, count = time.monotonic(), 0
+    while time.monotonic() - start < seconds:
+        probe.publish_pair(*frames[count])
+        count += 1
+        target = start + count / rate
+        probe.executor.spin_once(timeout_sec=0.0)
+        while time.monotonic() < target:
+            probe.executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
+    spin_until(probe.node, lambda: False, 5.0, probe.executor)
+    return count
+
+
+def measure(args, probe: CameraProbe, frames) -> dict:
+    """The run at --rate and the one-pair overheads, with the checks off and on."""
+    node = start_node(args, check_fields=False)
     try:
-        overheads, breakdown = one_pair_overheads(probe, node, frames)
-        publish_pair = probe.publish_pair
-        latencies.clear()
-        rss_start = rss_mb(node.process.pid)
-        start = time.monotonic()
-        count = 0
-        while time.monotonic() - start < args.seconds:
-            publish_pair(*frames[count])
-            count += 1
-            target = start + count / args.rate
-            executor.spin_once(timeout_sec=0.0)  # outputs are timed even when publishing falls behind
-            while time.monotonic() < target:
-                executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
-        spin_until(probe.node, lambda: False, 5.0, executor)
-        run_latencies = list(latencies)  # (the checked node's measurement below reuses the probe)
-        rss_end = rss_mb(node.process.pid)
-        gpu_mib = gpu_memory_mib(node.process.pid)
-        values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
-        stop = stop_text(node, timeout=60)
-        # Humble's message checks (ROS_PYTHON_CHECK_FIELDS=1 makes Jazzy and Kilted check alike):
-        # the same one-pair overhead from a node that checks every field it sets.
-        checked = NodeProcess("rgbt_perception.node", env={"ROS_PYTHON_CHECK_FIELDS": "1"}, ros_args=node_arguments(
-            args.size, "-p", "output.color_overlay:=false", "-p", "diagnostics_period:=0.2",
-            "-p", f"threads:={args.threads}", *extra))
+        run = {}
+        run["overheads"], run["breakdown"] = one_pair_overheads(probe, node, frames)
+        probe.latencies.clear()
+        run["rss_start"] = rss_mb(node.process.pid)
+        run["count"] = publish_at_rate(probe, frames, args.seconds, args.rate)
+        run["latencies"] = list(probe.latencies)  # (the checked node's measurement below reuses the probe)
+        run["rss_end"] = rss_mb(node.process.pid)
+        run["gpu_mib"] = gpu_memory_mib(node.process.pid)
+        run["values"] = {kv.key: kv.value for kv in probe.diagnostics[-1].status[0].values}
+        run["stop"] = stop_text(node, timeout=60)
+        checked = start_node(args, check_fields=True)  # the same one-pair overhead with every field checked
         try:
-            checked_overheads, checked_breakdown = one_pair_overheads(probe, checked, frames)
+            run["checked_overheads"], run["checked_breakdown"] = one_pair_overheads(probe, checked, frames)
             checked.stop(timeout=60)
         finally:
             checked.kill()
     finally:
-        tear_down(node, probe, lease)
+        node.kill()
+    return run
 
-    valid = [(t, lat) for t, lat in run_latencies if np.isfinite(lat)]
-    lat = np.array([v for _, v in valid])
+
+def report(args, run: dict, floor: list[float]) -> int:
+    """The table, the targets' verdict (and --json); the exit code."""
+    lat = np.array([lat for _, lat in run["latencies"] if np.isfinite(lat)])
+    values, overheads, count = run["values"], run["overheads"], run["count"]
     model_s = float(values.get("model median (ms)", "nan")) / 1000
     half = len(lat) // 2
+    overhead_ms = 1000 * float(np.median(overheads))
+    checked_ms = 1000 * float(np.median(run["checked_overheads"]))
+    p95_ratio = float(np.percentile(lat, 95) / model_s)
+    growth = run["rss_end"] - run["rss_start"]
     print(f"node benchmark: {args.size} SARTM + SAMSOD, 640x512 pairs at {args.rate:.0f} Hz for {args.seconds:.0f} s, "
           "2 CPU cores, random weights")
-    overhead_ms = 1000 * float(np.median(overheads))
-    p95_ratio = float(np.percentile(lat, 95) / model_s)
-    growth = rss_end - rss_start
     print_table(["measure", "value"], [
         ["pairs published (achieved rate)", f"{count} ({count / args.seconds:.1f} Hz)"],
         ["pairs received by the node", values.get("pairs")],
@@ -183,27 +186,27 @@ def main() -> int:
         ["skipped pairs (node)", values.get("skipped")],
         ["model time, median (ms)", f"{1000 * model_s:.0f}"],
         ["end-to-end latency p50 / p95 (ms)", f"{1000 * np.median(lat):.0f} / {1000 * np.percentile(lat, 95):.0f}"],
-        ["p95 / model time (target <= 1.5)", f"{np.percentile(lat, 95) / model_s:.2f}"],
+        ["p95 / model time (target <= 1.5)", f"{p95_ratio:.2f}"],
         ["node overhead, one pair at a time: e2e - model (ms, target <= 10)",
-         f"{1000 * np.median(overheads):.1f} (min {1000 * min(overheads):.1f}, max {1000 * max(overheads):.1f})"],
+         f"{overhead_ms:.1f} (min {1000 * min(overheads):.1f}, max {1000 * max(overheads):.1f})"],
         ["transport floor: a relay node, same probe (ms; rclpy + Fast DDS, no work)",
          f"{1000 * np.median(floor):.1f} (min {1000 * min(floor):.1f}, max {1000 * max(floor):.1f})"],
         ["node overhead above the transport floor (ms)", f"{1000 * (np.median(overheads) - np.median(floor)):.1f}"],
         ["node overhead with Humble's message checks on (ms, target <= off + 3)",
-         f"{1000 * np.median(checked_overheads):.1f} (publish stage {checked_breakdown.get('publish', '?')} ms, "
-         f"off: {breakdown.get('publish', '?')} ms)"],
+         f"{checked_ms:.1f} (publish stage {run['checked_breakdown'].get('publish', '?')} ms, "
+         f"off: {run['breakdown'].get('publish', '?')} ms)"],
         ["30 Hz: p50 latency - model (ms; includes the wait for the newest pair)",
          f"{1000 * (np.median(lat) - model_s):.0f}"],
         ["latency median, first half / second half (ms)",
          f"{1000 * statistics.median(lat[:half]):.0f} / {1000 * statistics.median(lat[half:]):.0f}"],
-        ["RSS start / end (MB, growth target < 50)", f"{rss_start:.0f} / {rss_end:.0f}"],
-        *([["GPU memory of the node (MiB, nvidia-smi)", f"{gpu_mib:.0f}"]] if gpu_mib is not None else []),
-        ["SIGINT to exit", stop],
+        ["RSS start / end (MB, growth target < 50)", f"{run['rss_start']:.0f} / {run['rss_end']:.0f}"],
+        *([["GPU memory of the node (MiB, nvidia-smi)", f"{run['gpu_mib']:.0f}"]] if run["gpu_mib"] is not None
+          else []),
+        ["SIGINT to exit", run["stop"]],
     ])
     print("where the overhead goes, one pair at a time (node's medians, ms): "
-          + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
+          + ", ".join(f"{k} {v}" for k, v in run["breakdown"].items()))
     print("node /diagnostics at the end:", ", ".join(f"{k}={v}" for k, v in values.items()))
-    checked_ms = 1000 * float(np.median(checked_overheads))
     missed = [name for name, ok in (("overhead <= 10 ms", overhead_ms <= 10), ("p95 <= 1.5 x model", p95_ratio <= 1.5),
                                     ("RSS growth < 50 MB", growth < 50),
                                     ("checks on <= off + 3 ms", checked_ms <= overhead_ms + 3)) if not ok]
@@ -211,9 +214,30 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({
             "p50_ms": 1000 * float(np.median(lat)), "p95_ms": 1000 * float(np.percentile(lat, 95)),
-            "model_ms": 1000 * model_s, "processed_hz": len(lat) / args.seconds, "gpu_mib": gpu_mib,
+            "model_ms": 1000 * model_s, "processed_hz": len(lat) / args.seconds, "gpu_mib": run["gpu_mib"],
             "rss_growth_mb": growth, "missed": missed}))
     return 1 if missed else 0
+
+
+def main() -> int:
+    import os
+
+    args = arguments()
+    lease = DomainLease()
+    os.environ.update(ros_environment(lease.domain_id))
+    import rclpy
+
+    from rgbt_models.data.synthetic import make_scene
+
+    rclpy.init(domain_id=lease.domain_id)
+    probe = CameraProbe("bench_probe")
+    frames = SensorFrames([make_scene(i, 512, 640) for i in range(8)])
+    try:
+        floor = transport_floor(probe, frames[0])
+        run = measure(args, probe, frames)
+    finally:
+        tear_down(None, probe, lease)
+    return report(args, run, floor)
 
 
 if __name__ == "__main__":

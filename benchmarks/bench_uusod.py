@@ -113,6 +113,112 @@ def scores(model, spec: str) -> dict:
     return {"S": results["S"], "MAE": results["MAE"]}
 
 
+def stage_one_and_two(out: Path, args) -> tuple[list, list, str]:
+    """(a): stage 1 in both SCE modes (the authors' terms), the informed one with PCL-SD alone too;
+    stage 2 from the informed SCE with SPR off, soft and the authors' variant. (rows, cost rows,
+    the informed SCE's cue quality on the random encoder)."""
+    rows, cost, random_cues = [], [], "-"
+    paper_only = {"exponent_annealing": False, "texture_weight": 0.0, "consistency_weight": 0.0}
+    for name, mode, terms in (("agnostic", "agnostic", {}), ("informed", "informed", {}),
+                              ("informed_pcl", "informed", paper_only)):
+        summary = stage("sce", out / f"sce_{name}", args.samples, args.epochs,
+                        model={"backbone": BACKBONE, "mode": mode}, stage1=terms)
+        label = "PCL-SD only (the paper)" if terms else "the authors' three terms"
+        rows.append([f"stage 1 SCE, modality-{mode}, {label}", quality(summary["history"][-1]), "-"])
+        if name == "informed":
+            random_cues = quality(summary["history"][-1])
+        cost.append([f"stage 1 SCE ({mode}, {label}), s/epoch", seconds_per_epoch(summary)])
+    for spr_name, spr in (("off", {"enabled": False}), ("soft", {"variant": "soft", "start_epoch": 2}),
+                          ("authors", {"variant": "authors", "start_epoch": 3})):
+        summary = stage("detector", out / f"det_{spr_name}", args.samples, args.epochs,
+                        model={"backbone": BACKBONE, "train_encoder": True},
+                        cue_checkpoint=str(out / "sce_informed" / "sce.pt"), spr=spr)
+        for record in summary["history"]:
+            rows.append([f"stage 2 epoch {record['epoch'] + 1}, SPR {spr_name}", quality(record),
+                         quality(record, "predictions")])
+        cost.append([f"stage 2 (SAMSOD demo size, SPR {spr_name}), s/epoch", seconds_per_epoch(summary)])
+    return rows, cost, random_cues
+
+
+def recipe_verdict(before: dict, after: dict, first_labels: dict) -> list[str]:
+    """The black-hot recipe: within LABEL_MARGIN S of its own first labels, the source kept."""
+    first = first_labels["S"]
+    failures = [] if after["target"]["S"] >= first - LABEL_MARGIN else [
+        f"black-hot recipe S {after['target']['S']:.3f} < first labels {first:.3f} - {LABEL_MARGIN}"]
+    return failures + ([] if before["source"]["S"] - after["source"]["S"] <= SOURCE_MARGIN else [
+        f"black-hot recipe source S {before['source']['S']:.3f} -> {after['source']['S']:.3f}"])
+
+
+def domain_transfer(out: Path, args, source: SAMSOD) -> tuple[list, list, list[list[str]]]:
+    """(b): the demo SAMSOD adapted without labels to a mild and a severe shift; the first
+    pseudo-labels from the model's own prediction (sum of its heads) or its heads weighted by the
+    boundary prior; the last variant mixes half as many unlabeled source scenes in, labelled by
+    the model itself (what keeps adapters on every level from forgetting the source domain)."""
+    rows, cost, verdicts = [], [], []
+    for domain in ("fog", "blackhot"):
+        before = {"target": scores(source, f"synthetic:32:900000:{domain}"),
+                  "source": scores(source, "synthetic:32:900000:mixed")}
+        source_scenes = (f"synthetic:{args.samples // 2}:500000:mixed",)
+        for heads, levels, extra in (("sum", "deepest", ()), ("boundary", "deepest", ()), ("boundary", "all", ()),
+                                     ("boundary", "all", source_scenes)):
+            folder = out / f"adapt_{domain}_{heads}_{levels}_{len(extra)}"
+            summary = stage("adapter", folder, args.samples, args.epochs, domain=domain, extra_sources=extra,
+                            source_checkpoint=str(DEMO_SAMSOD), adapter_hidden=32, lr=1e-2,
+                            heads={"mode": heads}, adapter_levels=levels)
+            heads += "" if levels == "deepest" else ", adapters on all levels"
+            heads += " + source scenes" if extra else ""
+            adapted = SAMSOD.load(folder / "samsod.pt")
+            after = {"target": scores(adapted, f"synthetic:32:900000:{domain}"),
+                     "source": scores(adapted, "synthetic:32:900000:mixed")}
+            first_labels = quality(summary, "first_labels")
+            for name in ("target", "source"):
+                scored = f"target ({domain})" if name == "target" else "source (day/night)"
+                rows.append([f"{domain}, heads {heads}: {scored}", first_labels if name == "target" else "-",
+                             f"{before[name]['S']:.3f}", f"{after[name]['S']:.3f}",
+                             f"{before[name]['MAE']:.3f}", f"{after[name]['MAE']:.3f}"])
+            if heads == "boundary":  # the default (adapter on the deepest level)
+                verdicts.append(target_verdict(before, after))
+            if extra and domain == "blackhot":
+                verdicts.append(recipe_verdict(before, after, summary["first_labels"]))
+            cost.append([f"adapter tuning ({domain}, heads {heads}), s/epoch", seconds_per_epoch(summary)])
+    return rows, cost, verdicts
+
+
+def label_free_chain(out: Path, args, source: SAMSOD, random_cues: str) -> tuple[list, list]:
+    """(d): pretrain -> sce -> detector from a random encoder, against the supervised demo SAMSOD."""
+    rows, cost = [], []
+    summary = stage("pretrain", out / "pretrain", args.samples, args.pretrain_epochs,
+                    model={"backbone": BACKBONE, "mask_ratio": 0.6, "patch": 16})
+    cost.append(["stage 0 pretrain (masked image modelling), s/epoch", seconds_per_epoch(summary)])
+    pretrained = {**BACKBONE, "checkpoint": str(out / "pretrain" / "sam2_pretrained.pt")}
+    losses = [r["loss"] for r in summary["history"]]
+    summary = stage("sce", out / "sce_pretrained", args.samples, args.epochs,
+                    model={"backbone": pretrained, "mode": "informed"})
+    rows.append(["stage 1 cues, random encoder (from (a))", random_cues, "-"])
+    rows.append([f"stage 1 cues, pretrained encoder (MIM loss {losses[0]:.3f} -> {losses[-1]:.3f})",
+                 quality(summary["history"][-1]), "-"])
+    stage("detector", out / "det_chain", args.samples, args.epochs,
+          model={"backbone": pretrained, "train_encoder": True},
+          cue_checkpoint=str(out / "sce_pretrained" / "sce.pt"), spr={"enabled": False})
+    chain = scores(SAMSOD.load(out / "det_chain" / "samsod.pt"), "synthetic:32:900000:mixed")
+    supervised = scores(source, "synthetic:32:900000:mixed")
+    rows.append(["label-free chain: the detector on held-out scenes", f"S {chain['S']:.3f}, MAE "
+                 f"{chain['MAE']:.3f}", f"{'met' if chain['S'] >= CHAIN_TARGET else 'missed'} "
+                 f"(target >= {CHAIN_TARGET})"])
+    rows.append(["supervised demo SAMSOD (labels) on the same scenes", f"S {supervised['S']:.3f}, MAE "
+                 f"{supervised['MAE']:.3f}", "-"])
+    return rows, cost
+
+
+def adapter_sizes(source: SAMSOD) -> list[list[str]]:
+    rows = []
+    for levels in ("deepest", "all"):
+        model, trainable = attach_domain_adapter(source, 32, levels == "all")
+        rows.append([f"adapter parameters, {levels} level(s) (trainable / model)",
+                     f"{sum(p.numel() for p in trainable)} / {sum(p.numel() for p in model.parameters())}"])
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=48)
@@ -121,95 +227,13 @@ def main() -> int:
     bench_arguments(parser)
     args = parser.parse_args()
     apply_threads(args.threads)
-    rows_a, rows_c = [], []
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
-        # (a) stage 1: both SCE modes (the authors' terms), the informed one with PCL-SD alone too;
-        # stage 2 from the informed SCE (authors' terms): SPR off, soft, the authors' variant
-        paper_only = {"exponent_annealing": False, "texture_weight": 0.0, "consistency_weight": 0.0}
-        for name, mode, terms in (("agnostic", "agnostic", {}), ("informed", "informed", {}),
-                                  ("informed_pcl", "informed", paper_only)):
-            summary = stage("sce", out / f"sce_{name}", args.samples, args.epochs,
-                            model={"backbone": BACKBONE, "mode": mode}, stage1=terms)
-            label = "PCL-SD only (the paper)" if terms else "the authors' three terms"
-            rows_a.append([f"stage 1 SCE, modality-{mode}, {label}", quality(summary["history"][-1]), "-"])
-            if name == "informed":
-                random_cues = quality(summary["history"][-1])
-            rows_c.append([f"stage 1 SCE ({mode}, {label}), s/epoch", seconds_per_epoch(summary)])
-        for spr_name, spr in (("off", {"enabled": False}), ("soft", {"variant": "soft", "start_epoch": 2}),
-                              ("authors", {"variant": "authors", "start_epoch": 3})):
-            summary = stage("detector", out / f"det_{spr_name}", args.samples, args.epochs,
-                            model={"backbone": BACKBONE, "train_encoder": True},
-                            cue_checkpoint=str(out / "sce_informed" / "sce.pt"), spr=spr)
-            for record in summary["history"]:
-                rows_a.append([f"stage 2 epoch {record['epoch'] + 1}, SPR {spr_name}", quality(record),
-                               quality(record, "predictions")])
-            rows_c.append([f"stage 2 (SAMSOD demo size, SPR {spr_name}), s/epoch", seconds_per_epoch(summary)])
-        # (b) domain transfer of the demo SAMSOD, without labels: a mild and a severe shift; the
-        # first pseudo-labels from the model's own prediction (sum of its heads) or from its heads
-        # weighted by the boundary prior (uusod/head_weighting.py)
+        rows_a, cost_a, random_cues = stage_one_and_two(out, args)
         source = SAMSOD.load(DEMO_SAMSOD)
-        rows_b, verdicts = [], []
-        for domain in ("fog", "blackhot"):
-            before = {"target": scores(source, f"synthetic:32:900000:{domain}"),
-                      "source": scores(source, "synthetic:32:900000:mixed")}
-            # (the last: half as many unlabeled scenes of the source domain mixed in, labelled by
-            # the model itself like the target's: what keeps adapters on every level from
-            # forgetting the source domain)
-            source_scenes = (f"synthetic:{args.samples // 2}:500000:mixed",)
-            for heads, levels, extra in (("sum", "deepest", ()), ("boundary", "deepest", ()), ("boundary", "all", ()),
-                                         ("boundary", "all", source_scenes)):
-                folder = out / f"adapt_{domain}_{heads}_{levels}_{len(extra)}"
-                summary = stage("adapter", folder, args.samples, args.epochs, domain=domain, extra_sources=extra,
-                                source_checkpoint=str(DEMO_SAMSOD), adapter_hidden=32, lr=1e-2,
-                                heads={"mode": heads}, adapter_levels=levels)
-                heads += "" if levels == "deepest" else ", adapters on all levels"
-                heads += " + source scenes" if extra else ""
-                adapted = SAMSOD.load(folder / "samsod.pt")
-                after = {"target": scores(adapted, f"synthetic:32:900000:{domain}"),
-                         "source": scores(adapted, "synthetic:32:900000:mixed")}
-                first_labels = quality(summary, "first_labels")
-                for name in ("target", "source"):
-                    scored = f"target ({domain})" if name == "target" else "source (day/night)"
-                    rows_b.append([f"{domain}, heads {heads}: {scored}", first_labels if name == "target" else "-",
-                                   f"{before[name]['S']:.3f}", f"{after[name]['S']:.3f}",
-                                   f"{before[name]['MAE']:.3f}", f"{after[name]['MAE']:.3f}"])
-                if heads == "boundary":  # the default (adapter on the deepest level)
-                    verdicts.append(target_verdict(before, after))
-                if extra and domain == "blackhot":  # the recipe: within 0.05 S of its own first labels
-                    first = summary["first_labels"]["S"]
-                    recipe = [] if after["target"]["S"] >= first - LABEL_MARGIN else [
-                        f"black-hot recipe S {after['target']['S']:.3f} < first labels {first:.3f} - {LABEL_MARGIN}"]
-                    recipe += [] if before["source"]["S"] - after["source"]["S"] <= SOURCE_MARGIN else [
-                        f"black-hot recipe source S {before['source']['S']:.3f} -> {after['source']['S']:.3f}"]
-                    verdicts.append(recipe)
-                rows_c.append([f"adapter tuning ({domain}, heads {heads}), s/epoch", seconds_per_epoch(summary)])
-        # (d) the label-free chain from a random encoder: pretrain -> sce -> detector
-        rows_d = []
-        summary = stage("pretrain", out / "pretrain", args.samples, args.pretrain_epochs,
-                        model={"backbone": BACKBONE, "mask_ratio": 0.6, "patch": 16})
-        rows_c.append(["stage 0 pretrain (masked image modelling), s/epoch", seconds_per_epoch(summary)])
-        pretrained = {**BACKBONE, "checkpoint": str(out / "pretrain" / "sam2_pretrained.pt")}
-        losses = [r["loss"] for r in summary["history"]]
-        summary = stage("sce", out / "sce_pretrained", args.samples, args.epochs,
-                        model={"backbone": pretrained, "mode": "informed"})
-        rows_d.append(["stage 1 cues, random encoder (from (a))", random_cues, "-"])
-        rows_d.append([f"stage 1 cues, pretrained encoder (MIM loss {losses[0]:.3f} -> {losses[-1]:.3f})",
-                       quality(summary["history"][-1]), "-"])
-        summary = stage("detector", out / "det_chain", args.samples, args.epochs,
-                        model={"backbone": pretrained, "train_encoder": True},
-                        cue_checkpoint=str(out / "sce_pretrained" / "sce.pt"), spr={"enabled": False})
-        chain = scores(SAMSOD.load(out / "det_chain" / "samsod.pt"), "synthetic:32:900000:mixed")
-        supervised = scores(source, "synthetic:32:900000:mixed")
-        rows_d.append(["label-free chain: the detector on held-out scenes", f"S {chain['S']:.3f}, MAE "
-                       f"{chain['MAE']:.3f}", f"{'met' if chain['S'] >= CHAIN_TARGET else 'missed'} "
-                       f"(target >= {CHAIN_TARGET})"])
-        rows_d.append(["supervised demo SAMSOD (labels) on the same scenes", f"S {supervised['S']:.3f}, MAE "
-                       f"{supervised['MAE']:.3f}", "-"])
-        for levels in ("deepest", "all"):
-            model, trainable = attach_domain_adapter(source, 32, levels == "all")
-            rows_c.append([f"adapter parameters, {levels} level(s) (trainable / model)",
-                           f"{sum(p.numel() for p in trainable)} / {sum(p.numel() for p in model.parameters())}"])
+        rows_b, cost_b, verdicts = domain_transfer(out, args, source)
+        rows_d, cost_d = label_free_chain(out, args, source, random_cues)
+        rows_c = cost_a + cost_b + cost_d + adapter_sizes(source)
     rows_c.append(["peak memory of the run (MB)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"])
     rows_c.append(["refiner at batch 8, 4 channels, 512x640: peak memory above start (MB) / seconds",
                    refiner_cost()])
@@ -232,6 +256,7 @@ def main() -> int:
           "its first pseudo-labels: "
           + ("met" if not failures else "MISSED: " + "; ".join(failures)))
     return 0 if not failures else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -96,10 +96,11 @@ def stop_text(node, timeout: float) -> str:
 
 
 def tear_down(node, probe, lease) -> None:
-    """The node killed if still running, the probe closed, rclpy down, the ROS domain released."""
+    """The node (if any) killed if still running, the probe closed, rclpy down, the ROS domain released."""
     import rclpy
 
-    node.kill()
+    if node is not None:
+        node.kill()
     probe.close()
     rclpy.try_shutdown()
     lease.release()

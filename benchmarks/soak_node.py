@@ -304,7 +304,7 @@ def fresh_node_control(make_node, probe, frames, minutes: float, rate: float) ->
     return rows
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=30.0)
@@ -321,161 +321,182 @@ def main() -> int:
                              "latency trends are judged relative to it")
     parser.add_argument("--control-minutes", type=float, default=0,
                         help="then run a fresh node for N minutes as the control for the aged one (0: none)")
-    args = parser.parse_args()
-    lease = DomainLease()
-    os.environ.update(ros_environment(lease.domain_id))
-    import rclpy
-    from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState
-    from std_srvs.srv import Trigger
+    return parser.parse_args()
 
-    from rgbt_models.data.synthetic import make_scene
 
-    node_args = node_arguments(args.size, "-p", "diagnostics_period:=1.0", "-p", "thermal.timeout:=1.0")
-    managed = bool(args.model_error_every or args.lifecycle_every)
+class Soak:
+    """One soak run: the pairs at --rate with the minute's faults, the node's answers and reports
+    collected, one record per minute (`minutes`)."""
 
-    def make_node() -> NodeProcess:
-        return (NodeProcess("soak_target", ros_args=node_args, cwd=Path(__file__).parent) if managed
-                else NodeProcess("rgbt_perception.node", ros_args=node_args))
+    def __init__(self, args: argparse.Namespace, node, probe) -> None:
+        from lifecycle_msgs.srv import ChangeState
+        from std_srvs.srv import Trigger
 
-    node = make_node()
-    rclpy.init(domain_id=lease.domain_id)
-    probe = CameraProbe("soak_probe")
-    executor, latencies = probe.executor, probe.latencies
-    change_state = probe.node.create_client(ChangeState, "/rgbt_perception/change_state")
-    inject = probe.node.create_client(Trigger, "/rgbt_perception/inject_model_error")
-    calls: list = []  # service futures still to be checked
-    scenes = [make_scene(i, 512, 640) for i in range(8)]
-    frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
-    big = make_scene(99, 2160, 3840)
-    big_frame = (image_msg(big.rgb, "rgb8", 0, 0), image_msg(big.thermal_raw, "mono16", 0, 0))
-    malformed = bad_messages(40)
-    minutes: list[dict] = []
-    faults = Faults()
-    machine = MachineReference(args.size)
-    diagnostics: list[tuple[float, bool]] = []  # (arrival, degraded) of every /diagnostics report
-    stopped, final = "not stopped", {}
-    try:
-        node.wait_for_log("rgbt_perception ready", timeout=300)
-        deadline = time.monotonic() + 60
-        while probe.rgb_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.1)
-        start = time.monotonic()
-        cpu = CpuShares(node.process.pid)
-        stamp_base = time.time_ns()
-        count, minute_start, minute_sent, degraded_seen = 0, start, 0, False
-        dropout = big = lifecycle = None
-        seen, status = 0, {}  # /diagnostics reports read; the newest
-        counters_before: dict[str, int] = {}
-        lags: list[float] = []
-        rss: list[float] = []  # the node's resident size, sampled once a second
-        references: list[float] = []  # reference_ms() every 10 s
-        while len(minutes) < args.minutes and time.monotonic() - start < args.minutes * 60 + 30:
-            now = time.monotonic()
-            second = (now - start) % 60
-            minute = int((now - start) // 60)
-            def due(kind: str, at: float, every: int = 1, minute=minute, second=second) -> bool:
-                return faults.due(kind, minute, second, at, every)
+        from rgbt_models.data.synthetic import make_scene
 
-            if due("jump", Faults.JUMP):
-                stamp_base -= 10 * 10**9  # a looping bag: stamps jump 10 s back
-                faults.begin("stamp jump", minute, now)
-            stamp = stamp_base + int((now - start) * 1e9)
-            in_dropout = Faults.DROPOUT[0] <= second < Faults.DROPOUT[1]
-            if in_dropout and dropout is None:
-                dropout = faults.begin("thermal dropout", minute, now)
-            elif not in_dropout and dropout is not None:
-                dropout["end"], dropout = now, None
-            big_now = Faults.BIG[0] <= second < Faults.BIG[1]
-            if big_now and big is None:
-                big = faults.begin("4K pairs", minute, now)
-            elif not big_now and big is not None:
-                big["end"], big = now, None
-            if count % int(args.rate) == 0 and now - start > 10:  # after the first frames' working set
-                rss.append(rss_mb(node.process.pid))
-            if count % int(10 * args.rate) == 5:
-                references.append(reference_ms())
-            lags.append(now - (start + count / args.rate))  # how late the probe publishes this pair
-            rgb, thermal = big_frame if big_now else frames[count % len(frames)]
-            probe.publish_pair(rgb, thermal, stamp, with_thermal=not in_dropout)
-            if due("machine", Faults.MACHINE, args.reference_every):
-                machine.start(minute)
-            machine.poll()
-            if due("burst", Faults.BURST):
-                faults.begin("malformed burst", minute, now)
-                for stream, msg in malformed:
-                    (probe.rgb_pub if stream == 0 else probe.thermal_pub).publish(msg)
-            if due("model error", Faults.MODEL_ERROR, args.model_error_every):
-                faults.begin("model error", minute, now)
-                calls.append(("inject", inject.call_async(Trigger.Request())))
-            if due("deactivate", Faults.LIFECYCLE[0], args.lifecycle_every):
-                lifecycle = faults.begin("lifecycle deactivate/activate", minute, now)
-                calls.append(("deactivate", change_state.call_async(
-                    ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))))
-            if lifecycle is not None and second >= Faults.LIFECYCLE[1]:
-                lifecycle["inactive_until"] = now
-                calls.append(("activate", change_state.call_async(
-                    ChangeState.Request(transition=Transition(id=Transition.TRANSITION_ACTIVATE)))))
-                lifecycle = None
-            for name, future in [c for c in calls if c[1].done()]:
-                calls.remove((name, future))
-                if not (future.result() and future.result().success):
-                    print(f"soak: the {name} service call failed: {future.result()}", flush=True)
-                if name == "activate":  # recovery counts from the activation's answer
-                    next(e for e in reversed(faults.events) if e["kind"].startswith("lifecycle"))["end"] = now
-            if len(probe.diagnostics) > seen:  # new reports: each one's flag by arrival, the newest in full
-                diagnostics += [(arrival, any(kv.key == "degraded" and kv.value == "True"
-                                              for kv in msg.status[0].values))
-                                for arrival, msg in zip(probe.diagnostic_arrivals[seen:], probe.diagnostics[seen:])]
-                seen, status = len(probe.diagnostics), probe.status()
-            if status.get("message", "").startswith("DEGRADED"):
-                degraded_seen = True
-                if faults.events and faults.events[-1]["kind"] == "thermal dropout":
-                    faults.events[-1]["degraded_seen"] = True
-            count += 1
-            minute_sent += 1
-            target = start + count / args.rate
+        self.args, self.node, self.probe = args, node, probe
+        self.change_state = probe.node.create_client(ChangeState, "/rgbt_perception/change_state")
+        self.inject = probe.node.create_client(Trigger, "/rgbt_perception/inject_model_error")
+        self.calls: list = []  # service futures still to be checked
+        scenes = [make_scene(i, 512, 640) for i in range(8)]
+        self.frames = [(image_msg(s.rgb, "rgb8", 0, 0), image_msg(s.thermal_raw, "mono16", 0, 0)) for s in scenes]
+        big = make_scene(99, 2160, 3840)
+        self.big_frame = (image_msg(big.rgb, "rgb8", 0, 0), image_msg(big.thermal_raw, "mono16", 0, 0))
+        self.malformed = bad_messages(40)
+        self.minutes: list[dict] = []
+        self.faults = Faults()
+        self.machine = MachineReference(args.size)
+        self.diagnostics: list[tuple[float, bool]] = []  # (arrival, degraded) of every /diagnostics report
+        self.dropout = self.big = self.lifecycle = None  # the fault events under way
+        self.seen, self.status = 0, {}  # /diagnostics reports read; the newest
+        self.counters_before: dict[str, int] = {}
+        self.lags: list[float] = []
+        self.rss: list[float] = []  # the node's resident size, sampled once a second
+        self.references: list[float] = []  # reference_ms() every 10 s
+
+    def run(self) -> None:
+        """Publish until --minutes minutes are recorded (or half a minute past them)."""
+        executor, rate = self.probe.executor, self.args.rate
+        self.start = time.monotonic()
+        self.cpu = CpuShares(self.node.process.pid)
+        self.stamp_base = time.time_ns()
+        self.count, self.minute_start, self.minute_sent, self.degraded_seen = 0, self.start, 0, False
+        while len(self.minutes) < self.args.minutes and time.monotonic() - self.start < self.args.minutes * 60 + 30:
+            self.publish(time.monotonic())
+            self.count += 1
+            self.minute_sent += 1
+            target = self.start + self.count / rate
             executor.spin_once(timeout_sec=0.0)
             while time.monotonic() < target:
                 executor.spin_once(timeout_sec=max(0.0, target - time.monotonic()))
-            if time.monotonic() - minute_start >= 60:
-                values = {k: int(status.get(k, 0)) for k in ("pairs", "processed", "skipped", "bad", "rgb")}
-                lat = np.array([v for t, v in latencies if t >= minute_start and np.isfinite(v)])
-                minutes.append({"sent": minute_sent, **{k: values[k] - counters_before.get(k, 0) for k in values},
-                                "p50": float(np.median(lat)) if lat.size else float("nan"),
-                                "p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
-                                "rss floor": min(rss), "rss peak": max(rss), "degraded": degraded_seen,
-                                "jumps": sum(e["kind"] == "stamp jump" for e in faults.events),
-                                "stages": {name: float(status.get(key, "nan")) for name, key in STAGES.items()},
-                                "lag": 1000 * float(np.median(lags)) if lags else float("nan"),
-                                "cpu": cpu.interval(), "heap trims": int(status.get("heap trims", 0)),
-                                "reference": float(np.median(references)) if references else float("nan")})
-                last = minutes[-1]
-                print(f"minute {len(minutes)}: processed {last['processed']}, p50 {1000 * last['p50']:.0f} ms, p95 "
-                      f"{1000 * last['p95']:.0f} ms, models {last['stages']['models']:.0f} ms, RSS floor "
-                      f"{last['rss floor']:.0f} MB", flush=True)  # progress, for the hour-long run
-                lags.clear()
-                rss.clear()
-                references.clear()
-                counters_before = dict(values)
-                minute_start, minute_sent, degraded_seen = time.monotonic(), 0, False
-                probe.sent = {k: v for k, v in probe.sent.items() if v > time.monotonic() - 30}
-                del probe.diagnostics[:-1], probe.diagnostic_arrivals[:-1]
-                seen = len(probe.diagnostics)
-        # the last counts, a few seconds after the last fault
+            if time.monotonic() - self.minute_start >= 60:
+                self.close_minute()
+
+    def publish(self, now: float) -> None:
+        """One pair (or none of the thermal in a dropout), with the faults due now."""
+        minute, second = int((now - self.start) // 60), (now - self.start) % 60
+        if self.faults.due("jump", minute, second, Faults.JUMP):
+            self.stamp_base -= 10 * 10**9  # a looping bag: stamps jump 10 s back
+            self.faults.begin("stamp jump", minute, now)
+        in_dropout = Faults.DROPOUT[0] <= second < Faults.DROPOUT[1]
+        self.dropout = self.span("thermal dropout", self.dropout, in_dropout, minute, now)
+        big_now = Faults.BIG[0] <= second < Faults.BIG[1]
+        self.big = self.span("4K pairs", self.big, big_now, minute, now)
+        if self.count % int(self.args.rate) == 0 and now - self.start > 10:  # after the first frames' working set
+            self.rss.append(rss_mb(self.node.process.pid))
+        if self.count % int(10 * self.args.rate) == 5:
+            self.references.append(reference_ms())
+        self.lags.append(now - (self.start + self.count / self.args.rate))  # how late the probe publishes this pair
+        rgb, thermal = self.big_frame if big_now else self.frames[self.count % len(self.frames)]
+        self.probe.publish_pair(rgb, thermal, self.stamp_base + int((now - self.start) * 1e9),
+                                with_thermal=not in_dropout)
+        if self.faults.due("machine", minute, second, Faults.MACHINE, self.args.reference_every):
+            self.machine.start(minute)
+        self.machine.poll()
+        self.inject_faults(minute, second, now)
+        self.answer_calls(now)
+        self.read_diagnostics()
+
+    def span(self, kind: str, event: dict | None, active: bool, minute: int, now: float) -> dict | None:
+        """A fault that lasts (dropout, 4K pairs): begun when it becomes active, ended when not."""
+        if active and event is None:
+            return self.faults.begin(kind, minute, now)
+        if not active and event is not None:
+            event["end"] = now
+            return None
+        return event
+
+    def inject_faults(self, minute: int, second: float, now: float) -> None:
+        """The malformed burst, and the model error and lifecycle calls in the minutes they are due."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+        from std_srvs.srv import Trigger
+
+        if self.faults.due("burst", minute, second, Faults.BURST):
+            self.faults.begin("malformed burst", minute, now)
+            for stream, msg in self.malformed:
+                (self.probe.rgb_pub if stream == 0 else self.probe.thermal_pub).publish(msg)
+        if self.faults.due("model error", minute, second, Faults.MODEL_ERROR, self.args.model_error_every):
+            self.faults.begin("model error", minute, now)
+            self.calls.append(("inject", self.inject.call_async(Trigger.Request())))
+        if self.faults.due("deactivate", minute, second, Faults.LIFECYCLE[0], self.args.lifecycle_every):
+            self.lifecycle = self.faults.begin("lifecycle deactivate/activate", minute, now)
+            self.calls.append(("deactivate", self.change_state.call_async(
+                ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE)))))
+        if self.lifecycle is not None and second >= Faults.LIFECYCLE[1]:
+            self.lifecycle["inactive_until"] = now
+            self.calls.append(("activate", self.change_state.call_async(
+                ChangeState.Request(transition=Transition(id=Transition.TRANSITION_ACTIVATE)))))
+            self.lifecycle = None
+
+    def answer_calls(self, now: float) -> None:
+        """Service calls that came back: a failure is printed; an activation ends its fault."""
+        for name, future in [c for c in self.calls if c[1].done()]:
+            self.calls.remove((name, future))
+            if not (future.result() and future.result().success):
+                print(f"soak: the {name} service call failed: {future.result()}", flush=True)
+            if name == "activate":  # recovery counts from the activation's answer
+                next(e for e in reversed(self.faults.events) if e["kind"].startswith("lifecycle"))["end"] = now
+
+    def read_diagnostics(self) -> None:
+        """New /diagnostics reports: each one's degraded flag by arrival, the newest in full."""
+        probe = self.probe
+        if len(probe.diagnostics) > self.seen:
+            self.diagnostics += [(arrival, any(kv.key == "degraded" and kv.value == "True"
+                                               for kv in msg.status[0].values))
+                                 for arrival, msg in zip(probe.diagnostic_arrivals[self.seen:],
+                                                         probe.diagnostics[self.seen:])]
+            self.seen, self.status = len(probe.diagnostics), probe.status()
+        if self.status.get("message", "").startswith("DEGRADED"):
+            self.degraded_seen = True
+            if self.faults.events and self.faults.events[-1]["kind"] == "thermal dropout":
+                self.faults.events[-1]["degraded_seen"] = True
+
+    def close_minute(self) -> None:
+        """The minute's record (counts, latencies, memory, stages, CPU, references), printed."""
+        status = self.status
+        values = {k: int(status.get(k, 0)) for k in ("pairs", "processed", "skipped", "bad", "rgb")}
+        lat = np.array([v for t, v in self.probe.latencies if t >= self.minute_start and np.isfinite(v)])
+        self.minutes.append({
+            "sent": self.minute_sent, **{k: values[k] - self.counters_before.get(k, 0) for k in values},
+            "p50": float(np.median(lat)) if lat.size else float("nan"),
+            "p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
+            "rss floor": min(self.rss), "rss peak": max(self.rss), "degraded": self.degraded_seen,
+            "jumps": sum(e["kind"] == "stamp jump" for e in self.faults.events),
+            "stages": {name: float(status.get(key, "nan")) for name, key in STAGES.items()},
+            "lag": 1000 * float(np.median(self.lags)) if self.lags else float("nan"),
+            "cpu": self.cpu.interval(), "heap trims": int(status.get("heap trims", 0)),
+            "reference": float(np.median(self.references)) if self.references else float("nan")})
+        last = self.minutes[-1]
+        print(f"minute {len(self.minutes)}: processed {last['processed']}, p50 {1000 * last['p50']:.0f} ms, p95 "
+              f"{1000 * last['p95']:.0f} ms, models {last['stages']['models']:.0f} ms, RSS floor "
+              f"{last['rss floor']:.0f} MB", flush=True)  # progress, for the hour-long run
+        self.lags.clear()
+        self.rss.clear()
+        self.references.clear()
+        self.counters_before = dict(values)
+        self.minute_start, self.minute_sent, self.degraded_seen = time.monotonic(), 0, False
+        self.probe.sent = {k: v for k, v in self.probe.sent.items() if v > time.monotonic() - 30}
+        del self.probe.diagnostics[:-1], self.probe.diagnostic_arrivals[:-1]
+        self.seen = len(self.probe.diagnostics)
+
+    def settle(self) -> dict:
+        """The node's last counts, a few seconds after the last fault."""
         settle = time.monotonic() + 3
         while time.monotonic() < settle:
-            executor.spin_once(timeout_sec=0.1)
-        final = probe.status()
-        stopped = stop_text(node, timeout=30)
-        while machine.process is not None and time.monotonic() < settle + 60:  # the last reference, if running
+            self.probe.executor.spin_once(timeout_sec=0.1)
+        return self.probe.status()
+
+    def last_reference(self) -> None:
+        """The fresh-process reference still running, if one is: waited for (at most a minute)."""
+        deadline = time.monotonic() + 60
+        while self.machine.process is not None and time.monotonic() < deadline:
             time.sleep(0.1)
-            machine.poll()
-        control = fresh_node_control(make_node, probe, frames, args.control_minutes, args.rate) \
-            if args.control_minutes else []
-    finally:
-        machine.stop()
-        tear_down(node, probe, lease)
+            self.machine.poll()
+
+
+def print_minutes(args: argparse.Namespace, minutes: list[dict], machine: MachineReference) -> None:
+    """The per-minute tables: counts and latencies; where the time goes."""
     faults_text = "thermal dropout, 40 bad messages, stamp jump, 2 s of 4K pairs"
     if args.model_error_every:
         faults_text += f"; a model error every {args.model_error_every} min"
@@ -500,49 +521,55 @@ def main() -> int:
                   *(f"{value:.2f}" for value in m["cpu"].values()), f"{m['reference']:.1f}",
                   f"{machine.results[i]:.0f}" if i in machine.results else "-"]
                  for i, m in enumerate(minutes)])
-    rows, missed = recovery_table(faults, latencies, diagnostics, final, args.max_recovery)
-    print(f"\nfault recovery (time from the fault's end to the node answering again, s; limit {args.max_recovery:g} s)")
-    print_table(["fault", "injected", "recovered", "median (s)", "worst (s)", "evidence"], rows)
-    print(f"SIGINT to exit: {stopped}")
-    if not stopped.endswith("exit 0"):
-        missed.append(f"SIGINT: {stopped}")
-    if len(minutes) < 3:
-        print("soak: too short for a trend (3 minutes at least)")
-        return 1
+
+
+def print_control(minutes: list[dict], control: list[dict]) -> None:
+    """The aged node's model time against a fresh node's right after (--control-minutes)."""
+    tail = minutes[-len(control):]
+    aged = float(np.median([m["stages"]["models"] for m in tail]))
+    fresh = float(np.median([m["models"] for m in control]))
+    aged_ref, fresh_ref = (float(np.median([m["reference"] for m in rows])) for rows in (tail, control))
+    print(f"control: models {aged:.0f} ms in the aged node (its last {len(control)} minutes, reference "
+          f"{aged_ref:.1f} ms), {fresh:.0f} ms in a fresh node right after (reference {fresh_ref:.1f} ms): "
+          f"aged against fresh {100 * (aged / fresh - 1):+.0f} %")
+
+
+def judged_trends(minutes: list[dict], machine: MachineReference, trends: dict) -> tuple[dict, str]:
+    """The latency trends to judge: relative to the fresh process's models where it ran at least
+    3 times (the node's own drift), else as measured; and which they are."""
+    for failure in machine.failures:
+        print(f"machine reference failed: {failure}")
+    sampled = sorted(i for i in machine.results if i < len(minutes))
+    if len(sampled) < 3:
+        return trends, "as measured (no machine reference)"
+    fresh = [machine.results[i] for i in sampled]
+    figures = {"p50": lambda m: m["p50"], "p95": lambda m: m["p95"], "models": lambda m: m["stages"]["models"]}
+    relative = {name: trend([figure(minutes[i]) / machine.results[i] for i in sampled], sampled)
+                for name, figure in figures.items()}
+    machine_trend = trend(fresh, sampled)
+    print(f"machine: the node's models in a fresh process (soak_reference.py, {len(sampled)} times): "
+          f"{min(fresh):.0f}-{max(fresh):.0f} ms, trend {machine_trend[0]:+.0f} +- {machine_trend[1]:.0f} %/h")
+    print("the node's own drift, trends of its figures divided by the fresh process's models (%/h +- standard "
+          "error): " + ", ".join(f"{name} {slope:+.0f} +- {error:.0f}" for name, (slope, error) in relative.items()))
+    return {name: relative[name] for name in ("p50", "p95")}, "relative to a fresh process"
+
+
+def judge(args: argparse.Namespace, minutes: list[dict], machine: MachineReference, control: list[dict],
+          missed: list[str]) -> int:
+    """Memory growth and latency drift against their limits; the verdict line; the exit code."""
     growth, growth_error = memory_growth([m["rss floor"] for m in minutes])
     models = np.array([m["stages"]["models"] for m in minutes])
     reference = np.array([m["reference"] for m in minutes])
     print(f"machine: the reference computation took {reference.min():.1f}-{reference.max():.1f} ms a minute; the "
           f"models' per-minute time follows it with r = {np.corrcoef(models, reference)[0, 1]:.2f}")
     if control:
-        tail = minutes[-len(control):]
-        aged = float(np.median([m["stages"]["models"] for m in tail]))
-        fresh = float(np.median([m["models"] for m in control]))
-        aged_ref, fresh_ref = (float(np.median([m["reference"] for m in rows])) for rows in (tail, control))
-        print(f"control: models {aged:.0f} ms in the aged node (its last {len(control)} minutes, reference "
-              f"{aged_ref:.1f} ms), {fresh:.0f} ms in a fresh node right after (reference {fresh_ref:.1f} ms): "
-              f"aged against fresh {100 * (aged / fresh - 1):+.0f} %")
+        print_control(minutes, control)
     trends = {name: trend([m[name] for m in minutes]) for name in ("p50", "p95")}
     stage_trends = {name: trend([own_stage(m, name) for m in minutes]) for name in STAGES}
     print("trends, % of the first minute per hour (+- standard error): "
           + ", ".join(f"{name} {slope:+.0f} +- {error:.0f}" for name, (slope, error) in
                       {**trends, **stage_trends}.items()))
-    judged, basis = trends, "as measured (no machine reference)"
-    for failure in machine.failures:
-        print(f"machine reference failed: {failure}")
-    sampled = sorted(i for i in machine.results if i < len(minutes))
-    if len(sampled) >= 3:
-        fresh = [machine.results[i] for i in sampled]
-        figures = {"p50": lambda m: m["p50"], "p95": lambda m: m["p95"], "models": lambda m: m["stages"]["models"]}
-        relative = {name: trend([figure(minutes[i]) / machine.results[i] for i in sampled], sampled)
-                    for name, figure in figures.items()}
-        machine_trend = trend(fresh, sampled)
-        print(f"machine: the node's models in a fresh process (soak_reference.py, {len(sampled)} times): "
-              f"{min(fresh):.0f}-{max(fresh):.0f} ms, trend {machine_trend[0]:+.0f} +- {machine_trend[1]:.0f} %/h")
-        print("the node's own drift, trends of its figures divided by the fresh process's models (%/h +- standard "
-              "error): " + ", ".join(f"{name} {slope:+.0f} +- {error:.0f}"
-                                     for name, (slope, error) in relative.items()))
-        judged, basis = {name: relative[name] for name in ("p50", "p95")}, "relative to a fresh process"
+    judged, basis = judged_trends(minutes, machine, trends)
     if growth - 2 * growth_error > 50:
         missed.append(f"RSS growth {growth:+.0f} +- {growth_error:.0f} MB beyond 50")
     missed += [f"{name} trend {slope:+.0f} +- {error:.0f} %/h ({basis}) beyond {args.max_trend:g}"
@@ -552,6 +579,51 @@ def main() -> int:
           f"{basis}: p50 {judged['p50'][0]:+.0f} %/h, p95 {judged['p95'][0]:+.0f} %/h; faults recovered: "
           + (f"MISSED {'; '.join(missed)}" if missed else "met"))
     return 1 if missed else 0
+
+
+def main() -> int:
+    args = arguments()
+    lease = DomainLease()
+    os.environ.update(ros_environment(lease.domain_id))
+    import rclpy
+
+    node_args = node_arguments(args.size, "-p", "diagnostics_period:=1.0", "-p", "thermal.timeout:=1.0")
+    managed = bool(args.model_error_every or args.lifecycle_every)
+
+    def make_node() -> NodeProcess:
+        return (NodeProcess("soak_target", ros_args=node_args, cwd=Path(__file__).parent) if managed
+                else NodeProcess("rgbt_perception.node", ros_args=node_args))
+
+    node = make_node()
+    rclpy.init(domain_id=lease.domain_id)
+    probe = CameraProbe("soak_probe")
+    soak = Soak(args, node, probe)
+    stopped, final, control = "not stopped", {}, []
+    try:
+        node.wait_for_log("rgbt_perception ready", timeout=300)
+        deadline = time.monotonic() + 60
+        while probe.rgb_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            probe.executor.spin_once(timeout_sec=0.1)
+        soak.run()
+        final = soak.settle()
+        stopped = stop_text(node, timeout=30)
+        soak.last_reference()
+        if args.control_minutes:
+            control = fresh_node_control(make_node, probe, soak.frames, args.control_minutes, args.rate)
+    finally:
+        soak.machine.stop()
+        tear_down(node, probe, lease)
+    print_minutes(args, soak.minutes, soak.machine)
+    rows, missed = recovery_table(soak.faults, probe.latencies, soak.diagnostics, final, args.max_recovery)
+    print(f"\nfault recovery (time from the fault's end to the node answering again, s; limit {args.max_recovery:g} s)")
+    print_table(["fault", "injected", "recovered", "median (s)", "worst (s)", "evidence"], rows)
+    print(f"SIGINT to exit: {stopped}")
+    if not stopped.endswith("exit 0"):
+        missed.append(f"SIGINT: {stopped}")
+    if len(soak.minutes) < 3:
+        print("soak: too short for a trend (3 minutes at least)")
+        return 1
+    return judge(args, soak.minutes, soak.machine, control, missed)
 
 
 if __name__ == "__main__":

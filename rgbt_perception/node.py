@@ -17,23 +17,22 @@ from collections import deque
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import SetBool
 
 from rgbt_models.data.stream_health import StreamHealth
-from rgbt_perception.camera_info import info_topic_for
+from rgbt_perception.camera_inputs import subscribe_cameras
 from rgbt_perception.codec import BadImage, check_message, decode_rgb, decode_thermal, has_finite_pixel, is_compressed
 from rgbt_perception.frame_stats import FrameStats
 from rgbt_perception.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.memory import HeapTrimmer, resident_bytes
 from rgbt_perception.model_loading import build_pipeline
+from rgbt_perception.node_status import is_degraded, status_line
 from rgbt_perception.outputs import RclpyMessages, advertise, frame_messages, node_messages
 from rgbt_perception.overlay import LiveOverlay
 from rgbt_perception.parameters import PARAMETERS, check_parameters, declare_parameters, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput
 from rgbt_perception.process import SHUTDOWN_DEADLINE, run_node
-from rgbt_perception.ros_compat import SubscriptionEventCallbacks, resolve_topic_name
 from rgbt_perception.sync import make_synchronizer, stamp_seconds
 from rgbt_perception.worker import Cancelled, InferenceWorker
 
@@ -52,20 +51,10 @@ class PerceptionNodeBase:
         logger = self.get_logger()
         self.pipeline = build_pipeline(self.p, logger.info, logger.warning)
 
-        depth = self.p["qos.depth"]
-        reliability = (ReliabilityPolicy.RELIABLE if self.p["qos.reliability"] == "reliable"
-                       else ReliabilityPolicy.BEST_EFFORT)
-        camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
-        for stream, callback in (("rgb", self._on_rgb), ("thermal", self._on_thermal)):
-            message_type, topic = self._camera_topic(stream)
-            self._entities.append(self.create_subscription(
-                message_type, topic, callback, camera_qos,
-                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)))
-        # The RGB camera's calibration (image_transport's sibling topic of the resolved image
-        # topic), republished scaled to the output size beside each output.
+        # The RGB camera's calibration is republished scaled to the output size beside each output.
         self.camera_info: CameraInfo | None = None
-        self._entities.append(self.create_subscription(
-            CameraInfo, info_topic_for(resolve_topic_name(self, "rgb/image")), self._on_camera_info, camera_qos))
+        self._entities += subscribe_cameras(self, self.p, self._on_rgb, self._on_thermal, self._on_camera_info,
+                                            self._on_incompatible_qos)
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_synchronizer(
             self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
@@ -144,14 +133,6 @@ class PerceptionNodeBase:
         return SetParametersResult(successful=True)
 
     # -- inputs ------------------------------------------------------------------------------
-    def _camera_topic(self, stream: str) -> tuple[type, str]:
-        """(message type, topic) of a camera stream. Compressed: image_transport's naming, the
-        base topic *after* remapping + '/compressed', so that remapping rgb/image to a camera's
-        image_raw subscribes to image_raw/compressed."""
-        if self.p[f"{stream}.transport"] == "compressed":
-            return CompressedImage, resolve_topic_name(self, f"{stream}/image") + "/compressed"
-        return Image, f"{stream}/image"
-
     def _bad(self, stream: str, error: Exception) -> None:
         self.stats.bad(stream)
         self.throttled.warn(f"bad {stream}: {reason_key(str(error))}", f"bad {stream} image: {error}")
@@ -289,40 +270,19 @@ class PerceptionNodeBase:
     def diagnostic_status(self) -> DiagnosticStatus:
         """The node's status since the last call: rates, counts, timings, mode and its reason."""
         rates = self.stats.rates()
-        level, message = DiagnosticStatus.OK, "running"
-        problem = self.health.problem(self.p["sync.slop"]) if self.enabled else None
-        if not self.enabled:
-            message = "disabled: not processing (enable service or lifecycle inactive)"
-        elif problem:
-            level, message = DiagnosticStatus.WARN, problem
-        elif self.pipeline.freeze.frozen:
-            level = DiagnosticStatus.WARN
-            message = (f"thermal frozen (shutter / FFC?) for {self.pipeline.freeze.frozen_for:.1f} s: "
-                       + ("saliency from RGB only, SARTM paused" if self.p["thermal.freeze_policy"] == "degrade"
-                          else "fused anyway (thermal.freeze_policy: fuse)"))
         if (rates["rgb"] > 0 and rates["thermal"] == 0) or (rates["thermal"] > 0 and rates["rgb"] == 0):
             one = "rgb/image" if rates["rgb"] > 0 else "thermal/image"
             self.get_logger().warning(f"only {one} is arriving: check the other camera and its QoS",
                                       throttle_duration_sec=10.0)
-        counts = self.stats.counts
-        if counts["non_finite_outputs"] > self.stats.previous_counts.get("non_finite_outputs", 0):
-            level, message = max(level, DiagnosticStatus.WARN), message + "; non-finite model outputs dropped"
-        if self.qos_warnings:
-            level, message = max(level, DiagnosticStatus.WARN), message + "; incompatible QoS on an input"
-        # Model errors since the last report (the total stays in the values): one failure an hour
-        # ago must not leave a robot's status WARN all day. ERROR while no frame gets through.
-        before = self.stats.previous_counts
-        errors = counts["model_errors"] - before.get("model_errors", 0)
-        if errors:
-            processed = counts["processed"] - before.get("processed", 0)
-            level = DiagnosticStatus.ERROR if processed == 0 else max(level, DiagnosticStatus.WARN)
-            message += f"; model failed on {errors} frame{'s' if errors > 1 else ''} since the last report"
+        level, message = status_line(self.enabled, self.health.problem(self.p["sync.slop"]) if self.enabled else None,
+                                     self.pipeline.freeze, self.p["thermal.freeze_policy"], self.stats.counts,
+                                     self.stats.previous_counts, self.qos_warnings)
         values = {**self.stats.values(rates), "sync dropped": str(self.sync.dropped),
                   "heap trims": str(self.heap.trims),
                   # for a robot left running all day: memory growth shows in its monitoring
                   "resident memory (MB)": f"{resident_bytes() / 2**20:.0f}",
-                  "uptime (s)": f"{time.monotonic() - self.started_at:.0f}",
-                  "degraded": str(message.startswith(("DEGRADED", "thermal frozen")))}
+                  "uptime (s)": f"{time.monotonic() - self.started_at:.0f}", "degraded": str(is_degraded(message))}
+        level = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)[level]
         return DiagnosticStatus(level=level, name=f"{self.get_fully_qualified_name()}: RGB-T perception",
                                 message=message, hardware_id="rgbt_perception",
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])

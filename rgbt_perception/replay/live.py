@@ -22,88 +22,115 @@ from rgbt_models.data.rosbag import COMPRESSED_TYPE
 from rgbt_perception.replay.report import render_live_markdown, write_summary
 
 
+class LivePlayer:
+    """The replay's rclpy node: publishers with the bag's own types (a compressed topic goes to a
+    node whose <stream>.transport is compressed, subscribed to <topic>/compressed: remap
+    accordingly), /clock, and the node's outputs and /diagnostics received."""
+
+    def __init__(self, args, params: dict, bag_types: dict[str, str]) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from rosgraph_msgs.msg import Clock
+        from sensor_msgs.msg import CompressedImage, Image
+
+        self.args, self.bag_types = args, bag_types
+        self.node = Node("rgbt_replay", namespace=args.namespace or "")  # the node's relative outputs resolve here
+        qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) if params["qos.reliability"] == "reliable"
+               else qos_profile_sensor_data)
+        self.pubs = {topic: self.node.create_publisher(
+            CompressedImage if bag_types.get(topic) == COMPRESSED_TYPE else Image, topic, qos)
+            for topic in (args.rgb_topic, args.thermal_topic)}
+        self.clock = self.node.create_publisher(Clock, "/clock", 10)
+        self.sent_wall: dict[tuple[int, int], float] = {}
+        self.answered: dict[tuple[int, int], float] = {}
+        self.output_topic = "saliency/map" if params["samsod.enabled"] else "semantic/mask"
+        self.node.create_subscription(Image, self.output_topic, self.on_output, 10)
+        self.diagnostics: list = []
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.pairs: list[tuple[int, int]] = []
+        self.sync = make_pairing(params["sync.policy"], lambda a, b: self.pairs.append(a), params["sync.queue_size"],
+                                 params["sync.slop"], params["sync.max_age"],
+                                 stamp_of=lambda key: key[0] + key[1] * 1e-9)
+        self.published = 0
+
+    def on_output(self, msg) -> None:
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        if key in self.sent_wall and key not in self.answered:
+            self.answered[key] = time.monotonic() - self.sent_wall[key]
+
+    def spin_until(self, deadline: float, step: float = 0.05) -> None:
+        import rclpy
+
+        while (remaining := deadline - time.monotonic()) > 0:
+            rclpy.spin_once(self.node, timeout_sec=min(remaining, step))
+
+    def wait_for_subscribers(self, timeout: float) -> None:
+        import rclpy
+
+        deadline = time.monotonic() + timeout
+        while any(p.get_subscription_count() == 0 for p in self.pubs.values()):
+            if time.monotonic() > deadline:
+                raise ValueError(f"no node subscribes to {sorted(self.pubs)} (remap its rgb/image and thermal/image)")
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+
+    def play(self, bag) -> None:
+        """The bag's camera messages at their recorded pace (scaled by --rate), /clock before each."""
+        start_wall, start_bag = None, None
+        for topic, bag_ns, raw in bag.messages(list(self.pubs)):
+            if start_wall is None:
+                start_wall, start_bag = time.monotonic(), bag_ns
+            self.spin_until(start_wall + (bag_ns - start_bag) / 1e9 / self.args.rate, step=0.01)
+            self.publish(topic, bag_ns, raw, bag.deserialize(raw, self.bag_types[topic]).header.stamp)
+            if self.args.max_frames and len(self.pairs) >= self.args.max_frames:
+                break
+
+    def publish(self, topic: str, bag_ns: int, raw, stamp) -> None:
+        from rosgraph_msgs.msg import Clock
+
+        key = (int(stamp.sec), int(stamp.nanosec))
+        clock = Clock()
+        clock.clock.sec, clock.clock.nanosec = bag_ns // 1_000_000_000, bag_ns % 1_000_000_000
+        self.clock.publish(clock)
+        self.pubs[topic].publish(bytes(raw))
+        self.published += 1
+        if topic == self.args.rgb_topic:
+            self.sent_wall[key] = time.monotonic()
+        self.sync.add(0 if topic == self.args.rgb_topic else 1, key)
+
+    def summary(self) -> dict:
+        """What was published and answered, the latencies and the node's last /diagnostics."""
+        status = {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values} if self.diagnostics else {}
+        latencies = np.array(sorted(self.answered.values())) if self.answered else np.array([np.nan])
+        answered_pairs = len(set(self.pairs) & set(self.answered))
+        return {"mode": "live", "rate": self.args.rate, "messages_published": self.published,
+                "pairs_published": len(self.pairs), "pairs_answered": answered_pairs,
+                "outputs_received": len(self.answered), "node_skipped": int(status.get("skipped", 0)),
+                "answered_share": answered_pairs / max(1, len(self.pairs)),
+                "latency_ms": {"median": 1000 * float(np.median(latencies)),
+                               "p95": 1000 * float(np.percentile(latencies, 95))},
+                "node_diagnostics": status,
+                "node_clock_sec": self.diagnostics[-1].header.stamp.sec if self.diagnostics else None,
+                "bag": str(self.args.bag), "output_topic": self.output_topic}
+
+
 def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
+    """Play --bag into the running node; its report (live_summary.json, live_report.md) in --output."""
     import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.node import Node
-    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-    from rosgraph_msgs.msg import Clock
-    from sensor_msgs.msg import CompressedImage, Image
 
     with open_bag(args.bag) as bag:
         bag_types = bag.topics
     rclpy.init()
-    node = Node("rgbt_replay", namespace=args.namespace or "")  # the node's relative outputs resolve here
-    qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) if params["qos.reliability"] == "reliable"
-           else qos_profile_sensor_data)
-    # Each camera topic is played with the bag's own type (a compressed one goes to a node whose
-    # <stream>.transport is compressed, subscribed to <topic>/compressed: remap accordingly).
-    pubs = {topic: node.create_publisher(CompressedImage if bag_types.get(topic) == COMPRESSED_TYPE else Image,
-                                         topic, qos) for topic in (args.rgb_topic, args.thermal_topic)}
-    clock = node.create_publisher(Clock, "/clock", 10)
-    sent_wall: dict[tuple[int, int], float] = {}
-    answered: dict[tuple[int, int], float] = {}
-
-    def on_output(msg):
-        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        if key in sent_wall and key not in answered:
-            answered[key] = time.monotonic() - sent_wall[key]
-
-    output_topic = "saliency/map" if params["samsod.enabled"] else "semantic/mask"
-    node.create_subscription(Image, output_topic, on_output, 10)
-    diagnostics: list = []
-    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
-    deadline = time.monotonic() + ready_timeout
-    while any(p.get_subscription_count() == 0 for p in pubs.values()):
-        if time.monotonic() > deadline:
-            raise ValueError(f"no node subscribes to {sorted(pubs)} (remap its rgb/image and thermal/image)")
-        rclpy.spin_once(node, timeout_sec=0.05)
-
-    pairs: list[tuple[int, int]] = []
-    sync = make_pairing(params["sync.policy"], lambda a, b: pairs.append(a), params["sync.queue_size"],
-                        params["sync.slop"], params["sync.max_age"], stamp_of=lambda key: key[0] + key[1] * 1e-9)
-    published = 0
-    with open_bag(args.bag) as bag:
-        start_wall, start_bag = None, None
-        for topic, bag_ns, raw in bag.messages(list(pubs)):
-            if start_wall is None:
-                start_wall, start_bag = time.monotonic(), bag_ns
-            target = start_wall + (bag_ns - start_bag) / 1e9 / args.rate
-            while (remaining := target - time.monotonic()) > 0:
-                rclpy.spin_once(node, timeout_sec=min(remaining, 0.01))
-            msg = bag.deserialize(raw, bag_types[topic])
-            key = (int(msg.header.stamp.sec), int(msg.header.stamp.nanosec))
-            stamp = Clock()
-            stamp.clock.sec, stamp.clock.nanosec = bag_ns // 1_000_000_000, bag_ns % 1_000_000_000
-            clock.publish(stamp)
-            pubs[topic].publish(bytes(raw))
-            published += 1
-            if topic == args.rgb_topic:
-                sent_wall[key] = time.monotonic()
-                sync.add(0, key)
-            else:
-                sync.add(1, key)
-            if args.max_frames and len(pairs) >= args.max_frames:
-                break
-    settle = time.monotonic() + 3.0 + 2.0 / args.rate
-    while time.monotonic() < settle:
-        rclpy.spin_once(node, timeout_sec=0.05)
-    status = {kv.key: kv.value for kv in diagnostics[-1].status[0].values} if diagnostics else {}
-    clock_stamp = diagnostics[-1].header.stamp.sec if diagnostics else None
-    node.destroy_node()
-    rclpy.try_shutdown()
-
-    latencies = np.array(sorted(answered.values())) if answered else np.array([np.nan])
-    pair_keys = set(pairs)
-    answered_pairs = len(pair_keys & set(answered))
-    skipped = int(status.get("skipped", 0))
-    summary = {"mode": "live", "rate": args.rate, "messages_published": published, "pairs_published": len(pairs),
-               "pairs_answered": answered_pairs, "outputs_received": len(answered), "node_skipped": skipped,
-               "answered_share": answered_pairs / max(1, len(pairs)),
-               "latency_ms": {"median": 1000 * float(np.median(latencies)),
-                              "p95": 1000 * float(np.percentile(latencies, 95))},
-               "node_diagnostics": status, "node_clock_sec": clock_stamp, "bag": str(args.bag),
-               "output_topic": output_topic}
+    player = LivePlayer(args, params, bag_types)
+    try:
+        player.wait_for_subscribers(ready_timeout)
+        with open_bag(args.bag) as bag:
+            player.play(bag)
+        player.spin_until(time.monotonic() + 3.0 + 2.0 / args.rate)
+        summary = player.summary()
+    finally:
+        player.node.destroy_node()
+        rclpy.try_shutdown()
     markdown = render_live_markdown(summary)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

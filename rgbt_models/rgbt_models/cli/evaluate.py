@@ -30,7 +30,7 @@ from rgbt_models.fleet import add_engine_arguments
 # torch, the data sets and the metrics load after the arguments are parsed: --help answers at once.
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rgbt-eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True)
@@ -65,15 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     add_engine_arguments(parser, "the model and the data sets")
     parser.add_argument("--chunk", type=int, help="--engine ray: frames per task (default: each data set in "
                         "about 4 tasks per worker)")
-    args = parser.parse_args(argv)
-    print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
-    import numpy as np
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     from rgbt_models.data.datasets import DatasetError
-    from rgbt_models.evaluation import evaluate, markdown_table
+    from rgbt_models.evaluation import evaluate
     from rgbt_models.evaluation_inputs import prepare
     from rgbt_models.fleet import FleetError
-    from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
     from rgbt_models.runners import ModelLoadError
 
     try:
@@ -99,6 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, ValueError, FleetError) as error:
         print(f"rgbt-eval: {label + ': ' if label else ''}{error}", file=sys.stderr)
         return 2
+    write_outputs(args, model, results)
+    return 0
+
+
+def write_outputs(args, model, results: dict) -> None:
+    """results.md (printed too), results.json and the plots in --output."""
+    import numpy as np
+
+    from rgbt_models.evaluation import markdown_table
+    from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
+
+    output = Path(args.output)
     table = markdown_table(results, model.kind)
     print(table)
     (output / "results.md").write_text(f"# {Path(args.checkpoint).name}\n\n{table}\n")
@@ -110,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
                                 output / f"confusion_{i}.png", title=label)
                  for i, (label, res) in enumerate(results.items())]
     print(f"wrote {output / 'results.md'}, {output / 'results.json'}, " + ", ".join(str(p) for p in plots))
-    return 0
 
 
 if __name__ == "__main__":
