@@ -72,6 +72,18 @@ def make_scheduler(optimizer, o: OptimConfig, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def model_rng_state(model: torch.nn.Module) -> torch.Tensor:
+    """The state of a model's own random stream (SAMSOD's PCGrad task order), for last.pt: a task
+    saves it so that a resumed run draws what the uninterrupted one draws (none: empty)."""
+    generator = getattr(model, "_generator", None)
+    return generator.get_state() if generator is not None else torch.empty(0, dtype=torch.uint8)
+
+
+def set_model_rng_state(model: torch.nn.Module, state: torch.Tensor) -> None:
+    if getattr(model, "_generator", None) is not None and state.numel():
+        model._generator.set_state(state)
+
+
 @dataclass
 class Step:
     """What `TrainingTask.step` gives back: the batch's total loss (already back-propagated)

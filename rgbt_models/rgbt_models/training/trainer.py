@@ -15,7 +15,7 @@ from rgbt_models.evaluation import check_dataset, evaluate
 from rgbt_models.registry import build_model
 from rgbt_models.training import distributed
 from rgbt_models.training.config import TrainConfig
-from rgbt_models.training.loop import Step, fit, pick_device
+from rgbt_models.training.loop import Step, fit, model_rng_state, pick_device, set_model_rng_state
 
 BEST_FILE = "best.pt"
 
@@ -106,12 +106,10 @@ class SupervisedTask:
                                                     "thermal": self.config.data.thermal_setup.to_dict()})
 
     def rng_state(self) -> torch.Tensor:
-        generator = getattr(self.model, "_generator", None)  # PCGrad's task order
-        return generator.get_state() if generator is not None else torch.empty(0, dtype=torch.uint8)
+        return model_rng_state(self.model)  # PCGrad's task order
 
     def set_rng_state(self, state: torch.Tensor) -> None:
-        if getattr(self.model, "_generator", None) is not None:
-            self.model._generator.set_state(state)
+        set_model_rng_state(self.model, state)
 
 
 def train(config: TrainConfig, resume: bool = False, device: str = "auto", max_steps_per_epoch: int | None = None,

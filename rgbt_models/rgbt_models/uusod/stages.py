@@ -29,7 +29,7 @@ from rgbt_models.data.thermal import ThermalSetup, differs, setup_line, trained_
 from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.training import distributed
-from rgbt_models.training.loop import Step
+from rgbt_models.training.loop import Step, model_rng_state, set_model_rng_state
 from rgbt_models.uusod.config import AdaptConfig
 from rgbt_models.uusod.cue_extractor import SaliencyCueExtractor, SCEConfig
 from rgbt_models.uusod.data import open_unlabeled
@@ -186,10 +186,10 @@ class StageTask:
         pass
 
     def rng_state(self) -> torch.Tensor:
-        return torch.empty(0, dtype=torch.uint8)  # the flips are seeded per epoch
+        return model_rng_state(self.model)  # the detector's PCGrad task order (the flips are seeded per epoch)
 
     def set_rng_state(self, state: torch.Tensor) -> None:
-        pass
+        set_model_rng_state(self.model, state)
 
 
 class PretrainStage(StageTask):
