@@ -85,15 +85,17 @@ def test_thermal_float_limits_give_finite_outputs(node):
 
 
 def test_thermal_that_never_pairs_degrades_with_the_measured_offset(node):
+    now = [0.0]  # the stream health's clock, injected: arrivals 50 ms apart however loaded the machine
+    node.health.clock = lambda: now[0]
     for i in range(12):
         rgb, thermal = scene_pair(i, 100, i * 100_000_000)
         thermal.header.stamp.sec = 95  # 5 s behind: a clock or driver problem
         node._on_thermal(thermal)
         node._on_rgb(rgb)
-        time.sleep(0.05)
+        now[0] += 0.05
     assert node.counts["pairs"] == 0
     assert wait_for(lambda: node.counts["processed"] >= 1)  # RGB-only saliency keeps coming
-    status = node.diagnostic_status()
+    status = node.diagnostic_status()  # (at the health clock's 0.6 s: both cameras are still publishing)
     assert status.message.startswith("DEGRADED: RGB and thermal cannot be paired")
     assert "thermal stamps are 5.000 s behind RGB" in status.message
 
