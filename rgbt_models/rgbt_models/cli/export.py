@@ -106,10 +106,8 @@ def build_cache(model, height: int, width: int, args) -> int:
 
 def write_self_contained(model, source: Path, output: str | None) -> int:
     """Save `model` (loaded from `source`) as a self-contained checkpoint, its record kept."""
-    from rgbt_models.checkpoint import read_checkpoint
-
     target = Path(output or source.with_suffix(".deploy.pt"))
-    extra = dict(read_checkpoint(source).get("extra") or {})
+    extra = dict(getattr(model, "checkpoint_extra", {}))  # the record load_trained_model read with it
     model.save(target, extra={**extra, "converted_from": str(source)})
     print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB): a self-contained {model.kind} checkpoint")
     return 0
