@@ -112,6 +112,19 @@ def read_pairs(path: str | Path, rgb_topic: str, thermal_topic: str, slop: float
                            f"{first_line(error)})") from error
 
 
+def check_topics(path, topics: dict[str, str], cameras: tuple[str, str], truth_topics: tuple[str, ...]) -> None:
+    """DatasetError naming the bag when a topic is missing or not of an image type."""
+    missing = [t for t in (*cameras, *truth_topics) if t not in topics]
+    if missing:
+        raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)})")
+    for topic in cameras:
+        if topics[topic] not in CAMERA_TYPES:
+            raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected one of {CAMERA_TYPES}")
+    for topic in truth_topics:
+        if topics[topic] != IMAGE_TYPE:
+            raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected {IMAGE_TYPE}")
+
+
 def _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, timeout_ns, window):
     now = [0]  # the stamp being read: the health policy's clock (ns)
     thermal_used: set[int] = set()  # stamps of in-window thermal frames some pair used
@@ -120,15 +133,7 @@ def _pairs(path, rgb_topic, thermal_topic, sync_args, truth_topics, counters, ti
         if bag.recovery is not None:
             counters["recovered_messages"] = bag.recovery.messages
         topics = bag.topics
-        missing = [t for t in (rgb_topic, thermal_topic, *truth_topics) if t not in topics]
-        if missing:
-            raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)})")
-        for topic in (rgb_topic, thermal_topic):
-            if topics[topic] not in CAMERA_TYPES:
-                raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected one of {CAMERA_TYPES}")
-        for topic in truth_topics:
-            if topics[topic] != IMAGE_TYPE:
-                raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected {IMAGE_TYPE}")
+        check_topics(path, topics, (rgb_topic, thermal_topic), truth_topics)
         ready: list[tuple[object, object]] = []
         policy, queue_size, slop, max_age = sync_args
         sync = make_pairing(policy, lambda a, b: ready.append((a, b)), queue_size, slop, max_age)
