@@ -14,11 +14,9 @@ from collections.abc import Callable
 from rgbt_models import threads as thread_policy
 from rgbt_models.data.geometry import model_input_size
 from rgbt_models.data.thermal import differs, setup_line
-from rgbt_models.runners import ModelLoadError, Runtime, load_model, trained_setup
+from rgbt_models.runners import Runtime, load_model, trained_setup
 from rgbt_perception.parameters import pipeline_config
 from rgbt_perception.pipeline import Pipeline
-
-__all__ = ["ModelLoadError", "build_pipeline", "load_model", "runtime_of"]
 
 
 def runtime_of(params: dict, threads: int = 1) -> Runtime:
@@ -30,8 +28,8 @@ def runtime_of(params: dict, threads: int = 1) -> Runtime:
 def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str], None] | None = None,
                    threads=None) -> Pipeline:
     """The pipeline the parameters describe. `threads` overrides params["threads"] (rgbt-replay
-    --threads). ModelLoadError names the model and the file when one cannot be loaded (or, with
-    runtime: onnxruntime, converted)."""
+    --threads). rgbt_models.runners.ModelLoadError names the model and the file when one cannot be
+    loaded (or, with runtime: onnxruntime, converted)."""
     warn = warn or log
     policy = thread_policy.apply(params["threads"] if threads is None else threads)
     log(thread_policy.describe(policy))

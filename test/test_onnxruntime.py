@@ -17,7 +17,8 @@ import torch
 
 from rgbt_models.onnx_runtime import OnnxRuntimeModel
 from rgbt_models.registry import load_trained_model, untrained_model
-from rgbt_perception.model_loading import ModelLoadError, build_pipeline
+from rgbt_models.runners import ModelLoadError
+from rgbt_perception.model_loading import build_pipeline
 from rgbt_perception.parameters import PARAMETERS
 from rgbt_perception.pipeline import InferenceCancelled
 from rgbt_perception.testing.node_fixtures import write_test_checkpoints

@@ -177,7 +177,8 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
     from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.data.thermal import ThermalSetup
     from rgbt_models.registry import load_trained_model
-    from rgbt_perception.model_loading import ModelLoadError, build_pipeline
+    from rgbt_models.runners import ModelLoadError
+    from rgbt_perception.model_loading import build_pipeline
     from rgbt_perception.parameters import PARAMETERS
 
     params = write_test_checkpoints(tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from pathlib import Path
 
 import yaml
@@ -45,9 +47,6 @@ def check_input_size(height: int, width: int, source: str) -> None:
 
 def sections_of(cls: type) -> dict[str, type]:
     """The fields of config dataclass `cls` that are config dataclasses themselves (its sections)."""
-    import dataclasses
-    import typing
-
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)
             if isinstance(hints.get(f.name), type) and dataclasses.is_dataclass(hints[f.name])}
@@ -116,8 +115,6 @@ class ConfigMapping:
         return from_mapping(cls, values, cls.SECTION)
 
     def to_dict(self) -> dict:
-        import dataclasses
-
         return dataclasses.asdict(self)
 
     @classmethod

@@ -54,7 +54,7 @@ def prepare(args, runners: bool = True) -> Evaluation:
                                     **TransformConfig.thermal_fields(thermal))
         print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {size[1]}x{size[0]}, scored at native size",
               flush=True)
-        key = size if args.runtime == "onnxruntime" else None  # PyTorch runs any size: placed once
+        key = size if placement.per_size else None
         if runners and key not in placed:
             placed[key] = placement.place(model, size, say)
         sets.append((label, TransformedDataset(dataset, transform, label_lookup=lookup), placed.get(key)))

@@ -93,6 +93,12 @@ class Placement:
     dtype: object  # torch.dtype
     reason: str
 
+    @property
+    def per_size(self) -> bool:
+        """Whether a model is placed once per input size (ONNX Runtime graphs have a fixed size;
+        a PyTorch model runs any size and is placed once)."""
+        return self.runtime.runtime == "onnxruntime"
+
     def place(self, model, size: tuple[int, int], log: Callable[[str], None] = lambda text: None):
         """What runs `model` at input size (H, W): the PyTorch model on the device in eval mode
         (int8: dynamically quantised), or its ONNX Runtime sessions (built or taken from the

@@ -104,7 +104,7 @@ EXPECTED = {"missing": "not found", "empty": "empty (0 bytes)", "truncated": "no
 
 @pytest.mark.parametrize("case", list(EXPECTED))
 def test_every_checkpoint_entry_point_names_the_file_and_the_problem(case, bad_checkpoints, tmp_path, capsys):
-    from rgbt_perception.model_loading import ModelLoadError, load_model
+    from rgbt_models.runners import ModelLoadError, load_model
 
     path = bad_checkpoints[case]
     with pytest.raises(ModelLoadError) as error:  # the node and rgbt-replay

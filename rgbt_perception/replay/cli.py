@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from rgbt_models.data.datasets import DatasetError
     from rgbt_models.fleet import FleetError
-    from rgbt_perception.model_loading import ModelLoadError
+    from rgbt_models.runners import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
 
     try:

@@ -206,6 +206,9 @@ class PretrainStage(StageTask):
         model = MaskedImagePretrainer(BackboneConfig.from_dict(model_config.get("backbone")), **options)
         return model, [p for p in model.parameters() if p.requires_grad]
 
+    def prepare(self, device: torch.device, rank: int, resumed: bool) -> None:
+        pass  # no labels and no quality reports: the sample names are not needed
+
     def losses(self, outputs, rgb, thermal, target, epoch, autocast, scaler) -> Step:
         loss = outputs  # the model returns its masked-image-modelling loss
         backward(loss, scaler)
