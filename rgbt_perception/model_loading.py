@@ -10,13 +10,20 @@ chose is said through `log` (and `warn`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from rgbt_models import threads as thread_policy
 from rgbt_models.data.geometry import model_input_size
 from rgbt_models.data.thermal import differs, setup_line
-from rgbt_models.runners import Runtime, load_model, trained_setup
-from rgbt_perception.parameters import pipeline_config
+from rgbt_models.runners import ModelLoadError, Runtime, load_model, trained_setup
+from rgbt_perception.parameters import NO_MODEL, enabled_models, models_line, pipeline_config
 from rgbt_perception.pipeline import Pipeline
+
+
+def checkpoint_path(path: str) -> str:
+    """A checkpoint parameter as an absolute path ('' stays ''): `~` expanded, a relative path taken
+    from the folder the node (or `ros2 launch`, or rgbt-replay) was started in."""
+    return str(Path(path).expanduser().absolute()) if path else ""
 
 
 def runtime_of(params: dict, threads: int = 1) -> Runtime:
@@ -33,16 +40,22 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
     warn = warn or log
     policy = thread_policy.apply(params["threads"] if threads is None else threads)
     log(thread_policy.describe(policy))
+    if not enabled_models(params):
+        raise ModelLoadError(NO_MODEL)
+    log(models_line(params))
     models = {}
-    for kind in ("sartm", "samsod"):
-        if params[f"{kind}.enabled"]:
-            models[kind] = load_model(kind, params[f"{kind}.checkpoint"], params[f"{kind}.config"],
-                                      params["allow_untrained"])
-            if not params[f"{kind}.checkpoint"]:
-                warn(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
+    for kind in enabled_models(params):
+        checkpoint = checkpoint_path(params[f"{kind}.checkpoint"])
+        models[kind] = load_model(kind, checkpoint, params[f"{kind}.config"], params["allow_untrained"])
+        if checkpoint:
+            log(f"{kind}: loaded {checkpoint}")
+        else:
+            warn(f"{kind}: UNTRAINED random weights (allow_untrained): outputs are meaningless")
     trained = trained_setup(models.values())
     config = pipeline_config(params, trained)
     (warn if differs(config.thermal, trained) else log)(setup_line(config.thermal, trained))
+    camera = params["thermal.camera"]
+    log(f"temperatures: {f'thermal.camera {camera}: ' if camera else ''}{config.temperature.describe()}")
     placement = runtime_of(params, policy["intra_op_threads"]).choose()
     log(f"inference device: {placement.device} ({placement.reason})")
     size = (params["model_height"], params["model_width"])

@@ -18,17 +18,24 @@ from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, Thermal
 from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
 from rgbt_models.devices import DEFAULT_PROVIDERS, DEVICES, PRECISIONS, RUNTIMES
 from rgbt_perception.pipeline import PipelineConfig
+from rgbt_perception.temperatures import CAMERA_NAMES, temperature_conversion
 
 NODE_NAME = "rgbt_perception"
 TRANSPORTS = ("raw", "compressed")
+MODEL_SWITCHES = ("auto", "true", "false")  # samsod.enabled / sartm.enabled (a YAML true / false is taken too)
+MODELS = ("sartm", "samsod")
 
 # name: (default, description, choices or (min, max) or None)
 PARAMETERS: dict[str, tuple[object, str, object]] = {
-    "sartm.enabled": (True, "run SARTM semantic segmentation", None),
-    "sartm.checkpoint": ("", "SARTM checkpoint written by rgbt-train", None),
+    "sartm.enabled": ("auto", "run SARTM semantic segmentation: auto = when sartm.checkpoint is given | true "
+                      "(refuses to start without a checkpoint) | false", MODEL_SWITCHES),
+    "sartm.checkpoint": ("", "SARTM checkpoint (rgbt-train, rgbt-import); a relative path is taken from the folder "
+                         "the node was started in", None),
     "sartm.config": ("", "model config YAML used only with allow_untrained (tests)", None),
-    "samsod.enabled": (True, "run SAMSOD salient object detection", None),
-    "samsod.checkpoint": ("", "SAMSOD checkpoint written by rgbt-train", None),
+    "samsod.enabled": ("auto", "run SAMSOD salient object detection: auto = when samsod.checkpoint is given | "
+                       "true (refuses to start without a checkpoint) | false", MODEL_SWITCHES),
+    "samsod.checkpoint": ("", "SAMSOD checkpoint (rgbt-train, rgbt-adapt, rgbt-import); a relative path is taken "
+                          "from the folder the node was started in", None),
     "samsod.config": ("", "model config YAML used only with allow_untrained (tests)", None),
     "allow_untrained": (False, "start with random weights when no checkpoint is given (tests only)", None),
     "device": ("auto", "inference device", DEVICES),
@@ -62,8 +69,13 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
                               ("", *THERMAL_NORMALIZATIONS)),
     "thermal.polarity": ("", "'' = the checkpoints' | white_hot | black_hot (a camera showing warm objects dark: "
                          "inverted for the models)", ("", *POLARITIES)),
-    "thermal.kelvin_scale": (0.0, "radiometric thermal: K = raw * kelvin_scale + kelvin_offset (0.01: centi-kelvin, "
-                             "FLIR TLinear; 1.0: 32FC1 kelvin); 0 = not radiometric, temperatures NaN", (0.0, 1000.0)),
+    "thermal.camera": ("", "the thermal camera's temperature format (docs/thermal_cameras.md): optris | "
+                       "flir_tlinear | flir_planck | celsius_float | kelvin_float | agc (not radiometric) | '' = "
+                       "thermal.kelvin_scale/offset", CAMERA_NAMES),
+    "thermal.planck": ([0.0], "thermal.camera flir_planck: the camera's [R, B, F, O]; T = B / ln(R / (raw - O) + F)",
+                       None),
+    "thermal.kelvin_scale": (0.0, "thermal.camera '': K = raw * kelvin_scale + kelvin_offset; 0 = not "
+                             "radiometric, temperatures NaN", (0.0, 1000.0)),
     "thermal.kelvin_offset": (0.0, "see thermal.kelvin_scale (e.g. 273.15 for a camera reporting Celsius)",
                               (-1000.0, 1000.0)),
     "thermal.time_constant": (2.0, "stable normalisation: time constant of the tracked percentile range (s)",
@@ -100,7 +112,8 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
 # sizes, diagnostics period) is read-only: it is fixed when the node is built.
 RUNTIME_PARAMETERS = frozenset({
     "sync.slop", "sync.max_age", "thermal.freeze_duration", "thermal.freeze_tolerance", "thermal.freeze_policy",
-    "thermal.normalization", "thermal.polarity", "thermal.time_constant", "thermal.kelvin_scale",
+    "thermal.normalization", "thermal.polarity", "thermal.time_constant", "thermal.camera", "thermal.planck",
+    "thermal.kelvin_scale",
     "thermal.kelvin_offset", "thermal.range_min", "thermal.range_max", "thermal.percentile_low",
     "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch", "max_image_pixels",
     "output.height", "output.width", "output.color_overlay", "saliency.threshold", "saliency.min_threshold",
@@ -114,6 +127,8 @@ def descriptor(name: str):
 
     default, description, constraint = PARAMETERS[name]
     result = ParameterDescriptor(description=description, read_only=name not in RUNTIME_PARAMETERS)
+    if constraint is MODEL_SWITCHES:
+        result.dynamic_typing = True  # `samsod.enabled: true` in a YAML file is a bool
     if isinstance(constraint, tuple) and len(constraint) == 2 and not isinstance(constraint[0], str):
         low, high = constraint
         if isinstance(default, int) and not isinstance(default, bool):
@@ -140,6 +155,8 @@ def declare_parameters(node) -> dict:
     for name, (default, _, _) in PARAMETERS.items():
         try:
             values[name] = node.declare_parameter(name, default, descriptor(name)).value
+            if PARAMETERS[name][2] is MODEL_SWITCHES:
+                check_type(name, values[name])  # dynamically typed: checked here
         except InvalidParameterTypeException as error:
             given = overrides[name].value if name in overrides else None
             raise ValueError(f"parameter {name}={given!r} has the wrong type: expected {type(default).__name__} "
@@ -162,7 +179,8 @@ def check_unknown(names, source: str) -> None:
 def check_parameters(values: dict) -> None:
     """Checks across parameters and those a descriptor cannot express; ValueError names the parameter."""
     for name, (_, _, constraint) in PARAMETERS.items():
-        if isinstance(constraint, tuple) and isinstance(constraint[0], str) and values[name] not in constraint:
+        value = model_switch(values[name]) if constraint is MODEL_SWITCHES else values[name]
+        if isinstance(constraint, tuple) and isinstance(constraint[0], str) and value not in constraint:
             raise ValueError(f"parameter {name}={values[name]!r} is not allowed; choose one of {constraint}")
         if isinstance(constraint, tuple) and not isinstance(constraint[0], str):
             low, high = constraint
@@ -186,14 +204,53 @@ def check_parameters(values: dict) -> None:
         raise ValueError("parameter thermal.percentile_low must be below thermal.percentile_high")
     if not list(values["onnxruntime.providers"]):
         raise ValueError("parameter onnxruntime.providers is empty: name at least CPUExecutionProvider")
-    if not (values["sartm.enabled"] or values["samsod.enabled"]):
-        raise ValueError("parameters sartm.enabled and samsod.enabled are both false: nothing to run")
+    temperature_conversion(values["thermal.camera"], values["thermal.kelvin_scale"], values["thermal.kelvin_offset"],
+                           values["thermal.planck"])
+
+
+def model_switch(value) -> str:
+    """samsod.enabled / sartm.enabled as one of MODEL_SWITCHES (a YAML bool is taken as its word)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).lower()
+
+
+def enabled_models(values: dict) -> dict[str, str]:
+    """{model: why it runs} for the models that run: `true`, or `auto` with a checkpoint (or, with
+    allow_untrained, a model config; tests only)."""
+    running = {}
+    for kind in MODELS:
+        switch = model_switch(values[f"{kind}.enabled"])
+        if switch == "true":
+            running[kind] = f"{kind}.enabled: true"
+        elif switch == "auto" and values[f"{kind}.checkpoint"]:
+            running[kind] = f"{kind}.checkpoint given"
+        elif switch == "auto" and values["allow_untrained"] and values[f"{kind}.config"]:
+            running[kind] = f"{kind}.config given (allow_untrained)"
+    return running
+
+
+NO_MODEL = ("no model to run: give samsod.checkpoint and/or sartm.checkpoint (launch arguments "
+            "samsod_checkpoint:= / sartm_checkpoint:=)")
+
+
+def models_line(values: dict) -> str:
+    """One start-up line: which models run and why, which do not and why not."""
+    running = enabled_models(values)
+    parts = [f"{kind} on ({running[kind]})" if kind in running else
+             f"{kind} off ({kind}.enabled: false)" if model_switch(values[f"{kind}.enabled"]) == "false" else
+             f"{kind} off (no {kind}.checkpoint)" for kind in MODELS]
+    return "models: " + ", ".join(parts)
 
 
 def check_type(name: str, value) -> None:
     """The same type rule as the node's declared parameters: a value of the default's type
     (an integer where a float belongs is accepted)."""
-    default = PARAMETERS[name][0]
+    default, _, constraint = PARAMETERS[name]
+    if constraint is MODEL_SWITCHES:
+        if model_switch(value) not in MODEL_SWITCHES or not isinstance(value, bool | str):
+            raise ValueError(f"parameter {name}={value!r} is not allowed; choose one of {MODEL_SWITCHES}")
+        return
     expected = type(default)
     ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -251,5 +308,6 @@ def pipeline_config(values: dict, trained: ThermalSetup | None = None) -> Pipeli
         saliency_min_threshold=values["saliency.min_threshold"],
         min_object_area=values["saliency.min_object_area"], color_overlay=values["output.color_overlay"],
         freeze_duration=values["thermal.freeze_duration"], freeze_tolerance=values["thermal.freeze_tolerance"],
-        freeze_policy=values["thermal.freeze_policy"], kelvin_scale=values["thermal.kelvin_scale"],
-        kelvin_offset=values["thermal.kelvin_offset"])
+        freeze_policy=values["thermal.freeze_policy"],
+        temperature=temperature_conversion(values["thermal.camera"], values["thermal.kelvin_scale"],
+                                           values["thermal.kelvin_offset"], values["thermal.planck"]))

@@ -17,7 +17,7 @@ import torch
 from rgbt_models.data.geometry import InputGeometry, model_input_size, semantic_at, to_output_size
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
-from rgbt_perception.temperatures import kelvin_map, region_temperatures
+from rgbt_perception.temperatures import TemperatureConversion, kelvin_map, region_temperatures
 
 
 @dataclass
@@ -37,8 +37,7 @@ class PipelineConfig:
     freeze_duration: float = 0.25  # s of identical thermal frames before they count as frozen; < 0: off
     freeze_tolerance: float = 0.0  # 0: bit-identical; else mean |difference| as a share of the value range
     freeze_policy: str = "degrade"  # degrade: a frozen frame takes the RGB-only path | fuse: only reported
-    kelvin_scale: float = 0.0  # radiometric thermal: K = raw * scale + offset; 0: not radiometric (NaN)
-    kelvin_offset: float = 0.0
+    temperature: TemperatureConversion = field(default_factory=TemperatureConversion)  # raw -> K (none: NaN)
 
 
 @dataclass
@@ -248,9 +247,8 @@ class Pipeline:
         out_w = self.config.output_width or rgb.shape[1]
         result = PipelineResult(degraded=thermal is None, thermal_frozen=frozen, timings=timings)
         kelvin = None
-        if cfg.kelvin_scale > 0 and thermal is not None and {"semantic/classes", "saliency/objects"} & outputs:
-            kelvin = kelvin_map(thermal, cfg.kelvin_scale, cfg.kelvin_offset, rgb.shape[:2], (out_h, out_w),
-                                cfg.homography)
+        if cfg.temperature.radiometric and thermal is not None and {"semantic/classes", "saliency/objects"} & outputs:
+            kelvin = kelvin_map(thermal, cfg.temperature, rgb.shape[:2], (out_h, out_w), cfg.homography)
         autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         with torch.inference_mode(), autocast:
             if self.sartm is not None and thermal is not None:

@@ -66,25 +66,38 @@ def test_both_fast_dds_profile_variables_unless_the_user_set_one(monkeypatch, tm
         assert condition == ("unless", str(user_variable is not None))
 
 
-def test_device_threads_runtime_and_precision_override_the_params_file_only_when_given(monkeypatch, tmp_path):
+def test_checkpoints_camera_and_runtime_arguments_override_the_params_file_only_when_given(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
     arguments = {a.args[0]: a.kwargs["default_value"] for a in module.generate_launch_description()
                  if a.kind == "argument"}
-    assert all(arguments[name] == "" for name in ("device", "threads", "runtime", "precision"))
-    base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
-            "lifecycle": "false", "autostart": "true"}
-    (node,) = module.node_action({**base, "device": "", "threads": "", "runtime": "", "precision": ""})
+    assert all(arguments[name] == "" for name in module.OVERRIDES)
+    assert {"samsod_checkpoint", "sartm_checkpoint", "thermal_camera"} <= set(module.OVERRIDES)
+    unset = {name: "" for name in module.OVERRIDES}
+    (node,) = module.node_action({**BASE, **unset})
     assert node.kwargs["parameters"][-1] == {}
-    (node,) = module.node_action({**base, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
-                                  "precision": "int8"})
+    (node,) = module.node_action({**BASE, **unset, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
+                                  "precision": "int8", "thermal_camera": "optris"})
     assert node.kwargs["parameters"][-1] == {"device": "cuda", "threads": 3, "runtime": "onnxruntime",
-                                             "precision": "int8"}
+                                             "precision": "int8", "thermal.camera": "optris"}
+
+
+def test_a_relative_checkpoint_argument_is_taken_from_the_folder_launch_started_in(monkeypatch, tmp_path):
+    module = load_launch_file(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    unset = {name: "" for name in module.OVERRIDES}
+    (node,) = module.node_action({**BASE, **unset, "samsod_checkpoint": "weights/samsod.pt",
+                                  "sartm_checkpoint": "/abs/sartm.pt"})
+    assert node.kwargs["parameters"][-1] == {"samsod.checkpoint": str(tmp_path / "weights" / "samsod.pt"),
+                                             "sartm.checkpoint": "/abs/sartm.pt"}
+
+
+BASE = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
+        "lifecycle": "false", "autostart": "true"}
 
 
 def test_lifecycle_argument_selects_the_managed_node_and_autostart(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
-    base = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
-            "device": "", "threads": "", "runtime": "", "precision": ""}
+    base = {**BASE, **{name: "" for name in module.OVERRIDES}}
     (plain,) = module.node_action({**base, "lifecycle": "false", "autostart": "false"})
     assert plain.kwargs["executable"] == "rgbt_perception_node" and plain.kwargs["arguments"] == []
     (managed,) = module.node_action({**base, "lifecycle": "true", "autostart": "true"})

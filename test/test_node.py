@@ -117,9 +117,12 @@ def _start_fails(args: list[str], env) -> str:
     return result.stderr
 
 
-def test_refuses_to_start_without_a_trained_checkpoint(ros_env):
+def test_refuses_to_start_only_when_no_model_is_given(ros_env):
     stderr = _start_fails(["--params-file", "config/rgbt.yaml"], ros_env)
-    assert "sartm.checkpoint is empty" in stderr
+    assert "no model to run: give samsod.checkpoint and/or sartm.checkpoint" in stderr
+    stderr = _start_fails(["--params-file", "config/rgbt.yaml", "-p", "sartm.enabled:=true", "-p",
+                           "samsod.checkpoint:=s.pt"], ros_env)  # true without a checkpoint: refused as before
+    assert "sartm is enabled but sartm.checkpoint is empty" in stderr
 
 
 def test_bad_parameter_is_named_at_startup(ros_env, tmp_path):

@@ -216,7 +216,7 @@ def test_object_temperatures_match_the_scenes_known_values_through_an_unregister
     import cv2
 
     from rgbt_models.data.synthetic import make_scene
-    from rgbt_perception.temperatures import kelvin_map, region_temperatures
+    from rgbt_perception.temperatures import TemperatureConversion, kelvin_map, region_temperatures
 
     homography = np.array([[1.04, 0.02, -5.0], [-0.01, 1.03, 3.0], [0.0, 0.0, 1.0]])
     checked = 0
@@ -224,7 +224,7 @@ def test_object_temperatures_match_the_scenes_known_values_through_an_unregister
         scene = make_scene(seed, 128, 160)
         camera = cv2.warpPerspective(scene.thermal_raw, np.linalg.inv(homography), (160, 128),
                                      flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        kelvin = kelvin_map(camera, 0.01, 0.0, (128, 160), (64, 80), homography)
+        kelvin = kelvin_map(camera, TemperatureConversion("linear", 0.01), (128, 160), (64, 80), homography)
         truth_kelvin = scene.thermal_raw / 100.0
         count, components = cv2.connectedComponents(scene.saliency // 255, connectivity=8)
         small = cv2.resize(components.astype(np.int32), (80, 64), interpolation=cv2.INTER_NEAREST)
@@ -255,7 +255,7 @@ def test_the_outputs_carry_temperatures_only_from_a_radiometric_live_camera(chec
     scene = make_scene(3, 128, 160)
     plain = build_pipeline(values, lambda line: None).run(scene.rgb, scene.thermal_raw)
     assert plain.objects and all(np.isnan(o.mean_temperature) for o in plain.objects)
-    radiometric = build_pipeline(values | {"thermal.kelvin_scale": 0.01}, lambda line: None)
+    radiometric = build_pipeline(values | {"thermal.camera": "flir_tlinear"}, lambda line: None)
     result = radiometric.run(scene.rgb, scene.thermal_raw)
     (whole,) = result.objects  # threshold 0: the whole frame is one region
     kelvin = scene.thermal_raw / 100.0

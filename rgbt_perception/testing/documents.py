@@ -1,0 +1,221 @@
+"""The commands the documents tell a person to type, run as tests (test/test_readme_commands.py,
+test/test_guide_commands.py).
+
+Every ```bash block of README.md and docs/*.md is one pytest item named after its file and line.
+An HTML comment on the line before the fence says how it runs:
+
+    (none)                          run with bash -e in a fresh folder (below); exit 0 expected
+    <!-- doc-test: node rgb=TOPIC thermal=TOPIC expect=TOPIC -->
+                                    the block starts the node: camera pairs are published on the two
+                                    topics until a message arrives on `expect`, then SIGINT; exit 0
+    <!-- doc-test: bench: REASON --> too slow for make test; make bench (pytest -m bench) runs it
+    <!-- doc-test: skip: REASON -->  cannot run here (apt, a GPU, `ros2 launch` without launch_ros ...)
+
+The folder is what a user has after cloning and `make setup`: every top-level entry of the
+repository (the .venv among them) linked into it, the pip route's PATH (.venv/bin first), and
+stand-ins for what a user downloads or records (STAND_INS): the demo checkpoints as samsod.pt and
+sartm.pt, and a recorded drive (a bag the test writes) as drive/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rgbt_perception.testing.ros_harness import REPO_ROOT
+
+FENCE = re.compile(r"^```(bash|sh|shell)\s*$")
+MARKER = re.compile(r"^<!--\s*doc-test:\s*(node|bench|skip)\b:?\s*(.*?)\s*-->\s*$")
+KINDS = ("run", "node", "bench", "skip")
+# Topics of the stand-in drive: the documents' examples use these names.
+RGB_TOPIC, THERMAL_TOPIC = "/cam/rgb/image_raw", "/cam/thermal/image_raw"
+# The stand-in drive's thermal camera is registered to the RGB one by this homography (thermal ->
+# RGB pixels), so that rgbt-calibrate has something to find.
+DRIVE_WARP = (1.03, 0.0, -4.0, 0.0, 1.03, 3.0, 0.0, 0.0, 1.0)
+LINKED_OUT = {".git", "build", "install", "log", "demo_out", ".pytest_cache", ".ruff_cache", "runs"}
+
+
+@dataclass
+class Block:
+    """One shell block of a document."""
+
+    path: Path
+    line: int  # of the opening fence, 1-based
+    code: str
+    kind: str = "run"  # one of KINDS
+    reason: str = ""  # bench / skip: why it does not run in make test
+    options: dict[str, str] = field(default_factory=dict)  # node: rgb, thermal, expect
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.relative_to(REPO_ROOT)}:{self.line}"
+
+    @property
+    def first_command(self) -> str:
+        return next(line.strip() for line in self.code.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def documents() -> list[Path]:
+    return [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+
+
+def blocks(path: Path) -> list[Block]:
+    """The shell blocks of one Markdown file with their markers; ValueError for a marker that says
+    nothing (bench / skip without a reason, node without its topics) or one not before a block."""
+    lines = path.read_text().splitlines()
+    found, index = [], 0
+    while index < len(lines):
+        if FENCE.match(lines[index]):
+            end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+            block = Block(path, index + 1, "\n".join(lines[index + 1:end]) + "\n")
+            marker = MARKER.match(lines[index - 1]) if index else None
+            if marker:
+                block.kind, rest = marker.group(1), marker.group(2)
+                if block.kind == "node":
+                    block.options = dict(part.split("=", 1) for part in rest.split())
+                    if set(block.options) != {"rgb", "thermal", "expect"}:
+                        raise ValueError(f"{block.name}: a node block names rgb=, thermal= and expect=")
+                else:
+                    block.reason = rest
+                    if not rest:
+                        raise ValueError(f"{block.name}: a {block.kind} block says why it does not run here")
+            found.append(block)
+            index = end
+        elif MARKER.match(lines[index]) and not FENCE.match(lines[index + 1] if index + 1 < len(lines) else ""):
+            raise ValueError(f"{path.name}:{index + 1}: a doc-test marker must stand just before a ```bash fence")
+        index += 1
+    return found
+
+
+def all_blocks(paths: list[Path] | None = None) -> list[Block]:
+    return [block for path in paths or documents() for block in blocks(path)]
+
+
+def prepare_stand_ins(folder: Path) -> None:
+    """What a user downloads or records, made here: the demo checkpoints as samsod.pt / sartm.pt
+    (imported or trained weights) and a 20-pair drive with ground truth as drive/ (a recording)."""
+    from rgbt_models.data.drive import DriveConfig, write_drive_bag
+
+    shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "samsod_demo.pt", folder / "samsod.pt")
+    shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "sartm_demo.pt", folder / "sartm.pt")
+    write_drive_bag(folder / "drive", DriveConfig(seconds=8.0, fps=2.5, frames_per_scene=1, height=128, width=160,
+                                                  dropout=None, thermal_warp=DRIVE_WARP, rgb_topic=RGB_TOPIC,
+                                                  thermal_topic=THERMAL_TOPIC))
+
+
+def user_folder(folder: Path, stand_ins: Path) -> Path:
+    """A fresh folder as after `git clone` and `make setup`, with the stand-ins beside."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in REPO_ROOT.iterdir():
+        if entry.name not in LINKED_OUT:
+            (folder / entry.name).symlink_to(entry)
+    for entry in stand_ins.iterdir():
+        target = folder / entry.name
+        if entry.is_dir():
+            shutil.copytree(entry, target)
+        else:
+            shutil.copy(entry, target)
+    return folder
+
+
+def user_environment(ros_env: dict[str, str]) -> dict[str, str]:
+    """The pip route's shell after `source .venv/bin/activate`, on the test session's ROS domain."""
+    env = {**os.environ, **ros_env}
+    venv = REPO_ROOT / ".venv"
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+    env["VIRTUAL_ENV"] = str(venv)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    return env
+
+
+def run_block(block: Block, folder: Path, env: dict[str, str], timeout: float = 420.0) -> subprocess.CompletedProcess:
+    """Run a plain block; the completed process (stdout and stderr together)."""
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", block.code], cwd=folder, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+
+
+def run_node_block(block: Block, folder: Path, env: dict[str, str], context, timeout: float = 180.0) -> tuple[int, str]:
+    """Start a node block, publish camera pairs on its topics until a message arrives on its
+    `expect` topic, stop it with SIGINT; (exit status, what it printed). AssertionError when no
+    message arrived within `timeout` s."""
+    log = folder / "node.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.code], cwd=folder, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        received = publish_until_output(block.options, context, process, timeout)
+        assert received, f"no message on {block.options['expect']} within {timeout} s:\n{log.read_text()[-4000:]}"
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return code, log.read_text()
+
+
+def publish_until_output(options: dict[str, str], context, process, timeout: float) -> bool:
+    """Publish 5 Hz synthetic pairs (rgb8, mono16 centi-kelvin) until `expect` carries a message."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from rgbt_perception.testing.node_fixtures import scene_pair
+
+    node = Node("doc_test_cameras", context=context)
+    rgb = node.create_publisher(Image, options["rgb"], qos_profile_sensor_data)
+    thermal = node.create_publisher(Image, options["thermal"], qos_profile_sensor_data)
+    received: list = []
+    node.create_subscription(Image, options["expect"], received.append, qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        deadline, index = time.monotonic() + timeout, 0
+        while not received and time.monotonic() < deadline and process.poll() is None:
+            pair = scene_pair(index % 8, 100 + index // 5, (index % 5) * 200_000_000)
+            rgb.publish(pair[0])
+            thermal.publish(pair[1])
+            index += 1
+            end = time.monotonic() + 0.2
+            while time.monotonic() < end and not received:
+                executor.spin_once(timeout_sec=0.05)
+        return bool(received)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+
+
+def block_params(paths: list[Path]) -> list:
+    """pytest parameters, one per block, named after its file and line, marked by its kind."""
+    import pytest
+
+    marks = {"run": [pytest.mark.slow], "node": [pytest.mark.slow, pytest.mark.ros]}
+    params = []
+    for block in all_blocks(paths):
+        mark = (pytest.mark.skip(reason=f"not run here: {block.reason}") if block.kind == "skip" else
+                pytest.mark.bench if block.kind == "bench" else None)
+        params.append(pytest.param(block, id=block.name, marks=[mark] if mark else marks[block.kind]))
+    return params
+
+
+def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_factory) -> str:
+    """Run a block as a user would and check it did what it says; what it printed."""
+    env = user_environment(ros_env)
+    if block.kind == "node":
+        code, printed = run_node_block(block, folder, env, context_factory())
+        assert code == 0, f"{block.name}: the node ended with {code} after SIGINT:\n{printed[-4000:]}"
+        for checkpoint in re.findall(r"(?:samsod|sartm)[._]checkpoint:=(\S+)", block.code):
+            loaded = Path(checkpoint) if Path(checkpoint).is_absolute() else folder / checkpoint
+            assert f"loaded {loaded}" in printed, f"{block.name}: the node did not log the absolute path it loaded"
+        return printed
+    result = run_block(block, folder, env)
+    assert result.returncode == 0, f"{block.name} exited {result.returncode}:\n{result.stdout[-6000:]}"
+    return result.stdout
