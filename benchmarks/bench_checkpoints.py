@@ -5,7 +5,7 @@ encoder too, so the robot needs no SAM 2 file; a version-1 file held only the tr
 and read the rest from Meta's file on every load. Both are loaded from the page cache,
 interleaved round by round; the file sizes and medians are printed. The SAM 2.1 file is the
 test suite's Meta-format one (sam2's own builder, random weights: the same sizes as Meta's).
-No target: the table goes in the README ("Which file goes to the robot").
+No target: the table goes in docs/performance.md ("Checkpoint size and load time").
 """
 
 from __future__ import annotations

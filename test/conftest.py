@@ -49,3 +49,16 @@ def rclpy_context(ros_env):
         yield context
     finally:
         context.try_shutdown()
+
+
+@pytest.fixture(scope="module")
+def document_folders(tmp_path_factory):
+    """For the documents' commands: one user's folder per document (its blocks run in order in it),
+    with the stand-ins of rgbt_perception/testing/documents.py."""
+    from rgbt_perception.testing.documents import prepare_stand_ins, user_folder
+
+    stand_ins = tmp_path_factory.mktemp("stand_ins")
+    prepare_stand_ins(stand_ins)
+    made: dict = {}
+    return lambda block: made.get(block.path) or made.setdefault(
+        block.path, user_folder(tmp_path_factory.mktemp(block.path.stem), stand_ins))

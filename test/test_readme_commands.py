@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from rgbt_perception.testing.documents import block_params, check_block, prepare_stand_ins, user_folder
+from rgbt_perception.testing.documents import block_params, check_block
 from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stand_ins")
-    prepare_stand_ins(folder)
-    return folder
-
-
 @pytest.mark.parametrize("block", block_params([REPO_ROOT / "README.md"]))
-def test_readme_block_runs_as_written(block, stand_ins, tmp_path, ros_env, request):
-    check_block(block, user_folder(tmp_path / "user", stand_ins), ros_env,
-                lambda: request.getfixturevalue("rclpy_context"))
+def test_readme_block_runs_as_written(block, document_folders, ros_env, request):
+    check_block(block, document_folders(block), ros_env, lambda: request.getfixturevalue("rclpy_context"))

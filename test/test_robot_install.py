@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from rgbt_perception.testing.documents import documents
 from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 PACKAGES = {"rgbt_perception", "rgbt_models", "rgbt_msgs"}
@@ -82,15 +83,16 @@ def test_the_pip_run_and_launch_lines_name_what_exists():
                 and getattr(node.func, "id", "") == "DeclareLaunchArgument" and isinstance(node.args[0], ast.Constant)}
     declared |= {key.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
                  and getattr(node.targets[0], "id", "") == "OVERRIDES" for key in node.value.keys}  # declared in a loop
-    text = (REPO_ROOT / "README.md").read_text().replace("\\\n", " ")  # continuation lines joined
+    text = "\n".join(path.read_text() for path in documents()).replace("\\\n", " ")  # continuation lines joined
     launches = [shlex.split(line.split("#")[0]) for line in text.splitlines()
                 if line.strip().startswith("ros2 launch rgbt_perception rgbt.launch.py")]
-    assert len(launches) >= 3
+    assert len(launches) >= 2
     for launch in launches:
         given = {word.split(":=")[0] for word in launch[4:] if ":=" in word}
         assert given <= declared, (given - declared, launch)
-    for line in ("ros2 run rgbt_models", "ros2 run rgbt_perception"):
-        package, tool = readme_command(line)[2:4]
+    runs = set(re.findall(r"ros2 run (rgbt_\w+) ([\w-]+)", text))
+    assert {package for package, _ in runs} == {"rgbt_models", "rgbt_perception"}
+    for package, tool in runs:
         scripts = {ep.name for ep in distribution(package.replace("_", "-")).entry_points
                    if ep.group == "console_scripts"}
         assert tool in scripts, (package, tool, scripts)

@@ -6,7 +6,7 @@ default policy (one thread per core, threads spinning at the barrier) a region o
 waits for a thread the kernel has pre-empted in favour of another process, while its partner
 burns its own time slice spinning; every one of the thousands of regions in a forward pass then
 costs a scheduler time slice. Measured on a 2-core machine with two busy processes beside it:
-SAMSOD-demo 5.7 s per frame instead of 47 ms (see benchmarks/bench_load.py and the README).
+SAMSOD-demo 5.7 s per frame instead of 47 ms (see benchmarks/bench_load.py and docs/performance.md).
 
 The policy:
 - OMP_WAIT_POLICY=PASSIVE: a thread that waits sleeps at once instead of spinning. libgomp reads

@@ -44,6 +44,8 @@ def test_missing_topic_names_the_bag_and_its_topics(tmp_path):
     write_bag(tmp_path / "bag", "mcap", count=2)
     with pytest.raises(DatasetError, match=r"bag: topic\(s\) \['/nope'\] not in the bag .*/cam/rgb"):
         list(read_pairs(tmp_path / "bag", "/nope", "/cam/thermal"))
+    with pytest.raises(DatasetError, match=r"carry a leading slash: cam/rgb -> /cam/rgb$"):
+        list(read_pairs(tmp_path / "bag", "cam/rgb", "/cam/thermal"))
 
 
 # -- bags cut by a power loss, a full disk or a killed recorder ---------------------------------------

@@ -13,8 +13,9 @@ An HTML comment on the line before the fence says how it runs:
 
 The folder is what a user has after cloning and `make setup`: every top-level entry of the
 repository (the .venv among them) linked into it, the pip route's PATH (.venv/bin first), and
-stand-ins for what a user downloads or records (STAND_INS): the demo checkpoints as samsod.pt and
-sartm.pt, and a recorded drive (a bag the test writes) as drive/.
+stand-ins for what a user downloads or records (`prepare_stand_ins`: the demo checkpoints as
+samsod.pt and sartm.pt, recorded drives as bags the test writes). The blocks of one document run
+in order in one folder, as a reader follows it (homography.yaml from one block, used by the next).
 """
 
 from __future__ import annotations
@@ -54,11 +55,14 @@ class Block:
 
     @property
     def name(self) -> str:
-        return f"{self.path.relative_to(REPO_ROOT)}:{self.line}"
+        path = self.path.relative_to(REPO_ROOT) if self.path.is_relative_to(REPO_ROOT) else self.path.name
+        return f"{path}:{self.line}"
 
     @property
     def first_command(self) -> str:
-        return next(line.strip() for line in self.code.splitlines() if line.strip() and not line.startswith("#"))
+        """Its first command, without comments, continuation or the pip route's activation."""
+        lines = [line.split(" #")[0].rstrip(" \\").strip() for line in self.code.splitlines()]
+        return next(line for line in lines if line and not line.startswith(("#", "source .venv")))
 
 
 def documents() -> list[Path]:
@@ -99,14 +103,33 @@ def all_blocks(paths: list[Path] | None = None) -> list[Block]:
 
 def prepare_stand_ins(folder: Path) -> None:
     """What a user downloads or records, made here: the demo checkpoints as samsod.pt / sartm.pt
-    (imported or trained weights) and a 20-pair drive with ground truth as drive/ (a recording)."""
+    (imported or trained weights), a 20-pair drive with ground truth as drive/ (a recording; its
+    thermal camera off by DRIVE_WARP) and two short drives in fleet/ (a fleet's bags)."""
     from rgbt_models.data.drive import DriveConfig, write_drive_bag
 
     shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "samsod_demo.pt", folder / "samsod.pt")
     shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "sartm_demo.pt", folder / "sartm.pt")
-    write_drive_bag(folder / "drive", DriveConfig(seconds=8.0, fps=2.5, frames_per_scene=1, height=128, width=160,
-                                                  dropout=None, thermal_warp=DRIVE_WARP, rgb_topic=RGB_TOPIC,
-                                                  thermal_topic=THERMAL_TOPIC))
+    small = {"height": 128, "width": 160, "dropout": None, "rgb_topic": RGB_TOPIC, "thermal_topic": THERMAL_TOPIC}
+    write_drive_bag(folder / "drive", DriveConfig(seconds=8.0, fps=2.5, frames_per_scene=1, thermal_warp=DRIVE_WARP,
+                                                  **small))
+    for seed in (1, 2):
+        write_drive_bag(folder / "fleet" / f"rover{seed}", DriveConfig(seconds=4.0, fps=2.5, seed=seed, **small))
+
+
+def prepare_authors_files(folder: Path) -> None:
+    """The authors' released files as make bench stands them in: their state dicts' keys and shapes
+    (the committed manifests of rgbt_models/test/fixtures/authors) filled with seeded weights and
+    saved as their training saves them, under the names they release them by."""
+    import json
+
+    import torch
+
+    from rgbt_models.importing.seeded import seeded_state_dict
+
+    fixtures = REPO_ROOT / "rgbt_models" / "test" / "fixtures" / "authors"
+    for method, name in (("samsod", "sam_rgbt.pth"), ("sartm", "SARMT_PST_89.88.pth")):
+        manifest = json.loads((fixtures / f"{method}_manifest.json").read_text())
+        torch.save(seeded_state_dict(manifest["shapes"], 0, manifest["dtypes"]), folder / name)
 
 
 def user_folder(folder: Path, stand_ins: Path) -> Path:
@@ -209,6 +232,8 @@ def block_params(paths: list[Path]) -> list:
 def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_factory) -> str:
     """Run a block as a user would and check it did what it says; what it printed."""
     env = user_environment(ros_env)
+    if block.kind == "bench" and "-authors" in block.code and not (folder / "sam_rgbt.pth").exists():
+        prepare_authors_files(folder)
     if block.kind == "node":
         code, printed = run_node_block(block, folder, env, context_factory())
         assert code == 0, f"{block.name}: the node ended with {code} after SIGINT:\n{printed[-4000:]}"
@@ -219,3 +244,19 @@ def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_fac
     result = run_block(block, folder, env)
     assert result.returncode == 0, f"{block.name} exited {result.returncode}:\n{result.stdout[-6000:]}"
     return result.stdout
+
+
+def not_run_table(paths: list[Path] | None = None) -> str:
+    """The blocks make test does not run, as the Markdown table of docs/development.md
+    ("Commands not run here"): document, first command, where it runs instead and why."""
+    rows = ["| document | first command | runs | why |", "| --- | --- | --- | --- |"]
+    for block in all_blocks(paths):
+        if block.kind in ("skip", "bench"):
+            where = "make bench" if block.kind == "bench" else "not here"
+            command = block.first_command.replace("|", "\\|")
+            rows.append(f"| {block.path.relative_to(REPO_ROOT)} | `{command}` | {where} | {block.reason} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(not_run_table(), end="")

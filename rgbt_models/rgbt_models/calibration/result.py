@@ -37,8 +37,11 @@ def describe(result: Calibration) -> str:
 
 
 def parameters_yaml(result: Calibration, source: str) -> str:
-    """A --params-file snippet with thermal.homography, and how it was found."""
-    values = ", ".join(f"{v:.6g}" for v in result.homography.ravel())
+    """A --params-file snippet with thermal.homography, and how it was found. Every value is written
+    with a decimal point and no exponent: rcl refuses a list that mixes integers (`0`) with floats,
+    and YAML 1.1 readers take `1e-05` for a string."""
+    values = ", ".join(np.format_float_positional(float(v), precision=10, trim="0")
+                       for v in result.homography.ravel())
     return (f"# rgbt-calibrate from {source}: {describe(result)}\n"
             "/**/rgbt_perception:\n  ros__parameters:\n"
             f"    thermal.homography: [{values}]  # thermal pixel -> RGB pixel, row-major\n")

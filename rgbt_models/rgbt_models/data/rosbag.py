@@ -116,7 +116,9 @@ def check_topics(path, topics: dict[str, str], cameras: tuple[str, str], truth_t
     """DatasetError naming the bag when a topic is missing or not of an image type."""
     missing = [t for t in (*cameras, *truth_topics) if t not in topics]
     if missing:
-        raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)})")
+        hints = [f"{t} -> /{t}" for t in missing if not t.startswith("/") and f"/{t}" in topics]
+        hint = f"; a bag's topics carry a leading slash: {', '.join(hints)}" if hints else ""
+        raise DatasetError(f"{path}: topic(s) {missing} not in the bag (it has {sorted(topics)}){hint}")
     for topic in cameras:
         if topics[topic] not in CAMERA_TYPES:
             raise DatasetError(f"{path}: {topic} is {topics[topic]}, expected one of {CAMERA_TYPES}")

@@ -1,0 +1,38 @@
+"""The documents' blocks that make test does not run are listed, each with its reason, in
+docs/development.md; markers say something and stand where they belong."""
+
+from __future__ import annotations
+
+import pytest
+
+from rgbt_perception.testing.documents import Block, all_blocks, blocks, not_run_table
+from rgbt_perception.testing.ros_harness import REPO_ROOT
+
+
+def test_every_block_not_run_here_is_listed_with_its_reason():
+    listed = (REPO_ROOT / "docs" / "development.md").read_text().split("## Commands not run here", 1)[1]
+    assert not_run_table() in listed, "docs/development.md is stale: python -m rgbt_perception.testing.documents"
+
+
+def test_make_test_runs_at_least_five_blocks_of_the_readme_and_five_of_the_guides():
+    runs = [block for block in all_blocks() if block.kind in ("run", "node")]
+    readme = [block for block in runs if block.path.name == "README.md"]
+    assert len(readme) >= 5 and len(runs) - len(readme) >= 5
+    assert any(block.kind == "node" and "samsod.checkpoint:=samsod.pt" in block.code for block in readme)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("<!-- doc-test: skip -->\n```bash\nls\n```\n", "says why"),
+    ("<!-- doc-test: node rgb=/a -->\n```bash\nls\n```\n", "names rgb=, thermal= and expect="),
+    ("<!-- doc-test: skip: a reason -->\n\ntext\n", "must stand just before"),
+])
+def test_a_marker_that_says_nothing_or_stands_alone_is_an_error(tmp_path, text, problem):
+    document = tmp_path / "x.md"
+    document.write_text(text)
+    with pytest.raises(ValueError, match=problem):
+        blocks(document)
+
+
+def test_a_block_is_named_after_its_file_and_line():
+    block = Block(REPO_ROOT / "docs" / "fleet.md", 7, "source .venv/bin/activate\nrgbt-replay a \\\n  b  # c\n")
+    assert block.name == "docs/fleet.md:7" and block.first_command == "rgbt-replay a"
