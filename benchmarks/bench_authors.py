@@ -47,7 +47,7 @@ def run_case(method: str, size: int, seed: int, repo: Path | None, folder: Path)
 
     from rgbt_models.cli.import_weights import main as rgbt_import
     from rgbt_models.importing.seeded import seeded_images, seeded_state_dict
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
     manifest = json.loads((FIXTURES / f"{method}_manifest.json").read_text())
     name = f"{method}_reference_{size}" + (f"_seed{seed}" if seed else "") + ".pt"
@@ -60,7 +60,7 @@ def run_case(method: str, size: int, seed: int, repo: Path | None, folder: Path)
     assert rgbt_import([f"{method}-authors", str(source), *dataset, "--output", str(folder / "ours.pt")]) == 0
     import_seconds = time.perf_counter() - start
     record = torch.load(folder / "ours.pt", weights_only=True)["extra"]["imported"]
-    model = load_trained_model(folder / "ours.pt")
+    model = load_model(None, folder / "ours.pt")
     rgb, thermal = seeded_images(size, size, expected["seed"])
     start = time.perf_counter()
     with torch.inference_mode():

@@ -41,7 +41,7 @@ def main() -> int:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.registry import untrained_model
+    from rgbt_models.runtime.loading import untrained_model
     from rgbt_models.samsod import SAMSOD, SAMSODConfig
     from rgbt_models.sartm import SARTM, SARTMConfig
     from rgbt_models.testing import official_sam2_file

@@ -52,7 +52,7 @@ def onnxruntime_frame(samsod, sartm, rgb, thermal, height: int, width: int, thre
     (threads 'auto'), or with onnxruntime's defaults ('ortdefault')."""
     import onnxruntime as ort
 
-    from rgbt_models.onnx_runtime import CPU, OnnxRuntimeModel
+    from rgbt_models.runtime.onnx_runtime import CPU, OnnxRuntimeModel
 
     models = [OnnxRuntimeModel.build(m, height, width, "int8", [CPU], "cpu", CACHE, log=lambda line: None)
               for m in (samsod, sartm)]
@@ -75,7 +75,7 @@ def child(size: str, threads: str, height: int, width: int) -> None:
 
         policy = {"intra_op_threads": torch.get_num_threads()}
     else:
-        from rgbt_models import threads as thread_policy
+        from rgbt_models.runtime import threads as thread_policy
 
         if threads == "cpus":
             threads = str(thread_policy.available_cpus())
@@ -83,7 +83,7 @@ def child(size: str, threads: str, height: int, width: int) -> None:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.registry import untrained_model
+    from rgbt_models.runtime.loading import untrained_model
     from rgbt_models.samsod import SAMSODConfig
     from rgbt_models.sartm import SARTMConfig
 

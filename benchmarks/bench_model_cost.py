@@ -18,7 +18,7 @@ from common import apply_threads, bench_arguments, model_over_encoder  # first: 
 import torch
 
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
-from rgbt_models.registry import untrained_model
+from rgbt_models.runtime.loading import untrained_model
 from rgbt_models.samsod import SAMSODConfig
 from rgbt_models.sartm import SARTMConfig
 

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from rgbt_models.backbone import BackboneConfig
-from rgbt_models.onnx_runtime import CPU, OnnxRuntimeModel
-from rgbt_models.registry import load_trained_model, untrained_model
-from rgbt_models.runners import Runtime
+from rgbt_models.runtime import load_model
+from rgbt_models.runtime.loading import untrained_model
+from rgbt_models.runtime.onnx_runtime import CPU, OnnxRuntimeModel
+from rgbt_models.runtime.placement import Runtime
 from rgbt_models.samsod import SAMSODConfig
 from rgbt_models.sartm import SARTMConfig
 from rgbt_perception.pipeline import Pipeline, PipelineConfig
@@ -46,7 +47,7 @@ def tiny_models() -> tuple:
 
 def demo_models() -> tuple:
     folder = REPO / "demo" / "checkpoints"
-    return load_trained_model(folder / "sartm_demo.pt"), load_trained_model(folder / "samsod_demo.pt")
+    return load_model(None, folder / "sartm_demo.pt"), load_model(None, folder / "samsod_demo.pt")
 
 
 def pipelines(make_models, height: int, width: int) -> dict[str, Pipeline]:

@@ -39,13 +39,13 @@ from common import apply_threads, bench_arguments, print_table  # first: the thr
 import torch
 
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-from rgbt_models.evaluation import evaluate
+from rgbt_models.evaluation.core import evaluate
 from rgbt_models.samsod import SAMSOD
+from rgbt_models.samsod.domain_adapter import attach_domain_adapter
 from rgbt_models.training.config import OptimConfig
 from rgbt_models.uusod.config import AdaptConfig, UnlabeledDataConfig
 from rgbt_models.uusod.data import open_labelled
 from rgbt_models.uusod.runner import run
-from rgbt_models.uusod.stages import attach_domain_adapter
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SAMSOD = ROOT / "demo" / "checkpoints" / "samsod_demo.pt"

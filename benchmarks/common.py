@@ -1,15 +1,15 @@
 """Helpers shared by the benchmark scripts: the thread policy, interleaved timing, Markdown tables.
 
 Imported before torch by every benchmark, so that `import rgbt_models` sets the OpenMP wait
-policy first (rgbt_models/threads.py)."""
+policy first (rgbt_models/runtime/threads.py)."""
 
 from __future__ import annotations
 
 import statistics
 import time
 
-from rgbt_models import threads as thread_policy
-from rgbt_models.timing import median_seconds
+from rgbt_models.runtime import threads as thread_policy
+from rgbt_models.runtime.timing import median_seconds
 
 __all__ = ["apply_threads", "bench_arguments", "interleaved_seconds", "median_seconds", "print_table"]
 

@@ -37,7 +37,7 @@ def tiny_models(device):
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.registry import untrained_model
+    from rgbt_models.runtime.loading import untrained_model
     from rgbt_models.samsod import SAMSODConfig
     from rgbt_models.sartm import SARTMConfig
 
@@ -132,7 +132,7 @@ def onnxruntime_rows(samsod, rgb, thermal, folder: Path) -> list[list[str]]:
         import onnxruntime as ort
     except ImportError:
         return [["ONNX Runtime CUDA / TensorRT", "onnxruntime is not installed", "skipped"]]
-    from rgbt_models.onnx_runtime import CUDA, TENSORRT, OnnxRuntimeModel
+    from rgbt_models.runtime.onnx_runtime import CUDA, TENSORRT, OnnxRuntimeModel
 
     available = ort.get_available_providers()
     cpu_model = samsod.to("cpu")

@@ -14,7 +14,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
-from rgbt_perception.codec import array_to_image
+from rgbt_perception.outputs import array_to_image
 from rgbt_perception.ros_compat import run_single_threaded
 
 

@@ -36,7 +36,7 @@ def write_target_bag(path: Path, frames: int = 64) -> None:
 def main() -> int:
     from rgbt_models.cli.adapt import main as adapt
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-    from rgbt_models.evaluation import evaluate
+    from rgbt_models.evaluation.core import evaluate
     from rgbt_models.samsod import SAMSOD
     from rgbt_models.uusod.data import open_labelled
 

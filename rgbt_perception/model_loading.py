@@ -1,10 +1,10 @@
-"""The node's pipeline from its parameters: the one factory of the node and rgbt-replay.
+"""The node's pipeline from its parameters, for the node and rgbt-replay alike.
 
-`build_pipeline` applies the thread policy, then loads and places the enabled models through
-rgbt_models.runners (the factory rgbt-eval uses too: checkpoints, or untrained models from a
-model config with allow_untrained for tests; the device and precision; ONNX Runtime sessions
-with runtime: onnxruntime), works out the thermal set-up, and returns the pipeline; what it
-chose is said through `log` (and `warn`).
+`build_pipeline` applies the thread policy, loads the models that run (rgbt_models.runtime:
+checkpoints, or untrained models from a model config with allow_untrained for tests), places
+them (the device and precision; ONNX Runtime sessions with runtime: onnxruntime), works out the
+thermal set-up and the temperature conversion, and returns the pipeline; what it chose is said
+through `log` (and `warn`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rgbt_models import threads as thread_policy
 from rgbt_models.data.geometry import model_input_size
 from rgbt_models.data.thermal import differs, setup_line
-from rgbt_models.runners import ModelLoadError, Runtime, load_model, trained_setup
+from rgbt_models.runtime import load_model
+from rgbt_models.runtime import threads as thread_policy
+from rgbt_models.runtime.loading import ModelLoadError, trained_setup
+from rgbt_models.runtime.placement import Runtime
 from rgbt_perception.parameters import NO_MODEL, enabled_models, models_line, pipeline_config
 from rgbt_perception.pipeline import Pipeline
 
@@ -35,7 +37,7 @@ def runtime_of(params: dict, threads: int = 1) -> Runtime:
 def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str], None] | None = None,
                    threads=None) -> Pipeline:
     """The pipeline the parameters describe. `threads` overrides params["threads"] (rgbt-replay
-    --threads). rgbt_models.runners.ModelLoadError names the model and the file when one cannot be
+    --threads). rgbt_models.runtime.placement.ModelLoadError names the model and the file when one cannot be
     loaded (or, with runtime: onnxruntime, converted)."""
     warn = warn or log
     policy = thread_policy.apply(params["threads"] if threads is None else threads)
@@ -54,6 +56,9 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
     trained = trained_setup(models.values())
     config = pipeline_config(params, trained)
     (warn if differs(config.thermal, trained) else log)(setup_line(config.thermal, trained))
+    log("registration: " + ("thermal.homography " + ", ".join(f"{v:g}" for v in config.homography.ravel())
+                            if config.homography is not None else "none (thermal.homography [0.0]: thermal is "
+                            "taken as registered to RGB, resized to its size)"))
     camera = params["thermal.camera"]
     log(f"temperatures: {f'thermal.camera {camera}: ' if camera else ''}{config.temperature.describe()}")
     placement = runtime_of(params, policy["intra_op_threads"]).choose()

@@ -1,10 +1,19 @@
 """The rgbt_perception node: synchronized RGB + thermal in, SARTM / SAMSOD outputs out.
 
-A thin ROS shell over rgbt_perception.pipeline. Callbacks only decode, pair and hand the
-newest pair to a worker thread; a pair arriving while the models are busy replaces the
-pending one and is counted as skipped (never queued). Thermal silent for longer than
-thermal.timeout: SAMSOD's RGB-only head keeps publishing, SARTM pauses, diagnostics say
-DEGRADED; full mode resumes by itself.
+A frame's path, in six steps:
+1. camera_inputs.py subscribes to the two cameras with the QoS the qos.* parameters ask for;
+   `_on_rgb` / `_on_thermal` check each message's layout (rgbt_models.data.image_codec) and
+   count a malformed one, throttled in the log (diagnostics/log_throttle.py).
+2. The pairing of rgbt_models.data.pairing (sync.policy) pairs RGB with thermal; the stream
+   health (rgbt_models.data.stream_health) notices thermal that is silent or never pairs.
+3. `_on_pair` hands the newest pair to the worker thread (worker.py): a pair arriving while the
+   models are busy replaces the pending one and is counted as skipped, never queued.
+4. The worker decodes both images and runs pipeline.py: preprocess, SARTM and SAMSOD (or, with
+   thermal missing or frozen, SAMSOD's RGB-only head and SARTM paused), postprocess.
+5. outputs.py turns the result into messages for the topics someone subscribes to, stamped
+   with the RGB image's stamp and frame.
+6. diagnostics/ counts and times every stage for /diagnostics (frame_stats.py) and decides the
+   status line (node_status.py).
 """
 
 from __future__ import annotations
@@ -20,20 +29,27 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import SetBool
 
+from rgbt_models.data.image_codec import (
+    BadImage,
+    check_message,
+    decode_rgb,
+    decode_thermal,
+    has_finite_pixel,
+    is_compressed,
+)
+from rgbt_models.data.pairing import make_pairing, stamp_seconds
 from rgbt_models.data.stream_health import StreamHealth
 from rgbt_perception.camera_inputs import subscribe_cameras
-from rgbt_perception.codec import BadImage, check_message, decode_rgb, decode_thermal, has_finite_pixel, is_compressed
-from rgbt_perception.frame_stats import FrameStats
-from rgbt_perception.log_throttle import ThrottledLog, reason_key
-from rgbt_perception.memory import HeapTrimmer, resident_bytes
+from rgbt_perception.diagnostics.frame_stats import FrameStats
+from rgbt_perception.diagnostics.log_throttle import ThrottledLog, reason_key
+from rgbt_perception.diagnostics.memory import HeapTrimmer, resident_bytes
+from rgbt_perception.diagnostics.node_status import is_degraded, status_line
 from rgbt_perception.model_loading import build_pipeline
-from rgbt_perception.node_status import is_degraded, status_line
 from rgbt_perception.outputs import RclpyMessages, advertise, frame_messages, node_messages
 from rgbt_perception.overlay import LiveOverlay
 from rgbt_perception.parameters import PARAMETERS, check_parameters, declare_parameters, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput
 from rgbt_perception.process import SHUTDOWN_DEADLINE, run_node
-from rgbt_perception.sync import make_synchronizer, stamp_seconds
 from rgbt_perception.worker import Cancelled, InferenceWorker
 
 
@@ -56,10 +72,10 @@ class PerceptionNodeBase:
         self._entities += subscribe_cameras(self, self.p, self._on_rgb, self._on_thermal, self._on_camera_info,
                                             self._on_incompatible_qos)
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
-        self.sync = make_synchronizer(
-            self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
-            on_reset=lambda why: self.throttled.warn("sync reset", f"synchronizer reset: {why}"),
-            policy=self.p["sync.policy"], max_age=self.p["sync.max_age"])
+        self.sync = make_pairing(
+            self.p["sync.policy"], self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
+            self.p["sync.max_age"],
+            on_reset=lambda why: self.throttled.warn("sync reset", f"synchronizer reset: {why}"))
 
         self.pubs, latched = advertise(self, self.pipeline)
         self.overlay = LiveOverlay(self, self.p["output.overlay_rate"])
@@ -69,7 +85,7 @@ class PerceptionNodeBase:
 
         self.stats = FrameStats()
         self.health = StreamHealth(self.p["thermal.timeout"])
-        self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/memory.py)
+        self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/diagnostics/memory.py)
         self.started_at = time.monotonic()
         self.messages = RclpyMessages()
         self.qos_warnings: deque[str] = deque(maxlen=8)  # the latest (a publisher reconnecting all day)

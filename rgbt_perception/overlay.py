@@ -103,7 +103,7 @@ class LiveOverlay:
         """Compose and publish a panel of `pipeline`'s result if one is due; whether it did."""
         if not self.due():
             return False
-        from rgbt_perception.codec import array_to_image
+        from rgbt_perception.outputs import array_to_image
 
         self.last = self.clock()
         classes = pipeline.sartm.classes if pipeline.sartm is not None else None

@@ -16,7 +16,7 @@ from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.pairing import SYNC_POLICIES
 from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, ThermalSetup, trained_setup_with
 from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
-from rgbt_models.devices import DEFAULT_PROVIDERS, DEVICES, PRECISIONS, RUNTIMES
+from rgbt_models.runtime.devices import DEFAULT_PROVIDERS, DEVICES, PRECISIONS, RUNTIMES
 from rgbt_perception.pipeline import PipelineConfig
 from rgbt_perception.temperatures import CAMERA_NAMES, temperature_conversion
 

@@ -117,11 +117,11 @@ class Pipeline:
     """Runs the loaded models on one RGB(-T) frame; either model may be None (switched off).
 
     A model is a PyTorch SARTM / SAMSOD, or the same model as ONNX Runtime sessions
-    (rgbt_models.onnx_runtime.OnnxRuntimeModel, `runtime: onnxruntime`): both answer `predict`."""
+    (rgbt_models.runtime.onnx_runtime.OnnxRuntimeModel, `runtime: onnxruntime`): both answer `predict`."""
 
     def __init__(self, config: PipelineConfig, sartm=None, samsod=None, device: str = "cpu",
                  dtype: torch.dtype = torch.float32, model_size: tuple[int, int] = (0, 0)) -> None:
-        """The models as rgbt_models.runners places them (PyTorch, int8-quantised or not, or ONNX
+        """The models as rgbt_models.runtime.placement places them (PyTorch, int8-quantised or not, or ONNX
         Runtime sessions); model_size: (H, W) for both; (0, 0): each the size it was trained at."""
         if sartm is None and samsod is None:
             raise ValueError("the pipeline needs at least one model")

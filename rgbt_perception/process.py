@@ -14,7 +14,7 @@ from collections.abc import Callable
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
-from rgbt_models.runners import ModelLoadError
+from rgbt_models.runtime.loading import ModelLoadError
 from rgbt_perception.ros_compat import spin_until_shutdown
 
 SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker

@@ -13,7 +13,7 @@ echo "== ruff"
 "$VENV/bin/ruff" check .
 ruff_code=$?
 echo "== pytest"
-# One worker per CPU (each test process runs torch on one thread: rgbt_models/threads.py), a
+# One worker per CPU (each test process runs torch on one thread: rgbt_models/runtime/threads.py), a
 # test file per worker at a time so that module fixtures (trained models) are built once.
 "$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 pytest_code=$?

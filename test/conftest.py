@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rgbt_models import threads  # first: sets the OpenMP wait policy before anything loads torch
+from rgbt_models.runtime import threads  # first: sets the OpenMP wait policy before anything loads torch
 
 # isort: split
 import os
@@ -54,11 +54,12 @@ def rclpy_context(ros_env):
 @pytest.fixture(scope="module")
 def document_folders(tmp_path_factory):
     """For the documents' commands: one user's folder per document (its blocks run in order in it),
-    with the stand-ins of rgbt_perception/testing/documents.py."""
+    with the stand-ins of rgbt_perception/testing/documents.py (none for the README, which says
+    how to make its own)."""
     from rgbt_perception.testing.documents import prepare_stand_ins, user_folder
 
     stand_ins = tmp_path_factory.mktemp("stand_ins")
     prepare_stand_ins(stand_ins)
     made: dict = {}
-    return lambda block: made.get(block.path) or made.setdefault(
-        block.path, user_folder(tmp_path_factory.mktemp(block.path.stem), stand_ins))
+    return lambda block: made.get(block.path) or made.setdefault(block.path, user_folder(
+        tmp_path_factory.mktemp(block.path.stem), None if block.path.name == "README.md" else stand_ins))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rgbt_perception.codec import (
+from rgbt_models.data.image_codec import (
     RGB_ENCODINGS,
     THERMAL_ENCODINGS,
     BadImage,
-    array_to_image,
     image_to_array,
     to_rgb,
 )
+from rgbt_perception.outputs import array_to_image
 from rgbt_perception.testing.node_fixtures import image_msg
 
 pytestmark = pytest.mark.ros
@@ -86,7 +86,7 @@ def compressed_msg(array, encoding, codec="png"):
 
 
 def test_compressed_png_is_lossless_for_rgb_and_16_bit_thermal():
-    from rgbt_perception.codec import decode_rgb, decode_thermal
+    from rgbt_models.data.image_codec import decode_rgb, decode_thermal
 
     thermal = (rng.random((6, 7)) * 60000).astype(np.uint16)
     assert compressed_msg(thermal, "mono16").format == "mono16; png compressed"
@@ -98,7 +98,7 @@ def test_compressed_png_is_lossless_for_rgb_and_16_bit_thermal():
 
 
 def test_compressed_jpeg_decodes_close_to_the_original_in_rgb_order():
-    from rgbt_perception.codec import decode_rgb
+    from rgbt_models.data.image_codec import decode_rgb
 
     smooth = np.zeros((32, 48, 3), np.uint8)
     smooth[..., 0], smooth[..., 2] = 200, 40  # red, a little blue: a channel swap would be obvious
@@ -114,7 +114,7 @@ def test_compressed_jpeg_decodes_close_to_the_original_in_rgb_order():
     (lambda m: None, "thermal", "3 channels"),  # a colour image on the thermal stream
 ])
 def test_bad_compressed_images_raise_bad_image(change, stream, message):
-    from rgbt_perception.codec import decode_rgb, decode_thermal
+    from rgbt_models.data.image_codec import decode_rgb, decode_thermal
 
     msg = compressed_msg(RGB, "rgb8")
     change(msg)
@@ -123,7 +123,7 @@ def test_bad_compressed_images_raise_bad_image(change, stream, message):
 
 
 def test_compressed_size_limit_applies_after_decoding():
-    from rgbt_perception.codec import decode_rgb
+    from rgbt_models.data.image_codec import decode_rgb
 
     with pytest.raises(BadImage, match="exceeds the configured limit"):
         decode_rgb(compressed_msg(RGB, "rgb8"), max_pixels=10)

@@ -107,7 +107,7 @@ def field(tmp_path_factory):
 
 
 def test_trained_checkpoints_load_anywhere_without_the_sam2_file(field):
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
     official = torch.load(field.sam2_moved, weights_only=True)["model"]
     with working_directory(field.work):
@@ -115,7 +115,7 @@ def test_trained_checkpoints_load_anywhere_without_the_sam2_file(field):
             content = torch.load(field.models[kind], weights_only=True)
             assert content["version"] == 2
             assert content["config"]["backbone"]["checkpoint"] == SAM2_RELATIVE  # a record, not read
-            model = load_trained_model(field.models[kind])
+            model = load_model(None, field.models[kind])
             if kind == "sartm":  # frozen encoder: Meta's weights, carried in the checkpoint
                 neck = model.backbone.image_encoder.neck.state_dict()
                 assert all(torch.equal(neck[k], official[f"image_encoder.neck.{k}"]) for k in neck)
@@ -205,7 +205,7 @@ def test_an_adapted_samsod_keeps_every_trained_weight_and_loads_everywhere(field
 def test_the_detector_stage_reads_a_copied_cue_extractor_and_a_cut_bag(field, capsys):
     from rgbt_models.cli.adapt import main as adapt
     from rgbt_models.data.rosbag import read_pairs
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
     config = write_yaml(field.work / "detector.yaml", {
         "stage": "detector", "model": {"backbone": {**BACKBONE, "checkpoint": str(field.sam2_moved)}},
@@ -220,7 +220,7 @@ def test_the_detector_stage_reads_a_copied_cue_extractor_and_a_cut_bag(field, ca
     assert len(list((field.work / "detector" / "pseudo_labels").glob("*.png"))) == pairs
     copy = field.robot / "models" / "samsod_uusod.pt"
     shutil.copy(field.work / "detector" / "samsod.pt", copy)
-    assert load_trained_model(copy).kind == "samsod"
+    assert load_model(None, copy).kind == "samsod"
 
 
 @pytest.mark.ros

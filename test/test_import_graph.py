@@ -95,3 +95,33 @@ def test_the_model_library_never_imports_the_ros_package():
 
 def test_the_cycle_finder_finds_a_circle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+MODEL_PACKAGES = ("rgbt_models.backbone", "rgbt_models.samsod", "rgbt_models.sartm", "rgbt_models.lora",
+                  "rgbt_models.uusod.cue_extractor", "rgbt_models.uusod.refiner")  # UUSOD's models
+LAYERS_ABOVE_THE_MODELS = ("rgbt_models.runtime", "rgbt_models.evaluation")
+
+
+def test_the_models_never_import_what_runs_or_evaluates_them():
+    """The layer rule: a model takes tensors and returns tensors; how it is loaded, placed, run
+    or scored is decided above it (runtime/, evaluation/), never inside."""
+    above = {name: sorted(t for t in targets if t.startswith(LAYERS_ABOVE_THE_MODELS))
+             for name, targets in graph().items() if name.startswith(MODEL_PACKAGES)}
+    assert {name: targets for name, targets in above.items() if targets} == {}
+    assert any(name.startswith("rgbt_models.samsod") for name in graph())  # the rule sees the models
+
+
+def test_the_runtime_package_itself_imports_no_torch():
+    """The thread policy must run before torch loads, and `import rgbt_models` runs it through
+    rgbt_models.runtime: its __init__ (and threads.py) import nothing that loads torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, rgbt_models, rgbt_models.runtime.threads; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_at_most_six_loose_modules_lie_beside_the_model_librarys_packages():
+    loose = sorted(p.name for p in ROOTS["rgbt_models"].glob("*.py"))
+    assert len(loose) <= 6, loose

@@ -105,22 +105,22 @@ def test_the_node_runs_the_imported_models(rclpy_context, imported):
     from rclpy.parameter import Parameter
 
     from rgbt_perception.node import RGBTPerceptionNode
-    from rgbt_perception.testing.node_fixtures import scene_pair
+    from rgbt_perception.testing.node_fixtures import CameraFeed, scene_pair
 
     overrides = [Parameter("sartm.checkpoint", value=imported["sartm"]),
                  Parameter("samsod.checkpoint", value=imported["samsod"]),
                  Parameter("model_height", value=256), Parameter("model_width", value=256)]
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=overrides)
+    cameras = CameraFeed(node)
     try:
         assert node.pipeline.inputs["sartm"].geometry.mode == "pad"
-        rgb, thermal = scene_pair(0, 10, 0)
-        node._on_rgb(rgb)
-        node._on_thermal(thermal)
+        cameras.pair(*scene_pair(0, 10, 0))
         deadline = time.monotonic() + 120
         while node.counts["processed"] < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert node.counts["processed"] == 1 and node.counts["model_errors"] == 0
     finally:
+        cameras.close()
         node.shutdown()
         node.destroy_node()
 
@@ -133,7 +133,7 @@ def test_rgbt_eval_scores_the_imported_sartm_on_its_padded_input(tmp_path, impor
 
     from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.metrics import ConfusionMatrix
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
     rng = np.random.default_rng(1)
     base, frames = tmp_path / "PST900" / "test", []
@@ -148,7 +148,7 @@ def test_rgbt_eval_scores_the_imported_sartm_on_its_padded_input(tmp_path, impor
     assert evaluate(["--checkpoint", imported["sartm"], "--dataset", f"pst900:{tmp_path / 'PST900'}:test",
                      "--height", "256", "--width", "256", "--output", str(out), "--no-progress", "--threads", "1"]) == 0
     miou = json.loads((out / "results.json").read_text())["pst900 (test)"]["mIoU"]
-    model, confusion = load_trained_model(imported["sartm"]), ConfusionMatrix(5)
+    model, confusion = load_model(None, imported["sartm"]), ConfusionMatrix(5)
     for rgb, thermal, label in frames:
         x, t = torch.zeros(1, 3, 256, 256), torch.zeros(1, 1, 256, 256)
         x[0, :, :96, :128] = torch.from_numpy(rgb).permute(2, 0, 1) / 255.0
@@ -164,7 +164,7 @@ def test_rgbt_adapt_tunes_the_imported_samsod_and_keeps_its_computation(tmp_path
     import yaml
 
     from rgbt_models.cli.adapt import main as adapt
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
     config = {"stage": "adapter", "source_checkpoint": imported["samsod"], "adapter_hidden": 8,
               "data": {"sources": ["synthetic:4:500:night"], "height": 64, "width": 64},
@@ -172,6 +172,6 @@ def test_rgbt_adapt_tunes_the_imported_samsod_and_keeps_its_computation(tmp_path
                         "seed": 0}, "output_dir": str(tmp_path / "adapted")}
     (tmp_path / "adapt.yaml").write_text(yaml.safe_dump(config))
     assert adapt(["adapter", "--config", str(tmp_path / "adapt.yaml"), "--no-progress"]) == 0
-    adapted = load_trained_model(tmp_path / "adapted" / "samsod.pt")
+    adapted = load_model(None, tmp_path / "adapted" / "samsod.pt")
     assert adapted.config.domain_adapter == 8 and adapted.config.decoder_dense_prompt is False
     assert adapted.config.backbone.thermal_input == "unit" and adapted.input_geometry.resize == "pil_bilinear"

@@ -7,7 +7,7 @@ import time
 import pytest
 from rclpy.parameter import Parameter
 
-from rgbt_perception.testing.node_fixtures import MODEL_CONFIGS, scene_pair
+from rgbt_perception.testing.node_fixtures import MODEL_CONFIGS, CameraFeed, scene_pair
 
 pytestmark = pytest.mark.ros
 
@@ -22,6 +22,7 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
                  Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
                  Parameter("model_height", value=128), Parameter("model_width", value=160)]
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=overrides)
+    cameras = CameraFeed(node)
     try:
         real_run = node.pipeline.run
         calls = {"n": 0}
@@ -35,8 +36,7 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
         node.pipeline.run = flaky_run
         for i in range(4):
             rgb, thermal = scene_pair(i, 10 + i, 0)
-            node._on_rgb(rgb)
-            node._on_thermal(thermal)
+            cameras.pair(rgb, thermal)
             deadline = time.monotonic() + 20
             while node.pending is not None and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -54,6 +54,7 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
         assert "model failed" not in later.message
         assert {kv.key: kv.value for kv in later.values}["model_errors"] == "2"
     finally:
+        cameras.close()
         node.shutdown()
         node.destroy_node()
 
@@ -66,15 +67,17 @@ def test_dropped_pairs_are_counted_by_the_one_pairing_rule(rclpy_context):
     from rgbt_perception.testing.node_fixtures import node_overrides
 
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
+    cameras = CameraFeed(node)
     try:
         assert type(node.sync) is PairSynchronizer
         rgb, thermal = scene_pair(0, 10, 0)
-        node._on_rgb(rgb)
-        node._on_rgb(rgb)  # the driver sent the same frame twice
-        node._on_thermal(thermal)
+        cameras.send("rgb", rgb)
+        cameras.send("rgb", rgb)  # the driver sent the same frame twice
+        cameras.send("thermal", thermal)
         values = {kv.key: kv.value for kv in node.diagnostic_status().values}
         assert values["sync dropped"] == "1" and node.sync.dropped == 1
     finally:
+        cameras.close()
         node.shutdown()
         node.destroy_node()
 
@@ -88,13 +91,15 @@ def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
 
     from rgbt_perception.node import RGBTPerceptionNode
     from rgbt_perception.overlay import LiveOverlay
-    from rgbt_perception.testing.node_fixtures import feed_pair, node_overrides
+    from rgbt_perception.testing.node_fixtures import node_overrides
     from rgbt_perception.testing.ros_harness import spin_until
 
-    def frame(node, index: int) -> None:
-        assert feed_pair(node, *scene_pair(index, 20 + index, 0))
-
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides(output__overlay_rate=30.0))
+    cameras = CameraFeed(node)
+
+    def frame(node, index: int) -> None:
+        assert cameras.processes(*scene_pair(index, 20 + index, 0))
+
     probe = Node("overlay_viewer", context=rclpy_context)
     executor = SingleThreadedExecutor(context=rclpy_context)
     executor.add_node(probe)
@@ -113,5 +118,6 @@ def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
     finally:
         executor.shutdown()
         probe.destroy_node()
+        cameras.close()
         node.shutdown()
         node.destroy_node()

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from rgbt_models.onnx_runtime import OnnxRuntimeModel
-from rgbt_models.registry import load_trained_model, untrained_model
-from rgbt_models.runners import ModelLoadError
+from rgbt_models.runtime import load_model
+from rgbt_models.runtime.loading import ModelLoadError, untrained_model
+from rgbt_models.runtime.onnx_runtime import OnnxRuntimeModel
 from rgbt_perception.model_loading import build_pipeline
 from rgbt_perception.parameters import PARAMETERS
 from rgbt_perception.pipeline import InferenceCancelled
@@ -32,7 +32,7 @@ def checkpoints(tmp_path_factory):
     """The test checkpoints as node parameters, and the models they hold."""
     params = write_test_checkpoints(tmp_path_factory.mktemp("checkpoints"))
     paths = {kind: params[i + 1].split(":=")[1] for i, kind in ((0, "sartm"), (2, "samsod"))}
-    return params, {kind: load_trained_model(path) for kind, path in paths.items()}, paths
+    return params, {kind: load_model(None, path) for kind, path in paths.items()}, paths
 
 
 @pytest.fixture(scope="module")

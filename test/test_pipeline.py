@@ -93,7 +93,7 @@ def test_homography_registers_thermal_onto_rgb(models):
 
 
 def test_overlay_panels_are_titled_and_the_legend_names_every_class():
-    from rgbt_models.classes import class_list
+    from rgbt_models.data.classes import class_list
     from rgbt_perception.overlay import TITLE_HEIGHT, class_legend, overlay
     from rgbt_perception.pipeline import PipelineResult
 

@@ -21,7 +21,7 @@ class BlockTrainingOnly(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, BlockTrainingOnly())
-from rgbt_models.runners import load_model
+from rgbt_models.runtime import load_model
 from rgbt_perception.replay.cli import main as replay
 from rgbt_models.data.drive import DriveConfig, write_drive_bag
 

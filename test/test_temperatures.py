@@ -149,3 +149,4 @@ def test_the_start_up_lines_say_which_models_run_where_they_were_loaded_from_and
     assert "models: sartm off (no sartm.checkpoint), samsod on (samsod.checkpoint given)" in lines
     assert f"samsod: loaded {tmp_path / 'b.pt'}" in lines
     assert "temperatures: thermal.camera agc: not radiometric: temperatures NaN" in lines
+    assert any(line.startswith("registration: none (thermal.homography [0.0]") for line in lines)

@@ -126,16 +126,17 @@ def test_the_node_says_thermal_frozen_in_diagnostics_and_recovers(rclpy_context)
     reported in /diagnostics with their duration, and gone with the next live frame."""
 
     from rgbt_perception.node import RGBTPerceptionNode
-    from rgbt_perception.testing.node_fixtures import feed_pair, node_overrides, scene_pair
+    from rgbt_perception.testing.node_fixtures import CameraFeed, node_overrides, scene_pair
 
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides())
+    cameras = CameraFeed(node)
     try:
         _, frozen_thermal = scene_pair(0, 10, 0)
 
         def feed(second: int, nanosec: int, thermal_msg) -> None:
             rgb, _ = scene_pair(second, second, nanosec)
             thermal_msg.header.stamp.sec, thermal_msg.header.stamp.nanosec = second, nanosec
-            feed_pair(node, rgb, thermal_msg, timeout=30)
+            cameras.processes(rgb, thermal_msg, timeout=30)
 
         for step in range(6):  # 0.0 .. 0.5 s, all the same image
             feed(10, step * 100_000_000, frozen_thermal)
@@ -146,6 +147,7 @@ def test_the_node_says_thermal_frozen_in_diagnostics_and_recovers(rclpy_context)
         feed(11, 0, scene_pair(5, 11, 0)[1])  # a live frame
         assert node.diagnostic_status().message == "running"
     finally:
+        cameras.close()
         node.shutdown()
         node.destroy_node()
 
@@ -176,8 +178,8 @@ def test_stable_normalisation_does_not_flicker_when_a_hot_object_enters():
 def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides_it(tmp_path, capsys):
     from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.data.thermal import ThermalSetup
-    from rgbt_models.registry import load_trained_model
-    from rgbt_models.runners import ModelLoadError
+    from rgbt_models.runtime import load_model
+    from rgbt_models.runtime.loading import ModelLoadError
     from rgbt_perception.model_loading import build_pipeline
     from rgbt_perception.parameters import PARAMETERS
 
@@ -185,7 +187,7 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
     paths = {"sartm": params[1].split(":=")[1], "samsod": params[3].split(":=")[1]}
     trained = ThermalSetup("stable", percentiles=(2.0, 98.0), time_constant=4.0, polarity="black_hot")
     for path in paths.values():
-        load_trained_model(path).save(path, extra={"thermal": trained.to_dict()})
+        load_model(None, path).save(path, extra={"thermal": trained.to_dict()})
     values = {name: spec[0] for name, spec in PARAMETERS.items()} | {
         "sartm.checkpoint": paths["sartm"], "samsod.checkpoint": paths["samsod"], "threads": 1}
     lines: list[str] = []
@@ -199,7 +201,7 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
     assert any(line.startswith("thermal set-up: minmax, black-hot; trained with: stable 2-98 %") for line in warnings)
     assert build_pipeline(values | {"thermal.polarity": "white_hot"}, lines.append).config.thermal.polarity == \
         "white_hot"
-    load_trained_model(paths["sartm"]).save(paths["sartm"], extra={"thermal": ThermalSetup().to_dict()})
+    load_model(None, paths["sartm"]).save(paths["sartm"], extra={"thermal": ThermalSetup().to_dict()})
     with pytest.raises(ModelLoadError, match="different thermal set-ups"):
         build_pipeline(values, lines.append)
     assert evaluate(["--checkpoint", paths["samsod"], "--dataset", "synthetic", "--synthetic-count", "2",

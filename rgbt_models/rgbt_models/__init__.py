@@ -4,7 +4,7 @@ This package never imports ROS: modules take tensors and return tensors, so that
 code serves training, evaluation, export, rosbag replay and the ROS node.
 """
 
-from rgbt_models.threads import prepare_environment as _prepare_thread_environment
+from rgbt_models.runtime.threads import prepare_environment as _prepare_thread_environment
 
 __version__ = "0.1.0"
 

@@ -9,10 +9,10 @@ Format: {"format": "rgbt_models", "kind": "samsod"|"sartm"|"sce", "version": 2, 
 "state_dict": {name: tensor}, "extra": dict}. Written atomically (temp file + rename) and
 read with weights_only=True.
 
-Version 2 (written now) is self-contained: the state dict holds the whole model, the frozen
+Version 2 (what is written) is self-contained: the state dict holds the whole model, the frozen
 SAM 2 encoder included, so the file loads on a robot without Meta's SAM 2 file and from any
 working directory (`backbone.checkpoint` stays in the config as a record of where the encoder
-came from, and is never read on load). Version 1 (read still) held only the trained weights,
+came from, and is never read on load). Version 1 (still read) holds only the trained weights,
 the rest coming from the SAM 2 file its config names; `rgbt-export --format checkpoint`
 rewrites such a file as version 2 where the SAM 2 file is at hand.
 """

@@ -53,7 +53,7 @@ def sections_of(cls: type) -> dict[str, type]:
 
 
 def from_mapping(cls: type, values, section: str, top: bool = False):
-    """The one way a mapping becomes a config dataclass (a YAML file, a section of one, the config
+    """How a mapping becomes a config dataclass (a YAML file, a section of one, the config
     a checkpoint stores, or a mapping given in code): unknown keys refused naming `section` and the
     allowed ones; each section field built the same way from its sub-mapping (or through its
     class's `from_value`, e.g. a preset name); values checked by the class's __post_init__, the

@@ -1,6 +1,5 @@
 """Ray, for work that outgrows one machine: connecting to (or starting) a cluster, and running
-work items on long-lived actors that survive a worker's death. Used by rgbt-replay's fleet
-engine (rgbt_perception/replay/engines.py) and rgbt-eval --engine ray; Ray is optional
+work items on long-lived actors that survive a worker's death. Ray is optional
 (requirements/fleet.txt) and imported only here, only when asked for.
 
 A private local cluster (no --address) has Ray's usage statistics off and its authentication

@@ -136,7 +136,7 @@ def authors_layout_state(kind: str, seed: int = 0) -> dict:
         from rgbt_models.importing.sartm_authors import authors_config
 
         model_class, config = "sartm", authors_config("pst900", {"backbone": "test", "rank": 4, "lora_sets": 3})
-    from rgbt_models.registry import untrained_model
+    from rgbt_models.runtime.loading import untrained_model
 
     model = untrained_model(config)
     state = {name: seeded_tensor(name, tuple(t.shape), t.dtype, seed) for name, t in model.state_dict().items()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rgbt_models import threads  # first: sets the OpenMP wait policy before torch loads
+from rgbt_models.runtime import threads  # first: sets the OpenMP wait policy before torch loads
 
 # isort: split
 import pytest

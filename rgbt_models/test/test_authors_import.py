@@ -43,7 +43,7 @@ def sartm_file(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_the_authors_sartm_imports_and_matches_their_code(sartm_file, tmp_path, capsys):
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
     path, manifest = sartm_file
     output = tmp_path / "sartm.pt"
@@ -54,7 +54,7 @@ def test_the_authors_sartm_imports_and_matches_their_code(sartm_file, tmp_path, 
     assert record["keys"] == len(manifest["shapes"]) == record["loaded"] + sum(record["dropped"].values())
     assert any("CLIP" in reason for reason in record["dropped"]) is False  # the seeded model had no CLIP
     assert content["extra"]["input"] == {"geometry": "pad", "height": 1280, "width": 1280}
-    model = load_trained_model(output)
+    model = load_model(None, output)
     assert model.config.variant == "authors" and model.config.lora_rank == 48
     assert model.classes.names[1] == "fire_extinguisher" and model.classes.names[3] == "hand_drill"
     assert model.input_geometry.mode == "pad"

@@ -22,7 +22,7 @@ from rgbt_models.cli.evaluate import main as evaluate_cli
 from rgbt_models.cli.export import main as export_cli
 from rgbt_models.data.image_codec import THERMAL_ENCODINGS, BadImage, has_finite_pixel, image_to_array
 from rgbt_models.data.thermal import normalize_thermal
-from rgbt_models.registry import load_trained_model
+from rgbt_models.runtime import load_model
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.sartm import SARTM, SARTMConfig
 
@@ -104,7 +104,7 @@ EXPECTED = {"missing": "not found", "empty": "empty (0 bytes)", "truncated": "no
 
 @pytest.mark.parametrize("case", list(EXPECTED))
 def test_every_checkpoint_entry_point_names_the_file_and_the_problem(case, bad_checkpoints, tmp_path, capsys):
-    from rgbt_models.runners import ModelLoadError, load_model
+    from rgbt_models.runtime.loading import ModelLoadError
 
     path = bad_checkpoints[case]
     with pytest.raises(ModelLoadError) as error:  # the node and rgbt-replay
@@ -112,7 +112,7 @@ def test_every_checkpoint_entry_point_names_the_file_and_the_problem(case, bad_c
     assert str(path) in str(error.value) and EXPECTED[case] in str(error.value)
     if case != "other model":  # eval and export take either model
         with pytest.raises(CheckpointError, match=re.escape(EXPECTED[case])):
-            load_trained_model(path)
+            load_model(None, path)
         for cli in (evaluate_cli, export_cli):
             code = cli(["--checkpoint", str(path), *(["--dataset", "synthetic"] if cli is evaluate_cli else []),
                         "--output", str(tmp_path / "out")])

@@ -196,12 +196,12 @@ def test_training_refuses_a_validation_split_that_is_the_training_data(tmp_path)
 
 
 # One description of each layout: UUSOD opens the same loaders with labels off.
-LAYOUTS = {  # name: (split folder, {role: folder}), the label folder last
-    "pst900": ("train", {"rgb": "rgb", "thermal": "thermal", "label": "labels"}),
-    "fmb": ("train", {"rgb": "Visible", "thermal": "Infrared", "label": "Label"}),
-    "vt5000": ("Train", {"rgb": "RGB", "thermal": "T", "label": "GT"}),
-    "vt821": ("", {"rgb": "RGB", "thermal": "T", "label": "GT"}),
-    "folder": ("", {"rgb": "rgb", "thermal": "thermal", "label": "masks"}),
+LAYOUTS = {  # name: (split folder, {role: folder}, what its label folder holds)
+    "pst900": ("train", {"rgb": "rgb", "thermal": "thermal", "label": "labels"}, "label"),
+    "fmb": ("train", {"rgb": "Visible", "thermal": "Infrared", "label": "Label"}, "label"),
+    "vt5000": ("Train", {"rgb": "RGB", "thermal": "T", "label": "GT"}, "mask"),
+    "vt821": ("", {"rgb": "RGB", "thermal": "T", "label": "GT"}, "mask"),
+    "folder": ("", {"rgb": "rgb", "thermal": "thermal", "label": "masks"}, "mask"),
 }
 
 
@@ -209,13 +209,15 @@ LAYOUTS = {  # name: (split folder, {role: folder}), the label folder last
 def test_uusod_opens_each_layout_with_its_labelled_loader_and_no_label_folder(tmp_path, name):
     from rgbt_models.uusod.data import open_labelled, open_unlabeled
 
-    split, folders = LAYOUTS[name]
+    split, folders, truth = LAYOUTS[name]
     for stem in ("a", "b"):
         write(tmp_path / split / folders["rgb"] / f"{stem}.png", rgb_image())
         write(tmp_path / split / folders["thermal"] / f"{stem}.png", np.zeros((H, W), np.uint8))
         write(tmp_path / split / folders["label"] / f"{stem}.png", np.zeros((H, W), np.uint8))
     labelled = open_labelled(f"{name}:{tmp_path}")  # the default split, as rgbt-eval opens it
-    assert len(labelled) == 2 and (labelled[0].label is not None or labelled[0].mask is not None)
+    other = {"label": "mask", "mask": "label"}[truth]
+    assert len(labelled) == 2 and getattr(labelled[0], other) is None  # a semantic set's labels, a SOD set's masks
+    assert getattr(labelled[0], truth) is not None and not np.asarray(getattr(labelled[0], truth)).any()
     for path in (tmp_path / split / folders["label"]).iterdir():
         path.unlink()
     (tmp_path / split / folders["label"]).rmdir()

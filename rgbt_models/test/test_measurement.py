@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from rgbt_models.backbone import BackboneConfig
-from rgbt_models.classes import ClassListMismatch, check_label_ids, class_list, label_lookup
 from rgbt_models.cli.evaluate import main as evaluate_cli
 from rgbt_models.config import ConfigError
+from rgbt_models.data.classes import ClassListMismatch, check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError, FolderDataset, Sample, SyntheticDataset, check_task
 from rgbt_models.data.geometry import aspect_input_size, check_input_size
 from rgbt_models.data.synthetic import make_scene
@@ -164,7 +164,7 @@ def test_training_scale_pads_with_ignore_and_crops_alike():
 # -- scoring ---------------------------------------------------------------------------------------
 def test_evaluation_scores_at_the_labels_native_size(tmp_path, sartm_checkpoint):
     from rgbt_models.data.transforms import TransformedDataset
-    from rgbt_models.evaluation import evaluate
+    from rgbt_models.evaluation.core import evaluate
 
     model = SARTM.load(sartm_checkpoint)
     data = FolderDataset(write_folder(tmp_path / "data", height=100, width=140))

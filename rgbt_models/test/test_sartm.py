@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from rgbt_models.backbone import BackboneConfig
-from rgbt_models.classes import class_list
 from rgbt_models.config import ConfigError
+from rgbt_models.data.classes import class_list
 from rgbt_models.data.synthetic import make_batch
 from rgbt_models.losses.cmkd import class_prototypes, cmkd_loss
 from rgbt_models.losses.ohem import ohem_cross_entropy

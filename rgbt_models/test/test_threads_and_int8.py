@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from rgbt_models import threads
 from rgbt_models.backbone import BackboneConfig
-from rgbt_models.quantization import quantize_int8
+from rgbt_models.runtime import threads
+from rgbt_models.runtime.quantization import quantize_int8
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
 from rgbt_models.sartm import SARTM, SARTMConfig
 
@@ -46,7 +46,7 @@ def test_importing_the_packages_sets_the_wait_policy_before_torch_loads():
 
 
 def test_apply_sets_the_counts_and_says_when_it_came_too_late():
-    code = ("import torch, json; from rgbt_models import threads; "
+    code = ("import torch, json; from rgbt_models.runtime import threads; "
             "print(json.dumps(threads.apply(1)))")
     environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120)
@@ -78,7 +78,7 @@ def test_int8_quantises_every_linear_and_stays_close_to_fp32():
 
 def test_the_pipeline_runs_int8_models_in_place():
     from rgbt_models.data.synthetic import make_scene
-    from rgbt_models.runners import Runtime
+    from rgbt_models.runtime.placement import Runtime
     from rgbt_perception.pipeline import Pipeline, PipelineConfig
 
     backbone = BackboneConfig(name="test", image_size=64)

@@ -21,6 +21,7 @@ from rgbt_models.data.datasets import FolderDataset
 from rgbt_models.data.rosbag import BagWriter
 from rgbt_models.data.synthetic import make_scene
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
+from rgbt_models.samsod.domain_adapter import attach_domain_adapter
 from rgbt_models.uusod import (
     HardPixelSchedule,
     PixelAffinityRefiner,
@@ -34,7 +35,6 @@ from rgbt_models.uusod import (
 from rgbt_models.uusod.config import AdaptConfig, HeadWeighting
 from rgbt_models.uusod.data import open_unlabeled
 from rgbt_models.uusod.head_weighting import border_saliency, head_weights, weight_heads
-from rgbt_models.uusod.stages import attach_domain_adapter
 
 CONFIGS = Path(__file__).resolve().parents[1] / "rgbt_models" / "configs" / "uusod"
 BACKBONE = BackboneConfig(name="test", image_size=64)
@@ -160,10 +160,10 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 def test_the_authors_stage_1_terms():
     """Annealed exponent (2 -> 1), texture matching (zero where the map follows the image, positive
     where it cuts through a uniform region), the SPR timing and variant pieces."""
+    from rgbt_models.losses.iou import iou_loss
     from rgbt_models.uusod.config import SPRConfig
     from rgbt_models.uusod.labelling import by_maximum
     from rgbt_models.uusod.pcl_sd import annealed_exponent
-    from rgbt_models.uusod.stages import iou_loss
     from rgbt_models.uusod.texture import texture_matching_loss
 
     assert (annealed_exponent(1, 10), annealed_exponent(11, 10)) == (2.0, 1.0)
@@ -321,9 +321,9 @@ def test_the_adapter_is_identity_at_init_and_the_only_trainable_part(tmp_path, a
     assert names == {n for prefix, module in adapters.items() for n, _ in module.named_parameters(prefix=prefix)}
     assert {id(p) for p in trainable} == {id(p) for module in adapters.values() for p in module.parameters()}
     adapted.save(tmp_path / "adapted.pt")
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
 
-    loaded = load_trained_model(tmp_path / "adapted.pt", kind="samsod")  # what the node / eval / export use
+    loaded = load_model("samsod", tmp_path / "adapted.pt")  # what the node / eval / export use
     with torch.no_grad():
         assert torch.equal(loaded.predict(rgb, thermal), adapted.predict(rgb, thermal))
 

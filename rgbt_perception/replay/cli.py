@@ -23,8 +23,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rgbt_models import threads as thread_policy
 from rgbt_models.fleet import add_engine_arguments
+from rgbt_models.runtime import threads as thread_policy
 
 SOURCE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rgbt.yaml"
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from rgbt_models.data.datasets import DatasetError
     from rgbt_models.fleet import FleetError
-    from rgbt_models.runners import ModelLoadError
+    from rgbt_models.runtime.loading import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
 
     try:

@@ -19,7 +19,6 @@ import numpy as np
 from rgbt_models.data.bag_reader import open_bag
 from rgbt_models.data.pairing import make_pairing
 from rgbt_models.data.rosbag import COMPRESSED_TYPE
-from rgbt_perception.parameters import enabled_models
 from rgbt_perception.replay.report import render_live_markdown, write_summary
 
 
@@ -45,8 +44,10 @@ class LivePlayer:
         self.clock = self.node.create_publisher(Clock, "/clock", 10)
         self.sent_wall: dict[tuple[int, int], float] = {}
         self.answered: dict[tuple[int, int], float] = {}
-        self.output_topic = "saliency/map" if "samsod" in enabled_models(params) else "semantic/mask"
-        self.node.create_subscription(Image, self.output_topic, self.on_output, 10)
+        # the node answers a pair on saliency/map (SAMSOD) and / or semantic/mask (SARTM): the first counts
+        self.output_topic = "saliency/map or semantic/mask"
+        for topic in ("saliency/map", "semantic/mask"):
+            self.node.create_subscription(Image, topic, self.on_output, 10)
         self.diagnostics: list = []
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
         self.pairs: list[tuple[int, int]] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rgbt_models.classes import check_label_ids, class_list, label_lookup
+from rgbt_models.data.classes import check_label_ids, class_list, label_lookup
 from rgbt_models.data.datasets import DatasetError
 from rgbt_models.data.image_codec import BadImage, decode_thermal, image_to_array
 from rgbt_models.data.rosbag import StampWindow, decode_pair, read_pairs

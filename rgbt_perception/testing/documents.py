@@ -14,7 +14,8 @@ An HTML comment on the line before the fence says how it runs:
 The folder is what a user has after cloning and `make setup`: every top-level entry of the
 repository (the .venv among them) linked into it, the pip route's PATH (.venv/bin first), and
 stand-ins for what a user downloads or records (`prepare_stand_ins`: the demo checkpoints as
-samsod.pt and sartm.pt, recorded drives as bags the test writes). The blocks of one document run
+samsod.pt and sartm.pt, recordings as synthetic drives). The README's folder has none: the README
+itself tells its reader how to make them, and its blocks run in order. The blocks of one document run
 in order in one folder, as a reader follows it (homography.yaml from one block, used by the next).
 """
 
@@ -36,9 +37,6 @@ MARKER = re.compile(r"^<!--\s*doc-test:\s*(node|bench|skip)\b:?\s*(.*?)\s*-->\s*
 KINDS = ("run", "node", "bench", "skip")
 # Topics of the stand-in drive: the documents' examples use these names.
 RGB_TOPIC, THERMAL_TOPIC = "/cam/rgb/image_raw", "/cam/thermal/image_raw"
-# The stand-in drive's thermal camera is registered to the RGB one by this homography (thermal ->
-# RGB pixels), so that rgbt-calibrate has something to find.
-DRIVE_WARP = (1.03, 0.0, -4.0, 0.0, 1.03, 3.0, 0.0, 0.0, 1.0)
 LINKED_OUT = {".git", "build", "install", "log", "demo_out", ".pytest_cache", ".ruff_cache", "runs"}
 
 
@@ -105,15 +103,15 @@ def prepare_stand_ins(folder: Path) -> None:
     """What a user downloads or records, made here: the demo checkpoints as samsod.pt / sartm.pt
     (imported or trained weights), a 20-pair drive with ground truth as drive/ (a recording; its
     thermal camera off by DRIVE_WARP) and two short drives in fleet/ (a fleet's bags)."""
-    from rgbt_models.data.drive import DriveConfig, write_drive_bag
+    from rgbt_models.data.drive import main as synthetic_drive
 
     shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "samsod_demo.pt", folder / "samsod.pt")
     shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "sartm_demo.pt", folder / "sartm.pt")
-    small = {"height": 128, "width": 160, "dropout": None, "rgb_topic": RGB_TOPIC, "thermal_topic": THERMAL_TOPIC}
-    write_drive_bag(folder / "drive", DriveConfig(seconds=8.0, fps=2.5, frames_per_scene=1, thermal_warp=DRIVE_WARP,
-                                                  **small))
+    topics = ["--rgb-topic", RGB_TOPIC, "--thermal-topic", THERMAL_TOPIC]
+    synthetic_drive([str(folder / "drive"), "--misregistered", *topics])  # what the README has a reader write
     for seed in (1, 2):
-        write_drive_bag(folder / "fleet" / f"rover{seed}", DriveConfig(seconds=4.0, fps=2.5, seed=seed, **small))
+        synthetic_drive([str(folder / "fleet" / f"rover{seed}"), "--seconds", "4", "--size", "128x160", "--seed",
+                         str(seed), *topics])
 
 
 def prepare_authors_files(folder: Path) -> None:
@@ -132,13 +130,13 @@ def prepare_authors_files(folder: Path) -> None:
         torch.save(seeded_state_dict(manifest["shapes"], 0, manifest["dtypes"]), folder / name)
 
 
-def user_folder(folder: Path, stand_ins: Path) -> Path:
-    """A fresh folder as after `git clone` and `make setup`, with the stand-ins beside."""
+def user_folder(folder: Path, stand_ins: Path | None) -> Path:
+    """A fresh folder as after `git clone` and `make setup`, with the stand-ins (if any) beside."""
     folder.mkdir(parents=True, exist_ok=True)
     for entry in REPO_ROOT.iterdir():
         if entry.name not in LINKED_OUT:
             (folder / entry.name).symlink_to(entry)
-    for entry in stand_ins.iterdir():
+    for entry in stand_ins.iterdir() if stand_ins else ():
         target = folder / entry.name
         if entry.is_dir():
             shutil.copytree(entry, target)

@@ -33,7 +33,7 @@ TEST_NODE_ARGS = ["--params-file", str(REPO_ROOT / "config" / "rgbt.yaml"),
 def image_msg(array: np.ndarray, encoding: str, sec: int, nanosec: int, frame_id: str = "camera"):
     """A sensor_msgs/Image of `array` (any dtype and channel count), built as the node builds its
     outputs (the fast path that Humble's message checks accept at once)."""
-    from rgbt_perception.codec import array_to_image
+    from rgbt_perception.outputs import array_to_image
 
     msg = array_to_image(array, encoding)
     msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
@@ -61,7 +61,7 @@ def write_test_checkpoints(folder: Path) -> list[str]:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.registry import untrained_model
+    from rgbt_models.runtime.loading import untrained_model
     from rgbt_models.samsod import SAMSODConfig
     from rgbt_models.sartm import SARTMConfig
 
@@ -70,6 +70,64 @@ def write_test_checkpoints(folder: Path) -> list[str]:
     untrained_model(SARTMConfig(backbone=backbone, classes="synthetic", lora_rank=4)).save(folder / "a.pt")
     untrained_model(SAMSODConfig(backbone=backbone)).save(folder / "b.pt")
     return ["-p", f"sartm.checkpoint:={folder / 'a.pt'}", "-p", f"samsod.checkpoint:={folder / 'b.pt'}"]
+
+
+class CameraFeed:
+    """The cameras of an in-process node under test: a tester node publishing on the node's input
+    topics (rgb/image, thermal/image), spun by one executor with the node, so that every message
+    reaches it as a camera's would: over DDS, through its subscription and its callbacks."""
+
+    def __init__(self, node, executor=None, tester=None) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+
+        self.node, self.own = node, executor is None
+        self.tester = tester or Node("camera_feed", context=node.context)
+        if executor is None:
+            executor = SingleThreadedExecutor(context=node.context)
+            executor.add_node(node)
+            executor.add_node(self.tester)
+        self.executor = executor
+        self.publishers = {stream: self.tester.create_publisher(Image, f"{stream}/image", qos_profile_sensor_data)
+                           for stream in ("rgb", "thermal")}
+
+    def spin_until(self, condition, timeout: float = 60.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            self.executor.spin_once(timeout_sec=0.05)
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+
+    def send(self, stream: str, msg, timeout: float = 60.0) -> None:
+        """Publish one `stream` ("rgb" or "thermal") message and return once the node's callback
+        has taken it (its count of that stream moved)."""
+        publisher = self.publishers[stream]
+        self.spin_until(lambda: publisher.get_subscription_count() > 0, timeout, f"the node's {stream} subscription")
+        before = self.node.counts[stream]
+        publisher.publish(msg)
+        self.spin_until(lambda: self.node.counts[stream] > before, timeout, f"the node to take a {stream} message")
+
+    def pair(self, rgb_msg, thermal_msg) -> None:
+        self.send("rgb", rgb_msg)
+        self.send("thermal", thermal_msg)
+
+    def processes(self, rgb_msg, thermal_msg, timeout: float = 60.0) -> bool:
+        """Send a pair and wait until the node's worker has processed it; whether it did."""
+        before = self.node.counts["processed"]
+        self.pair(rgb_msg, thermal_msg)
+        deadline = time.monotonic() + timeout
+        while self.node.counts["processed"] == before and time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+        return self.node.counts["processed"] != before
+
+    def close(self) -> None:
+        for publisher in self.publishers.values():
+            self.tester.destroy_publisher(publisher)
+        if self.own:
+            self.executor.remove_node(self.node)
+            self.executor.shutdown(timeout_sec=1.0)
+            self.tester.destroy_node()
 
 
 class Graph:
@@ -84,6 +142,7 @@ class Graph:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(node)
         self.executor.add_node(self.tester)
+        self.cameras = CameraFeed(node, self.executor, self.tester)
 
     def spin_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -91,10 +150,7 @@ class Graph:
             self.executor.spin_once(timeout_sec=0.02)
 
     def spin_until(self, condition, timeout: float = 60.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            self.executor.spin_once(timeout_sec=0.05)
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        self.cameras.spin_until(condition, timeout, what)
 
     def call(self, service_type, name: str, request):
         """A service call from the tester node (what `ros2 service call` / `ros2 param set` do)."""
@@ -105,35 +161,26 @@ class Graph:
         return future.result()
 
     def processes_a_pair(self, second: int, timeout: float = 60.0) -> bool:
-        """Feed one pair straight into the node's callbacks; whether the worker processed it."""
-        before = self.node.counts.get("processed", 0) if self.node.started else 0
-        rgb, thermal = scene_pair(second, second, 0)
-        self.node._on_rgb(rgb)
-        self.node._on_thermal(thermal)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-            if self.node.started and self.node.counts["processed"] > before:
-                return True
-        return False
+        """Publish one pair to the node; whether the worker processed it."""
+        return self.cameras.processes(*scene_pair(second, second, 0), timeout=timeout)
 
     def drops_a_pair(self, second: int) -> bool:
-        """Feed one pair straight into the node's callbacks; whether the node dropped it there and
-        then (disabled or inactive: nothing handed to the worker). Decided in the callbacks, with no
-        waiting: an intercepted hand-off says whether the pair reached it."""
+        """Publish one pair to the node; whether the node dropped it in its callbacks (disabled or
+        inactive: nothing handed to the worker). Decided when the callbacks have taken both
+        messages, with no waiting for an answer: an intercepted hand-off says whether the pair
+        reached it."""
         handed = []
-        self.node._submit = lambda *pair: handed.append(pair)  # shadows the method for this feed
+        self.node._submit = lambda *pair: handed.append(pair)  # shadows the hand-off for this pair
         try:
-            rgb, thermal = scene_pair(second, second, 0)
-            self.node._on_rgb(rgb)
-            self.node._on_thermal(thermal)
+            self.cameras.pair(*scene_pair(second, second, 0))
         finally:
             del self.node._submit
         return not handed
 
     def close(self) -> None:
+        self.cameras.close()
         self.executor.shutdown(timeout_sec=1.0)
-        self.node._stop()
+        self.node.shutdown()
         self.node.destroy_node()
         self.tester.destroy_node()
 
@@ -205,15 +252,3 @@ class Probe:
         self.node.destroy_node()
 
 
-def feed_pair(node, rgb_msg, thermal_msg, timeout: float = 60.0) -> bool:
-    """Hand an in-process node one pair through its callbacks and wait until it has processed it
-    (its processed count moved); whether it did within `timeout` s."""
-    import time
-
-    before = node.counts["processed"]
-    node._on_rgb(rgb_msg)
-    node._on_thermal(thermal_msg)
-    deadline = time.monotonic() + timeout
-    while node.counts["processed"] == before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return node.counts["processed"] != before

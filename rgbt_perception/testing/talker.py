@@ -52,7 +52,7 @@ class Talker(Node):
             import numpy as np
             from sensor_msgs.msg import Image
 
-            from rgbt_perception.codec import array_to_image
+            from rgbt_perception.outputs import array_to_image
 
             self.image = array_to_image(np.zeros((args.height, args.width, 3), np.uint8), "rgb8")
             self.image.header.frame_id = "camera"

@@ -6,8 +6,8 @@ is the same in every frame; the scenes differ):
 1. **Search** at about 192 px wide: every scale in 0.90-1.10 and rotation in +-4 deg on a grid,
    the thermal field warped by it and correlated with the RGB field at every shift within 12 % of
    the width (a template match); the surfaces summed over the frames with the most structure. The
-   best (scale, rotation, shift) starts step 2. A start ECC never reached: ECC on gradient
-   magnitudes from the identity at full resolution had a basin of a few pixels.
+   best (scale, rotation, shift) starts step 2: a local method from the identity (ECC on
+   gradient magnitudes) has a basin of a few pixels, the search covers the whole range.
 2. **Refine** at up to 640 px wide, three rounds: the RGB image cut into tiles; each tile's
    offset against the thermal field warped by the current estimate found by the same correlation
    (to a sub-pixel), every frame's tiles pooled, and an affine map (or homography) fitted to them
@@ -282,7 +282,9 @@ def calibrate(pairs, max_spread: float = 3.0, motion: str = "affine", min_frames
     score, margin = explained(frames, homography)
     before = similarity(sum(similarity_terms(f.refine.fixed, f.refine.moving(identity(f.refine))) for f in frames))
     if score < MIN_SCORE or margin < MIN_MARGIN:
-        raise CalibrationRefused(f"the answer does not explain the edges: orientation correlation {score:.2f} (at "
-                                 f"least {MIN_SCORE}), only {100 * margin:.0f} % above the answer moved {NUDGE} px "
-                                 f"(at least {100 * MIN_MARGIN:.0f} %)")
+        failed = ([f"orientation correlation {score:.3f} (at least {MIN_SCORE})"] if score < MIN_SCORE else []) + (
+            [f"only {100 * margin:.1f} % above the answer moved {NUDGE} px (at least {100 * MIN_MARGIN:.0f} %)"]
+            if margin < MIN_MARGIN else [])
+        raise CalibrationRefused(f"the answer does not explain the edges: {'; '.join(failed)}: record more varied "
+                                 "scenes (--frames N takes more of the bag's frames)")
     return Calibration(homography, score, before, spread, used, offered, margin, prominence)

@@ -21,9 +21,9 @@ import json
 import logging
 import sys
 
-from rgbt_models import threads as thread_policy
 from rgbt_models.cli.train import add_run_arguments
 from rgbt_models.config import ConfigError
+from rgbt_models.runtime import threads as thread_policy
 from rgbt_models.uusod.config import STAGES, AdaptConfig
 
 

@@ -21,11 +21,11 @@ import json
 import sys
 from pathlib import Path
 
-from rgbt_models import threads as thread_policy
 from rgbt_models.config import ConfigError
 from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS
-from rgbt_models.devices import DEVICES, PRECISIONS, RUNTIMES
 from rgbt_models.fleet import add_engine_arguments
+from rgbt_models.runtime import threads as thread_policy
+from rgbt_models.runtime.devices import DEVICES, PRECISIONS, RUNTIMES
 
 # torch, the data sets and the metrics load after the arguments are parsed: --help answers at once.
 
@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     from rgbt_models.data.datasets import DatasetError
-    from rgbt_models.evaluation import evaluate
-    from rgbt_models.evaluation_inputs import prepare
+    from rgbt_models.evaluation.core import evaluate
+    from rgbt_models.evaluation.inputs import prepare
     from rgbt_models.fleet import FleetError
-    from rgbt_models.runners import ModelLoadError
+    from rgbt_models.runtime.loading import ModelLoadError
 
     try:
         job = prepare(args, runners=args.engine == "serial")
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     label = ""
     try:
         if args.engine == "ray":
-            from rgbt_models.evaluation_on_ray import evaluate_on_ray
+            from rgbt_models.evaluation.on_ray import evaluate_on_ray
 
             results = evaluate_on_ray(args, job)
         else:
@@ -108,7 +108,7 @@ def write_outputs(args, model, results: dict) -> None:
     """results.md (printed too), results.json and the plots in --output."""
     import numpy as np
 
-    from rgbt_models.evaluation import markdown_table
+    from rgbt_models.evaluation.core import markdown_table
     from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 
     output = Path(args.output)

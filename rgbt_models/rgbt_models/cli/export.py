@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rgbt_models import threads as thread_policy
+from rgbt_models.runtime import threads as thread_policy
 
 # torch and the model code load after the arguments are parsed: --help answers at once.
 
@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"rgbt-export: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)
     from rgbt_models.checkpoint import CheckpointError
-    from rgbt_models.export import check_parity, export_onnx, quantize_onnx_int8
-    from rgbt_models.registry import load_trained_model
+    from rgbt_models.runtime import load_model
+    from rgbt_models.runtime.export import check_parity, export_onnx, quantize_onnx_int8
 
     try:
-        model = load_trained_model(args.checkpoint)
+        model = load_model(None, args.checkpoint)
     except CheckpointError as error:
         print(f"rgbt-export: {error}", file=sys.stderr)
         return 2
@@ -92,7 +92,7 @@ def build_cache(model, height: int, width: int, args) -> int:
     """The node's onnxruntime graphs for this checkpoint, size, precision and providers, cached."""
     import torch
 
-    from rgbt_models.onnx_runtime import OnnxRuntimeModel, RuntimeUnavailable
+    from rgbt_models.runtime.onnx_runtime import OnnxRuntimeModel, RuntimeUnavailable
 
     providers = [name.strip() for name in args.providers.split(",") if name.strip()]
     try:

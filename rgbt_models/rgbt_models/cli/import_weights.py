@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from rgbt_models import threads as thread_policy
+from rgbt_models.runtime import threads as thread_policy
 
 SOURCES = {"samsod-authors": "liuzywen/SAMSOD", "sartm-authors": "wahaha-debug/SARTM"}
 # The thermal set-up recorded for imported models: 8-bit thermal (the authors' data sets) is divided

@@ -7,9 +7,9 @@ import json
 import logging
 import sys
 
-from rgbt_models import threads as thread_policy
 from rgbt_models.config import ConfigError
-from rgbt_models.devices import DEVICES
+from rgbt_models.runtime import threads as thread_policy
+from rgbt_models.runtime.devices import DEVICES
 from rgbt_models.training.config import TASKS, TrainConfig
 
 # torch and the model code load after the arguments are parsed: --help answers at once.

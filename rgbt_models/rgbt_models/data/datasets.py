@@ -231,7 +231,7 @@ def check_task(dataset, model_kind: str, name: str) -> None:
 
 def classes_of(dataset):
     """The data set's class list (ClassList) or None when it does not name one."""
-    from rgbt_models.classes import class_list
+    from rgbt_models.data.classes import class_list
 
     spec = getattr(dataset, "classes", None)
     return class_list(spec) if spec else None

@@ -111,3 +111,43 @@ def thermal_image(config: DriveConfig, registered: np.ndarray) -> np.ndarray:
     homography = np.array(config.thermal_warp, np.float64).reshape(3, 3)
     return cv2.warpPerspective(registered, np.linalg.inv(homography), (registered.shape[1], registered.shape[0]),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+# A thermal camera mounted a little off the RGB one (thermal pixel -> RGB pixel): 3 % larger,
+# shifted 4 px left and 3 px down; what `--misregistered` records, for rgbt-calibrate to find.
+MISREGISTRATION = (1.03, 0.0, -4.0, 0.0, 1.03, 3.0, 0.0, 0.0, 1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m rgbt_models.data.drive OUTPUT: a short synthetic recording to try the tools on
+    without a robot (a new scene every frame, ground truth on its own topics)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m rgbt_models.data.drive", description=main.__doc__)
+    parser.add_argument("output", help="the bag folder to write (must not exist)")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--fps", type=float, default=2.5)
+    parser.add_argument("--size", default="256x320", help="HEIGHTxWIDTH of both cameras")
+    parser.add_argument("--rgb-topic", default=DriveConfig.rgb_topic)
+    parser.add_argument("--thermal-topic", default=DriveConfig.thermal_topic)
+    parser.add_argument("--misregistered", action="store_true",
+                        help="the thermal camera off the RGB one by a known homography (for rgbt-calibrate)")
+    parser.add_argument("--seed", type=int, default=DriveConfig.seed)
+    args = parser.parse_args(argv)
+    if Path(args.output).exists():
+        parser.error(f"{args.output} exists; remove it or name another folder")
+    height, width = (int(side) for side in args.size.lower().split("x"))
+    config = DriveConfig(seconds=args.seconds, fps=args.fps, height=height, width=width, frames_per_scene=1,
+                         dropout=None, seed=args.seed, rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic,
+                         thermal_warp=MISREGISTRATION if args.misregistered else None)
+    info = write_drive_bag(args.output, config)
+    print(f"wrote {args.output}: {info['rgb']} RGB-thermal pairs, {width}x{height}, topics {config.rgb_topic} and "
+          f"{config.thermal_topic}, ground truth on {config.label_topic} and {config.mask_topic}"
+          + ("; thermal misregistered by a known homography" if args.misregistered else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -154,8 +154,8 @@ class InputGeometry:
     def prepare(self, rgb: np.ndarray, thermal01: np.ndarray | None, thermal_eight_bit: bool, height: int,
                 width: int) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
         """RGB (h, w, 3) uint8 and thermal in [0, 1] (None: absent) -> the model's (height, width, 3)
-        and (height, width) float32 inputs and the (h, w) the frame covers in them: the one rule of
-        the node, rgbt-replay and rgbt-eval. thermal_eight_bit: the thermal frame was 8-bit; for PIL's
+        and (height, width) float32 inputs and the (h, w) the frame covers in them, alike for every
+        tool that runs a model. thermal_eight_bit: the thermal frame was 8-bit; for PIL's
         filter it is resized in its 8-bit steps, as the authors' image loaders do."""
         rgb_in = self.apply(rgb, height, width, eight_bit=True)
         content = self.content_size(rgb.shape[:2], height, width)

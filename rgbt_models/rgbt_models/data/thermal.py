@@ -72,7 +72,7 @@ class ThermalSetup:
 
 
 def trained_setup_with(trained: ThermalSetup | None, **given) -> ThermalSetup:
-    """The one rule for "the trained set-up plus overrides": the set-up a model was trained with
+    """"The trained set-up plus overrides": the set-up a model was trained with
     (`trained`; minmax, white-hot where it records none) with the fields `given` as not None
     replaced. The node's parameters, rgbt-eval's options, rgbt-train's data section and UUSOD's
     data section all become a set-up through it."""

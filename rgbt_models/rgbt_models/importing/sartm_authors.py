@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from rgbt_models.backbone import BackboneConfig
-from rgbt_models.classes import class_list
+from rgbt_models.data.classes import class_list
 from rgbt_models.importing.ledger import ImportError_, KeyLedger
 from rgbt_models.importing.samsod_authors import VIDEO_MEMORY, VIDEO_MEMORY_MODULES, hiera_size
 from rgbt_models.importing.source_file import read_state_dict, require_method

@@ -11,8 +11,8 @@ from torch import nn
 from rgbt_models.backbone import BackboneConfig, SAM2Backbone
 from rgbt_models.backbone.sam2_backbone import freeze_unused_decoder_parts, upsample_to
 from rgbt_models.checkpoint import CheckpointedModel
-from rgbt_models.classes import ClassList, class_list
 from rgbt_models.config import ConfigError, ConfigMapping, build_sections, check_keys
+from rgbt_models.data.classes import ClassList, class_list
 from rgbt_models.lora import add_qv_lora
 from rgbt_models.losses.cmkd import class_prototypes, cmkd_loss, prototype_consistency_loss
 from rgbt_models.losses.ohem import ohem_cross_entropy

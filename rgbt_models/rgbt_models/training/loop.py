@@ -32,7 +32,7 @@ from rgbt_models.checkpoint import (
     remove_stale_temporaries,
     save_training_state,
 )
-from rgbt_models.devices import resolve_device
+from rgbt_models.runtime.devices import resolve_device
 from rgbt_models.training import distributed
 from rgbt_models.training.config import OptimConfig
 
@@ -41,7 +41,7 @@ STATE_FILE = "last.pt"
 
 
 def pick_device(requested: str = "auto") -> torch.device:
-    """The training device (rgbt_models.devices' rule; under torchrun, this process's GPU)."""
+    """The training device (rgbt_models.runtime.devices' rule; under torchrun, this process's GPU)."""
     device, reason = resolve_device(requested)
     if requested == "cuda" and device == "cpu":
         log.warning("%s: training on the CPU", reason)

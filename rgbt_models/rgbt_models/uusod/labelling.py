@@ -95,7 +95,7 @@ def evaluate_on(model, spec: str | None, batch_size: int, device, transform: Tra
     if spec is None:
         return None
     from rgbt_models.data.transforms import TransformedDataset
-    from rgbt_models.evaluation import evaluate
+    from rgbt_models.evaluation.core import evaluate
     from rgbt_models.uusod.data import open_labelled
 
     results = evaluate(model, TransformedDataset(open_labelled(spec), transform), device, batch_size)

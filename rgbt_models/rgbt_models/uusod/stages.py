@@ -24,10 +24,12 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset
 
-from rgbt_models.checkpoint import CheckpointError
 from rgbt_models.data.thermal import ThermalSetup, differs, setup_line, trained_setup_with
 from rgbt_models.data.transforms import TransformConfig, apply_transform
+from rgbt_models.losses.iou import iou_loss
+from rgbt_models.runtime import load_model
 from rgbt_models.samsod import SAMSOD, SAMSODConfig
+from rgbt_models.samsod.domain_adapter import attach_domain_adapter
 from rgbt_models.training import distributed
 from rgbt_models.training.loop import Step, model_rng_state, set_model_rng_state
 from rgbt_models.uusod.config import AdaptConfig
@@ -74,14 +76,6 @@ def thermal_setup(data, trained) -> ThermalSetup:
 
 def backward(loss: torch.Tensor, scaler) -> None:
     (scaler.scale(loss) if scaler else loss).backward()
-
-
-def iou_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1 - soft IoU of sigmoid(logits) with a binary target, per image, averaged."""
-    prediction = torch.sigmoid(logits)
-    intersection = (prediction * target).flatten(1).sum(dim=1)
-    union = (prediction + target - prediction * target).flatten(1).sum(dim=1)
-    return (1 - (intersection + 1) / (union + 1)).mean()
 
 
 def second_view(rgb: torch.Tensor, thermal: torch.Tensor, generator: torch.Generator):
@@ -336,7 +330,7 @@ class AdapterStage(PseudoLabelStage):
     """A trained SAMSOD, frozen, and its domain adapter learning from the new domain's labels."""
 
     def build(self):
-        return attach_domain_adapter(SAMSOD.load(self.config.source_checkpoint), self.config.adapter_hidden,
+        return attach_domain_adapter(load_model("samsod", self.config.source_checkpoint), self.config.adapter_hidden,
                                      self.config.adapter_levels == "all")
 
     def first_labels_from(self, device: torch.device) -> None:
@@ -346,23 +340,3 @@ class AdapterStage(PseudoLabelStage):
 
 STAGES: dict[str, type[StageTask]] = {"pretrain": PretrainStage, "sce": CueStage, "detector": DetectorStage,
                                       "adapter": AdapterStage}
-
-
-def attach_domain_adapter(source: SAMSOD, hidden: int, all_levels: bool = False
-                          ) -> tuple[SAMSOD, list[torch.nn.Parameter]]:
-    """A copy of `source` with zero-initialised domain adapters (the deepest level, or every
-    level), everything else frozen: before training it computes exactly what `source` computes."""
-    config = SAMSODConfig.from_dict({**source.config.to_dict(), "domain_adapter": hidden,
-                                     "domain_adapter_all_levels": all_levels})
-    model = SAMSOD(config, pretrained=False)  # every weight comes from `source` just below
-    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-    if unexpected or any(not name.startswith(("domain_adapter.", "level_adapters.")) for name in missing):
-        raise CheckpointError(f"the source SAMSOD does not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    model.input_size = source.input_size
-    model.thermal_setup = getattr(source, "thermal_setup", None)
-    model.input_geometry = getattr(source, "input_geometry", None)
-    model.requires_grad_(False)
-    adapters = [model.domain_adapter, *(model.level_adapters or [])]
-    for adapter in adapters:
-        adapter.requires_grad_(True)
-    return model, [p for adapter in adapters for p in adapter.parameters()]

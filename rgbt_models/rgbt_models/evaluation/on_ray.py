@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from rgbt_models.evaluation import accumulate, new_accumulator, results_of
+from rgbt_models.evaluation.core import accumulate, new_accumulator, results_of
 from rgbt_models.fleet import FleetError, engine_options, run_on_ray
 
 
@@ -15,8 +15,8 @@ class EvalWorker:
     """The model and the data sets as rgbt-eval's arguments give them, built once per worker."""
 
     def __init__(self, args) -> None:
-        from rgbt_models import threads
-        from rgbt_models.evaluation_inputs import prepare
+        from rgbt_models.evaluation.inputs import prepare
+        from rgbt_models.runtime import threads
 
         threads.apply(max(1, int(args.cpus_per_worker)))
         self.args = args  # the device as asked: "auto" is decided on the worker's machine

@@ -1,4 +1,4 @@
-"""The level and message of the node's /diagnostics status: one rule over what the node knows
+"""The level and message of the node's /diagnostics status, from what the node knows
 (enabled, the thermal stream's health, a frozen thermal camera, model failures and non-finite
 outputs since the last report, incompatible QoS on an input). ROS-free: levels are
 diagnostic_msgs' values (0 OK, 1 WARN, 2 ERROR)."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rgbt_models.timing import median_seconds
+from rgbt_models.runtime.timing import median_seconds
 
 
 class InferenceGraph(nn.Module):

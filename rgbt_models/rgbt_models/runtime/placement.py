@@ -1,14 +1,10 @@
-"""The one factory of what runs the models: the node and rgbt-replay (through
-rgbt_perception.model_loading), rgbt-eval and its Ray workers all load and place models here.
+"""Where and how a loaded model runs.
 
-- `load_model`: the trained model a checkpoint holds, or (allow_untrained: tests only) a
-  random-weight model built from a model config; ModelLoadError names the setting and the file.
-- `trained_setup`: the thermal set-up the loaded models were trained with (one for all of them).
 - `Runtime`: what a tool asked for (runtime, device, precision, ONNX Runtime providers and
   cache, threads). `Runtime.choose` decides the device and precision once, with the reason;
   `Placement.place(model, size)` returns what runs one model: the PyTorch model on that device
   in eval mode (dynamically quantised on the CPU for int8), or ONNX Runtime sessions at the
-  model's input size (rgbt_models.onnx_runtime). Both answer `predict`.
+  model's input size (rgbt_models.runtime.onnx_runtime). Both answer `predict`.
 """
 
 from __future__ import annotations
@@ -16,46 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rgbt_models.checkpoint import CheckpointError
-from rgbt_models.config import ConfigError
-from rgbt_models.devices import DEFAULT_PROVIDERS, RUNTIMES, select_device, uses_int8
-
-
-class ModelLoadError(RuntimeError):
-    """A model a tool cannot start with; the message names the setting, the file and the problem."""
-
-
-def load_model(kind: str | None, checkpoint: str, config: str = "", allow_untrained: bool = False):
-    """The trained model of `kind` (None: whichever) from `checkpoint`; or, with allow_untrained,
-    a random-weight model built from the model config YAML `config` (tests only: its outputs
-    mean nothing)."""
-    from rgbt_models.registry import MODELS, load_trained_model, untrained_model
-
-    if checkpoint:
-        try:
-            return load_trained_model(checkpoint, kind=kind)
-        except CheckpointError as error:
-            raise ModelLoadError(f"{kind}.checkpoint: {error}" if kind else str(error)) from error
-    if not allow_untrained:
-        raise ModelLoadError(f"{kind} is enabled but {kind}.checkpoint is empty: train one with rgbt-train or "
-                             f"disable the model ({kind}.enabled: false). allow_untrained: true is for tests only.")
-    try:
-        model_config = MODELS[kind][1].from_yaml(config)
-    except (ConfigError, ValueError) as error:
-        raise ModelLoadError(f"{kind}.config: {error}") from error
-    return untrained_model(model_config)
-
-
-def trained_setup(models):
-    """The thermal set-up the loaded models were trained with (None: they record none). Two
-    that differ cannot share one thermal input: an error naming both."""
-    setups = {getattr(m, "kind", "?"): getattr(m, "thermal_setup", None) for m in models if m is not None}
-    recorded = {kind: setup for kind, setup in setups.items() if setup is not None}
-    if len(set(recorded.values())) > 1:
-        raise ModelLoadError("the checkpoints were trained with different thermal set-ups ("
-                             + "; ".join(f"{kind}: {setup.describe()}" for kind, setup in recorded.items())
-                             + "): set thermal.normalization (and thermal.polarity) for both")
-    return next(iter(recorded.values()), None)
+from rgbt_models.runtime.devices import DEFAULT_PROVIDERS, RUNTIMES, select_device, uses_int8
+from rgbt_models.runtime.loading import ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -105,11 +63,11 @@ class Placement:
         cache). ModelLoadError when ONNX Runtime cannot build them."""
         if self.runtime.runtime == "torch":
             if uses_int8(self.device, self.runtime.precision):
-                from rgbt_models.quantization import quantize_int8
+                from rgbt_models.runtime.quantization import quantize_int8
 
                 quantize_int8(model, inplace=True)
             return model.to(self.device).eval()
-        from rgbt_models.onnx_runtime import OnnxRuntimeModel, RuntimeUnavailable
+        from rgbt_models.runtime.onnx_runtime import OnnxRuntimeModel, RuntimeUnavailable
 
         r = self.runtime
         try:

@@ -5,8 +5,8 @@ Why: PyTorch's CPU kernels run in OpenMP parallel regions that end in a barrier.
 default policy (one thread per core, threads spinning at the barrier) a region on a shared CPU
 waits for a thread the kernel has pre-empted in favour of another process, while its partner
 burns its own time slice spinning; every one of the thousands of regions in a forward pass then
-costs a scheduler time slice. Measured on a 2-core machine with two busy processes beside it:
-SAMSOD-demo 5.7 s per frame instead of 47 ms (see benchmarks/bench_load.py and docs/performance.md).
+costs a scheduler time slice (docs/performance.md, "Inference beside other processes", has the
+figures; benchmarks/bench_load.py measures them).
 
 The policy:
 - OMP_WAIT_POLICY=PASSIVE: a thread that waits sleeps at once instead of spinning. libgomp reads

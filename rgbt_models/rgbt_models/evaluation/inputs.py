@@ -1,6 +1,6 @@
 """What rgbt-eval evaluates: the model and the data sets its arguments name, with the thermal
 set-up and the runtime they ask for; built the same way in rgbt-eval's process and in each of
-its Ray workers (evaluation_on_ray.py), and placed by the node's factory (rgbt_models.runners)."""
+its Ray workers (evaluation_on_ray.py), and placed by the node's factory (rgbt_models.runtime.placement)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ class Evaluation:
     (runner None where not asked for: a Ray driver needs only the model's kind and the sizes)."""
 
     model: object
-    placement: object  # rgbt_models.runners.Placement
+    placement: object  # rgbt_models.runtime.placement.Placement
     sets: list
 
 
 def runtime_of(args):
     """What rgbt-eval's options ask to run the model with (the node's parameters of the same names)."""
-    from rgbt_models.runners import Runtime
+    from rgbt_models.runtime.placement import Runtime
 
     providers = tuple(name.strip() for name in args.providers.split(",") if name.strip())
     return Runtime(args.runtime, args.device, args.precision, providers, args.cache_dir)
@@ -36,8 +36,8 @@ def prepare(args, runners: bool = True) -> Evaluation:
     from rgbt_models.data.datasets import open_spec
     from rgbt_models.data.geometry import model_input_size
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
-    from rgbt_models.evaluation import check_dataset
-    from rgbt_models.runners import load_model
+    from rgbt_models.evaluation.core import check_dataset
+    from rgbt_models.runtime import load_model
 
     placement = runtime_of(args).choose()
     say(f"inference device: {placement.device} ({placement.reason})")

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from rgbt_models.classes import ClassList, label_lookup
+from rgbt_models.data.classes import ClassList, label_lookup
 from rgbt_models.data.datasets import check_task, classes_of
 from rgbt_models.data.geometry import semantic_at, to_output_size
 from rgbt_models.data.transforms import collate_native

@@ -17,7 +17,7 @@ Why a digest of the weights and not of the checkpoint file: a version-1 checkpoi
 encoder from a separate SAM 2 file, and allow_untrained models have no file; the weights are
 what the graph is made of in every case (hashing tiny's 140 MB takes about 0.3 s).
 
-The thread policy of rgbt_models.threads holds here too: intra-op threads = the process's
+The thread policy of rgbt_models.runtime.threads holds here too: intra-op threads = the process's
 `threads`, one inter-op thread, sequential execution, and no spinning (onnxruntime's own
 equivalent of OMP_WAIT_POLICY=PASSIVE), so ONNX Runtime shares a robot's CPU as PyTorch does.
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rgbt_models.devices import DEFAULT_PROVIDERS, PRECISIONS
+from rgbt_models.runtime.devices import DEFAULT_PROVIDERS, PRECISIONS
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -154,7 +154,7 @@ def cached_graph(model: torch.nn.Module, graph: str, height: int, width: int, pr
     graph for the next one."""
     import onnxruntime
 
-    from rgbt_models.export import convert_onnx_fp16, export_onnx, quantize_onnx_int8
+    from rgbt_models.runtime.export import convert_onnx_fp16, export_onnx, quantize_onnx_int8
 
     key = hashlib.sha256(json.dumps([CACHE_FORMAT, digest, graph, height, width, precision, OPSET,
                                      onnxruntime.__version__, torch.__version__]).encode()).hexdigest()[:20]

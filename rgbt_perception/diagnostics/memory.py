@@ -1,13 +1,12 @@
-"""Giving freed heap memory back to the OS without taxing every frame.
+"""Giving freed heap memory back to the OS without taxing every frame; the resident size.
 
-glibc keeps memory freed after bursts of large images (4K frames: a soak measured RSS 727 ->
-1035 MB, flat afterwards but never returned). Trimming the heap on every diagnostics period
-fixed that but cost each frame about 10 ms (measured in the node benchmark: the next frame's
-buffers fault their pages back in and wait for the allocator): node overhead 16.8 ms with the
-periodic trim, 7.1 ms without. So the heap is trimmed only when the resident size has grown by
-more than `slack` since the last trim, and at most once per `min_interval` (a model's working
-set is freed and regrown every frame, which a size rule alone would trim each time): the frame
-after a trim pays, the others do not, and a burst's memory still goes back within that interval.
+glibc keeps memory freed after bursts of large images (4K frames) and never returns it. Trimming
+the heap on every diagnostics period returns it but makes the next frame fault its buffers'
+pages back in, a cost every frame would pay. So the heap is trimmed only when the resident size
+has grown by more than `slack` since the last trim, and at most once per `min_interval` (a
+model's working set is freed and regrown every frame, which a size rule alone would trim each
+time): the frame after a trim pays, the others do not, and a burst's memory still goes back
+within that interval. The figures: docs/performance.md ("The node's own cost", "Soak").
 """
 
 from __future__ import annotations

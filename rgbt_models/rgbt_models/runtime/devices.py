@@ -1,5 +1,5 @@
-"""Which device runs the models, at which precision and in which runtime, with the reason said in one log line:
-the one rule of the node, rgbt-replay, rgbt-eval and training (and the choice lists they offer)."""
+"""Which device runs the models, at which precision and in which runtime, with the reason said in
+one log line; and the choice lists the tools offer for them."""
 
 from __future__ import annotations
 
