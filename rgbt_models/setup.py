@@ -33,5 +33,6 @@ setup(
         "rgbt-adapt = rgbt_models.cli.adapt:main",
         "rgbt-calibrate = rgbt_models.cli.calibrate:main",
         "rgbt-import = rgbt_models.cli.import_weights:main",
+        "rgbt-labels = rgbt_models.cli.labels:main",
     ]},
 )

@@ -270,7 +270,8 @@ class PerceptionNodeBase:
             self.overlay.publish(rgb, thermal, result, header, self.pipeline)
         except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
             self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
-        self.stats.frame(received, picked, inferred, time.monotonic(), result.timings)
+        self.stats.frame(received, picked, inferred, time.monotonic(), result.timings,
+                         result.uncertainty.get("combined", float("nan")))
 
     def _wanted_outputs(self) -> frozenset[str]:
         """The outputs somebody subscribes to: no work for the others."""
@@ -292,7 +293,8 @@ class PerceptionNodeBase:
                                       throttle_duration_sec=10.0)
         level, message = status_line(self.enabled, self.health.problem(self.p["sync.slop"]) if self.enabled else None,
                                      self.pipeline.freeze, self.p["thermal.freeze_policy"], self.stats.counts,
-                                     self.stats.previous_counts, self.qos_warnings)
+                                     self.stats.previous_counts, self.qos_warnings,
+                                     self.stats.reported_uncertainty, self.p["uncertainty.warn"])
         values = {**self.stats.values(rates), "sync dropped": str(self.sync.dropped),
                   "heap trims": str(self.heap.trims),
                   # for a robot left running all day: memory growth shows in its monitoring

@@ -22,7 +22,7 @@ from rgbt_perception.camera_info import scale_camera_info
 
 SEMANTIC = ("semantic/mask", "semantic/color", "semantic/classes")
 SALIENCY = ("saliency/map", "saliency/mask", "saliency/objects")
-FRAME_TOPICS = SEMANTIC + SALIENCY
+FRAME_TOPICS = SEMANTIC + SALIENCY + ("uncertainty",)
 # The image outputs: topic, Result attribute, encoding.
 IMAGES = (("semantic/mask", "semantic_mask", "mono8"), ("semantic/color", "semantic_color", "rgb8"),
           ("saliency/map", "saliency_map", "mono8"), ("saliency/mask", "saliency_mask", "mono8"))
@@ -89,6 +89,11 @@ def frame_messages(result, header, wanted: Iterable[str], make: MessageFactory) 
             for o in result.objects]
         out["saliency/objects"] = make.message("rgbt_msgs/msg/SalientObjects", header=header, height=height,
                                                width=width, objects=objects)
+    if result.uncertainty and "uncertainty" in wanted:
+        parts = result.uncertainty
+        out["uncertainty"] = make.message("rgbt_msgs/msg/FrameUncertainty", header=header,
+                                          uncertainty=parts["combined"], saliency=parts["saliency"],
+                                          semantic=parts["semantic"])
     return out
 
 
@@ -133,9 +138,9 @@ def advertise(node, pipeline) -> tuple[dict[str, object], list]:
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
-    from rgbt_msgs.msg import ClassMap, SalientObjects, SemanticClasses
+    from rgbt_msgs.msg import ClassMap, FrameUncertainty, SalientObjects, SemanticClasses
 
-    pubs: dict[str, object] = {}
+    pubs: dict[str, object] = {"uncertainty": node.create_publisher(FrameUncertainty, "uncertainty", 5)}
     latched_pubs = []
     if pipeline.sartm is not None:
         for topic, kind in (("semantic/mask", Image), ("semantic/color", Image),  # color: output.color_overlay

@@ -102,6 +102,8 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "saliency.threshold": (-1.0, "binary saliency threshold; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
     "saliency.min_threshold": (0.5, "floor of the adaptive threshold: a blank map yields no object", (0.0, 1.0)),
     "saliency.min_object_area": (20, "smallest salient region reported (pixels)", (0, 10_000_000)),
+    "uncertainty.warn": (0.3, "/diagnostics says WARN while the median label-free uncertainty of the frames since "
+                         "the last report is above this (docs/mining.md)", (0.0, 1.0)),
     "diagnostics_period": (1.0, "period of /diagnostics (s)", (0.1, 60.0)),
 }
 
@@ -117,7 +119,7 @@ RUNTIME_PARAMETERS = frozenset({
     "thermal.kelvin_offset", "thermal.range_min", "thermal.range_max", "thermal.percentile_low",
     "thermal.percentile_high", "thermal.timeout", "thermal.homography", "size_mismatch", "max_image_pixels",
     "output.height", "output.width", "output.color_overlay", "saliency.threshold", "saliency.min_threshold",
-    "saliency.min_object_area"})
+    "saliency.min_object_area", "uncertainty.warn"})
 
 
 def descriptor(name: str):

@@ -17,6 +17,8 @@ import torch
 from rgbt_models.data.geometry import InputGeometry, model_input_size, semantic_at, to_output_size
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
+from rgbt_models.evaluation.uncertainty import combined as combined_uncertainty
+from rgbt_models.evaluation.uncertainty import saliency_uncertainty, semantic_uncertainty
 from rgbt_perception.temperatures import TemperatureConversion, kelvin_map, region_temperatures
 
 
@@ -74,6 +76,9 @@ class PipelineResult:
     degraded: bool = False
     thermal_frozen: bool = False  # the thermal frame was frozen (shutter / FFC), see FreezeDetector
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # label-free, in [0, 1]: "saliency" (SAMSOD), "semantic" (SARTM), "combined" (their mean); NaN
+    # for a model that did not run (rgbt_models.evaluation.uncertainty)
+    uncertainty: dict[str, float] = field(default_factory=dict)
 
 
 def model_seconds(timings: dict[str, float]) -> float:
@@ -161,10 +166,10 @@ class Pipeline:
         if self._cancelled.is_set():
             raise InferenceCancelled("the pipeline was cancelled")
 
-    def _predict(self, model, rgb_t: torch.Tensor, thermal_t: torch.Tensor | None):
+    def _predict(self, model, rgb_t: torch.Tensor, thermal_t: torch.Tensor | None, method: str = "predict"):
         self._check_cancelled(None, None)
         try:
-            return model.predict(rgb_t, thermal_t)
+            return getattr(model, method)(rgb_t, thermal_t)
         except InferenceCancelled:
             raise
         except Exception as error:  # onnxruntime's terminate error: a cancelled run, nothing wrong
@@ -246,6 +251,7 @@ class Pipeline:
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]
         result = PipelineResult(degraded=thermal is None, thermal_frozen=frozen, timings=timings)
+        parts = {"saliency": float("nan"), "semantic": float("nan")}
         kelvin = None
         if cfg.temperature.radiometric and thermal is not None and {"semantic/classes", "saliency/objects"} & outputs:
             kelvin = kelvin_map(thermal, cfg.temperature, rgb.shape[:2], (out_h, out_w), cfg.homography)
@@ -259,19 +265,32 @@ class Pipeline:
                 ids, confidence = semantic_at(probabilities[..., :h, :w], out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
+                parts["semantic"] = float(semantic_uncertainty(probabilities[..., :h, :w])[0])
+                timings["uncertainty"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
                 self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy(),
                                        outputs, kelvin)
                 timings["postprocess_semantic"] = time.perf_counter() - t0
             if self.samsod is not None:
                 t0 = time.perf_counter()
                 rgb_t, thermal_t, (h, w) = inputs["samsod"]
-                saliency = self._predict(self.samsod, rgb_t, thermal_t)
+                heads = None  # a PyTorch SAMSOD gives its heads with the map; ONNX Runtime graphs the map alone
+                if hasattr(self.samsod, "predict_with_heads"):
+                    saliency, heads = self._predict(self.samsod, rgb_t, thermal_t, "predict_with_heads")
+                else:
+                    saliency = self._predict(self.samsod, rgb_t, thermal_t)
                 require_finite(saliency, "SAMSOD")
+                t1 = time.perf_counter()
+                parts["saliency"] = float(saliency_uncertainty(
+                    saliency[..., :h, :w], heads and {k: v[..., :h, :w] for k, v in heads.items()})[0])
+                spent = time.perf_counter() - t1
                 saliency = to_output_size(saliency[..., :h, :w], out_h, out_w)
-                timings["samsod"] = time.perf_counter() - t0
+                timings["samsod"] = time.perf_counter() - t0 - spent
+                timings["uncertainty"] = timings.get("uncertainty", 0.0) + spent
                 t0 = time.perf_counter()
                 self._saliency_outputs(result, saliency[0, 0].cpu().numpy(), outputs, kelvin)
                 timings["postprocess_saliency"] = time.perf_counter() - t0
+        result.uncertainty = {**parts, "combined": combined_uncertainty(parts)}
         timings["total"] = time.perf_counter() - start
         return result
 

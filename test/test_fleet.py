@@ -5,6 +5,7 @@ the module."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import signal
@@ -51,7 +52,8 @@ def fleet(tmp_path_factory):
                                          freeze=(0.7, 1.3)))
     checkpoints = write_test_checkpoints(root / "ckpt")
     common = [*map(str, bags), *checkpoints, *MODEL_PARAMS, "--label-topic", DriveConfig.label_topic,
-              "--mask-topic", DriveConfig.mask_topic, "--no-video", "--overlay-every", "0", "--no-progress"]
+              "--mask-topic", DriveConfig.mask_topic, "--no-video", "--overlay-every", "0", "--no-progress",
+              "--mine", "4", "--mine-gap", "0.5"]
     assert replay([*common, "--output", str(root / "serial")]) == 0
     return root, common
 
@@ -64,6 +66,11 @@ def outcome(folder):
         summary.pop(key)
     for part in summary["per_bag"].values():
         part.pop("shards")
+    summary["mined"].pop("folder")
+    with (folder / "mined" / "manifest.csv").open() as handle:
+        summary["mined"]["manifest"] = list(csv.DictReader(handle))
+    summary["mined"]["images"] = {f"{path.parent.name}/{path.name}": path.read_bytes()
+                                  for path in sorted((folder / "mined").glob("*/*.png"))}
     with (folder / "frames.csv").open() as handle:
         rows = [{k: v for k, v in row.items() if not k.endswith("_ms")} for row in csv.DictReader(handle)]
     return summary, rows
@@ -86,6 +93,18 @@ def test_ray_in_windows_equals_one_process(cluster, fleet):
     assert summary["semantic"]["with thermal"]["frames"] == with_thermal > 0  # SARTM scores frames with thermal
     assert summary["semantic"]["with thermal"]["confusion_matrix"] == \
         json.loads((root / "serial" / "summary.json").read_text())["semantic"]["with thermal"]["confusion_matrix"]
+    # --mine: the same frames (and bytes) from both engines, at most one per 0.5 s of a bag
+    mined = ray_run[0]["mined"]["manifest"]
+    assert len(mined) == 4 and mined == reference[0]["mined"]["manifest"]
+    images = ray_run[0]["mined"]["images"]
+    assert images == reference[0]["mined"]["images"]
+    assert sorted(images) == sorted([f"rgb/{row['rgb'][4:]}" for row in mined]  # no thermal image for a frame
+                                    + [row["thermal"] for row in mined if row["thermal"]])  # that had none
+    for bag in {row["bag"] for row in mined}:
+        stamps = sorted(int(row["stamp_ns"]) for row in mined if row["bag"] == bag)
+        assert all(b - a >= 0.5e9 for a, b in itertools.pairwise(stamps))
+    ranked = sorted(ray_run[1], key=lambda row: -float(row["uncertainty"]))
+    assert float(mined[0]["uncertainty"]) == float(ranked[0]["uncertainty"])  # the most uncertain frame first
 
 
 @pytest.mark.slow

@@ -121,3 +121,40 @@ def test_the_live_overlay_is_composed_only_while_subscribed(rclpy_context):
         cameras.close()
         node.shutdown()
         node.destroy_node()
+
+
+def test_the_node_publishes_each_frames_uncertainty_and_warns_when_the_models_are_unsure(rclpy_context):
+    """`uncertainty` (rgbt_msgs/FrameUncertainty, the RGB stamp) for each frame; /diagnostics says
+    WARN while the median since the last report is above uncertainty.warn, and OK again below."""
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter as RclpyParameter
+
+    from rgbt_msgs.msg import FrameUncertainty
+    from rgbt_perception.node import RGBTPerceptionNode
+    from rgbt_perception.testing.node_fixtures import Graph, node_overrides
+
+    graph = Graph(rclpy_context, RGBTPerceptionNode(context=rclpy_context,
+                                                    parameter_overrides=node_overrides(uncertainty__warn=0.0)))
+    received: list = []
+    try:
+        graph.tester.create_subscription(FrameUncertainty, "uncertainty", received.append, 10)
+        graph.spin_until(lambda: graph.node.pubs["uncertainty"].get_subscription_count() > 0, what="a subscriber")
+        graph.node.stats.rates()  # a report before the frame: the next one covers it alone
+        assert graph.processes_a_pair(30)
+        graph.spin_until(lambda: bool(received), what="an uncertainty message")
+        (message,) = received
+        assert (message.header.stamp.sec, message.header.stamp.nanosec) == (30, 0)
+        assert all(0.0 <= value <= 1.0 for value in (message.uncertainty, message.saliency, message.semantic))
+        assert message.uncertainty == pytest.approx((message.saliency + message.semantic) / 2, abs=1e-6)
+        status = graph.node.diagnostic_status()
+        assert status.level == status.WARN and "models unsure: uncertainty" in status.message
+        assert "above uncertainty.warn 0" in status.message
+        values = {kv.key: kv.value for kv in status.values}
+        assert values["uncertainty frames"] == "1" and float(values["uncertainty median"]) == \
+            pytest.approx(message.uncertainty, abs=1e-3)
+        request = SetParameters.Request(parameters=[RclpyParameter("uncertainty.warn", value=1.0).to_parameter_msg()])
+        assert graph.call(SetParameters, "/rgbt_perception/set_parameters", request).results[0].successful
+        assert graph.processes_a_pair(31)
+        assert graph.node.diagnostic_status().message == "running"
+    finally:
+        graph.close()

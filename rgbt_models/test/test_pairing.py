@@ -1,4 +1,4 @@
-"""RGB-thermal pairing (rgbt_models/data/pairing.py), the one rule of the node, rgbt-replay and the
+"""RGB-thermal pairing (rgbt_models/data/pairing.py), as the node, rgbt-replay and the
 bag loaders: exact pairs within slop (queue size, resets, duplicates), latest pairs every RGB
 frame with the newest thermal frame within max_age."""
 

@@ -36,6 +36,8 @@ class FrameStats:
         self.model_times: deque[float] = deque(maxlen=window)
         self.stage_times: dict[str, deque[float]] = {name: deque(maxlen=window) for name in STAGES}
         self.pair_ages: deque[float] = deque(maxlen=window)
+        self.uncertainties: list[float] = []  # the frames' combined uncertainty since the last report
+        self.reported_uncertainty: tuple[float, int] | None = None  # (median, frames) at the last report
         self._last_counts, self._last_time = dict(self.counts), time.monotonic()
         self.previous_counts = dict(self.counts)  # the counts at the report before the last one
 
@@ -56,13 +58,17 @@ class FrameStats:
             self.counts["bad"] += 1
             self.bad_reasons[stream] = self.bad_reasons.get(stream, 0) + 1
 
-    def frame(self, received: float, picked: float, inferred: float, done: float, timings: dict[str, float]) -> None:
+    def frame(self, received: float, picked: float, inferred: float, done: float, timings: dict[str, float],
+              uncertainty: float = float("nan")) -> None:
         """One processed frame: monotonic times of its hand-over, pick-up by the worker, end of
-        inference and end of publishing, and the pipeline's own stage timings."""
+        inference and end of publishing, the pipeline's own stage timings and the frame's
+        combined uncertainty."""
         total = timings.get("total", 0.0)
         model = model_seconds(timings)
         with self.lock:
             self.counts["processed"] += 1
+            if np.isfinite(uncertainty) and len(self.uncertainties) < 100_000:
+                self.uncertainties.append(float(uncertainty))
             self.inference.append(total)
             self.model_times.append(model)
             self.latencies.append(done - received)
@@ -75,6 +81,10 @@ class FrameStats:
         now = time.monotonic()
         elapsed = max(now - self._last_time, 1e-6)
         rates = {k: (self.counts[k] - self._last_counts[k]) / elapsed for k in RATES}
+        with self.lock:
+            self.reported_uncertainty = ((float(np.median(self.uncertainties)), len(self.uncertainties))
+                                         if self.uncertainties else None)
+            self.uncertainties = []
         self.previous_counts = self._last_counts
         self._last_counts, self._last_time = dict(self.counts), now
         return rates
@@ -93,6 +103,10 @@ class FrameStats:
             ages = 1000 * np.abs(np.asarray(self.pair_ages))
             values["pair age median / p95 / max (ms)"] = (f"{np.median(ages):.1f} / {np.percentile(ages, 95):.1f} / "
                                                          f"{ages.max():.1f}")
+        if self.reported_uncertainty is not None:
+            median, frames = self.reported_uncertainty
+            values["uncertainty median"] = f"{median:.3f}"
+            values["uncertainty frames"] = str(frames)
         if self.latencies:
             values["latency median (ms)"] = f"{1000 * float(np.median(self.latencies)):.1f}"
             values["latency p95 (ms)"] = f"{1000 * float(np.percentile(self.latencies, 95)):.1f}"

@@ -9,11 +9,14 @@ OK, WARN, ERROR = 0, 1, 2
 
 
 def status_line(enabled: bool, problem: str | None, freeze, freeze_policy: str, counts: dict, previous: dict,
-                qos_warnings: int) -> tuple[int, str]:
+                qos_warnings: int, uncertainty: tuple[float, int] | None = None,
+                uncertainty_warn: float = 1.0) -> tuple[int, str]:
     """(level, message). `problem`: the stream health's (DEGRADED ..., no input ...); `freeze`:
     the pipeline's FreezeDetector; `counts` / `previous`: the frame counters now and at the last
     report. Model errors count since the last report (the total stays in the values): one failure
-    an hour ago must not leave a robot's status WARN all day; ERROR while no frame gets through."""
+    an hour ago must not leave a robot's status WARN all day; ERROR while no frame gets through.
+    `uncertainty`: (median, frames) of the frames' label-free uncertainty since the last report:
+    WARN above `uncertainty_warn` (the models are unsure: a new site, fog, a changed camera)."""
     level, message = OK, "running"
     if not enabled:
         message = "disabled: not processing (enable service or lifecycle inactive)"
@@ -28,6 +31,10 @@ def status_line(enabled: bool, problem: str | None, freeze, freeze_policy: str, 
         level, message = max(level, WARN), message + "; non-finite model outputs dropped"
     if qos_warnings:
         level, message = max(level, WARN), message + "; incompatible QoS on an input"
+    if enabled and uncertainty is not None and uncertainty[0] > uncertainty_warn:
+        level = max(level, WARN)
+        message += (f"; models unsure: uncertainty {uncertainty[0]:.2f} (median of {uncertainty[1]} frames) above "
+                    f"uncertainty.warn {uncertainty_warn:g}")
     errors = counts["model_errors"] - previous.get("model_errors", 0)
     if errors:
         processed = counts["processed"] - previous.get("processed", 0)

@@ -82,11 +82,28 @@ def metric_results(combined: Combined) -> tuple[dict, dict]:
     return saliency, semantic
 
 
-def section(combined: Combined, wall: float) -> dict:
-    """The keys of a one-bag summary (timings included), for the frames of `combined`."""
+def uncertainty_summary(rows: list[dict], warn: float) -> dict | None:
+    """The frames' label-free uncertainty: median (and per model), and the share above `warn`."""
+    values = np.array([row.get("uncertainty", np.nan) for row in rows], float)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return None
+    parts = {}
+    for part in ("saliency", "semantic"):
+        column = np.array([row.get(f"uncertainty_{part}", np.nan) for row in rows], float)
+        column = column[np.isfinite(column)]
+        parts[part] = float(np.median(column)) if column.size else None
+    return {"median": float(np.median(values)), "p95": float(np.percentile(values, 95)), **parts,
+            "warn": warn, "share_above_warn": float((values > warn).mean()), "frames": int(values.size)}
+
+
+def section(combined: Combined, wall: float, warn: float = 1.0) -> dict:
+    """The keys of a one-bag summary (timings included), for the frames of `combined`; `warn`:
+    the node's uncertainty.warn."""
     saliency, semantic = metric_results(combined)
     ages = combined.pair_ages_ms
     return {"frames_processed": len(combined.rows), "counts": combined.counts, "wall_seconds": wall,
+            "uncertainty": uncertainty_summary(combined.rows, warn),
             "pair_age_ms": ({"median": float(np.median(ages)), "p95": float(np.percentile(ages, 95)),
                              "max": float(np.max(ages)), "pairs": len(ages)} if ages else None),
             "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}
@@ -96,7 +113,7 @@ def section(combined: Combined, wall: float) -> dict:
             "bad_frame_details": combined.bad_frames}
 
 
-def per_bag(results: list[ShardResult]) -> tuple[dict, list[dict]]:
+def per_bag(results: list[ShardResult], warn: float = 1.0) -> tuple[dict, list[dict]]:
     """({bag: its section}, [{bag, error}] for bags that could not be read)."""
     bags: dict[str, list[ShardResult]] = {}
     for result in ordered(results):
@@ -107,7 +124,7 @@ def per_bag(results: list[ShardResult]) -> tuple[dict, list[dict]]:
         if errors:
             failed.append({"bag": bag, "error": errors[0]})
             continue
-        sections[bag] = section(combine(shards), sum(r.wall_seconds for r in shards)) | {"shards": len(shards)}
+        sections[bag] = section(combine(shards), sum(r.wall_seconds for r in shards), warn) | {"shards": len(shards)}
     return sections, failed
 
 

@@ -93,10 +93,20 @@ def parse_args(argv):
                        help="cut each bag into windows of this many seconds of RGB stamps (one shard each)")
     fleet.add_argument("--resume", action="store_true",
                        help="continue a killed run in the same --output: finished shards are not run again")
+    mining = parser.add_argument_group("the frames most worth labelling (docs/mining.md)")
+    mining.add_argument("--mine", type=int, default=0, metavar="N",
+                        help="write the N frames of highest label-free uncertainty to OUTPUT/mined/ (images, "
+                             "manifest.csv, a CVAT task)")
+    mining.add_argument("--mine-gap", type=float, default=2.0, metavar="SECONDS",
+                        help="at most one mined frame per this many seconds of a bag")
     parser.add_argument("--live", action="store_true", help="play into a running node over rclpy")
     parser.add_argument("--rate", type=float, default=1.0, help="--live playback speed")
     parser.add_argument("--namespace", default="", help="--live: the node's namespace (its outputs are read there)")
     args = parser.parse_args(argv)
+    if args.mine < 0 or args.mine_gap < 0:
+        parser.error("--mine and --mine-gap take numbers >= 0")
+    if args.live and args.mine:
+        parser.error("--mine works on an offline replay (the frames' uncertainty comes from the report)")
     if args.live:
         if len(args.bag) != 1:
             parser.error("--live plays one bag into the node")

@@ -25,6 +25,7 @@ from rgbt_models.fleet import engine_options
 from rgbt_models.metrics.plots import plot_confusion, plot_saliency_curves
 from rgbt_perception.replay.aggregate import combine, metric_results, per_bag, section, worst_bags
 from rgbt_perception.replay.engines import run_shards
+from rgbt_perception.replay.mining import select, write_mined
 from rgbt_perception.replay.plan import expand_bags, plan
 from rgbt_perception.replay.report import VideoSink, render_markdown, write_csv, write_summary
 from rgbt_perception.replay.shard import ReplaySettings, Shard, ShardResult
@@ -91,7 +92,7 @@ def replay_offline(args, params: dict) -> dict:
         if sinks is not None and sinks.recorder is not None:
             sinks.recorder.close()
     results = [parts.done[s.key] for s in shards]
-    return write_report(output, results, bags, params, args, time.perf_counter() - started, sinks)
+    return write_report(output, results, bags, params, args, time.perf_counter() - started, sinks, settings)
 
 
 def one_bag_sinks(args, output: Path) -> SimpleNamespace:
@@ -105,8 +106,9 @@ def one_bag_sinks(args, output: Path) -> SimpleNamespace:
 
 
 def write_report(output: Path, results: list[ShardResult], bags: list[str], params: dict, args, wall: float,
-                 sinks) -> dict:
-    """frames.csv, summary.json, report.md and the plots of all shards together."""
+                 sinks, settings: ReplaySettings) -> dict:
+    """frames.csv, summary.json, report.md and the plots of all shards together; with --mine, the
+    frames most worth labelling in mined/."""
     failed = [r for r in results if r.error]
     if len(bags) == 1 and failed:
         raise DatasetError(failed[0].error)
@@ -122,15 +124,21 @@ def write_report(output: Path, results: list[ShardResult], bags: list[str], para
         plots.append(plot_confusion(np.array(res["confusion_matrix"]), class_names,
                                     output / f"confusion_{slug(label)}.png", title=f"SARTM, {label}"))
     write_csv(output / "frames.csv", combined.rows)
-    sections, failed_bags = per_bag(results)
+    warn = params["uncertainty.warn"]
+    sections, failed_bags = per_bag(results, warn)
     video = sinks.video.close() if sinks is not None and sinks.video is not None else None
     summary = {"bag": bags[0] if len(bags) == 1 else f"{len(bags)} bags",
-               **section(combined, wall), "runtime": next((r.runtime for r in good), ""),
+               **section(combined, wall, warn), "runtime": next((r.runtime for r in good), ""),
                "precision": params["precision"], "sync_policy": params["sync.policy"],
                "video": str(video) if video else None,
                "record": str(sinks.recorder.path) if sinks is not None and sinks.recorder is not None else None,
                "plots": [str(p) for p in plots], "engine": args.engine, "shards": len(results),
                "per_bag": sections, "failed_bags": failed_bags, "worst_bags": worst_bags(sections)}
+    if getattr(args, "mine", 0):
+        chosen = select(combined.rows, args.mine, args.mine_gap)
+        folder = write_mined(output / "mined", chosen, settings, class_names)
+        summary["mined"] = {"folder": str(folder), "frames": len(chosen), "gap_s": args.mine_gap,
+                            "uncertainty": [row["uncertainty"] for row in chosen]}
     sartm = SimpleNamespace(classes=SimpleNamespace(names=class_names, num_classes=len(class_names or ())))
     markdown = render_markdown(summary, combined.stages, sartm)
     write_summary(output, summary, markdown)

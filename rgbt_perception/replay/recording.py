@@ -13,7 +13,7 @@ import numpy as np
 from rgbt_models.data.rosbag import IMAGE_TYPE, BagWriter
 from rgbt_perception.outputs import FRAME_TOPICS, frame_messages
 
-MESSAGES = ("ClassInfo", "ClassMap", "SalientObject", "SalientObjects", "SemanticClasses")
+MESSAGES = ("ClassInfo", "ClassMap", "FrameUncertainty", "SalientObject", "SalientObjects", "SemanticClasses")
 
 
 def rgbt_msg_definitions() -> dict[str, str]:

@@ -212,11 +212,19 @@ def replay_pairs(pipeline, shard: Shard, settings: ReplaySettings, scorer: Score
         row = {"frame": index, "stamp_ns": pair.stamp_ns, "degraded": int(frame.degraded),
                "thermal_frozen": int(frame.thermal_frozen), **{f"{k}_ms": round(1000 * v, 2) for k, v in
                                                                 frame.timings.items()},
-               "classes": " ".join(s.name for s in frame.class_stats), "salient_objects": len(frame.objects)}
+               "classes": " ".join(s.name for s in frame.class_stats), "salient_objects": len(frame.objects),
+               **uncertainty_columns(frame.uncertainty)}
         scorer.score(pair, index, rgb, thermal, frame, row)
         result.rows.append(row)
         write_side_outputs(pipeline, settings, shard, index, pair, rgb, thermal, frame, sinks)
     result.stages = dict(stages)
+
+
+def uncertainty_columns(parts: dict[str, float]) -> dict[str, float]:
+    """frames.csv's uncertainty columns: `uncertainty` (combined) and one per model (NaN: did not run)."""
+    return {"uncertainty": round(parts.get("combined", float("nan")), 5),
+            "uncertainty_saliency": round(parts.get("saliency", float("nan")), 5),
+            "uncertainty_semantic": round(parts.get("semantic", float("nan")), 5)}
 
 
 def track(pipeline, pair, thermal_stamp: float | None) -> None:

@@ -1,5 +1,5 @@
 """message_filters' ApproximateTimeSynchronizer behind our pairing's interface: the reference
-that test/test_sync.py compares our one pairing (rgbt_models.data.pairing) against on a ROS
+that test/test_message_filters_reference.py compares our pairing (rgbt_models.data.pairing) against on a ROS
 install. The node, rgbt-replay and the bag loaders never use it: they pair by our rule alone, so
 that the robot and the replay pair alike (and count what they drop alike)."""
 

@@ -117,8 +117,15 @@ class SAMSOD(CheckpointedModel, nn.Module):
     def predict(self, rgb: torch.Tensor | None, thermal: torch.Tensor | None) -> torch.Tensor:
         """Saliency (B, 1, H, W) in [0, 1]: sigmoid of the sum of the three heads with both
         inputs; the RGB-only (or thermal-only) head when the other modality is missing."""
+        return self.predict_with_heads(rgb, thermal)[0]
+
+    @torch.no_grad()
+    def predict_with_heads(self, rgb: torch.Tensor | None,
+                           thermal: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(the saliency `predict` gives, the logits of each head that ran): one forward pass, for a
+        caller that also weighs the heads against each other (a label-free uncertainty)."""
         outputs = self(rgb, thermal)
-        return torch.sigmoid(sum(outputs.values()))
+        return torch.sigmoid(sum(outputs.values())), outputs
 
     # -- training ----------------------------------------------------------------------------
     def losses(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
