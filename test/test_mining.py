@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rgbt_perception.replay.mining import select
+from rgbt_perception.testing.cvat_exports import write_cvat_export
 
 
 def rows(*values):
@@ -26,6 +27,12 @@ def test_the_most_uncertain_frames_at_most_one_per_gap_of_a_bag():
     assert [(r["bag"], r["stamp_ns"] / 1e9) for r in chosen] == [("a", 0.5), ("b", 0.2), ("a", 3.0)]
     assert [r["stamp_ns"] for r in select(frames, 10, gap=0.0)][:2] == [500_000_000, 0]  # no gap: by rank alone
     assert len(select(frames, 10, gap=2.0)) == 4  # every bag's frames spaced: a 0.5, 3.0; b 0.2, 9.0
+
+
+def test_frames_without_live_thermal_are_not_mined():
+    frames = rows(("a", 0.0, 0.9), ("a", 5.0, 0.8), ("a", 10.0, 0.7))
+    frames[0]["degraded"], frames[1]["thermal_frozen"] = 1, 1  # thermal missing; the shutter closed
+    assert select(frames, 3, 0.0) == [frames[2]]
 
 
 def test_ties_are_broken_by_bag_and_stamp_whatever_the_order_rows_came_in():
@@ -78,21 +85,6 @@ def test_a_replay_reports_the_uncertainty_and_mines_the_frames(mined):
     assert labels[0]["color"] == "#000000"
 
 
-def write_cvat_export(folder, labels, stem, drawn):
-    """What CVAT writes for "Segmentation mask 1.1": labelmap.txt and SegmentationClass/<stem>.png."""
-    folder.mkdir()
-    (folder / "labelmap.txt").write_text("# label:color_rgb:parts:actions\n" + "".join(
-        f"{label['name']}:{int(label['color'][1:3], 16)},{int(label['color'][3:5], 16)},"
-        f"{int(label['color'][5:], 16)}::\n" for label in labels))
-    colours = np.array([[int(label["color"][i:i + 2], 16) for i in (1, 3, 5)] for label in labels], np.uint8)
-    (folder / "SegmentationClass").mkdir()
-    cv2.imwrite(str(folder / "SegmentationClass" / f"{stem}.png"), colours[drawn][..., ::-1])
-    with zipfile.ZipFile(folder.with_suffix(".zip"), "w") as archive:
-        for path in folder.rglob("*"):
-            archive.write(path, path.relative_to(folder))
-    return folder.with_suffix(".zip")
-
-
 def test_labels_drawn_in_cvat_come_back_as_a_folder_data_set(mined, tmp_path, capsys):
     from rgbt_models.cli.labels import main as rgbt_labels
     from rgbt_models.data.datasets import open_spec
@@ -104,12 +96,13 @@ def test_labels_drawn_in_cvat_come_back_as_a_folder_data_set(mined, tmp_path, ca
     drawn = np.zeros((96, 128), np.uint8)
     drawn[20:60, 30:70] = 2  # a person
     drawn[:10] = 1  # sky
-    export = write_cvat_export(tmp_path / "cvat_export", labels, stem, drawn)
+    drawn[70:90, 100:120] = 4  # drawn as `salient`: a saliency label, not a class
+    export = write_cvat_export(tmp_path / "cvat_export", labels, {stem: drawn})
     assert rgbt_labels(["cvat", str(export), "--mined", str(out), "--output", str(tmp_path / "labelled")]) == 0
     assert "1 labelled frames" in capsys.readouterr().out
     _, dataset = open_spec(f"folder:{tmp_path / 'labelled'}")  # the loader rgbt-train's folder data set uses
     (sample,) = list(dataset)
-    assert np.array_equal(sample.label, drawn)
+    assert np.array_equal(sample.label, np.where(drawn == 4, 255, drawn))  # `salient`: unlabelled for SARTM
     assert np.array_equal(sample.thermal, cv2.imread(str(out / "thermal" / f"{stem}.png"), cv2.IMREAD_UNCHANGED))
     assert rgbt_labels(["cvat", str(export), "--mined", str(out), "--output", str(tmp_path / "masks"),
                         "--task", "saliency"]) == 0
@@ -124,7 +117,39 @@ def test_a_mask_in_colours_of_no_label_is_refused_naming_it(mined, tmp_path, cap
     with (out / "manifest.csv").open() as handle:
         stem = next(csv.DictReader(handle))["rgb"][4:-4]
     labels = json.loads((out / "cvat" / "labels.json").read_text())
-    write_cvat_export(tmp_path / "other_task", labels[:2], stem, np.ones((96, 128), np.uint8))
+    write_cvat_export(tmp_path / "other_task", labels[:2], {stem: np.ones((96, 128), np.uint8)})
     cv2.imwrite(str(tmp_path / "other_task" / "SegmentationClass" / f"{stem}.png"), np.full((96, 128, 3), 7, np.uint8))
     code = rgbt_labels(["cvat", str(tmp_path / "other_task"), "--mined", str(out), "--output", str(tmp_path / "x")])
     assert code == 2 and f"SegmentationClass/{stem}.png has colours that are no label" in capsys.readouterr().err
+
+
+def test_a_deployed_model_is_fine_tuned_on_the_labelled_frames(mined, tmp_path):
+    """rgbt-train with init_checkpoint (the deployed SARTM) on the folder rgbt-labels wrote: it
+    starts from the checkpoint's weights and model config, and writes a checkpoint of the same kind."""
+    import torch
+    import yaml
+
+    from rgbt_models.cli.labels import main as rgbt_labels
+    from rgbt_models.cli.train import main as rgbt_train
+    from rgbt_models.runtime import load_model
+
+    out = mined / "out" / "mined"
+    with (out / "manifest.csv").open() as handle:
+        stem = next(csv.DictReader(handle))["rgb"][4:-4]
+    labels = json.loads((out / "cvat" / "labels.json").read_text())
+    drawn = np.zeros((96, 128), np.uint8)
+    drawn[30:70, 40:80] = 3  # a vehicle
+    export = write_cvat_export(tmp_path / "export", labels, {stem: drawn})
+    assert rgbt_labels(["cvat", str(export), "--mined", str(out), "--output", str(tmp_path / "labelled")]) == 0
+    deployed = mined / "ckpt" / "a.pt"
+    config = tmp_path / "finetune.yaml"
+    config.write_text(yaml.safe_dump({
+        "task": "sartm", "init_checkpoint": str(deployed),
+        "data": {"dataset": "folder", "root": str(tmp_path / "labelled"), "height": 96, "width": 128},
+        "train": {"epochs": 1, "batch_size": 1, "lr": 1.0e-3, "seed": 0}, "output_dir": str(tmp_path / "run")}))
+    assert rgbt_train(["sartm", "--config", str(config), "--no-progress", "--threads", "1"]) == 0
+    before, after = load_model("sartm", str(deployed)), load_model("sartm", str(tmp_path / "run" / "final.pt"))
+    assert after.config.to_dict() == before.config.to_dict()
+    changed = [name for name, tensor in after.state_dict().items()
+               if not torch.equal(tensor, before.state_dict()[name])]
+    assert changed and len(changed) < len(before.state_dict())  # trained where it trains, from the deployed weights

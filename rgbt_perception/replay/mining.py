@@ -1,7 +1,7 @@
 """--mine N: the frames of a replay most worth labelling, written for a labelling tool (CVAT).
 
-Selection (`select`): the frames with the highest label-free uncertainty (frames.csv's
-`uncertainty` column: rgbt_models.evaluation.uncertainty), spread over time: at most one frame per
+Selection (`select`): the frames with live thermal and the highest label-free uncertainty
+(frames.csv's `uncertainty` column: rgbt_models.evaluation.uncertainty), spread over time: at most one frame per
 `gap` seconds of a bag, so that a stretch the models find hard gives one frame, not a run of
 near-identical neighbours. It works on the rows of the whole replay, which are the same whether
 the bags ran in one process or on Ray: the frames mined are the same too.
@@ -26,17 +26,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rgbt_models.data.cvat import SALIENT
 from rgbt_models.data.rosbag import decode_pair, read_pairs
 
 MANIFEST = ("rank", "bag", "stamp_ns", "uncertainty", "uncertainty_saliency", "uncertainty_semantic", "rgb",
             "thermal")
-SALIENT = "salient"  # the label of a salient object in the CVAT task
 
 
 def select(rows: list[dict], count: int, gap: float) -> list[dict]:
     """The `count` rows of highest `uncertainty` with no two of one bag within `gap` seconds;
-    ties broken by bag and stamp, so that the choice never depends on the order rows came in."""
-    candidates = sorted((row for row in rows if math.isfinite(row.get("uncertainty", math.nan))),
+    ties broken by bag and stamp, so that the choice never depends on the order rows came in.
+    Frames without live thermal (missing or frozen) are not mined: their difficulty is the
+    sensor's, and a label on them teaches the fused model nothing."""
+    candidates = sorted((row for row in rows if math.isfinite(row.get("uncertainty", math.nan))
+                         and not int(row.get("degraded", 0)) and not int(row.get("thermal_frozen", 0))),
                         key=lambda row: (-row["uncertainty"], str(row.get("bag", "")), row["stamp_ns"]))
     gap_ns = int(gap * 1e9)
     chosen: list[dict] = []

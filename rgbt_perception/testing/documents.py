@@ -13,8 +13,9 @@ An HTML comment on the line before the fence says how it runs:
 
 The folder is what a user has after cloning and `make setup`: every top-level entry of the
 repository (the .venv among them) linked into it, the pip route's PATH (.venv/bin first), and
-stand-ins for what a user downloads or records (`prepare_stand_ins`: the demo checkpoints as
-samsod.pt and sartm.pt, recordings as synthetic drives). The README's folder has none: the README
+stand-ins for what a user downloads, records or draws (`prepare_stand_ins`: the demo checkpoints
+as samsod.pt and sartm.pt, recordings as synthetic drives; cvat_export.zip, labels drawn in CVAT
+on the frames a block before mined, when a block names it). The README's folder has none: the README
 itself tells its reader how to make them, and its blocks run in order. The blocks of one document run
 in order in one folder, as a reader follows it (homography.yaml from one block, used by the next).
 """
@@ -232,6 +233,10 @@ def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_fac
     env = user_environment(ros_env)
     if block.kind == "bench" and "-authors" in block.code and not (folder / "sam_rgbt.pth").exists():
         prepare_authors_files(folder)
+    if "cvat_export.zip" in block.code and not (folder / "cvat_export.zip").exists():
+        from rgbt_perception.testing.cvat_exports import labelled_by_a_person
+
+        labelled_by_a_person(folder / re.search(r"--mined (\S+)", block.code).group(1), folder / "cvat_export.zip")
     if block.kind == "node":
         code, printed = run_node_block(block, folder, env, context_factory())
         assert code == 0, f"{block.name}: the node ended with {code} after SIGINT:\n{printed[-4000:]}"

@@ -6,7 +6,8 @@ each pixel painted in its label's colour. With the mined frames (rgbt-replay --m
 thermal/ under the same NAME) it becomes the folder layout of rgbt_models.data.datasets:
 
     DATASET/rgb/NAME.png, DATASET/thermal/NAME.png (as mined: 16-bit kept), and
-    semantic: DATASET/labels/NAME.png (class ids in the labelmap's order) + DATASET/classes.yaml
+    semantic: DATASET/labels/NAME.png (class ids in the labelmap's order) + DATASET/classes.yaml;
+              pixels drawn as `salient` are left unlabelled (255)
     saliency: DATASET/masks/NAME.png (255 where any label but the first was drawn)
 
 A colour that is no label of the labelmap is an error naming the file (a mask from another task).
@@ -25,6 +26,7 @@ import yaml
 from rgbt_models.data.datasets import DatasetError
 
 TASKS = ("semantic", "saliency")
+SALIENT = "salient"  # the label of a salient object in a mined task: masks/, never a class of labels/
 
 
 class CvatExport:
@@ -89,6 +91,12 @@ def import_cvat(export: str | Path, mined: str | Path, output: str | Path, task:
                "truth": output / ("labels" if task == "semantic" else "masks")}
     for folder in folders.values():
         folder.mkdir(parents=True)
+    kept = [(name, color) for name, color in source.labels if task == "saliency" or name != SALIENT]
+    # labelmap index -> class id (semantic: the labels but `salient`, in order; `salient` unlabelled)
+    lookup = np.full(256, 255, np.uint8)
+    for index, (name, _) in enumerate(source.labels):
+        if name != SALIENT:
+            lookup[index] = [n for n, _ in kept].index(name)
     for stem in sorted(source.masks):
         rgb = mined / "rgb" / f"{stem}.png"
         thermal = next(iter(sorted((mined / "thermal").glob(f"{stem}.*"))), None)
@@ -97,11 +105,11 @@ def import_cvat(export: str | Path, mined: str | Path, output: str | Path, task:
         ids = source.label_ids(stem)
         shutil.copy(rgb, folders["rgb"] / rgb.name)
         shutil.copy(thermal, folders["thermal"] / thermal.name)
-        truth = ids if task == "semantic" else np.where(ids > 0, 255, 0).astype(np.uint8)
+        truth = lookup[ids] if task == "semantic" else np.where(ids > 0, 255, 0).astype(np.uint8)
         cv2.imwrite(str(folders["truth"] / f"{stem}.png"), truth)
-    names = [name for name, _ in source.labels]
+    names = [name for name, _ in kept]
     if task == "semantic":
         classes = {"name": output.name, "classes": [{"id": i, "name": name, "color": list(color)}
-                                                    for i, (name, color) in enumerate(source.labels)]}
+                                                    for i, (name, color) in enumerate(kept)]}
         (output / "classes.yaml").write_text(yaml.safe_dump(classes, sort_keys=False))
     return {"frames": len(source.masks), "task": task, "classes": names}

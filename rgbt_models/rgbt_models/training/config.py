@@ -73,6 +73,9 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: OptimConfig = field(default_factory=OptimConfig)
     output_dir: str = "runs/default"
+    # A checkpoint of ours to start from (fine-tuning a deployed model on new labels, e.g. frames
+    # mined by rgbt-replay --mine): its weights and its model config; `model` is then not read.
+    init_checkpoint: str | None = None
 
     @classmethod
     def from_yaml(cls, path: str | Path, task: str | None = None) -> TrainConfig:

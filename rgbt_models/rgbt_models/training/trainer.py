@@ -13,6 +13,7 @@ from rgbt_models.data.datasets import DatasetError, open_dataset, sample_ids
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation.core import check_dataset, evaluate
 from rgbt_models.registry import MODELS
+from rgbt_models.runtime import load_model
 from rgbt_models.training import distributed
 from rgbt_models.training.config import TrainConfig
 from rgbt_models.training.loop import Step, fit, model_rng_state, pick_device, set_model_rng_state
@@ -63,8 +64,12 @@ class SupervisedTask:
 
     def __init__(self, config: TrainConfig, device: torch.device) -> None:
         self.config, self.kind = config, config.task
-        model_class, config_class = MODELS[config.task]  # SARTM computes its text embeddings when distilling
-        self.model = model_class(config_class.from_dict(config.model)).to(device)
+        if config.init_checkpoint:  # fine-tuning: the checkpoint's weights and model config
+            self.model = load_model(config.task, config.init_checkpoint).to(device)
+            config.model = self.model.config.to_dict()
+        else:
+            model_class, config_class = MODELS[config.task]  # SARTM computes its text embeddings when distilling
+            self.model = model_class(config_class.from_dict(config.model)).to(device)
         distributed.broadcast_parameters(self.model)
         self.model.train()
         self.dataset, self.validation = make_datasets(config, self.model)
