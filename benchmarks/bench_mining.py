@@ -31,9 +31,11 @@ import sys
 import time
 from pathlib import Path
 
+from common import apply_threads, bench_arguments, print_table  # first: thread policy
+
+# isort: split
 import numpy as np
 import torch
-from common import apply_threads, bench_arguments, print_table
 from scipy.stats import mannwhitneyu, spearmanr
 
 from rgbt_models.data.sample import Sample

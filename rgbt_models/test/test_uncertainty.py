@@ -69,3 +69,15 @@ def test_samsod_gives_its_heads_with_the_map_it_predicts():
     assert torch.allclose(saliency, torch.sigmoid(heads["fused"] + heads["rgb"] + heads["thermal"]))
     _, rgb_only = model.predict_with_heads(rgb, None)
     assert set(rgb_only) == {"rgb"}
+
+
+def test_the_measures_look_at_a_regular_grid_of_at_most_samples_pixels():
+    from rgbt_models.evaluation.uncertainty import SAMPLES, thinned
+
+    large = torch.rand(1, 1, 512, 640)
+    grid = thinned(large)
+    assert grid.shape[-2] * grid.shape[-1] <= SAMPLES and grid.data_ptr() == large.data_ptr()  # a view
+    assert thinned(torch.rand(1, 1, 64, 80)).shape == (1, 1, 64, 80)  # small maps: every pixel
+    smooth = torch.sigmoid(torch.linspace(-6, 6, 640)).repeat(1, 1, 512, 1)
+    full = (4 * smooth * (1 - smooth)).mean().item()
+    assert saliency_ambiguity(smooth).item() == pytest.approx(full, rel=0.02)

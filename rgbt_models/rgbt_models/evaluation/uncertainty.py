@@ -11,8 +11,10 @@ less sure), from what the models compute anyway, and their combination.
   H(p) / log C per pixel (0: one class certain, 1: all classes alike).
 - `combined`: the mean of the parts of the models that ran on the frame.
 
-All are means over the model's own output grid (its input size), a few element-wise operations
-on tensors already computed: a small share of a frame's model time (docs/performance.md).
+All are means over the model's own output grid (its input size), taken on a regular grid of at
+most SAMPLES pixels of it (every k-th row and column: a mean over 5 k pixels is as good as one
+over 330 k, and costs the same at every model size): a few element-wise operations on tensors
+already computed, a small share of a frame's model time (docs/performance.md).
 The choices and what they rest on (uncertainty sampling, query-by-committee, entropy and
 confidence baselines): docs/mining.md.
 """
@@ -21,17 +23,36 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 # The largest standard deviation of three values in [0, 1] ({0, 0, 1}: sqrt(2) / 3): the committee's
 # spread divided by it lies in [0, 1].
 MAX_SPREAD_OF_THREE = math.sqrt(2.0) / 3.0
+SAMPLES = 80 * 64  # the most pixels a measure looks at
+
+
+def thinned(maps: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> every k-th row and column (a view), k the smallest step leaving <= SAMPLES pixels."""
+    height, width = maps.shape[-2:]
+    step = max(1, math.ceil(math.sqrt(height * width / SAMPLES)))
+    return maps[..., ::step, ::step]
+
+
+def _grid(maps: torch.Tensor) -> np.ndarray:
+    """The measure's sample grid of (B, C, H, W) maps as float32 numpy (one small copy; numpy's
+    per-operation cost is far below eager PyTorch's on arrays this size)."""
+    return thinned(maps).detach().float().cpu().numpy()
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * logits) + 1.0)
 
 
 def saliency_ambiguity(saliency: torch.Tensor) -> torch.Tensor:
     """(B,) mean of 4 p (1 - p) over each map of (B, 1, H, W) saliency in [0, 1]."""
-    p = saliency.float().clamp(0.0, 1.0)
-    return (4.0 * p * (1.0 - p)).flatten(1).mean(dim=1)
+    p = np.clip(_grid(saliency), 0.0, 1.0)
+    return torch.from_numpy((4.0 * (p - p * p)).reshape(len(p), -1).mean(axis=1))
 
 
 def head_disagreement(heads: dict[str, torch.Tensor]) -> torch.Tensor | None:
@@ -40,11 +61,10 @@ def head_disagreement(heads: dict[str, torch.Tensor]) -> torch.Tensor | None:
     None unless all three heads ran (a frame without thermal has the RGB head alone)."""
     if not {"fused", "rgb", "thermal"} <= set(heads):
         return None
-    rgb, thermal = heads["rgb"].float(), heads["thermal"].float()
-    members = (torch.sigmoid(rgb), torch.sigmoid(thermal), torch.sigmoid(rgb + thermal + heads["fused"].float()))
-    mean = (members[0] + members[1] + members[2]) / 3.0
-    variance = sum((member - mean).square() for member in members) / 3.0
-    return (variance.sqrt() / MAX_SPREAD_OF_THREE).flatten(1).mean(dim=1)
+    rgb, thermal, fused = (_grid(heads[name]) for name in ("rgb", "thermal", "fused"))
+    members = np.stack([_sigmoid(rgb), _sigmoid(thermal), _sigmoid(rgb + thermal + fused)])
+    spread = np.sqrt(((members - members.mean(axis=0)) ** 2).mean(axis=0))
+    return torch.from_numpy((spread / MAX_SPREAD_OF_THREE).reshape(len(rgb), -1).mean(axis=1))
 
 
 def saliency_uncertainty(saliency: torch.Tensor, heads: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -56,12 +76,12 @@ def saliency_uncertainty(saliency: torch.Tensor, heads: dict[str, torch.Tensor] 
 
 def semantic_uncertainty(probabilities: torch.Tensor) -> torch.Tensor:
     """(B,) SARTM's part: the mean over pixels of H(p) / log C of (B, C, H, W) class probabilities."""
-    p = probabilities.float().clamp_min(1e-12)
+    p = np.maximum(_grid(probabilities), 1e-12)
     classes = p.shape[1]
     if classes < 2:
-        return torch.zeros(p.shape[0], device=p.device)
-    entropy = -(p * p.log()).sum(dim=1) / math.log(classes)
-    return entropy.clamp(0.0, 1.0).flatten(1).mean(dim=1)
+        return torch.zeros(p.shape[0])
+    entropy = -(p * np.log(p)).sum(axis=1) / math.log(classes)
+    return torch.from_numpy(np.clip(entropy, 0.0, 1.0).reshape(len(p), -1).mean(axis=1))
 
 
 def combined(parts: dict[str, float]) -> float:
