@@ -26,7 +26,7 @@ OVERRIDES = [Parameter("allow_untrained", value=True),
              Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
              Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
              Parameter("model_height", value=128), Parameter("model_width", value=160),
-             Parameter("thermal.timeout", value=0.3)]
+             Parameter("thermal.timeout", value=0.3), Parameter("uncertainty.warn", value=1.0)]
 
 
 @pytest.fixture
@@ -72,7 +72,8 @@ def test_malformed_32fc1_is_counted_and_the_node_keeps_serving(node, cameras):
 
 
 def test_non_finite_model_output_is_never_published(node, cameras):
-    node.pipeline.samsod.predict = lambda rgb, thermal: torch.full((1, 1, 128, 160), float("nan"))
+    nan = torch.full((1, 1, 128, 160), float("nan"))
+    node.pipeline.samsod.predict_with_heads = lambda rgb, thermal: (nan, {"fused": nan})
     rgb, thermal = scene_pair(1, 3, 0)
     cameras.send("rgb", rgb)
     cameras.send("thermal", thermal)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rgbt_models.data.cvat import TASKS, import_cvat
-from rgbt_models.data.datasets import DatasetError
+TASKS = ("semantic", "saliency")  # rgbt_models.data.cvat's (imported after the arguments: --help loads no cv2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", choices=TASKS, default="semantic",
                         help="semantic: class ids in labels/ + classes.yaml; saliency: 0/255 masks/")
     args = parser.parse_args(argv)
+    from rgbt_models.data.cvat import import_cvat
+    from rgbt_models.data.datasets import DatasetError
+
     try:
         done = import_cvat(args.export, args.mined, args.output, args.task)
     except (DatasetError, ValueError, OSError) as error:
