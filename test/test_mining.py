@@ -85,14 +85,19 @@ def test_a_replay_reports_the_uncertainty_and_mines_the_frames(mined):
     assert labels[0]["color"] == "#000000"
 
 
+def first_mined_frame(mined):
+    """(the mined folder, the name of its most uncertain frame, the CVAT task's labels)."""
+    out = mined / "out" / "mined"
+    with (out / "manifest.csv").open() as handle:
+        stem = next(csv.DictReader(handle))["rgb"][4:-4]
+    return out, stem, json.loads((out / "cvat" / "labels.json").read_text())
+
+
 def test_labels_drawn_in_cvat_come_back_as_a_folder_data_set(mined, tmp_path, capsys):
     from rgbt_models.cli.labels import main as rgbt_labels
     from rgbt_models.data.datasets import open_spec
 
-    out = mined / "out" / "mined"
-    with (out / "manifest.csv").open() as handle:
-        stem = next(csv.DictReader(handle))["rgb"][4:-4]
-    labels = json.loads((out / "cvat" / "labels.json").read_text())
+    out, stem, labels = first_mined_frame(mined)
     drawn = np.zeros((96, 128), np.uint8)
     drawn[20:60, 30:70] = 2  # a person
     drawn[:10] = 1  # sky
@@ -113,10 +118,7 @@ def test_labels_drawn_in_cvat_come_back_as_a_folder_data_set(mined, tmp_path, ca
 def test_a_mask_in_colours_of_no_label_is_refused_naming_it(mined, tmp_path, capsys):
     from rgbt_models.cli.labels import main as rgbt_labels
 
-    out = mined / "out" / "mined"
-    with (out / "manifest.csv").open() as handle:
-        stem = next(csv.DictReader(handle))["rgb"][4:-4]
-    labels = json.loads((out / "cvat" / "labels.json").read_text())
+    out, stem, labels = first_mined_frame(mined)
     write_cvat_export(tmp_path / "other_task", labels[:2], {stem: np.ones((96, 128), np.uint8)})
     cv2.imwrite(str(tmp_path / "other_task" / "SegmentationClass" / f"{stem}.png"), np.full((96, 128, 3), 7, np.uint8))
     code = rgbt_labels(["cvat", str(tmp_path / "other_task"), "--mined", str(out), "--output", str(tmp_path / "x")])
@@ -133,10 +135,7 @@ def test_a_deployed_model_is_fine_tuned_on_the_labelled_frames(mined, tmp_path):
     from rgbt_models.cli.train import main as rgbt_train
     from rgbt_models.runtime import load_model
 
-    out = mined / "out" / "mined"
-    with (out / "manifest.csv").open() as handle:
-        stem = next(csv.DictReader(handle))["rgb"][4:-4]
-    labels = json.loads((out / "cvat" / "labels.json").read_text())
+    out, stem, labels = first_mined_frame(mined)
     drawn = np.zeros((96, 128), np.uint8)
     drawn[30:70, 40:80] = 3  # a vehicle
     export = write_cvat_export(tmp_path / "export", labels, {stem: drawn})

@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, ValueError, OSError) as error:
         print(f"rgbt-labels: {error}", file=sys.stderr)
         return 2
-    print(f"rgbt-labels: {done['frames']} labelled frames in {args.output} ({done['task']}; labels "
-          f"{', '.join(done['classes'])})")
+    labels = ", ".join(done["classes"])
+    print(f"rgbt-labels: {done['frames']} labelled frames in {args.output} ({done['task']}; labels {labels})")
     return 0
 
 
