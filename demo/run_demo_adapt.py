@@ -8,6 +8,7 @@ labels are used for this report only)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ def main() -> int:
     from rgbt_models.uusod.data import open_labelled
 
     start = time.perf_counter()
+    os.chdir(ROOT)  # demo/adapt_demo.yaml names its bag, checkpoint and output from the repository's root
     OUT.mkdir(exist_ok=True)
     write_target_bag(OUT / "blackhot_bag")
     print(f"demo-adapt: wrote {OUT / 'blackhot_bag'} (64 unlabeled RGB-T pairs, thermal camera set to black-hot)")
