@@ -53,13 +53,10 @@ def rclpy_context(ros_env):
 
 @pytest.fixture(scope="module")
 def document_folders(tmp_path_factory):
-    """For the documents' commands: one user's folder per document (its blocks run in order in it),
-    with the stand-ins of rgbt_perception/testing/documents.py (none for the README, which says
-    how to make its own)."""
-    from rgbt_perception.testing.documents import prepare_stand_ins, user_folder
+    """For the documents' commands: one user's folder per document, its blocks run in order in it
+    (rgbt_perception/testing/documents.py)."""
+    from rgbt_perception.testing.documents import user_folder
 
-    stand_ins = tmp_path_factory.mktemp("stand_ins")
-    prepare_stand_ins(stand_ins)
     made: dict = {}
-    return lambda block: made.get(block.path) or made.setdefault(block.path, user_folder(
-        tmp_path_factory.mktemp(block.path.stem), None if block.path.name == "README.md" else stand_ins))
+    return lambda block: made.get(block.path) or made.setdefault(
+        block.path, user_folder(tmp_path_factory.mktemp(block.path.stem)))

@@ -12,11 +12,11 @@ An HTML comment on the line before the fence says how it runs:
     <!-- doc-test: skip: REASON -->  cannot run here (apt, a GPU, `ros2 launch` without launch_ros ...)
 
 The folder is what a user has after cloning and `make setup`: every top-level entry of the
-repository (the .venv among them) linked into it, the pip route's PATH (.venv/bin first), and
-stand-ins for what a user downloads, records or draws (`prepare_stand_ins`: the demo checkpoints
-as samsod.pt and sartm.pt, recordings as synthetic drives; cvat_export.zip, labels drawn in CVAT
-on the frames a block before mined, when a block names it). The README's folder has none: the README
-itself tells its reader how to make them, and its blocks run in order. The blocks of one document run
+repository (the .venv among them) linked into it, and the pip route's PATH (.venv/bin first).
+Each document makes its own stand-ins in a block of its own, as its reader would (the demo's
+checkpoints, synthetic drives); the harness adds only what a person makes by hand elsewhere:
+cvat_export.zip (labels drawn in CVAT on the frames a block before mined) and, for make bench,
+the authors' weight files (seeded, in their layout). The blocks of one document run
 in order in one folder, as a reader follows it (homography.yaml from one block, used by the next).
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -36,8 +35,6 @@ from rgbt_perception.testing.ros_harness import REPO_ROOT
 FENCE = re.compile(r"^```(bash|sh|shell)\s*$")
 MARKER = re.compile(r"^<!--\s*doc-test:\s*(node|bench|skip)\b:?\s*(.*?)\s*-->\s*$")
 KINDS = ("run", "node", "bench", "skip")
-# Topics of the stand-in drive: the documents' examples use these names.
-RGB_TOPIC, THERMAL_TOPIC = "/cam/rgb/image_raw", "/cam/thermal/image_raw"
 LINKED_OUT = {".git", "build", "install", "log", "demo_out", ".pytest_cache", ".ruff_cache", "runs"}
 
 
@@ -100,21 +97,6 @@ def all_blocks(paths: list[Path] | None = None) -> list[Block]:
     return [block for path in paths or documents() for block in blocks(path)]
 
 
-def prepare_stand_ins(folder: Path) -> None:
-    """What a user downloads or records, made here: the demo checkpoints as samsod.pt / sartm.pt
-    (imported or trained weights), a 20-pair drive with ground truth as drive/ (a recording; its
-    thermal camera off by DRIVE_WARP) and two short drives in fleet/ (a fleet's bags)."""
-    from rgbt_models.data.drive import main as synthetic_drive
-
-    shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "samsod_demo.pt", folder / "samsod.pt")
-    shutil.copy(REPO_ROOT / "demo" / "checkpoints" / "sartm_demo.pt", folder / "sartm.pt")
-    topics = ["--rgb-topic", RGB_TOPIC, "--thermal-topic", THERMAL_TOPIC]
-    synthetic_drive([str(folder / "drive"), "--misregistered", *topics])  # what the README has a reader write
-    for seed in (1, 2):
-        synthetic_drive([str(folder / "fleet" / f"rover{seed}"), "--seconds", "4", "--size", "128x160", "--seed",
-                         str(seed), *topics])
-
-
 def prepare_authors_files(folder: Path) -> None:
     """The authors' released files as make bench stands them in: their state dicts' keys and shapes
     (the committed manifests of rgbt_models/test/fixtures/authors) filled with seeded weights and
@@ -131,18 +113,13 @@ def prepare_authors_files(folder: Path) -> None:
         torch.save(seeded_state_dict(manifest["shapes"], 0, manifest["dtypes"]), folder / name)
 
 
-def user_folder(folder: Path, stand_ins: Path | None) -> Path:
-    """A fresh folder as after `git clone` and `make setup`, with the stand-ins (if any) beside."""
+def user_folder(folder: Path) -> Path:
+    """A fresh folder as after `git clone` and `make setup`: every top-level entry of the
+    repository linked into it."""
     folder.mkdir(parents=True, exist_ok=True)
     for entry in REPO_ROOT.iterdir():
         if entry.name not in LINKED_OUT:
             (folder / entry.name).symlink_to(entry)
-    for entry in stand_ins.iterdir() if stand_ins else ():
-        target = folder / entry.name
-        if entry.is_dir():
-            shutil.copytree(entry, target)
-        else:
-            shutil.copy(entry, target)
     return folder
 
 
