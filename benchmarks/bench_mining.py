@@ -211,6 +211,7 @@ def main() -> int:
         by_domain.append([domain, f"{np.median([f['uncertainty'] for f in own]):.3f}", f"{np.median(e):.3f}",
                           f"{np.median(semantic):.3f}" if semantic else "- (SARTM paused)",
                           f"{spearmanr(u, e).statistic:.2f}"])
+    print("\nwithin each domain:")
     print_table(["domain", "uncertainty (median)", "saliency MAE (median)", "SARTM pixel error (median)",
                  "rho within the domain (SAMSOD)"], by_domain)
     share = uncertainty_time / model_time

@@ -152,3 +152,11 @@ def test_a_deployed_model_is_fine_tuned_on_the_labelled_frames(mined, tmp_path):
     changed = [name for name, tensor in after.state_dict().items()
                if not torch.equal(tensor, before.state_dict()[name])]
     assert changed and len(changed) < len(before.state_dict())  # trained where it trains, from the deployed weights
+
+
+def test_an_export_that_is_not_there_is_named_as_not_found(mined, tmp_path, capsys):
+    from rgbt_models.cli.labels import main as rgbt_labels
+
+    code = rgbt_labels(["cvat", str(tmp_path / "missing.zip"), "--mined", str(mined / "out" / "mined"),
+                        "--output", str(tmp_path / "x")])
+    assert code == 2 and f"{tmp_path / 'missing.zip'}: not found" in capsys.readouterr().err

@@ -152,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     print(summary["markdown"])
     print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}"
           + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
+    if summary.get("mined"):
+        mined = summary["mined"]
+        print(f"rgbt-replay: {mined['frames']} frames most worth labelling in {mined['folder']} (manifest.csv; "
+              "cvat/task.zip and cvat/labels.json for a CVAT task: docs/mining.md)")
     for failed in summary.get("failed_bags", []):
         print(f"rgbt-replay: {failed['bag']} could not be read: {failed['error']}", file=sys.stderr)
     return 1 if summary.get("failed_bags") else 0

@@ -42,3 +42,12 @@ def labelled_by_a_person(mined: Path, output: Path) -> Path:
             masks[Path(row["rgb"]).stem] = ids
     written = write_cvat_export(output.with_suffix(""), labels, masks)
     return written.rename(output) if written != output else written
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m rgbt_perception.testing.cvat_exports MINED_FOLDER EXPORT.zip")
+    print(f"wrote {labelled_by_a_person(Path(sys.argv[1]), Path(sys.argv[2]))}: a box of the task's third label on "
+          "each mined frame, in CVAT's 'Segmentation mask 1.1' export format")

@@ -14,9 +14,8 @@ An HTML comment on the line before the fence says how it runs:
 The folder is what a user has after cloning and `make setup`: every top-level entry of the
 repository (the .venv among them) linked into it, and the pip route's PATH (.venv/bin first).
 Each document makes its own stand-ins in a block of its own, as its reader would (the demo's
-checkpoints, synthetic drives); the harness adds only what a person makes by hand elsewhere:
-cvat_export.zip (labels drawn in CVAT on the frames a block before mined) and, for make bench,
-the authors' weight files (seeded, in their layout). The blocks of one document run
+checkpoints, synthetic drives, a CVAT export); the harness adds only, for make bench, the
+authors' weight files (seeded, in their layout). The blocks of one document run
 in order in one folder, as a reader follows it (homography.yaml from one block, used by the next).
 """
 
@@ -210,10 +209,6 @@ def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_fac
     env = user_environment(ros_env)
     if block.kind == "bench" and "-authors" in block.code and not (folder / "sam_rgbt.pth").exists():
         prepare_authors_files(folder)
-    if "cvat_export.zip" in block.code and not (folder / "cvat_export.zip").exists():
-        from rgbt_perception.testing.cvat_exports import labelled_by_a_person
-
-        labelled_by_a_person(folder / re.search(r"--mined (\S+)", block.code).group(1), folder / "cvat_export.zip")
     if block.kind == "node":
         code, printed = run_node_block(block, folder, env, context_factory())
         assert code == 0, f"{block.name}: the node ended with {code} after SIGINT:\n{printed[-4000:]}"

@@ -1,7 +1,7 @@
 """rgbt-labels: labels drawn on mined frames, back as a data set folder for rgbt-train.
 
-    rgbt-labels cvat EXPORT.zip --mined replay_out/mined --output my_labels            # segmentation
-    rgbt-labels cvat EXPORT.zip --mined replay_out/mined --output my_masks --task saliency
+    rgbt-labels cvat EXPORT.zip --mined nightly/mined --output my_labels            # segmentation
+    rgbt-labels cvat EXPORT.zip --mined nightly/mined --output my_masks --task saliency
 
 EXPORT: the CVAT task exported as "Segmentation mask 1.1" (the zip or its folder). The data set is
 the folder layout (rgb/, thermal/, labels/ + classes.yaml, or masks/): `rgbt-train` takes it as

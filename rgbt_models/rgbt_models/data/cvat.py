@@ -34,6 +34,8 @@ class CvatExport:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if not self.path.exists():
+            raise DatasetError(f"{self.path}: not found (export the CVAT task as 'Segmentation mask 1.1')")
         self.archive = zipfile.ZipFile(self.path) if self.path.is_file() else None
         self.labels = parse_labelmap(self.read("labelmap.txt").decode(), self.path)
         names = (self.archive.namelist() if self.archive else
