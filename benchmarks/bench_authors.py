@@ -13,7 +13,6 @@ its own process, scripts/authors_reference.py) and its time is printed beside ou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -46,15 +45,14 @@ def run_case(method: str, size: int, seed: int, repo: Path | None, folder: Path)
     import torch
 
     from rgbt_models.cli.import_weights import main as rgbt_import
-    from rgbt_models.importing.seeded import seeded_images, seeded_state_dict
+    from rgbt_models.importing.seeded import seeded_images, write_seeded_file
     from rgbt_models.runtime import load_model
 
-    manifest = json.loads((FIXTURES / f"{method}_manifest.json").read_text())
     name = f"{method}_reference_{size}" + (f"_seed{seed}" if seed else "") + ".pt"
     stored = torch.load(FIXTURES / name, weights_only=True)
     expected = fresh_reference(method, size, seed, repo, stored["stride"], folder / "ref") if repo else stored
     source = folder / f"{method}_authors.pth"
-    torch.save(seeded_state_dict(manifest["shapes"], expected["seed"], manifest["dtypes"]), source)
+    write_seeded_file(FIXTURES / f"{method}_manifest.json", source, expected["seed"])
     start = time.perf_counter()
     dataset = ["--dataset", "pst900"] if method == "sartm" else []
     assert rgbt_import([f"{method}-authors", str(source), *dataset, "--output", str(folder / "ours.pt")]) == 0

@@ -37,16 +37,17 @@ def runtime_of(params: dict, threads: int = 1) -> Runtime:
 def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str], None] | None = None,
                    threads=None) -> Pipeline:
     """The pipeline the parameters describe. `threads` overrides params["threads"] (rgbt-replay
-    --threads). rgbt_models.runtime.placement.ModelLoadError names the model and the file when one cannot be
-    loaded (or, with runtime: onnxruntime, converted)."""
+    --threads). rgbt_models.runtime.loading.ModelLoadError names the model and the file when one
+    cannot be loaded (or, with runtime: onnxruntime, converted)."""
     warn = warn or log
     policy = thread_policy.apply(params["threads"] if threads is None else threads)
     log(thread_policy.describe(policy))
-    if not enabled_models(params):
+    running = enabled_models(params)
+    if not running:
         raise ModelLoadError(NO_MODEL)
-    log(models_line(params))
+    log(models_line(params, running))
     models = {}
-    for kind in enabled_models(params):
+    for kind in running:
         checkpoint = checkpoint_path(params[f"{kind}.checkpoint"])
         models[kind] = load_model(kind, checkpoint, params[f"{kind}.config"], params["allow_untrained"])
         if checkpoint:

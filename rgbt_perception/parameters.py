@@ -236,9 +236,9 @@ NO_MODEL = ("no model to run: give samsod.checkpoint and/or sartm.checkpoint (la
             "samsod_checkpoint:= / sartm_checkpoint:=)")
 
 
-def models_line(values: dict) -> str:
-    """One start-up line: which models run and why, which do not and why not."""
-    running = enabled_models(values)
+def models_line(values: dict, running: dict[str, str]) -> str:
+    """One start-up line: which models run and why (`running`: enabled_models'), which do not and
+    why not."""
     parts = [f"{kind} on ({running[kind]})" if kind in running else
              f"{kind} off ({kind}.enabled: false)" if model_switch(values[f"{kind}.enabled"]) == "false" else
              f"{kind} off (no {kind}.checkpoint)" for kind in MODELS]

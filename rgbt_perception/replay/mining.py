@@ -94,9 +94,11 @@ def write_mined(folder: Path, chosen: list[dict], settings, class_names: list[st
             rgb, thermal = decode_pair(pair)
             name = frame_name(bag, pair.stamp_ns)
             cv2.imwrite(str(folder / "rgb" / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            thermal_path = write_thermal(folder / "thermal" / f"{name}.png", thermal) if thermal is not None else None
-            written[wanted[(bag, pair.stamp_ns)]] = {"name": name, "thermal": thermal}
-            written[wanted[(bag, pair.stamp_ns)]]["thermal_file"] = thermal_path
+            thermal_file = write_thermal(folder / "thermal" / f"{name}.png", thermal) if thermal is not None else None
+            written[wanted[(bag, pair.stamp_ns)]] = {"name": name, "thermal": thermal, "thermal_file": thermal_file}
+            stamps.discard(pair.stamp_ns)
+            if not stamps:  # the bag's last chosen frame: the rest of it is not read
+                break
     rows = []
     for rank, row in enumerate(chosen, 1):
         files = written.get(rank)

@@ -40,8 +40,7 @@ def labelled_by_a_person(mined: Path, output: Path) -> Path:
             ids = np.zeros((height, width), np.uint8)
             ids[height // 3: 2 * height // 3, width // 3: width // 2] = min(2, len(labels) - 1)
             masks[Path(row["rgb"]).stem] = ids
-    written = write_cvat_export(output.with_suffix(""), labels, masks)
-    return written.rename(output) if written != output else written
+    return write_cvat_export(output.with_suffix(""), labels, masks)  # the zip: `output` itself
 
 
 if __name__ == "__main__":

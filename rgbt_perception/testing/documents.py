@@ -100,16 +100,11 @@ def prepare_authors_files(folder: Path) -> None:
     """The authors' released files as make bench stands them in: their state dicts' keys and shapes
     (the committed manifests of rgbt_models/test/fixtures/authors) filled with seeded weights and
     saved as their training saves them, under the names they release them by."""
-    import json
-
-    import torch
-
-    from rgbt_models.importing.seeded import seeded_state_dict
+    from rgbt_models.importing.seeded import write_seeded_file
 
     fixtures = REPO_ROOT / "rgbt_models" / "test" / "fixtures" / "authors"
     for method, name in (("samsod", "sam_rgbt.pth"), ("sartm", "SARMT_PST_89.88.pth")):
-        manifest = json.loads((fixtures / f"{method}_manifest.json").read_text())
-        torch.save(seeded_state_dict(manifest["shapes"], 0, manifest["dtypes"]), folder / name)
+        write_seeded_file(fixtures / f"{method}_manifest.json", folder / name)
 
 
 def user_folder(folder: Path) -> Path:

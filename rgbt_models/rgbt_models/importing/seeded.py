@@ -43,6 +43,17 @@ def seeded_state_dict(manifest: dict[str, list[int]], seed: int = 0,
             for key, shape in manifest.items()}
 
 
+def write_seeded_file(manifest_path, output, seed: int = 0) -> dict:
+    """Write the state dict a manifest file describes ({"shapes", "dtypes"}: the committed fixtures
+    of the authors' files) with seeded weights, as the authors' training saves it; the manifest."""
+    import json
+    from pathlib import Path
+
+    manifest = json.loads(Path(manifest_path).read_text())
+    torch.save(seeded_state_dict(manifest["shapes"], seed, manifest["dtypes"]), output)
+    return manifest
+
+
 def seeded_images(height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """An RGB (1,3,H,W) and a grey thermal (1,1,H,W) image in [0, 1], 8-bit steps, smooth enough
     to have structure: what both sides of a check feed their models."""
