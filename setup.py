@@ -29,6 +29,7 @@ setup(
             "rgbt_perception_node = rgbt_perception.node:main",
             "rgbt_perception_lifecycle_node = rgbt_perception.lifecycle_node:lifecycle_main",
             "rgbt-replay = rgbt_perception.replay.cli:main",
+            "rgbt-launch = rgbt_perception.launcher:main",
         ],
     },
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import importlib
+import os
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -162,8 +163,10 @@ def advertise(node, pipeline) -> tuple[dict[str, object], list]:
             pubs["saliency/detections"] = node.create_publisher(vision_msgs_out.Detection2DArray,
                                                                 "saliency/detections", 5)
     if not vision_msgs_out.AVAILABLE:
+        remedy = ("apt install ros-$ROS_DISTRO-vision-msgs" if os.environ.get("ROS_DISTRO")
+                  else "vision_msgs is not on PyPI: a ROS install has it")
         node.get_logger().info("vision_msgs is not installed: saliency/detections and semantic/label_info are "
-                               "not published (apt install ros-$ROS_DISTRO-vision-msgs)")
+                               f"not published ({remedy})")
     return pubs, latched_pubs
 
 

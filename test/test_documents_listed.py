@@ -18,13 +18,26 @@ def test_make_test_runs_at_least_five_blocks_of_the_readme_and_five_of_the_guide
     runs = [block for block in all_blocks() if block.kind in ("run", "node")]
     readme = [block for block in runs if block.path.name == "README.md"]
     assert len(readme) >= 5 and len(runs) - len(readme) >= 5
-    assert any(block.kind == "node" and "samsod.checkpoint:=samsod.pt" in block.code for block in readme)
+    first_screen = next(block for block in readme if block.kind == "node")
+    assert "rgbt-launch samsod_checkpoint:=samsod.pt" in first_screen.code  # relative, SAMSOD only
+    assert "sartm" not in first_screen.code and "rgbt-replay drive/ --live" in first_screen.feeder.code
+
+
+def test_a_node_block_fed_by_the_next_block_takes_it_along(tmp_path):
+    document = tmp_path / "x.md"
+    document.write_text("<!-- doc-test: node expect=out feed=next -->\n```bash\nnode\n```\n\ntext\n\n"
+                        "```bash\nfeed it\n```\n\n```bash\nls\n```\n")
+    node, alone = blocks(document)
+    assert node.kind == "node" and node.feeder.code == "feed it\n" and node.feeder.line == 8
+    assert alone.code == "ls\n" and alone.feeder is None
 
 
 @pytest.mark.parametrize(("text", "problem"), [
     ("<!-- doc-test: skip -->\n```bash\nls\n```\n", "says why"),
     ("<!-- doc-test: node rgb=/a -->\n```bash\nls\n```\n", "names rgb=, thermal= and expect="),
     ("<!-- doc-test: skip: a reason -->\n\ntext\n", "must stand just before"),
+    ("<!-- doc-test: node expect=/a feed=next -->\n```bash\nls\n```\n", "no block follows"),
+    ("<!-- doc-test: node expect=/a feed=later -->\n```bash\nls\n```\n", "feed=next"),
 ])
 def test_a_marker_that_says_nothing_or_stands_alone_is_an_error(tmp_path, text, problem):
     document = tmp_path / "x.md"

@@ -14,6 +14,7 @@ import types
 
 import pytest
 
+from rgbt_perception.launch_plan import OVERRIDES
 from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 
@@ -39,7 +40,6 @@ def load_launch_file(monkeypatch, tmp_path):
             DeclareLaunchArgument=lambda *a, **k: Recorded("argument", *a, **k),
             OpaqueFunction=lambda **k: Recorded("opaque", **k),
             SetEnvironmentVariable=lambda *a, **k: Recorded("env", *a, **k)),
-        "launch.conditions": types.SimpleNamespace(UnlessCondition=lambda predicate: ("unless", predicate)),
         "launch.substitutions": types.SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
         "launch_ros": types.ModuleType("launch_ros"),
         "launch_ros.actions": types.SimpleNamespace(Node=lambda **k: Recorded("node", **k)),
@@ -52,42 +52,49 @@ def load_launch_file(monkeypatch, tmp_path):
     return module
 
 
-@pytest.mark.parametrize("user_variable", [None, "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"])
-def test_both_fast_dds_profile_variables_unless_the_user_set_one(monkeypatch, tmp_path, user_variable):
-    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+@pytest.mark.parametrize(("distro", "user_variable", "expected"), [
+    ("jazzy", None, "FASTRTPS_DEFAULT_PROFILES_FILE"), ("humble", None, "FASTRTPS_DEFAULT_PROFILES_FILE"),
+    ("kilted", None, "FASTDDS_DEFAULT_PROFILES_FILE"), (None, None, "FASTDDS_DEFAULT_PROFILES_FILE"),
+    ("jazzy", "FASTDDS_DEFAULT_PROFILES_FILE", None), ("kilted", "FASTRTPS_DEFAULT_PROFILES_FILE", None)])
+def test_the_fast_dds_profile_variable_of_the_distro_unless_the_user_set_one(monkeypatch, tmp_path, distro,
+                                                                            user_variable, expected):
+    for name in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE", "ROS_DISTRO"):
         monkeypatch.delenv(name, raising=False)
+    if distro:
+        monkeypatch.setenv("ROS_DISTRO", distro)
     if user_variable:
         monkeypatch.setenv(user_variable, "/my/profile.xml")
     actions = load_launch_file(monkeypatch, tmp_path).generate_launch_description()
-    env = {a.args[0]: (a.args[1], a.kwargs["condition"]) for a in actions if a.kind == "env"}
-    assert set(env) == {"FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"}
-    for value, condition in env.values():
-        assert value.endswith("config/fastdds_large_images.xml")
-        assert condition == ("unless", str(user_variable is not None))
+    env = {a.args[0]: a.args[1] for a in actions if a.kind == "env"}
+    assert env == ({expected: str(tmp_path / "config" / "fastdds_large_images.xml")} if expected else {})
 
 
 def test_checkpoints_camera_and_runtime_arguments_override_the_params_file_only_when_given(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
     arguments = {a.args[0]: a.kwargs["default_value"] for a in module.generate_launch_description()
                  if a.kind == "argument"}
-    assert all(arguments[name] == "" for name in module.OVERRIDES)
-    assert {"samsod_checkpoint", "sartm_checkpoint", "thermal_camera"} <= set(module.OVERRIDES)
-    unset = {name: "" for name in module.OVERRIDES}
+    assert all(arguments[name] == "" for name in OVERRIDES)
+    assert arguments["params_file"] == str(tmp_path / "config" / "rgbt.yaml")
+    assert {"samsod_checkpoint", "sartm_checkpoint", "thermal_camera"} <= set(OVERRIDES)
+    unset = {name: "" for name in OVERRIDES}
     (node,) = module.node_action({**BASE, **unset})
-    assert node.kwargs["parameters"][-1] == {}
+    assert node.kwargs["parameters"] == ["p.yaml", {"use_sim_time": False}]
     (node,) = module.node_action({**BASE, **unset, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
-                                  "precision": "int8", "thermal_camera": "optris"})
-    assert node.kwargs["parameters"][-1] == {"device": "cuda", "threads": 3, "runtime": "onnxruntime",
-                                             "precision": "int8", "thermal.camera": "optris"}
+                                  "precision": "int8", "thermal_camera": "optris", "use_sim_time": "True"})
+    assert node.kwargs["parameters"][-1] == {"use_sim_time": True, "device": "cuda", "threads": 3,
+                                             "runtime": "onnxruntime", "precision": "int8", "thermal.camera": "optris"}
+    assert node.kwargs["remappings"] == [("rgb/image", "a"), ("thermal/image", "b")]
+    assert node.kwargs["name"] == "rgbt_perception" and node.kwargs["namespace"] == ""
 
 
 def test_a_relative_checkpoint_argument_is_taken_from_the_folder_launch_started_in(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
-    unset = {name: "" for name in module.OVERRIDES}
+    unset = {name: "" for name in OVERRIDES}
     (node,) = module.node_action({**BASE, **unset, "samsod_checkpoint": "weights/samsod.pt",
                                   "sartm_checkpoint": "/abs/sartm.pt"})
-    assert node.kwargs["parameters"][-1] == {"samsod.checkpoint": str(tmp_path / "weights" / "samsod.pt"),
+    assert node.kwargs["parameters"][-1] == {"use_sim_time": False,
+                                             "samsod.checkpoint": str(tmp_path / "weights" / "samsod.pt"),
                                              "sartm.checkpoint": "/abs/sartm.pt"}
 
 
@@ -97,7 +104,7 @@ BASE = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_
 
 def test_lifecycle_argument_selects_the_managed_node_and_autostart(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
-    base = {**BASE, **{name: "" for name in module.OVERRIDES}}
+    base = {**BASE, **{name: "" for name in OVERRIDES}}
     (plain,) = module.node_action({**base, "lifecycle": "false", "autostart": "false"})
     assert plain.kwargs["executable"] == "rgbt_perception_node" and plain.kwargs["arguments"] == []
     (managed,) = module.node_action({**base, "lifecycle": "true", "autostart": "true"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -138,20 +137,19 @@ def test_bad_parameter_is_named_at_startup(ros_env, tmp_path):
 
 def test_launch_file_names_what_the_package_installs():
     import ast
-    import re
-    from pathlib import Path
 
+    from rgbt_perception import launch_plan
     from rgbt_perception.testing.ros_harness import REPO_ROOT
 
-    launch = (REPO_ROOT / "launch" / "rgbt.launch.py").read_text()
-    ast.parse(launch)
-    executable = re.search(r'EXECUTABLE = "([^"]+)"', launch).group(1)
+    launch = ast.parse((REPO_ROOT / "launch" / "rgbt.launch.py").read_text())
+    (imported,) = [node for node in ast.walk(launch) if isinstance(node, ast.ImportFrom)
+                   and node.module == "rgbt_perception.launch_plan"]
+    assert all(hasattr(launch_plan, alias.name) for alias in imported.names)
     setup = (REPO_ROOT / "setup.py").read_text()
-    assert f'"{executable} = rgbt_perception.node:main"' in setup
-    for name in re.findall(r'"(config)", "([^"]+)"', launch):
-        assert (REPO_ROOT / name[0] / name[1]).is_file(), name
-    assert Path(REPO_ROOT / "config" / "rgbt.yaml").is_file()
-    time.sleep(0)
+    assert f'"{launch_plan.EXECUTABLE} = rgbt_perception.node:main"' in setup
+    assert f'"{launch_plan.LIFECYCLE_EXECUTABLE} = rgbt_perception.lifecycle_node:lifecycle_main"' in setup
+    assert (REPO_ROOT.joinpath(*launch_plan.PROFILE)).is_file()
+    assert (REPO_ROOT / "config" / "rgbt.yaml").is_file()
 
 
 def test_incompatible_qos_is_reported(rclpy_context):

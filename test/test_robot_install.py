@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from rgbt_perception.launch_plan import launch_arguments
 from rgbt_perception.testing.documents import documents
 from rgbt_perception.testing.ros_harness import REPO_ROOT
 
@@ -66,7 +67,6 @@ def test_the_whole_source_folder_alone_would_find_only_the_root_package():
 def test_the_pip_run_and_launch_lines_name_what_exists():
     """The pip lines' files and pins are the set-up's; the launch line's arguments are the launch
     file's; every `ros2 run PACKAGE TOOL` is a console script of that package."""
-    import ast
     from importlib.metadata import distribution
 
     setup = (REPO_ROOT / "scripts" / "setup.sh").read_text()
@@ -78,11 +78,7 @@ def test_the_pip_run_and_launch_lines_name_what_exists():
     for word in requirements:
         if word.startswith(CHECKOUT):
             assert (REPO_ROOT / word.removeprefix(CHECKOUT).lstrip("/")).is_file(), word
-    tree = ast.parse((REPO_ROOT / "launch" / "rgbt.launch.py").read_text())
-    declared = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                and getattr(node.func, "id", "") == "DeclareLaunchArgument" and isinstance(node.args[0], ast.Constant)}
-    declared |= {key.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                 and getattr(node.targets[0], "id", "") == "OVERRIDES" for key in node.value.keys}  # declared in a loop
+    declared = {argument.name for argument in launch_arguments(REPO_ROOT)}  # what the launch file declares
     text = "\n".join(path.read_text() for path in documents()).replace("\\\n", " ")  # continuation lines joined
     launches = [shlex.split(line.split("#")[0]) for line in text.splitlines()
                 if line.strip().startswith("ros2 launch rgbt_perception rgbt.launch.py")]

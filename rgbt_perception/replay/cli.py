@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rgbt-replay: {error}", file=sys.stderr)
         return 2
     print(summary["markdown"])
-    print(f"\nrgbt-replay: report, CSV and overlays in {Path(args.output).resolve()}"
+    written = "live_report.md and live_summary.json" if args.live else "report, CSV and overlays"
+    print(f"\nrgbt-replay: {written} in {Path(args.output).resolve()}"
           + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
     if summary.get("mined"):
         mined = summary["mined"]
@@ -158,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
               "cvat/task.zip and cvat/labels.json for a CVAT task: docs/mining.md)")
     for failed in summary.get("failed_bags", []):
         print(f"rgbt-replay: {failed['bag']} could not be read: {failed['error']}", file=sys.stderr)
+    if args.live and not summary["outputs_received"]:
+        print(f"rgbt-replay: the node answered none of the {summary['pairs_published']} pairs on "
+              f"{summary['output_topic']}: is it running with a model, in namespace "
+              f"{args.namespace or '/'}, with its inputs remapped to {args.rgb_topic} and {args.thermal_topic}?",
+              file=sys.stderr)
+        return 1
     return 1 if summary.get("failed_bags") else 0
 
 

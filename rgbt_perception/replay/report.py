@@ -95,9 +95,11 @@ def fleet_lines(summary: dict) -> list[str]:
 
 def render_markdown(summary: dict, stages: dict, sartm) -> str:
     c = summary["counts"]
+    unpaired_rgb = c.get("rgb", 0) - c.get("pairs", 0) - c.get("degraded", 0)
     lines = [f"# Replay of `{summary['bag']}`", "",
              f"Frames: {c.get('rgb', 0)} RGB, {c.get('thermal', 0)} thermal, {c.get('pairs', 0)} pairs, "
-             f"{c.get('degraded', 0)} RGB-only (thermal missing), {c.get('unpaired', 0)} unpaired; "
+             f"{c.get('degraded', 0)} RGB-only (thermal silent past thermal.timeout), "
+             f"{unpaired_rgb} RGB and {c.get('unpaired', 0) - unpaired_rgb} thermal frames in no pair; "
              f"{summary['frames_processed']} processed in {summary['wall_seconds']:.1f} s "
              f"({summary['runtime']}, precision {summary['precision']}).", ""]
     if summary.get("pair_age_ms"):

@@ -8,6 +8,10 @@ An HTML comment on the line before the fence says how it runs:
     <!-- doc-test: node rgb=TOPIC thermal=TOPIC expect=TOPIC -->
                                     the block starts the node: camera pairs are published on the two
                                     topics until a message arrives on `expect`, then SIGINT; exit 0
+    <!-- doc-test: node expect=TOPIC feed=next -->
+                                    as above, but the document's next block (a second shell: the
+                                    replay of a bag into the node) feeds it: it must exit 0 and a
+                                    message must arrive on `expect` meanwhile; it is not run alone
     <!-- doc-test: bench: REASON --> too slow for make test; make bench (pytest -m bench) runs it
     <!-- doc-test: skip: REASON -->  cannot run here (apt, a GPU, `ros2 launch` without launch_ros ...)
 
@@ -46,7 +50,8 @@ class Block:
     code: str
     kind: str = "run"  # one of KINDS
     reason: str = ""  # bench / skip: why it does not run in make test
-    options: dict[str, str] = field(default_factory=dict)  # node: rgb, thermal, expect
+    options: dict[str, str] = field(default_factory=dict)  # node: rgb, thermal, expect, or expect, feed
+    feeder: Block | None = None  # node with feed=next: the block run beside it
 
     @property
     def name(self) -> str:
@@ -68,7 +73,7 @@ def blocks(path: Path) -> list[Block]:
     """The shell blocks of one Markdown file with their markers; ValueError for a marker that says
     nothing (bench / skip without a reason, node without its topics) or one not before a block."""
     lines = path.read_text().splitlines()
-    found, index = [], 0
+    found, index, feeds = [], 0, None
     while index < len(lines):
         if FENCE.match(lines[index]):
             end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
@@ -78,17 +83,27 @@ def blocks(path: Path) -> list[Block]:
                 block.kind, rest = marker.group(1), marker.group(2)
                 if block.kind == "node":
                     block.options = dict(part.split("=", 1) for part in rest.split())
-                    if set(block.options) != {"rgb", "thermal", "expect"}:
-                        raise ValueError(f"{block.name}: a node block names rgb=, thermal= and expect=")
+                    if set(block.options) not in ({"rgb", "thermal", "expect"}, {"expect", "feed"}) \
+                            or block.options.get("feed", "next") != "next":
+                        raise ValueError(f"{block.name}: a node block names rgb=, thermal= and expect=, "
+                                         "or expect= and feed=next")
                 else:
                     block.reason = rest
                     if not rest:
                         raise ValueError(f"{block.name}: a {block.kind} block says why it does not run here")
-            found.append(block)
+            if feeds is not None:
+                if marker:
+                    raise ValueError(f"{block.name}: the block that feeds {feeds.name} carries no marker")
+                feeds.feeder, feeds = block, None
+            else:
+                found.append(block)
+                feeds = block if block.options.get("feed") else None
             index = end
         elif MARKER.match(lines[index]) and not FENCE.match(lines[index + 1] if index + 1 < len(lines) else ""):
             raise ValueError(f"{path.name}:{index + 1}: a doc-test marker must stand just before a ```bash fence")
         index += 1
+    if feeds is not None:
+        raise ValueError(f"{feeds.name}: feed=next, but no block follows")
     return found
 
 
@@ -143,7 +158,12 @@ def run_node_block(block: Block, folder: Path, env: dict[str, str], context, tim
         process = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.code], cwd=folder, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        received = publish_until_output(block.options, context, process, timeout)
+        if block.feeder is not None:
+            received, fed = feed_and_listen(block, folder, env, context, process, timeout)
+            assert fed.returncode == 0, (f"{block.feeder.name} (feeding {block.name}) exited {fed.returncode}:\n"
+                                         f"{fed.stdout[-4000:]}\nnode:\n{log.read_text()[-4000:]}")
+        else:
+            received = publish_until_output(block.options, context, process, timeout)
         assert received, f"no message on {block.options['expect']} within {timeout} s:\n{log.read_text()[-4000:]}"
         os.killpg(process.pid, signal.SIGINT)
         code = process.wait(timeout=60)
@@ -152,6 +172,37 @@ def run_node_block(block: Block, folder: Path, env: dict[str, str], context, tim
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return code, log.read_text()
+
+
+def feed_and_listen(block: Block, folder: Path, env: dict[str, str], context, node,
+                    timeout: float) -> tuple[bool, subprocess.CompletedProcess]:
+    """Run the block's feeder (a second shell) while the node runs, listening on `expect`;
+    (whether a message arrived, the feeder's completed process)."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    listener = Node("doc_test_listener", context=context)
+    received: list = []
+    listener.create_subscription(Image, block.options["expect"], received.append, qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(listener)
+    log = folder / "feeder.log"
+    with open(log, "w") as out:
+        feeder = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.feeder.code], cwd=folder, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while feeder.poll() is None and node.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        if feeder.poll() is None:
+            feeder.kill()
+        feeder.wait()
+        return bool(received), subprocess.CompletedProcess(feeder.args, feeder.returncode, log.read_text())
+    finally:
+        executor.shutdown()
+        listener.destroy_node()
 
 
 def publish_until_output(options: dict[str, str], context, process, timeout: float) -> bool:

@@ -97,8 +97,10 @@ def plan_providers(requested: Sequence[str], precision: str, device: str, cache_
     lines, chosen = [], []
     for name in dict.fromkeys(requested):
         if name not in available:
+            remedy = ("no CUDA device here either, so nothing is lost" if not torch.cuda.is_available()
+                      else "install onnxruntime-gpu (CUDA, TensorRT) for it")
             lines.append(f"{name} skipped: not in this onnxruntime build (it has {', '.join(sorted(available))}); "
-                         "install onnxruntime-gpu (CUDA, TensorRT) for it")
+                         f"{remedy}")
         elif device == "cpu" and name != CPU:
             lines.append(f"{name} skipped: device: cpu")
         else:

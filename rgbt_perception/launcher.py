@@ -1,0 +1,166 @@
+"""rgbt-launch: `ros2 launch rgbt_perception rgbt.launch.py` where ROS's launch packages are not
+installed (the pip route), with the same arguments:
+
+    rgbt-launch samsod_checkpoint:=samsod.pt thermal_camera:=flir_tlinear rgb_topic:=/cam/rgb/image_raw
+    rgbt-launch --show-args
+
+On a ROS install (the `ros2` CLI and launch_ros present) it runs `ros2 launch` itself. Elsewhere
+it starts the node that rgbt_perception/launch_plan.py gives for the arguments (the plan the
+launch file uses too): the same executable, parameters, remappings and Fast DDS profile, as a
+child process whose output it passes through. SIGINT / SIGTERM stop the node cleanly, as Ctrl-C
+on `ros2 launch` does; the exit status is the node's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from rgbt_perception.launch_plan import NODE_NAME, PACKAGE, NodePlan, launch_arguments, plan_node, profile_environment
+
+LAUNCH_FILE = "rgbt.launch.py"
+USAGE = ("usage: rgbt-launch [--show-args] [NAME:=VALUE ...]  "
+         "(the arguments of ros2 launch rgbt_perception rgbt.launch.py)")
+
+
+class LaunchError(ValueError):
+    """A launch argument or an installation problem, said in one line."""
+
+
+def share_directory() -> Path:
+    """Where config/rgbt.yaml is: the package's ament share folder on a ROS install, else the
+    source checkout the pip route installs from (editable), else the prefix's share folder."""
+    if os.environ.get("AMENT_PREFIX_PATH") and importlib.util.find_spec("ament_index_python"):
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        try:
+            return Path(get_package_share_directory(PACKAGE))
+        except PackageNotFoundError:
+            pass
+    for folder in (Path(__file__).resolve().parents[1], Path(sys.prefix) / "share" / PACKAGE):
+        if (folder / "config" / "rgbt.yaml").is_file():
+            return folder
+    raise LaunchError(f"config/rgbt.yaml of {PACKAGE} not found (not in an ament prefix, the source checkout "
+                      f"or {sys.prefix}/share)")
+
+
+def parse_values(argv: list[str], share: Path) -> dict[str, str]:
+    """Every launch argument's value: its default, replaced by NAME:=VALUE where given."""
+    values = {a.name: a.default for a in launch_arguments(share)}
+    for item in argv:
+        name, sep, value = item.partition(":=")
+        if not sep:
+            raise LaunchError(f"{item!r}: expected NAME:=VALUE\n{USAGE}")
+        if name not in values:
+            raise LaunchError(f"unknown launch argument {name!r}; rgbt-launch --show-args lists them")
+        values[name] = value
+    return values
+
+
+def show_arguments(share: Path) -> str:
+    """The arguments as `ros2 launch --show-args` lists them."""
+    lines = ["Arguments (pass arguments as '<name>:=<value>'):", ""]
+    for a in launch_arguments(share):
+        lines += [f"    '{a.name}':", f"        {a.description}", f"        (default: '{a.default}')", ""]
+    return "\n".join(lines)
+
+
+def ros_value(value) -> str:
+    """A parameter value as `-p NAME:=VALUE` takes it (YAML): strings that YAML would read as
+    another type are quoted."""
+    if isinstance(value, str) and yaml.safe_load(value) == value and "#" not in value:
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).removesuffix("\n...\n").strip()
+
+
+def executable_path(name: str) -> str:
+    """The node's executable: on PATH or beside this Python (the pip route's console scripts),
+    else where colcon puts an ament_python package's executables (PREFIX/lib/rgbt_perception)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidate = Path(prefix) / "lib" / PACKAGE / name
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise LaunchError(f"{name} not found on PATH or in AMENT_PREFIX_PATH: is the package installed "
+                      "(make setup, or source install/setup.bash)?")
+
+
+def node_command(plan: NodePlan) -> list[str]:
+    """The command line that starts the plan's node, as launch_ros's Node action builds it."""
+    command = [executable_path(plan.executable), *plan.arguments, "--ros-args", "-r", f"__node:={NODE_NAME}"]
+    if plan.namespace:
+        command += ["-r", f"__ns:=/{plan.namespace.strip('/')}"]
+    command += ["--params-file", plan.params_file]
+    for name, value in plan.parameters.items():
+        command += ["-p", f"{name}:={ros_value(value)}"]
+    for source, target in plan.remappings:
+        command += ["-r", f"{source}:={target}"]
+    return command
+
+
+def stop_with_parent() -> None:
+    """In the child, before exec: be sent SIGTERM if the launcher dies without forwarding (Linux)."""
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run `command` in its own process group, passing SIGINT / SIGTERM on to it once (so a
+    Ctrl-C reaches the node once, not once from the terminal and again from here); its status."""
+    process = subprocess.Popen(command, env=env, process_group=0, preexec_fn=stop_with_parent)
+
+    def forward(signum, _frame):
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def ros2_launch_available() -> bool:
+    """A ROS install's `ros2 launch`: the ros2 CLI and launch_ros."""
+    return shutil.which("ros2") is not None and importlib.util.find_spec("launch_ros") is not None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """rgbt-launch: the node's exit status, or 2 with one line naming the problem."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    try:
+        if ros2_launch_available():
+            command = ["ros2", "launch", PACKAGE, LAUNCH_FILE, *argv]
+            print(f"rgbt-launch: {shlex.join(command)}", flush=True)
+            return run_child(command, dict(os.environ))
+        share = share_directory()
+        if argv and argv[0] in ("-s", "--show-args", "--show-arguments"):
+            print(show_arguments(share))
+            return 0
+        plan = plan_node(parse_values(argv, share))
+        command = node_command(plan)
+    except LaunchError as error:
+        print(f"rgbt-launch: {error}", file=sys.stderr)
+        return 2
+    print(f"rgbt-launch: {shlex.join(command)}", flush=True)
+    return run_child(command, {**os.environ, **profile_environment(share)})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
