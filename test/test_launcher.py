@@ -87,3 +87,12 @@ def test_ctrl_c_reaches_the_node_once_and_its_status_is_returned():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_the_launch_file_imports_nothing_the_robots_system_python_may_lack():
+    """On a robot `ros2 launch` runs the launch file in the system Python, which sees the colcon
+    install but not the venv with torch: the plan it imports loads no third-party module."""
+    code = ("import sys; import rgbt_perception.launch_plan; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'yaml', 'rclpy')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
