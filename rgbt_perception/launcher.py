@@ -13,6 +13,7 @@ on `ros2 launch` does; the exit status is the node's.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import importlib.util
@@ -29,8 +30,6 @@ import yaml
 from rgbt_perception.launch_plan import NODE_NAME, PACKAGE, NodePlan, launch_arguments, plan_node, profile_environment
 
 LAUNCH_FILE = "rgbt.launch.py"
-USAGE = ("usage: rgbt-launch [--show-args] [NAME:=VALUE ...]  "
-         "(the arguments of ros2 launch rgbt_perception rgbt.launch.py)")
 
 
 class LaunchError(ValueError):
@@ -60,7 +59,8 @@ def parse_values(argv: list[str], share: Path) -> dict[str, str]:
     for item in argv:
         name, sep, value = item.partition(":=")
         if not sep:
-            raise LaunchError(f"{item!r}: expected NAME:=VALUE\n{USAGE}")
+            raise LaunchError(f"{item!r}: expected NAME:=VALUE (the arguments of ros2 launch rgbt_perception "
+                              "rgbt.launch.py)")
         if name not in values:
             raise LaunchError(f"unknown launch argument {name!r}; rgbt-launch --show-args lists them")
         values[name] = value
@@ -140,24 +140,25 @@ def ros2_launch_available() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """rgbt-launch: the node's exit status, or 2 with one line naming the problem."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0
+    parser = argparse.ArgumentParser(prog="rgbt-launch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments (--show-args)")
+    parser.add_argument("-s", "--show-args", action="store_true", help="list the launch arguments and exit")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if ros2_launch_available():
+        command = ["ros2", "launch", PACKAGE, LAUNCH_FILE, *(["--show-args"] if args.show_args else []),
+                   *args.arguments]
+        print(f"rgbt-launch: {shlex.join(command)}", flush=True)
+        return run_child(command, dict(os.environ))
     try:
-        if ros2_launch_available():
-            command = ["ros2", "launch", PACKAGE, LAUNCH_FILE, *argv]
-            print(f"rgbt-launch: {shlex.join(command)}", flush=True)
-            return run_child(command, dict(os.environ))
         share = share_directory()
-        if argv and argv[0] in ("-s", "--show-args", "--show-arguments"):
+        if args.show_args:
             print(show_arguments(share))
             return 0
-        plan = plan_node(parse_values(argv, share))
+        plan = plan_node(parse_values(args.arguments, share))
         command = node_command(plan)
     except LaunchError as error:
-        print(f"rgbt-launch: {error}", file=sys.stderr)
-        return 2
+        parser.error(str(error))
     print(f"rgbt-launch: {shlex.join(command)}", flush=True)
     return run_child(command, {**os.environ, **profile_environment(share)})
 

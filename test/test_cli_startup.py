@@ -11,7 +11,8 @@ import pytest
 ENTRY_POINTS = {"rgbt-replay": "rgbt_perception.replay.cli", "rgbt-train": "rgbt_models.cli.train",
                 "rgbt-eval": "rgbt_models.cli.evaluate", "rgbt-export": "rgbt_models.cli.export",
                 "rgbt-adapt": "rgbt_models.cli.adapt", "rgbt-calibrate": "rgbt_models.cli.calibrate",
-                "rgbt-import": "rgbt_models.cli.import_weights", "rgbt-labels": "rgbt_models.cli.labels"}
+                "rgbt-import": "rgbt_models.cli.import_weights", "rgbt-labels": "rgbt_models.cli.labels",
+                "rgbt-launch": "rgbt_perception.launcher"}
 PROBE = """
 import sys
 from {module} import main
