@@ -272,17 +272,21 @@ def load_parameter_file(path: str | Path | None, overrides: dict | None = None) 
     # or broken file is named
     section = next((v for k, v in content.items() if k.strip("/").split("/")[-1] in (NODE_NAME, "**")), {})
     given = dict((section or {}).get("ros__parameters", {}))
+    overrides = overrides or {}
     try:
         check_unknown(set(given) - {"use_sim_time"}, "parameter")
-        check_unknown(overrides or {}, "parameter")
-        for name, value in {**given, **(overrides or {})}.items():
+        check_unknown(overrides, "parameter")
+        for name, value in {**given, **overrides}.items():
             if name in PARAMETERS:
                 check_type(name, value)
         values.update({k: v for k, v in given.items() if k in PARAMETERS})
-        values.update(overrides or {})
+        values.update(overrides)
         check_parameters(values)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+        # name where the bad value came from: a -p override, else the file
+        named = [name for name in overrides if name in str(error)]
+        source = f"-p {named[0]}" if named else str(path)
+        raise ValueError(f"{source}: {error}") from error
     return values
 
 

@@ -25,8 +25,29 @@ class StartInterrupted(Exception):
     """SIGINT/SIGTERM arrived while the node was being built or configured: a clean stop."""
 
 
+HELP = """usage: {program} [--ros-args -p NAME:=VALUE ... -r FROM:=TO ... --params-file FILE]
+
+The rgbt_perception node: RGB-T pairs on rgb/image and thermal/image in; SAMSOD saliency and
+SARTM segmentation out. A model runs when its checkpoint is given, e.g.
+  {program} --ros-args -p samsod.checkpoint:=samsod.pt -r rgb/image:=/cam/rgb/image_raw \\
+      -r thermal/image:=/cam/thermal/image_raw
+Every parameter: docs/parameters.md, or config/rgbt.yaml (commented). With the launch file's
+arguments instead: ros2 launch rgbt_perception rgbt.launch.py (pip route: rgbt-launch --show-args)."""
+
+
+def wants_help(argv: list[str]) -> bool:
+    """-h / --help among the node's own arguments (before --ros-args)."""
+    own = argv[1:argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
+    return any(arg in ("-h", "--help") for arg in own)
+
+
 def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> int:
-    rclpy.init(args=sys.argv if argv is None else argv)
+    """Run the node until SIGINT/SIGTERM; `argv` as sys.argv (program name first)."""
+    argv = sys.argv if argv is None else argv
+    if wants_help(argv):
+        print(HELP.format(program=os.path.basename(argv[0]) if argv else "rgbt_perception_node"))
+        return 0
+    rclpy.init(args=argv)
     try:
         node = make_node()
     except START_ERRORS as error:

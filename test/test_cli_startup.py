@@ -48,3 +48,10 @@ def test_a_usage_error_is_one_line_and_exit_2(command):
                             capture_output=True, text=True, timeout=60)
     assert "exit 2" in result.stdout and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"{command}: error:"), result.stderr
+
+
+@pytest.mark.parametrize("module", ["rgbt_perception.node", "rgbt_perception.lifecycle_node"])
+def test_the_node_answers_help_without_starting(module):
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage: "), result.stdout + result.stderr
+    assert "samsod.checkpoint:=" in result.stdout and "cannot start" not in result.stderr

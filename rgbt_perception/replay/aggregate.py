@@ -129,13 +129,16 @@ def per_bag(results: list[ShardResult], warn: float = 1.0) -> tuple[dict, list[d
 
 
 def worst_bags(sections: dict, count: int = 5) -> list[dict]:
-    """The bags to look at first: lowest mIoU, else lowest S-measure, else most bad frames."""
+    """The bags to look at first: lowest mIoU, else lowest S-measure (bags with labels), else
+    highest median uncertainty (without), else most bad frames."""
     def score(part: dict) -> tuple[str, float]:
         semantic, saliency = part["semantic"].get("with thermal"), part["saliency"].get("with thermal")
         if semantic:
             return "mIoU", semantic["mIoU"]
         if saliency:
             return "S", saliency["S"]
+        if part.get("uncertainty"):
+            return "uncertainty", -part["uncertainty"]["median"]
         return "bad frames", -part["bad_frames"]
 
     scored = sorted(((score(part), bag, part) for bag, part in sections.items()), key=lambda item: item[0][1])

@@ -81,7 +81,8 @@ def parse_args(argv):
     parser.add_argument("--no-video", action="store_true")
     parser.add_argument("--compare-without-thermal", action="store_true",
                         help="also evaluate saliency from the RGB-only head and SARTM with thermal blanked")
-    parser.add_argument("--record", help="write the outputs to this bag (.mcap: mcap, else sqlite3)")
+    parser.add_argument("--record", help="write the outputs to a bag: OUT.mcap writes the bag folder OUT/ in mcap, "
+                        "OUT the folder OUT/ in sqlite3")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --record bag")
     parser.add_argument("--max-frames", type=int)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")

@@ -18,7 +18,7 @@ import numpy as np
 
 from rgbt_models.data.bag_reader import open_bag
 from rgbt_models.data.pairing import make_pairing
-from rgbt_models.data.rosbag import COMPRESSED_TYPE
+from rgbt_models.data.rosbag import COMPRESSED_TYPE, check_topics
 from rgbt_perception.replay.report import render_live_markdown, write_summary
 
 
@@ -71,9 +71,14 @@ class LivePlayer:
         import rclpy
 
         deadline = time.monotonic() + timeout
+        if any(p.get_subscription_count() == 0 for p in self.pubs.values()):
+            print(f"rgbt-replay: waiting up to {timeout:.0f} s for a node subscribed to {' and '.join(self.pubs)}",
+                  flush=True)
         while any(p.get_subscription_count() == 0 for p in self.pubs.values()):
             if time.monotonic() > deadline:
-                raise ValueError(f"no node subscribes to {sorted(self.pubs)} (remap its rgb/image and thermal/image)")
+                raise ValueError(f"no node subscribes to {' and '.join(self.pubs)} within {timeout:.0f} s: start the "
+                                 "node first, its rgb/image and thermal/image remapped to them (or name the bag's "
+                                 "own topics with --rgb-topic and --thermal-topic)")
             rclpy.spin_once(self.node, timeout_sec=0.05)
 
     def play(self, bag) -> None:
@@ -122,6 +127,7 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
 
     with open_bag(args.bag) as bag:
         bag_types = bag.topics
+    check_topics(args.bag, bag_types, (args.rgb_topic, args.thermal_topic), ())
     rclpy.init()
     player = LivePlayer(args, params, bag_types)
     try:

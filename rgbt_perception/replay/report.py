@@ -75,22 +75,33 @@ def fleet_lines(summary: dict) -> list[str]:
     lines = []
     if len(summary.get("per_bag", {})) > 1:
         lines += [f"## Per bag ({len(summary['per_bag'])} bags, {summary['shards']} shards, engine "
-                  f"{summary['engine']})", "", "| bag | frames | bad frames | mIoU | S |",
-                  "| --- | --- | --- | --- | --- |"]
+                  f"{summary['engine']})", "", "| bag | frames | bad frames | mIoU | S | uncertainty (median) |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for bag, part in summary["per_bag"].items():
             miou = part["semantic"].get("with thermal", {}).get("mIoU")
             s = part["saliency"].get("with thermal", {}).get("S")
+            unsure = (part.get("uncertainty") or {}).get("median")
             lines.append(f"| {bag} | {part['frames_processed']} | {part['bad_frames']} | "
-                         f"{'-' if miou is None else f'{100 * miou:.1f}'} | {'-' if s is None else f'{s:.3f}'} |")
+                         f"{'-' if miou is None else f'{100 * miou:.1f}'} | {'-' if s is None else f'{s:.3f}'} | "
+                         f"{'-' if unsure is None else f'{unsure:.3f}'} |")
         lines.append("")
         worst = summary.get("worst_bags") or []
         if worst:
-            lines += ["Worst bags: " + "; ".join(f"{w['bag']} ({w['by']} {w['value']:.3f})" for w in worst), ""]
+            lines += ["Worst bags: " + "; ".join(f"{w['bag']} ({w['by']} {worst_value(w)})" for w in worst), ""]
     if summary.get("failed_bags"):
         lines += ["## Bags that could not be read", ""]
         lines += [f"- {f['bag']}: {f['error']}" for f in summary["failed_bags"]]
         lines.append("")
     return lines
+
+
+def worst_value(worst: dict) -> str:
+    """A worst bag's figure as the per-bag table writes it (mIoU in percent, bad frames a count)."""
+    if worst["by"] == "mIoU":
+        return f"{100 * worst['value']:.1f}"
+    if worst["by"] == "bad frames":
+        return str(int(worst["value"]))
+    return f"{worst['value']:.3f}"
 
 
 def render_markdown(summary: dict, stages: dict, sartm) -> str:

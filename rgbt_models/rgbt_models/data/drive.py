@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                          dropout=None, seed=args.seed, rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic,
                          thermal_warp=MISREGISTRATION if args.misregistered else None)
     info = write_drive_bag(args.output, config)
-    print(f"wrote {args.output}: {info['rgb']} RGB-thermal pairs, {width}x{height}, topics {config.rgb_topic} and "
-          f"{config.thermal_topic}, ground truth on {config.label_topic} and {config.mask_topic}"
+    print(f"wrote {args.output}: {info['rgb']} RGB-thermal pairs of {height}x{width} (HEIGHTxWIDTH), topics "
+          f"{config.rgb_topic} and {config.thermal_topic}, ground truth on {config.label_topic} and {config.mask_topic}"
           + ("; thermal misregistered by a known homography" if args.misregistered else ""))
     return 0
 
