@@ -35,7 +35,8 @@ def array_to_image(image: np.ndarray, encoding: str, header=None):
 
     The pixels go in as array.array('B'): the generated message code's fast path on every
     distribution. Given bytes, Humble's code checks every element in Python (Jazzy and later do
-    too with ROS_PYTHON_CHECK_FIELDS=1): ~100 ms for a 640x480 rgb8 image."""
+    too with ROS_PYTHON_CHECK_FIELDS=1), slow for a camera-sized image (docs/robot_install.md has
+    the figure)."""
     from sensor_msgs.msg import Image
 
     image = np.ascontiguousarray(image)

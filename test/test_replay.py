@@ -57,10 +57,17 @@ def test_replay_metrics_equal_the_model_library(tmp_path, checkpoints, storage):
     bag = tmp_path / "bag"
     write_drive_bag(bag, DRIVE, storage)
     out = tmp_path / "out"
-    code = replay([str(bag), *checkpoints, *MODEL_PARAMS, "--label-topic", DRIVE.label_topic,
-                   "--mask-topic", DRIVE.mask_topic, "--output", str(out), "--no-video", "--overlay-every", "5"])
+    code = replay([str(bag), *checkpoints, *MODEL_PARAMS, "-p", "thermal.camera:=flir_tlinear",
+                   "--label-topic", DRIVE.label_topic, "--mask-topic", DRIVE.mask_topic, "--output", str(out),
+                   "--no-video", "--overlay-every", "5"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
+    # the drive's scene spans 250-320 K (sky, ground, people at 309 K, cars at 300-315 K): every
+    # class the model found reads inside it in centi-kelvin (flir_tlinear), and the report says so
+    temperatures = summary["temperatures_k"]
+    assert temperatures["classes"] and all(250 < k < 320 for k in temperatures["classes"].values())
+    assert temperatures["hottest_object"] is None or 250 < temperatures["hottest_object"] < 320  # may find none
+    assert "Temperatures (thermal.camera flir_tlinear; medians over the frames): " in (out / "report.md").read_text()
     semantic, saliency = evaluate_directly(bag, checkpoints[1].split(":=")[1], checkpoints[3].split(":=")[1])
     assert summary["semantic"]["with thermal"]["mIoU"] == pytest.approx(semantic["mIoU"], abs=1e-9)
     assert summary["semantic"]["with thermal"]["frames"] == semantic["frames"] == 12
@@ -302,3 +309,13 @@ def test_replay_skips_a_bad_frame_and_refuses_an_existing_record(tmp_path, repla
     capsys.readouterr()
     assert replay(args) == 2 and "exists; remove it or pass --overwrite" in capsys.readouterr().err
     assert replay([*args, "--overwrite"]) == 0
+
+
+def test_the_scene_temperatures_are_each_class_median_and_none_without_radiometric_thermal():
+    from rgbt_perception.replay.aggregate import temperature_summary
+
+    rows = [{"class_temperatures_k": "person:309.0 road:288.0", "hottest_object_k": 310.0},
+            {"class_temperatures_k": "person:311.0", "hottest_object_k": float("nan")},
+            {"class_temperatures_k": "person:300.0 road:290.0", "hottest_object_k": 312.0}]
+    assert temperature_summary(rows) == {"classes": {"person": 309.0, "road": 289.0}, "hottest_object": 311.0}
+    assert temperature_summary([{"class_temperatures_k": "", "hottest_object_k": float("nan")}]) is None

@@ -97,6 +97,23 @@ def uncertainty_summary(rows: list[dict], warn: float) -> dict | None:
             "warn": warn, "share_above_warn": float((values > warn).mean()), "frames": int(values.size)}
 
 
+def temperature_summary(rows: list[dict]) -> dict | None:
+    """The scene's temperatures over the frames (kelvin, thermal.camera's conversion): each
+    class's median of its per-frame means, and the median hottest salient object; None without
+    radiometric thermal. What a team checks its camera preset by (docs/thermal_cameras.md)."""
+    per_class: dict[str, list[float]] = {}
+    for row in rows:
+        for word in str(row.get("class_temperatures_k") or "").split():
+            name, _, kelvin = word.rpartition(":")
+            per_class.setdefault(name, []).append(float(kelvin))
+    hottest = np.array([row.get("hottest_object_k", np.nan) for row in rows], float)
+    hottest = hottest[np.isfinite(hottest)]
+    if not per_class and not hottest.size:
+        return None
+    return {"classes": {name: float(np.median(values)) for name, values in per_class.items()},
+            "hottest_object": float(np.median(hottest)) if hottest.size else None}
+
+
 def section(combined: Combined, wall: float, warn: float = 1.0) -> dict:
     """The keys of a one-bag summary (timings included), for the frames of `combined`; `warn`:
     the node's uncertainty.warn."""
@@ -104,6 +121,7 @@ def section(combined: Combined, wall: float, warn: float = 1.0) -> dict:
     ages = combined.pair_ages_ms
     return {"frames_processed": len(combined.rows), "counts": combined.counts, "wall_seconds": wall,
             "uncertainty": uncertainty_summary(combined.rows, warn),
+            "temperatures_k": temperature_summary(combined.rows),
             "pair_age_ms": ({"median": float(np.median(ages)), "p95": float(np.percentile(ages, 95)),
                              "max": float(np.max(ages)), "pairs": len(ages)} if ages else None),
             "latency_ms": {s: {"median": 1000 * float(np.median(v)), "p95": 1000 * float(np.percentile(v, 95))}

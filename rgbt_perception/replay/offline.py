@@ -130,7 +130,7 @@ def write_report(output: Path, results: list[ShardResult], bags: list[str], para
     summary = {"bag": bags[0] if len(bags) == 1 else f"{len(bags)} bags",
                **section(combined, wall, warn), "runtime": next((r.runtime for r in good), ""),
                "precision": params["precision"], "sync_policy": params["sync.policy"],
-               "video": str(video) if video else None,
+               "thermal_camera": params["thermal.camera"], "video": str(video) if video else None,
                "record": str(sinks.recorder.path) if sinks is not None and sinks.recorder is not None else None,
                "plots": [str(p) for p in plots], "engine": args.engine, "shards": len(results),
                "per_bag": sections, "failed_bags": failed_bags, "worst_bags": worst_bags(sections)}

@@ -95,6 +95,18 @@ def fleet_lines(summary: dict) -> list[str]:
     return lines
 
 
+def temperature_line(temperatures: dict, camera: str) -> str:
+    """'Temperatures (...): person 309.1 K (36.0 °C), ...': per class, then the hottest object."""
+    def both(kelvin: float) -> str:
+        return f"{kelvin:.1f} K ({kelvin - 273.15:.1f} °C)"
+
+    parts = [f"{name} {both(kelvin)}" for name, kelvin in temperatures["classes"].items()]
+    if temperatures.get("hottest_object") is not None:
+        parts.append(f"hottest salient object {both(temperatures['hottest_object'])}")
+    source = f"thermal.camera {camera}" if camera else "thermal.kelvin_scale / kelvin_offset"
+    return f"Temperatures ({source}; medians over the frames): " + ", ".join(parts) + "."
+
+
 def worst_value(worst: dict) -> str:
     """A worst bag's figure as the per-bag table writes it (mIoU in percent, bad frames a count)."""
     if worst["by"] == "mIoU":
@@ -118,6 +130,8 @@ def render_markdown(summary: dict, stages: dict, sartm) -> str:
         lines += [f"Pairing (sync.policy {summary['sync_policy']}): thermal frame age in a pair, median "
                   f"{age['median']:.1f} ms, p95 {age['p95']:.1f} ms, max {age['max']:.1f} ms over {age['pairs']} "
                   "pairs.", ""]
+    if summary.get("temperatures_k"):
+        lines += [temperature_line(summary["temperatures_k"], summary.get("thermal_camera", "")), ""]
     if summary["bad_frames"]:
         lines += [f"Skipped {summary['bad_frames']} bad frame(s), as the node would: "
                   + "; ".join(f"stamp {b['stamp_ns']}: {b['reason']}" for b in summary["bad_frame_details"][:10]), ""]

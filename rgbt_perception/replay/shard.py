@@ -213,11 +213,20 @@ def replay_pairs(pipeline, shard: Shard, settings: ReplaySettings, scorer: Score
                "thermal_frozen": int(frame.thermal_frozen), **{f"{k}_ms": round(1000 * v, 2) for k, v in
                                                                 frame.timings.items()},
                "classes": " ".join(s.name for s in frame.class_stats), "salient_objects": len(frame.objects),
-               **uncertainty_columns(frame.uncertainty)}
+               **temperature_columns(frame), **uncertainty_columns(frame.uncertainty)}
         scorer.score(pair, index, rgb, thermal, frame, row)
         result.rows.append(row)
         write_side_outputs(pipeline, settings, shard, index, pair, rgb, thermal, frame, sinks)
     result.stages = dict(stages)
+
+
+def temperature_columns(frame) -> dict[str, object]:
+    """frames.csv's temperature columns (kelvin, from thermal.camera's conversion; empty / NaN
+    without radiometric thermal): each class's mean as `name:K` words, the hottest salient object."""
+    classes = " ".join(f"{s.name}:{s.mean_temperature:.1f}" for s in frame.class_stats
+                       if np.isfinite(s.mean_temperature))
+    hottest = [o.max_temperature for o in frame.objects if np.isfinite(o.max_temperature)]
+    return {"class_temperatures_k": classes, "hottest_object_k": round(max(hottest), 1) if hottest else float("nan")}
 
 
 def uncertainty_columns(parts: dict[str, float]) -> dict[str, float]:
