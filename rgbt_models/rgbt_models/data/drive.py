@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", help="the bag folder to write (must not exist)")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--fps", type=float, default=2.5)
+    parser.add_argument("--thermal-fps", type=float, default=None,
+                        help="the thermal camera's own rate (default: --fps), e.g. 9 beside a 30 Hz RGB camera")
     parser.add_argument("--size", default="256x320", help="HEIGHTxWIDTH of both cameras")
     parser.add_argument("--rgb-topic", default=DriveConfig.rgb_topic)
     parser.add_argument("--thermal-topic", default=DriveConfig.thermal_topic)
@@ -138,10 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.output} exists; remove it or name another folder")
     height, width = (int(side) for side in args.size.lower().split("x"))
     config = DriveConfig(seconds=args.seconds, fps=args.fps, height=height, width=width, frames_per_scene=1,
-                         dropout=None, seed=args.seed, rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic,
+                         dropout=None, seed=args.seed, thermal_fps=args.thermal_fps, rgb_topic=args.rgb_topic,
+                         thermal_topic=args.thermal_topic,
                          thermal_warp=MISREGISTRATION if args.misregistered else None)
     info = write_drive_bag(args.output, config)
-    print(f"wrote {args.output}: {info['rgb']} RGB-thermal pairs of {height}x{width} (HEIGHTxWIDTH), topics "
+    frames = (f"{info['rgb']} RGB-thermal pairs" if info["rgb"] == info["thermal"]
+              else f"{info['rgb']} RGB and {info['thermal']} thermal frames")
+    print(f"wrote {args.output}: {frames} of {height}x{width} (HEIGHTxWIDTH), topics "
           f"{config.rgb_topic} and {config.thermal_topic}, ground truth on {config.label_topic} and {config.mask_topic}"
           + ("; thermal misregistered by a known homography" if args.misregistered else ""))
     return 0
