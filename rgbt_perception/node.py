@@ -96,8 +96,12 @@ class PerceptionNodeBase:
         self.worker = InferenceWorker(self._process, cancel=lambda: self.pipeline.cancel())
         self.worker.start()
         self.started = True
+        cameras = [e.topic_name for e in self._entities if type(e).__name__ == "Subscription"
+                   and e.msg_type.__name__ in ("Image", "CompressedImage")]
+        self.first_output_logged = False
         self.get_logger().info("rgbt_perception ready: models "
-                               f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}")
+                               f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}"
+                               f"; waiting for images on {' and '.join(cameras)}")
 
     def _stop(self) -> bool:
         """Stop the worker (bounded, see shutdown), remove the subscriptions, publishers and
@@ -105,6 +109,9 @@ class PerceptionNodeBase:
         if not self.started:
             return True
         stopped = self.shutdown()
+        counts = self.stats.counts
+        self.get_logger().info(f"stopped: {counts['processed']} frames answered, {counts['pairs']} pairs received, "
+                               f"{counts['bad']} bad messages")
         for entity in self._entities:
             destroy = {"Subscription": self.destroy_subscription, "Timer": self.destroy_timer}.get(
                 type(entity).__name__, self.destroy_publisher)
@@ -272,6 +279,11 @@ class PerceptionNodeBase:
             self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
         self.stats.frame(received, picked, inferred, time.monotonic(), result.timings,
                          result.uncertainty.get("combined", float("nan")))
+        if not self.first_output_logged:  # once: the rest is counted in /diagnostics
+            self.first_output_logged = True
+            self.get_logger().info(f"first pair answered in {1000 * (time.monotonic() - received):.0f} ms "
+                                   f"({'degraded: no thermal' if thermal is None else 'RGB and thermal'}); "
+                                   "/diagnostics counts the rest")
 
     def _wanted_outputs(self) -> frozenset[str]:
         """The outputs somebody subscribes to: no work for the others."""

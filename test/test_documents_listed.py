@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rgbt_perception.testing.documents import Block, all_blocks, blocks, not_run_table
+from rgbt_perception.testing.documents import Block, all_blocks, blocks, not_run_table, written_paths
 from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 
@@ -49,3 +49,15 @@ def test_a_marker_that_says_nothing_or_stands_alone_is_an_error(tmp_path, text, 
 def test_a_block_is_named_after_its_file_and_line():
     block = Block(REPO_ROOT / "docs" / "fleet.md", 7, "source .venv/bin/activate\nrgbt-replay a \\\n  b  # c\n")
     assert block.name == "docs/fleet.md:7" and block.first_command == "rgbt-replay a"
+
+
+def test_what_the_documents_write_is_ignored_by_git():
+    """A reader following the README in the checkout leaves `git status` clean."""
+    import subprocess
+
+    written = sorted(written_paths())
+    assert {"drive", "samsod.pt", "homography.yaml", "replay_out", "rovers"} <= set(written)
+    result = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=REPO_ROOT, capture_output=True,
+                            text=True)
+    ignored = set(result.stdout.split())
+    assert not set(written) - ignored, f"add to .gitignore: {sorted(set(written) - ignored)}"

@@ -152,6 +152,11 @@ def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env
     assert summary["pairs_answered"] >= 5
     # The node's clock is the bag's (1.7e9 s), not the wall clock (> 1.79e9 s in 2026).
     assert 1_700_000_000 <= summary["node_clock_sec"] < 1_700_000_100
+    assert "The node ran on the bag's clock (use_sim_time)." in (tmp_path / "live" / "live_report.md").read_text()
+    # and the README's node, without use_sim_time, on the wall clock
+    from rgbt_perception.replay.report import clock_line
+
+    assert clock_line(1_796_000_000, summary["bag_clock_sec"]).startswith("The node ran on the wall clock")
 
 
 @pytest.mark.slow

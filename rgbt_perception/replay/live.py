@@ -55,6 +55,7 @@ class LivePlayer:
                                  params["sync.slop"], params["sync.max_age"],
                                  stamp_of=lambda key: key[0] + key[1] * 1e-9)
         self.published = 0
+        self.last_bag_sec: int | None = None  # the last /clock published (bag time)
 
     def on_output(self, msg) -> None:
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
@@ -99,6 +100,7 @@ class LivePlayer:
         clock = Clock()
         clock.clock.sec, clock.clock.nanosec = bag_ns // 1_000_000_000, bag_ns % 1_000_000_000
         self.clock.publish(clock)
+        self.last_bag_sec = bag_ns // 1_000_000_000
         self.pubs[topic].publish(bytes(raw))
         self.published += 1
         if topic == self.args.rgb_topic:
@@ -118,6 +120,7 @@ class LivePlayer:
                                "p95": 1000 * float(np.percentile(latencies, 95))},
                 "node_diagnostics": status,
                 "node_clock_sec": self.diagnostics[-1].header.stamp.sec if self.diagnostics else None,
+                "bag_clock_sec": self.last_bag_sec,
                 "bag": str(self.args.bag), "output_topic": self.output_topic}
 
 

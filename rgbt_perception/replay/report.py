@@ -67,7 +67,16 @@ def render_live_markdown(summary: dict) -> str:
         f"{summary['node_skipped']} (newer pair arrived while busy).",
         f"End-to-end latency (publication -> {summary['output_topic']}): median "
         f"{summary['latency_ms']['median']:.0f} ms, p95 {summary['latency_ms']['p95']:.0f} ms.",
-        f"Node clock at the end: {summary['node_clock_sec']} s (bag time when the node runs with use_sim_time)."])
+        clock_line(summary.get("node_clock_sec"), summary.get("bag_clock_sec"))])
+
+
+def clock_line(node_sec: int | None, bag_sec: int | None) -> str:
+    """Which clock the node ran on, from its last /diagnostics stamp against the bag's /clock."""
+    if node_sec is None:
+        return "No /diagnostics from the node: its clock is unknown."
+    if bag_sec is not None and abs(node_sec - bag_sec) <= 60:
+        return "The node ran on the bag's clock (use_sim_time)."
+    return "The node ran on the wall clock (use_sim_time:=true puts it on the bag's clock, published on /clock)."
 
 
 def fleet_lines(summary: dict) -> list[str]:

@@ -267,6 +267,21 @@ def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_fac
     return result.stdout
 
 
+def written_paths(paths: list[Path] | None = None) -> set[str]:
+    """The top-level files and folders the documents' commands write in the reader's folder (their
+    --output / --record / -o targets, stand-in drives, copied checkpoints, CVAT stand-ins)."""
+    names = set()
+    for block in all_blocks(paths):
+        code = block.code + (block.feeder.code if block.feeder else "")
+        found = re.findall(r"(?:--output(?:-dir)?|--record|-o)\s+(\S+)", code)
+        found += re.findall(r"data\.drive\s+(\S+)", code) + re.findall(r"\bcp \S+ (\S+)", code)
+        found += re.findall(r"cvat_exports \S+ (\S+)", code)
+        for name in found:
+            top = name.split("/")[0]
+            names.add(top.removesuffix(".mcap") if top.endswith(".mcap") else top)  # --record X.mcap: folder X
+    return names
+
+
 def not_run_table(paths: list[Path] | None = None) -> str:
     """The blocks make test does not run, as the Markdown table of docs/development.md
     ("Commands not run here"): document, first command, where it runs instead and why."""
