@@ -11,7 +11,7 @@ from rgbt_perception.testing.ros_harness import REPO_ROOT
 
 def test_every_block_not_run_here_is_listed_with_its_reason():
     listed = (REPO_ROOT / "docs" / "development.md").read_text().split("## Commands not run here", 1)[1]
-    assert not_run_table() in listed, "docs/development.md is stale: python -m rgbt_perception.testing.documents"
+    assert not_run_table() in listed, "stale: python -m rgbt_perception.testing.documents --write"
 
 
 def test_make_test_runs_at_least_five_blocks_of_the_readme_and_five_of_the_guides():

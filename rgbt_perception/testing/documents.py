@@ -112,14 +112,12 @@ def all_blocks(paths: list[Path] | None = None) -> list[Block]:
 
 
 def prepare_authors_files(folder: Path) -> None:
-    """The authors' released files as make bench stands them in: their state dicts' keys and shapes
-    (the committed manifests of rgbt_models/test/fixtures/authors) filled with seeded weights and
-    saved as their training saves them, under the names they release them by."""
-    from rgbt_models.importing.seeded import write_seeded_file
+    """The authors' released files as make bench stands them in (weights.md's own block makes
+    them too): their layout with seeded weights, under the names they release them by."""
+    from rgbt_models.importing.seeded import write_authors_stand_in
 
-    fixtures = REPO_ROOT / "rgbt_models" / "test" / "fixtures" / "authors"
     for method, name in (("samsod", "sam_rgbt.pth"), ("sartm", "SARMT_PST_89.88.pth")):
-        write_seeded_file(fixtures / f"{method}_manifest.json", folder / name)
+        write_authors_stand_in(method, folder / name)
 
 
 def user_folder(folder: Path) -> Path:
@@ -276,6 +274,12 @@ def written_paths(paths: list[Path] | None = None) -> set[str]:
         found = re.findall(r"(?:--output(?:-dir)?|--record|-o)\s+(\S+)", code)
         found += re.findall(r"data\.drive\s+(\S+)", code) + re.findall(r"\bcp \S+ (\S+)", code)
         found += re.findall(r"cvat_exports \S+ (\S+)", code)
+        for line in code.splitlines():  # the tools' default outputs
+            if line.startswith("rgbt-eval ") and "--output" not in line:
+                found.append("eval_out")
+            export = re.match(r"rgbt-export --checkpoint (\S+)\.pt --format onnx(?:\s|$)", line)
+            if export and "--output" not in line:
+                found.append(f"{export.group(1)}.onnx")
         for name in found:
             top = name.split("/")[0]
             names.add(top.removesuffix(".mcap") if top.endswith(".mcap") else top)  # --record X.mcap: folder X
@@ -294,5 +298,21 @@ def not_run_table(paths: list[Path] | None = None) -> str:
     return "\n".join(rows) + "\n"
 
 
+def write_not_run_table(development: Path | None = None) -> None:
+    """Replace the table under "## Commands not run here" of docs/development.md with the current one."""
+    development = development or REPO_ROOT / "docs" / "development.md"
+    head, _, rest = development.read_text().partition("## Commands not run here")
+    start = rest.index("| document |")
+    lines = rest[start:].split("\n")
+    end = start + len("\n".join(line for line in lines[:next(i for i, line in enumerate(lines)
+                                                                 if not line.startswith("|"))])) + 1
+    development.write_text(head + "## Commands not run here" + rest[:start] + not_run_table() + rest[end:])
+
+
 if __name__ == "__main__":
-    print(not_run_table(), end="")
+    import sys
+
+    if sys.argv[1:] == ["--write"]:
+        write_not_run_table()
+    else:
+        print(not_run_table(), end="")

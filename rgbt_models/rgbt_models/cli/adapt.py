@@ -5,10 +5,11 @@
             a SAM 2 file the next stages name as model.backbone.checkpoint
   sce       stage 1: the saliency cue extractor on the frozen SAM 2 encoder (PCL-SD)
   detector  stage 2: SAMSOD from the SCE's pseudo-labels, rewritten every epoch by SPR
-  adapter   adapter tuning: a trained SAMSOD to a new domain (your robot's bags), only a
-            zero-initialised adapter on its deepest feature learns
+  adapter   adapter tuning: a trained SAMSOD to a new domain (your robot's bags); only
+            zero-initialised adapters learn, on its deepest feature (the default) or on every
+            level (adapter_levels: all, as configs/uusod/adapter_rover.yaml)
 Unlabeled data: rosbag2 bags (bag:PATH:RGB_TOPIC:THERMAL_TOPIC), the published layouts with their
-labels ignored, a plain rgb/ thermal/ folder (see rgbt_models/uusod/data.py). The detector and
+labels ignored, a plain rgb/ thermal/ folder (see rgbt_models/rgbt_models/uusod/data.py). The detector and
 adapter stages write <output_dir>/samsod.pt, a normal SAMSOD checkpoint for the node.
 Examples: rgbt_models/rgbt_models/configs/uusod/*.yaml; torchrun --nproc_per_node=N -m
 rgbt_models.cli.adapt ... for several processes.
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-adapt", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=STAGES)
-    parser.add_argument("--config", required=True, help="rgbt-adapt YAML (see rgbt_models/configs/uusod/)")
+    parser.add_argument("--config", required=True, help="rgbt-adapt YAML (see rgbt_models/rgbt_models/configs/uusod/)")
     add_run_arguments(parser)  # --resume also continues with the stored pseudo-labels
     args = parser.parse_args(argv)
     print(f"rgbt-adapt: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)

@@ -3,7 +3,7 @@ of a camera pair from an unlabeled recording, without a calibration target.
 
 Drive or walk the robot through a scene with structure (objects, edges, temperature differences)
 for a few seconds; the pairs are aligned by the orientation of their edges, coarse to fine
-(rgbt_models/calibration/, docs/calibration.md), and FILE gets a --params-file snippet with
+(rgbt_models/rgbt_models/calibration/, docs/calibration.md), and FILE gets a --params-file snippet with
 `thermal.homography`, to merge into the node's YAML. The score (orientation correlation after
 alignment, against before), the consistency between frames (px) and the number of frames used
 are printed. Refused (exit 1, one line saying why) when the answer cannot be trusted.

@@ -29,7 +29,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-train", description=__doc__)
     parser.add_argument("task", choices=TASKS)
-    parser.add_argument("--config", required=True, help="training YAML (see rgbt_models/configs/train/)")
+    parser.add_argument("--config", required=True, help="training YAML (see rgbt_models/rgbt_models/configs/train/)")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
     print(f"rgbt-train: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)

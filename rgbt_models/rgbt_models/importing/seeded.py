@@ -63,3 +63,43 @@ def seeded_images(height: int, width: int, seed: int = 0) -> tuple[torch.Tensor,
     fine = torch.rand(1, 4, height, width, generator=generator)
     images = (0.8 * smooth + 0.2 * fine).mul(255).round().div(255)
     return images[:, :3].contiguous(), images[:, 3:].contiguous()
+
+
+AUTHORS_FILES = {"samsod": "samsod_manifest.json", "sartm": "sartm_manifest.json"}  # in the fixtures folder
+
+
+def write_authors_stand_in(method: str, output) -> None:
+    """A file in the layout of the authors' released `method` file, with seeded weights; from the
+    committed manifests of the source checkout (FileNotFoundError elsewhere)."""
+    from pathlib import Path
+
+    manifest = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "authors" / AUTHORS_FILES[method]
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} not found: the manifests ship with the source checkout (the pip route)")
+    write_seeded_file(manifest, output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m rgbt_models.importing.seeded samsod|sartm FILE: a stand-in for an authors' file
+    (their keys, shapes and dtypes, seeded weights), to try rgbt-import without the download. It
+    imports and runs like theirs; its outputs mean nothing."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m rgbt_models.importing.seeded", description=main.__doc__)
+    parser.add_argument("method", choices=sorted(AUTHORS_FILES))
+    parser.add_argument("output", help="the file to write, e.g. sam_rgbt.pth or SARMT_PST_89.88.pth")
+    args = parser.parse_args(argv)
+    try:
+        write_authors_stand_in(args.method, args.output)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    size = Path(args.output).stat().st_size / 2**20
+    print(f"wrote {args.output}: the {args.method} authors' layout with seeded weights ({size:.0f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
