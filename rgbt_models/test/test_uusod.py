@@ -444,3 +444,22 @@ def test_errors_are_one_line(tmp_path, capsys):
         code = adapt_in_process([stage, "--config", str(config), "--no-progress"])
         err = capsys.readouterr().err
         assert code == 2 and text in err and "Traceback" not in err, err
+
+
+def test_adapting_at_another_size_than_the_source_was_trained_at_is_said(tmp_path, caplog):
+    import logging
+
+    from rgbt_models.uusod.stages import AdapterStage
+
+    torch.manual_seed(0)
+    source = SAMSOD(SAMSODConfig(backbone=BACKBONE))
+    stage = AdapterStage.__new__(AdapterStage)  # build() alone: no data set needed
+    stage.config = AdaptConfig.from_yaml(config_for(tmp_path, "adapter", source_checkpoint=str(tmp_path / "s.pt")))
+    size = [stage.config.data.height, stage.config.data.width]
+    for trained, warned in ((size, False), ([size[0] + 32, size[1]], True)):
+        source.save(tmp_path / "s.pt", extra={"input_size": trained})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="rgbt_models.uusod"):
+            stage.build()
+        said = f"was trained at ({trained[0]}x{trained[1]})"
+        assert any(said in r.getMessage() for r in caplog.records) == warned, (trained, caplog.records)

@@ -330,8 +330,14 @@ class AdapterStage(PseudoLabelStage):
     """A trained SAMSOD, frozen, and its domain adapter learning from the new domain's labels."""
 
     def build(self):
-        return attach_domain_adapter(load_model("samsod", self.config.source_checkpoint), self.config.adapter_hidden,
-                                     self.config.adapter_levels == "all")
+        source = load_model("samsod", self.config.source_checkpoint)
+        size = (self.config.data.height, self.config.data.width)
+        trained = getattr(source, "input_size", None)
+        if trained and tuple(trained) != size:
+            log.warning("data.height x data.width %dx%d differs from the size %s was trained at (%dx%d): the "
+                        "adapter learns at another scale than the node runs it, and larger sizes cost more; "
+                        "set the source model's size", *size, self.config.source_checkpoint, *trained)
+        return attach_domain_adapter(source, self.config.adapter_hidden, self.config.adapter_levels == "all")
 
     def first_labels_from(self, device: torch.device) -> None:
         write_labels(self.model, self.dataset, self.store, device, self.config.train.batch_size, self.refiner,
