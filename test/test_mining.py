@@ -48,7 +48,7 @@ def mined(tmp_path_factory):
     from rgbt_perception.testing.node_fixtures import write_test_checkpoints
 
     root = tmp_path_factory.mktemp("mining")
-    assert synthetic_drive([str(root / "drive"), "--seconds", "4", "--size", "96x128"]) == 0
+    assert synthetic_drive([str(root / "drive"), "--seconds", "4", "--fps", "2.5", "--size", "96x128"]) == 0
     checkpoints = write_test_checkpoints(root / "ckpt")
     assert replay([str(root / "drive"), *checkpoints, "-p", "model_height:=96", "-p", "model_width:=128",
                    "--mask-topic", "/ground_truth/saliency", "--label-topic", "/ground_truth/semantic",

@@ -62,11 +62,16 @@ class LivePlayer:
         if key in self.sent_wall and key not in self.answered:
             self.answered[key] = time.monotonic() - self.sent_wall[key]
 
-    def spin_until(self, deadline: float, step: float = 0.05) -> None:
+    def spin_until(self, deadline: float, step: float = 0.05, done=lambda: False) -> None:
+        """Spin until `deadline` (monotonic s), or until `done()` is true."""
         import rclpy
 
-        while (remaining := deadline - time.monotonic()) > 0:
+        while (remaining := deadline - time.monotonic()) > 0 and not done():
             rclpy.spin_once(self.node, timeout_sec=min(remaining, step))
+
+    def all_answered(self) -> bool:
+        """Every pair published so far has its output back."""
+        return bool(self.pairs) and all(pair in self.answered for pair in self.pairs)
 
     def wait_for_subscribers(self, timeout: float) -> None:
         import rclpy
@@ -137,7 +142,9 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
         player.wait_for_subscribers(ready_timeout)
         with open_bag(args.bag) as bag:
             player.play(bag)
-        player.spin_until(time.monotonic() + 3.0 + 2.0 / args.rate)
+        # the last outputs, and a /diagnostics after them: up to 3 s, less once every pair is answered
+        player.spin_until(time.monotonic() + 3.0 + 2.0 / args.rate, done=player.all_answered)
+        player.spin_until(time.monotonic() + 0.5)
         summary = player.summary()
     finally:
         player.node.destroy_node()

@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m rgbt_models.data.drive", description=main.__doc__)
     parser.add_argument("output", help="the bag folder to write (must not exist)")
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--fps", type=float, default=2.5)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--fps", type=float, default=5.0)
     parser.add_argument("--thermal-fps", type=float, default=None,
                         help="the thermal camera's own rate (default: --fps), e.g. 9 beside a 30 Hz RGB camera")
     parser.add_argument("--size", default="256x320", help="HEIGHTxWIDTH of both cameras")
