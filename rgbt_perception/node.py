@@ -109,9 +109,11 @@ class PerceptionNodeBase:
         if not self.started:
             return True
         stopped = self.shutdown()
+        # printed, not logged: after a signal the context is shut down and a log line would fail to
+        # reach /rosout ("publisher's context is invalid")
         counts = self.stats.counts
-        self.get_logger().info(f"stopped: {counts['processed']} frames answered, {counts['pairs']} pairs received, "
-                               f"{counts['bad']} bad messages")
+        print(f"[rgbt_perception] stopped: {counts['processed']} frames answered, {counts['pairs']} pairs "
+              f"received, {counts['bad']} bad messages", file=sys.stderr, flush=True)
         for entity in self._entities:
             destroy = {"Subscription": self.destroy_subscription, "Timer": self.destroy_timer}.get(
                 type(entity).__name__, self.destroy_publisher)

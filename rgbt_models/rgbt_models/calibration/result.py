@@ -31,10 +31,10 @@ def describe(result: Calibration) -> str:
     if np.isnan(result.score_before):
         return (f"checkerboard in {result.frames_used} of {result.frames_offered} pairs, {100 * result.score:.0f} % "
                 f"of the corners inliers, RMS error {result.spread_px:.2f} px")
-    return (f"{result.frames_used} of {result.frames_offered} pairs aligned; edge agreement {result.score:.2f}, "
-            f"{result.score_before:.2f} before alignment (higher is better); the answer fits "
-            f"{100 * result.margin:.0f} % better than itself moved a few px (a clear answer); the frames' own "
-            f"edges sit {result.spread_px:.2f} px from it (median; under 1 px is good)")
+    return (f"{result.frames_used} of {result.frames_offered} pairs aligned (frames without enough shared edges "
+            f"are left out); edge agreement {result.score:.2f}, {result.score_before:.2f} before alignment (higher "
+            f"is better); moved a few px, the answer agrees {100 * result.margin:.0f} % less (a distinct optimum); "
+            f"the frames' own edges sit {result.spread_px:.2f} px from it (median; under 1 px is good)")
 
 
 def parameters_yaml(result: Calibration, source: str) -> str:

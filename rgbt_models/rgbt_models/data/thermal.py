@@ -83,7 +83,7 @@ def setup_line(setup: ThermalSetup, trained: ThermalSetup | None) -> str:
     """The one line saying which thermal set-up a tool uses against the one its model(s) were
     trained with; a tool logs it as a warning when `differs(setup, trained)`."""
     if trained is None:
-        return f"thermal set-up: {setup.describe()}; the checkpoints record none to compare"
+        return f"thermal set-up: {setup.describe()}; the checkpoints do not say which set-up they were trained with"
     if setup == trained:
         return f"thermal set-up: {setup.describe()}; trained with: the same"
     return (f"thermal set-up: {setup.describe()}; trained with: {trained.describe()} "
