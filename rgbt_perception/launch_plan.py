@@ -87,6 +87,8 @@ def plan_node(values: dict[str, str], cwd: str | Path | None = None) -> NodePlan
             continue
         if name in CHECKPOINTS:
             value = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+        if name in INTEGERS and not value.lstrip("-").isdigit():
+            raise ValueError(f"launch argument {name}:={value!r}: expected an integer")
         parameters[parameter] = int(value) if name in INTEGERS else value
     lifecycle, autostart = truth(values["lifecycle"]), truth(values["autostart"])
     return NodePlan(

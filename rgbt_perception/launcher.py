@@ -78,7 +78,7 @@ def show_arguments(share: Path) -> str:
 def ros_value(value) -> str:
     """A parameter value as `-p NAME:=VALUE` takes it (YAML): strings that YAML would read as
     another type are quoted."""
-    if isinstance(value, str) and yaml.safe_load(value) == value and "#" not in value:
+    if isinstance(value, str) and yaml.safe_load(value) == value:
         return value
     return yaml.safe_dump(value, default_flow_style=True, width=1 << 16).removesuffix("\n...\n").strip()
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         plan = plan_node(parse_values(args.arguments, share))
         command = node_command(plan)
-    except LaunchError as error:
+    except ValueError as error:  # LaunchError, or a launch argument of the wrong type (threads:=abc)
         parser.error(str(error))
     print(f"rgbt-launch: {shlex.join(command)}", flush=True)
     return run_child(command, {**os.environ, **profile_environment(share)})

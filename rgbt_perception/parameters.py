@@ -265,29 +265,39 @@ def check_type(name: str, value) -> None:
                          f"(e.g. {default!r})")
 
 
+def checked_values(defaults: dict, given: dict, overrides: dict) -> dict:
+    """`defaults` (not changed) updated with a params file's `given` and then `overrides`, each
+    name, type and range checked; ValueError naming the first problem."""
+    values = dict(defaults)
+    check_unknown(set(given) - {"use_sim_time"}, "parameter")
+    check_unknown(overrides, "parameter")
+    for name, value in {**given, **overrides}.items():
+        if name in PARAMETERS:
+            check_type(name, value)
+    values.update({k: v for k, v in given.items() if k in PARAMETERS})
+    values.update(overrides)
+    check_parameters(values)
+    return values
+
+
 def load_parameter_file(path: str | Path | None, overrides: dict | None = None) -> dict:
     """Defaults, then the node's section of a --params-file YAML (None: none), then overrides; checked."""
-    values = {name: spec[0] for name, spec in PARAMETERS.items()}
+    defaults = {name: spec[0] for name, spec in PARAMETERS.items()}
     content = load_yaml(path) if path is not None else {}  # the project's one YAML reader: a missing
     # or broken file is named
     section = next((v for k, v in content.items() if k.strip("/").split("/")[-1] in (NODE_NAME, "**")), {})
     given = dict((section or {}).get("ros__parameters", {}))
     overrides = overrides or {}
     try:
-        check_unknown(set(given) - {"use_sim_time"}, "parameter")
-        check_unknown(overrides, "parameter")
-        for name, value in {**given, **overrides}.items():
-            if name in PARAMETERS:
-                check_type(name, value)
-        values.update({k: v for k, v in given.items() if k in PARAMETERS})
-        values.update(overrides)
-        check_parameters(values)
+        return checked_values(defaults, given, overrides)
     except ValueError as error:
-        # name where the bad value came from: a -p override, else the file
-        named = [name for name in overrides if name in str(error)]
-        source = f"-p {named[0]}" if named else str(path)
+        # name where the bad value came from: the file when it fails alone, else the -p overrides
+        try:
+            checked_values(defaults, given, {})
+            source = "-p"
+        except ValueError:
+            source = str(path)
         raise ValueError(f"{source}: {error}") from error
-    return values
 
 
 def thermal_setup(values: dict, trained: ThermalSetup | None = None) -> ThermalSetup:

@@ -25,6 +25,8 @@ in order in one folder, as a reader follows it (homography.yaml from one block, 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
 import signal
@@ -172,25 +174,36 @@ def run_node_block(block: Block, folder: Path, env: dict[str, str], context, tim
     return code, log.read_text()
 
 
-def feed_and_listen(block: Block, folder: Path, env: dict[str, str], context, node,
-                    timeout: float) -> tuple[bool, subprocess.CompletedProcess]:
-    """Run the block's feeder (a second shell) while the node runs, listening on `expect`;
-    (whether a message arrived, the feeder's completed process)."""
+@contextlib.contextmanager
+def listening(context, name: str, topic: str):
+    """An rclpy node `name` subscribed to `topic` (sensor-data QoS) and its executor, for the
+    block's run: (node, executor, the messages received)."""
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
-    listener = Node("doc_test_listener", context=context)
+    node = Node(name, context=context)
     received: list = []
-    listener.create_subscription(Image, block.options["expect"], received.append, qos_profile_sensor_data)
+    node.create_subscription(Image, topic, received.append, qos_profile_sensor_data)
     executor = SingleThreadedExecutor(context=context)
-    executor.add_node(listener)
-    log = folder / "feeder.log"
-    with open(log, "w") as out:
-        feeder = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.feeder.code], cwd=folder, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
+    executor.add_node(node)
     try:
+        yield node, executor, received
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+
+
+def feed_and_listen(block: Block, folder: Path, env: dict[str, str], context, node,
+                    timeout: float) -> tuple[bool, subprocess.CompletedProcess]:
+    """Run the block's feeder (a second shell) while the node runs, listening on `expect`;
+    (whether a message arrived, the feeder's completed process)."""
+    log = folder / "feeder.log"
+    with listening(context, "doc_test_listener", block.options["expect"]) as (_, executor, received):
+        with open(log, "w") as out:
+            feeder = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.feeder.code], cwd=folder, env=env,
+                                      stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while feeder.poll() is None and node.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
@@ -198,28 +211,18 @@ def feed_and_listen(block: Block, folder: Path, env: dict[str, str], context, no
             feeder.kill()
         feeder.wait()
         return bool(received), subprocess.CompletedProcess(feeder.args, feeder.returncode, log.read_text())
-    finally:
-        executor.shutdown()
-        listener.destroy_node()
 
 
 def publish_until_output(options: dict[str, str], context, process, timeout: float) -> bool:
     """Publish 5 Hz synthetic pairs (rgb8, mono16 centi-kelvin) until `expect` carries a message."""
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
     from rgbt_perception.testing.node_fixtures import scene_pair
 
-    node = Node("doc_test_cameras", context=context)
-    rgb = node.create_publisher(Image, options["rgb"], qos_profile_sensor_data)
-    thermal = node.create_publisher(Image, options["thermal"], qos_profile_sensor_data)
-    received: list = []
-    node.create_subscription(Image, options["expect"], received.append, qos_profile_sensor_data)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
+    with listening(context, "doc_test_cameras", options["expect"]) as (node, executor, received):
+        rgb = node.create_publisher(Image, options["rgb"], qos_profile_sensor_data)
+        thermal = node.create_publisher(Image, options["thermal"], qos_profile_sensor_data)
         deadline, index = time.monotonic() + timeout, 0
         while not received and time.monotonic() < deadline and process.poll() is None:
             pair = scene_pair(index % 8, 100 + index // 5, (index % 5) * 200_000_000)
@@ -230,9 +233,6 @@ def publish_until_output(options: dict[str, str], context, process, timeout: flo
             while time.monotonic() < end and not received:
                 executor.spin_once(timeout_sec=0.05)
         return bool(received)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
 
 
 def block_params(paths: list[Path]) -> list:
@@ -282,7 +282,7 @@ def written_paths(paths: list[Path] | None = None) -> set[str]:
                 found.append(f"{export.group(1)}.onnx")
         for name in found:
             top = name.split("/")[0]
-            names.add(top.removesuffix(".mcap") if top.endswith(".mcap") else top)  # --record X.mcap: folder X
+            names.add(top.removesuffix(".mcap"))  # --record X.mcap writes the folder X
     return names
 
 
@@ -301,12 +301,10 @@ def not_run_table(paths: list[Path] | None = None) -> str:
 def write_not_run_table(development: Path | None = None) -> None:
     """Replace the table under "## Commands not run here" of docs/development.md with the current one."""
     development = development or REPO_ROOT / "docs" / "development.md"
-    head, _, rest = development.read_text().partition("## Commands not run here")
+    head, heading, rest = development.read_text().partition("## Commands not run here")
     start = rest.index("| document |")
-    lines = rest[start:].split("\n")
-    end = start + len("\n".join(line for line in lines[:next(i for i, line in enumerate(lines)
-                                                                 if not line.startswith("|"))])) + 1
-    development.write_text(head + "## Commands not run here" + rest[:start] + not_run_table() + rest[end:])
+    table = "".join(itertools.takewhile(lambda line: line.startswith("|"), rest[start:].splitlines(keepends=True)))
+    development.write_text(head + heading + rest[:start] + not_run_table() + rest[start + len(table):])
 
 
 if __name__ == "__main__":
