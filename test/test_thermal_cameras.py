@@ -291,8 +291,8 @@ def test_rgbt_calibrate_recovers_a_known_homography_from_an_unlabeled_drive(tmp_
     assert calibrate([str(tmp_path / "bag"), "--rgb-topic", drive.rgb_topic, "--thermal-topic", drive.thermal_topic,
                       "--output", str(output)]) == 0
     printed = capsys.readouterr().out
-    assert "pairs aligned (frames without enough shared edges are left out)" in printed
-    assert "edge agreement" in printed and "thermal.homography: [" in printed
+    assert printed.startswith("rgbt-calibrate: accepted: the frames' own edges sit ")
+    assert " pairs used" in printed and "edge agreement" in printed and "thermal.homography: [" in printed
     values = yaml.safe_load(output.read_text())["/**/rgbt_perception"]["ros__parameters"]["thermal.homography"]
     found = np.array(values).reshape(3, 3)
     grid = grid_points(160, 128, 9)

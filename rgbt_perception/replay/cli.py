@@ -23,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 from rgbt_models.fleet import add_engine_arguments
 from rgbt_models.runtime import threads as thread_policy
 
@@ -128,6 +129,7 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     """rgbt-replay: exit status 0, or 2 with one line naming the problem."""
     args = parse_args(sys.argv[1:] if argv is None else argv)

@@ -31,10 +31,12 @@ def describe(result: Calibration) -> str:
     if np.isnan(result.score_before):
         return (f"checkerboard in {result.frames_used} of {result.frames_offered} pairs, {100 * result.score:.0f} % "
                 f"of the corners inliers, RMS error {result.spread_px:.2f} px")
-    return (f"{result.frames_used} of {result.frames_offered} pairs aligned (frames without enough shared edges "
-            f"are left out); edge agreement {result.score:.2f}, {result.score_before:.2f} before alignment (higher "
-            f"is better); moved a few px, the answer agrees {100 * result.margin:.0f} % less (a distinct optimum); "
-            f"the frames' own edges sit {result.spread_px:.2f} px from it (median; under 1 px is good)")
+    dropped = result.frames_offered - result.frames_used
+    return (f"accepted: the frames' own edges sit {result.spread_px:.2f} px from the answer (median; under 1 px is "
+            f"good, over 2 px: parallax or cameras that moved); {result.frames_used} of {result.frames_offered} pairs "
+            f"used{f' (the other {dropped} share too few edges)' if dropped else ''}; edge agreement "
+            f"{result.score:.2f} aligned, {result.score_before:.2f} before (its size depends on the scene); "
+            f"{100 * result.margin:.0f} % better than the answer moved a few px (a distinct optimum)")
 
 
 def parameters_yaml(result: Calibration, source: str) -> str:

@@ -1,1 +1,1 @@
-"""Console scripts: rgbt-train, rgbt-eval, rgbt-export."""
+"""Console scripts of rgbt_models: rgbt-train, -eval, -export, -adapt, -calibrate, -import, -labels."""

@@ -22,12 +22,14 @@ import json
 import logging
 import sys
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 from rgbt_models.cli.train import add_run_arguments
 from rgbt_models.config import ConfigError
 from rgbt_models.runtime import threads as thread_policy
 from rgbt_models.uusod.config import STAGES, AdaptConfig
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-adapt", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -19,7 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 
+
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-calibrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 from rgbt_models.config import ConfigError
 from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS
 from rgbt_models.fleet import add_engine_arguments
@@ -68,6 +69,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     print(f"rgbt-eval: {thread_policy.describe(thread_policy.apply(args.threads))}", file=sys.stderr, flush=True)

@@ -22,11 +22,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 from rgbt_models.runtime import threads as thread_policy
 
 # torch and the model code load after the arguments are parsed: --help answers at once.
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 from rgbt_models.runtime import threads as thread_policy
 
 SOURCES = {"samsod-authors": "liuzywen/SAMSOD", "sartm-authors": "wahaha-debug/SARTM"}
@@ -54,6 +55,7 @@ def describe(model, ledger) -> dict:
     return {**held, **ledger.summary()}
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-import", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
+
 TASKS = ("semantic", "saliency")  # rgbt_models.data.cvat's (imported after the arguments: --help loads no cv2)
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-labels", description=__doc__.splitlines()[0],
                                      epilog=__doc__.split("\n", 2)[2],

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from rgbt_models.cli.pipes import quiet_on_closed_pipe
 from rgbt_models.config import ConfigError
 from rgbt_models.runtime import threads as thread_policy
 from rgbt_models.runtime.devices import DEVICES
@@ -26,6 +27,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
 
 
+@quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rgbt-train", description=__doc__)
     parser.add_argument("task", choices=TASKS)
