@@ -162,17 +162,23 @@ def test_a_killed_driver_resumes_where_it_stopped(fleet):
 
 @pytest.mark.slow
 def test_a_bag_that_cannot_be_read_is_reported_and_the_others_complete(fleet, tmp_path, capsys):
-    """Engine-agnostic (the shard reports its bag's error): shown in this process."""
-    _, common = fleet
-    broken = tmp_path / "broken.mcap"
+    """A folder of bags (a bag folder, a loose .mcap, a loose file that is no bag): each is its own
+    bag and the broken one is reported. Engine-agnostic (the shard reports its bag's error): shown
+    in this process."""
+    root, common = fleet
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "b").symlink_to(root / "b.sqlite3.d")
+    (mixed / "a_solo.mcap").write_bytes(next((root / "a.mcap.d").glob("*.mcap")).read_bytes())
+    broken = mixed / "broken.mcap"
     broken.write_bytes(b"not a bag at all")
-    bags = [a for a in common if a.endswith(".d")][:2]
     rest = [a for a in common if not a.endswith(".d")]
-    code = replay([*bags, str(broken), *rest, "--output", str(tmp_path / "out")])
+    code = replay([str(mixed), *rest, "--output", str(tmp_path / "out")])
     assert code == 1
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [f["bag"] for f in summary["failed_bags"]] == [str(broken)]
-    assert set(summary["per_bag"]) == set(bags) and summary["frames_processed"] == 24
+    assert set(summary["per_bag"]) == {str(mixed / "a_solo.mcap"), str(mixed / "b")}
+    assert summary["frames_processed"] == 24
     assert f"{broken} could not be read" in capsys.readouterr().err
 
 

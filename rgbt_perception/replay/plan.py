@@ -11,6 +11,7 @@ the 'stable' normalisation), and a tail for a late partner or ground truth.
 from __future__ import annotations
 
 import glob
+import re
 from pathlib import Path
 
 from rgbt_models.data.bag_reader import open_bag, storage_files
@@ -22,11 +23,24 @@ SECOND = 1_000_000_000
 TRUTH_DELAY_NS = SECOND  # ground truth may be written up to 1 s after its frame (rosbag.read_pairs)
 
 
+SPLIT_FILE = re.compile(r"(.+)_\d+")  # rosbag2 names a recording's storage files NAME_0, NAME_1, ...
+
+
 def is_bag(path: Path) -> bool:
-    """A rosbag2 folder (metadata.yaml or storage files) or one storage file."""
+    """One storage file, or a rosbag2 folder: its metadata.yaml, or (a recording cut before it was
+    written) storage files of one recording and no bag beside them. A folder whose storage files
+    are of several recordings, or that holds bag folders, is a folder of bags."""
     if path.is_file():
         return path.suffix in (".mcap", ".db3")
-    return path.is_dir() and ((path / "metadata.yaml").is_file() or bool(storage_files(path)))
+    if not path.is_dir():
+        return False
+    if (path / "metadata.yaml").is_file():
+        return True
+    files = storage_files(path)
+    if not files or any(is_bag(child) for child in path.iterdir() if child.is_dir()):
+        return False
+    return len(files) == 1 or len({split.group(1) if (split := SPLIT_FILE.fullmatch(f.stem)) else f.stem
+                                   for f in files}) == 1
 
 
 def expand_bags(arguments: list[str]) -> list[str]:
