@@ -61,3 +61,15 @@ def test_what_the_documents_write_is_ignored_by_git():
                             text=True)
     ignored = set(result.stdout.split())
     assert not set(written) - ignored, f"add to .gitignore: {sorted(set(written) - ignored)}"
+
+
+def test_a_block_that_leaves_a_file_git_would_show_fails(tmp_path):
+    """The harness checks what a block leaves in the reader's folder, not only what the regexes
+    of written_paths find: a stray file fails, an ignored output does not."""
+    from rgbt_perception.testing.documents import check_block, user_folder
+
+    folder = user_folder(tmp_path / "reader")
+    readme = REPO_ROOT / "README.md"
+    assert check_block(Block(readme, 1, "mkdir -p replay_out && echo done\n"), folder, {}, None) == "done\n"
+    with pytest.raises(AssertionError, match=r"README.md:2 leaves \['stray.txt'\] .* add to .gitignore"):
+        check_block(Block(readme, 2, "touch stray.txt\n"), folder, {}, None)

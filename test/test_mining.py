@@ -113,6 +113,10 @@ def test_labels_drawn_in_cvat_come_back_as_a_folder_data_set(mined, tmp_path, ca
                         "--task", "saliency"]) == 0
     (mask_sample,) = list(open_spec(f"folder:{tmp_path / 'masks'}")[1])
     assert np.array_equal(mask_sample.mask, np.where(drawn > 0, 255, 0))
+    assert rgbt_labels(["cvat", str(export), "--mined", str(out), "--output", str(tmp_path / "partial"),
+                        "--undrawn", "ignore"]) == 0  # only some classes drawn: the rest is no class
+    (partial,) = list(open_spec(f"folder:{tmp_path / 'partial'}")[1])
+    assert np.array_equal(partial.label, np.where((drawn == 0) | (drawn == 4), 255, drawn))
 
 
 def test_a_mask_in_colours_of_no_label_is_refused_naming_it(mined, tmp_path, capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -40,7 +42,10 @@ def labelled_by_a_person(mined: Path, output: Path) -> Path:
             ids = np.zeros((height, width), np.uint8)
             ids[height // 3: 2 * height // 3, width // 3: width // 2] = min(2, len(labels) - 1)
             masks[Path(row["rgb"]).stem] = ids
-    return write_cvat_export(output.with_suffix(""), labels, masks)  # the zip: `output` itself
+    with tempfile.TemporaryDirectory() as scratch:  # CVAT hands out the zip alone
+        zipped = write_cvat_export(Path(scratch) / "export", labels, masks)
+        shutil.move(zipped, output)
+    return output
 
 
 if __name__ == "__main__":

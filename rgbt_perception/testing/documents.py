@@ -153,7 +153,7 @@ def run_node_block(block: Block, folder: Path, env: dict[str, str], context, tim
     """Start a node block, publish camera pairs on its topics until a message arrives on its
     `expect` topic, stop it with SIGINT; (exit status, what it printed). AssertionError when no
     message arrived within `timeout` s."""
-    log = folder / "node.log"
+    log = folder.parent / f"{folder.name}.node.log"  # beside the reader's folder: the harness's
     with open(log, "w") as out:
         process = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.code], cwd=folder, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -199,7 +199,7 @@ def feed_and_listen(block: Block, folder: Path, env: dict[str, str], context, no
                     timeout: float) -> tuple[bool, subprocess.CompletedProcess]:
     """Run the block's feeder (a second shell) while the node runs, listening on `expect`;
     (whether a message arrived, the feeder's completed process)."""
-    log = folder / "feeder.log"
+    log = folder.parent / f"{folder.name}.feeder.log"
     with listening(context, "doc_test_listener", block.options["expect"]) as (_, executor, received):
         with open(log, "w") as out:
             feeder = subprocess.Popen(["bash", "-euo", "pipefail", "-c", block.feeder.code], cwd=folder, env=env,
@@ -259,10 +259,24 @@ def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_fac
         for checkpoint in re.findall(r"(?:samsod|sartm)[._]checkpoint:=(\S+)", block.code):
             loaded = Path(checkpoint) if Path(checkpoint).is_absolute() else folder / checkpoint
             assert f"loaded {loaded}" in printed, f"{block.name}: the node did not log the absolute path it loaded"
-        return printed
-    result = run_block(block, folder, env)
-    assert result.returncode == 0, f"{block.name} exited {result.returncode}:\n{result.stdout[-6000:]}"
-    return result.stdout
+    else:
+        result = run_block(block, folder, env)
+        assert result.returncode == 0, f"{block.name} exited {result.returncode}:\n{result.stdout[-6000:]}"
+        printed = result.stdout
+    left = not_ignored(folder)
+    assert not left, f"{block.name} leaves {left} in the reader's checkout, where git shows it: add to .gitignore"
+    return printed
+
+
+def not_ignored(folder: Path) -> list[str]:
+    """What the commands wrote at the top of a reader's folder (not the repository's own entries)
+    that the repository's .gitignore does not cover."""
+    made = sorted(p.name for p in folder.iterdir() if not p.is_symlink())
+    if not made:
+        return []
+    result = subprocess.run(["git", "check-ignore", "--no-index", *made], cwd=REPO_ROOT, capture_output=True,
+                            text=True)
+    return sorted(set(made) - set(result.stdout.split()))
 
 
 def written_paths(paths: list[Path] | None = None) -> set[str]:

@@ -15,7 +15,9 @@ import sys
 
 from rgbt_models.cli.pipes import quiet_on_closed_pipe
 
-TASKS = ("semantic", "saliency")  # rgbt_models.data.cvat's (imported after the arguments: --help loads no cv2)
+# rgbt_models.data.cvat's (imported after the arguments: --help loads no cv2)
+TASKS = ("semantic", "saliency")
+UNDRAWN = ("first", "ignore")
 
 
 @quiet_on_closed_pipe
@@ -29,12 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="the data set folder to write (must not exist)")
     parser.add_argument("--task", choices=TASKS, default="semantic",
                         help="semantic: class ids in labels/ + classes.yaml; saliency: 0/255 masks/")
+    parser.add_argument("--undrawn", choices=UNDRAWN, default="first",
+                        help="semantic: a pixel nobody drew is the first class (CVAT paints it black; every "
+                             "region was drawn), or 'ignore': left out of training (only some classes drawn)")
     args = parser.parse_args(argv)
     from rgbt_models.data.cvat import import_cvat
     from rgbt_models.data.datasets import DatasetError
 
     try:
-        done = import_cvat(args.export, args.mined, args.output, args.task)
+        done = import_cvat(args.export, args.mined, args.output, args.task, args.undrawn)
     except (DatasetError, ValueError, OSError) as error:
         print(f"rgbt-labels: {error}", file=sys.stderr)
         return 2

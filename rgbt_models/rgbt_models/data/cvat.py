@@ -7,7 +7,9 @@ thermal/ under the same NAME) it becomes the folder layout of rgbt_models.data.d
 
     DATASET/rgb/NAME.png, DATASET/thermal/NAME.png (as mined: 16-bit kept), and
     semantic: DATASET/labels/NAME.png (class ids in the labelmap's order) + DATASET/classes.yaml;
-              pixels drawn as `salient` are left unlabelled (255)
+              pixels drawn as `salient` are left unlabelled (255); pixels nobody drew are the
+              first class (CVAT paints them black), or unlabelled with undrawn="ignore" (frames
+              where only some classes were drawn)
     saliency: DATASET/masks/NAME.png (255 where any label but the first was drawn)
 
 A colour that is no label of the labelmap is an error naming the file (a mask from another task).
@@ -26,6 +28,7 @@ import yaml
 from rgbt_models.data.datasets import DatasetError
 
 TASKS = ("semantic", "saliency")
+UNDRAWN = ("first", "ignore")  # what a pixel nobody drew is for SARTM: the first class, or unlabelled
 SALIENT = "salient"  # the label of a salient object in a mined task: masks/, never a class of labels/
 
 
@@ -81,11 +84,16 @@ def parse_labelmap(text: str, source: Path) -> list[tuple[str, tuple[int, int, i
     return labels
 
 
-def import_cvat(export: str | Path, mined: str | Path, output: str | Path, task: str = "semantic") -> dict:
+def import_cvat(export: str | Path, mined: str | Path, output: str | Path, task: str = "semantic",
+                undrawn: str = "first") -> dict:
     """Write the data set folder; {"frames", "task", "classes"}. Frames without a mask are left
-    out (not labelled yet); a mask without its mined images is an error."""
+    out (not labelled yet); a mask without its mined images is an error. undrawn (semantic only;
+    for saliency an undrawn pixel is not salient): "first", a pixel nobody drew is the first class
+    (every region was drawn); "ignore", it is left out of training (255)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if undrawn not in UNDRAWN:
+        raise ValueError(f"undrawn must be one of {UNDRAWN}, got {undrawn!r}")
     source, mined, output = CvatExport(export), Path(mined), Path(output)
     if output.exists():
         raise DatasetError(f"{output} exists; name a new folder")
@@ -99,6 +107,8 @@ def import_cvat(export: str | Path, mined: str | Path, output: str | Path, task:
     for index, (name, _) in enumerate(source.labels):
         if name != SALIENT:
             lookup[index] = [n for n, _ in kept].index(name)
+    if undrawn == "ignore":
+        lookup[0] = 255  # CVAT's first label is the black one every undrawn pixel gets
     for stem in sorted(source.masks):
         rgb = mined / "rgb" / f"{stem}.png"
         thermal = next(iter(sorted((mined / "thermal").glob(f"{stem}.*"))), None)
