@@ -61,8 +61,21 @@ def read_checkpoint(path: str | Path) -> dict:
         if path.stat().st_size == 0:
             raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint") from error
         text = str(error).strip()
+        if "central directory" in text:  # torch's zip without its end: the usual interrupted copy
+            raise CheckpointError(f"{path}: cut short or damaged ({path.stat().st_size} bytes; its zip archive "
+                                  "has no central directory): copy or download it again") from error
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
-                              f"({type(error).__name__}{': ' + text.splitlines()[0][:200] if text else ''})") from error
+                              f"({type(error).__name__}{': ' + first_sentences(text) if text else ''})") from error
+
+
+def first_sentences(text: str, limit: int = 240) -> str:
+    """The whole sentences of an error's first line that fit in `limit` characters (at least one,
+    cut at a word)."""
+    line = text.splitlines()[0]
+    if len(line) <= limit:
+        return line
+    end = line.rfind(". ", 0, limit)
+    return line[:end + 1] if end > 0 else line[:line.rfind(" ", 0, limit)] + " ..."
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:

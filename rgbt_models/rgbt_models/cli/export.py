@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"onnxruntime fp32 {1000 * fp32_report['onnxruntime_s']:.1f} ms; quantised to {int8_output}")
         output = int8_output
     report = check_parity(model, output, height, width, tolerance, args.repeats)
-    print(f"exported {model.kind} to {output} ({output.stat().st_size / 1e6:.1f} MB), input {height}x{width}")
+    print(f"exported {model.kind} to {output} ({output.stat().st_size / 1e6:.1f} MB), input {height}x{width} (H x W)")
     print(f"max |onnxruntime - torch| = {report['max_abs_diff']:.2e} (tolerance {tolerance:g})")
     print(f"median time: torch {1000 * report['torch_s']:.1f} ms, onnxruntime {1000 * report['onnxruntime_s']:.1f} ms")
     if not report["ok"]:

@@ -52,8 +52,8 @@ def prepare(args, runners: bool = True) -> Evaluation:
         transform = TransformConfig(height=size[0], width=size[1], train=False,
                                     geometry=getattr(model, "input_geometry", None),
                                     **TransformConfig.thermal_fields(thermal))
-        print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {size[1]}x{size[0]}, scored at native size",
-              flush=True)
+        print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {size[0]}x{size[1]} (H x W), scored at "
+              "native size", flush=True)
         key = size if placement.per_size else None
         if runners and key not in placed:
             placed[key] = placement.place(model, size, say)
