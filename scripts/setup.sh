@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with everything the project needs (see README "What make setup installs").
+# Creates .venv with everything the project needs (docs/development.md, "What make setup installs").
 # Idempotent: a stamp holding a hash of every input file makes a second run return at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
