@@ -73,3 +73,22 @@ def test_a_block_that_leaves_a_file_git_would_show_fails(tmp_path):
     assert check_block(Block(readme, 1, "mkdir -p replay_out && echo done\n"), folder, {}, None) == "done\n"
     with pytest.raises(AssertionError, match=r"README.md:2 leaves \['stray.txt'\] .* add to .gitignore"):
         check_block(Block(readme, 2, "touch stray.txt\n"), folder, {}, None)
+
+
+def test_a_readers_folder_holds_what_a_clone_has_not_what_earlier_runs_left(tmp_path, monkeypatch):
+    """A developer's drive/ or samsod.pt in the checkout is not linked into the reader's folder:
+    the documents' blocks make their own (and must not write through a link into the checkout)."""
+    import subprocess
+
+    from rgbt_perception.testing import documents
+
+    checkout = tmp_path / "checkout"
+    for name in ("README.md", "docs/replay.md", ".venv/bin/python", "drive/metadata.yaml", "samsod.pt"):
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).write_text("")
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    subprocess.run(["git", "-C", str(checkout), "add", "README.md", "docs"], check=True)
+    monkeypatch.setattr(documents, "REPO_ROOT", checkout)
+    folder = documents.user_folder(tmp_path / "reader")
+    assert sorted(entry.name for entry in folder.iterdir()) == [".venv", "README.md", "docs"]
+    assert all(entry.is_symlink() for entry in folder.iterdir())

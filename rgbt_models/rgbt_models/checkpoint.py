@@ -61,11 +61,21 @@ def read_checkpoint(path: str | Path) -> dict:
         if path.stat().st_size == 0:
             raise CheckpointError(f"{path}: the file is empty (0 bytes), not a checkpoint") from error
         text = str(error).strip()
-        if "central directory" in text:  # torch's zip without its end: the usual interrupted copy
+        if zip_cut_short(path):  # torch's zip without its end: the usual interrupted copy
             raise CheckpointError(f"{path}: cut short or damaged ({path.stat().st_size} bytes; its zip archive "
                                   "has no central directory): copy or download it again") from error
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint "
                               f"({type(error).__name__}{': ' + first_sentences(text) if text else ''})") from error
+
+
+def zip_cut_short(path: Path) -> bool:
+    """A zip archive (torch.save's format) whose end-of-central-directory record is missing: the
+    file stops early (an interrupted download or copy)."""
+    with path.open("rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            return False
+        handle.seek(max(0, path.stat().st_size - 65_557))  # the record (22 bytes) + the longest comment
+        return b"PK\x05\x06" not in handle.read()
 
 
 def first_sentences(text: str, limit: int = 240) -> str:
@@ -80,12 +90,15 @@ def first_sentences(text: str, limit: int = 240) -> str:
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     """write(handle) into a temporary file beside `path`, fsync, then rename over `path`: a
-    reader sees the old file or the new one, never half of one (a kill leaves a .tmp file)."""
+    reader sees the old file or the new one, never half of one (a kill leaves a .tmp file). The
+    file gets the permissions open() would give it (0666 less the umask), not mkstemp's 0600: a
+    checkpoint is read by other users (the robot's service account)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -93,6 +106,13 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

@@ -97,7 +97,7 @@ def bad_checkpoints(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
-EXPECTED = {"missing": "not found", "empty": "empty (0 bytes)", "truncated": "not a readable PyTorch checkpoint",
+EXPECTED = {"missing": "not found", "empty": "empty (0 bytes)", "truncated": "cut short or damaged",
             "random bytes": "not a readable PyTorch checkpoint", "plain state_dict": "a plain state_dict",
             "newer format": "written by a newer rgbt_models", "other model": "holds a 'sartm' model"}
 

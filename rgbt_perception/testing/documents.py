@@ -15,8 +15,9 @@ An HTML comment on the line before the fence says how it runs:
     <!-- doc-test: bench: REASON --> too slow for make test; make bench (pytest -m bench) runs it
     <!-- doc-test: skip: REASON -->  cannot run here (apt, a GPU, `ros2 launch` without launch_ros ...)
 
-The folder is what a user has after cloning and `make setup`: every top-level entry of the
-repository (the .venv among them) linked into it, and the pip route's PATH (.venv/bin first).
+The folder is what a user has after cloning and `make setup`: the repository's tracked top-level
+entries and .venv linked into it (not what earlier runs left in the checkout), and the pip
+route's PATH (.venv/bin first).
 Each document makes its own stand-ins in a block of its own, as its reader would (the demo's
 checkpoints, synthetic drives, a CVAT export); the harness adds only, for make bench, the
 authors' weight files (seeded, in their layout). The blocks of one document run
@@ -40,7 +41,6 @@ from rgbt_perception.testing.ros_harness import REPO_ROOT
 FENCE = re.compile(r"^```(bash|sh|shell)\s*$")
 MARKER = re.compile(r"^<!--\s*doc-test:\s*(node|bench|skip)\b:?\s*(.*?)\s*-->\s*$")
 KINDS = ("run", "node", "bench", "skip")
-LINKED_OUT = {".git", "build", "install", "log", "demo_out", ".pytest_cache", ".ruff_cache", "runs"}
 
 
 @dataclass
@@ -123,13 +123,20 @@ def prepare_authors_files(folder: Path) -> None:
 
 
 def user_folder(folder: Path) -> Path:
-    """A fresh folder as after `git clone` and `make setup`: every top-level entry of the
-    repository linked into it."""
+    """A fresh folder as after `git clone` and `make setup`: the repository's tracked top-level
+    entries and .venv linked into it. What a developer's own runs left in the checkout (drive/,
+    samsod.pt ...) is not linked: a block would find it there, and write through the link."""
     folder.mkdir(parents=True, exist_ok=True)
-    for entry in REPO_ROOT.iterdir():
-        if entry.name not in LINKED_OUT:
-            (folder / entry.name).symlink_to(entry)
+    for name in sorted(tracked_top_level() | {".venv"}):
+        if (REPO_ROOT / name).exists():
+            (folder / name).symlink_to(REPO_ROOT / name)
     return folder
+
+
+def tracked_top_level() -> set[str]:
+    """The top-level files and folders git tracks in the repository (a fresh clone's)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    return {path.split(b"/", 1)[0].decode() for path in listed.split(b"\0") if path}
 
 
 def user_environment(ros_env: dict[str, str]) -> dict[str, str]:
