@@ -26,8 +26,8 @@ setup(
     python_requires=">=3.10",
     entry_points={
         "console_scripts": [
-            "rgbt_perception_node = rgbt_perception.node:main",
-            "rgbt_perception_lifecycle_node = rgbt_perception.lifecycle_node:lifecycle_main",
+            "rgbt_perception_node = rgbt_perception.entry:node",
+            "rgbt_perception_lifecycle_node = rgbt_perception.entry:lifecycle_node",
             "rgbt-replay = rgbt_perception.replay.cli:main",
             "rgbt-launch = rgbt_perception.launcher:main",
         ],

@@ -8,7 +8,8 @@ On a ROS install (the `ros2` CLI and launch_ros present) it runs `ros2 launch` i
 it starts the node that rgbt_perception/launch_plan.py gives for the arguments (the plan the
 launch file uses too): the same executable, parameters, remappings and Fast DDS profile, as a
 child process whose output it passes through. SIGINT / SIGTERM stop the node cleanly, as Ctrl-C
-on `ros2 launch` does; the exit status is the node's.
+on `ros2 launch` does; the exit status is the node's (128 + N when signal N ended it, as a shell
+says).
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def stop_with_parent() -> None:
 
 def run_child(command: list[str], env: dict[str, str]) -> int:
     """Run `command` in its own process group, passing SIGINT / SIGTERM on to it once (so a
-    Ctrl-C reaches the node once, not once from the terminal and again from here); its status."""
+    Ctrl-C reaches the node once, not once from the terminal and again from here); its exit
+    status, or 128 + N when signal N ended it (Popen's -N would leave this process as 256 - N)."""
     process = subprocess.Popen(command, env=env, process_group=0, preexec_fn=stop_with_parent)
 
     def forward(signum, _frame):
@@ -127,7 +129,8 @@ def run_child(command: list[str], env: dict[str, str]) -> int:
 
     previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return process.wait()
+        status = process.wait()
+        return 128 - status if status < 0 else status
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

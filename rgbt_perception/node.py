@@ -49,7 +49,7 @@ from rgbt_perception.outputs import RclpyMessages, advertise, frame_messages, no
 from rgbt_perception.overlay import LiveOverlay
 from rgbt_perception.parameters import PARAMETERS, check_parameters, declare_parameters, pipeline_config
 from rgbt_perception.pipeline import FrameRejected, InferenceCancelled, NonFiniteOutput
-from rgbt_perception.process import SHUTDOWN_DEADLINE, run_node
+from rgbt_perception.process import SHUTDOWN_DEADLINE, StartInterrupted, run_node
 from rgbt_perception.worker import Cancelled, InferenceWorker
 
 
@@ -65,7 +65,7 @@ class PerceptionNodeBase:
         """Load the models, subscribe, advertise, start the worker and the diagnostics timer."""
         self._entities: list = []
         logger = self.get_logger()
-        self.pipeline = build_pipeline(self.p, logger.info, logger.warning)
+        self.pipeline = build_pipeline(self.p, self._start_log(logger.info), self._start_log(logger.warning))
 
         # The RGB camera's calibration is republished scaled to the output size beside each output.
         self.camera_info: CameraInfo | None = None
@@ -102,6 +102,18 @@ class PerceptionNodeBase:
         self.get_logger().info("rgbt_perception ready: models "
                                f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}"
                                f"; waiting for images on {' and '.join(cameras)}")
+
+    def _start_log(self, write):
+        """A start-up log line, unless a signal has shut rclpy down meanwhile: then the start
+        stops (StartInterrupted) before the next model loads, and nothing is logged into the
+        closed context (rcl's "Failed to publish log message to rosout")."""
+
+        def log(message: str) -> None:
+            if not self.context.ok():
+                raise StartInterrupted
+            write(message)
+
+        return log
 
     def _stop(self) -> bool:
         """Stop the worker (bounded, see shutdown), remove the subscriptions, publishers and

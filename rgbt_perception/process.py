@@ -54,8 +54,9 @@ def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> 
         print(f"[rgbt_perception] cannot start: {error}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
-    except (StartInterrupted, rclpy._rclpy_pybind11.RCLError) as error:
-        # SIGINT/SIGTERM while starting (rcl calls fail on the shut-down context): a clean stop
+    except (StartInterrupted, KeyboardInterrupt, rclpy._rclpy_pybind11.RCLError) as error:
+        # SIGINT/SIGTERM while starting (rcl calls fail on the shut-down context, or rclpy's
+        # handler raises KeyboardInterrupt inside a model load): a clean stop
         if isinstance(error, rclpy._rclpy_pybind11.RCLError) and rclpy.ok():
             raise
         rclpy.try_shutdown()

@@ -96,3 +96,12 @@ def test_the_launch_file_imports_nothing_the_robots_system_python_may_lack():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'yaml', 'rclpy')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_node_ended_by_a_signal_is_reported_as_a_shell_would(sig):
+    """128 + N, as bash reports a command signal N ended (not Popen's -N, which sys.exit turns
+    into 256 - N)."""
+    default = f"signal.signal({int(sig)}, signal.SIG_DFL); " if sig != signal.SIGKILL else ""  # Python's own
+    command = [sys.executable, "-c", f"import os, signal; {default}os.kill(os.getpid(), {int(sig)})"]
+    assert launcher.run_child(command, dict(os.environ)) == 128 + sig
