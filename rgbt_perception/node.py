@@ -64,8 +64,7 @@ class PerceptionNodeBase:
     def _start(self) -> None:
         """Load the models, subscribe, advertise, start the worker and the diagnostics timer."""
         self._entities: list = []
-        logger = self.get_logger()
-        self.pipeline = build_pipeline(self.p, self._start_log(logger.info), self._start_log(logger.warning))
+        self.pipeline = build_pipeline(self.p, *self._start_loggers())
 
         # The RGB camera's calibration is republished scaled to the output size beside each output.
         self.camera_info: CameraInfo | None = None
@@ -103,17 +102,26 @@ class PerceptionNodeBase:
                                f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}"
                                f"; waiting for images on {' and '.join(cameras)}")
 
-    def _start_log(self, write):
-        """A start-up log line, unless a signal has shut rclpy down meanwhile: then the start
-        stops (StartInterrupted) before the next model loads, and nothing is logged into the
-        closed context (rcl's "Failed to publish log message to rosout")."""
+    def _start_loggers(self):
+        """(info, warning) for the start-up lines, unless a signal has shut rclpy down meanwhile:
+        then the start stops (StartInterrupted) before the next model loads, and nothing is logged
+        into the closed context (rcl's "Failed to publish log message to rosout"). Two call sites:
+        rclpy keeps one severity per line that logs."""
+        logger = self.get_logger()
 
-        def log(message: str) -> None:
+        def started() -> None:
             if not self.context.ok():
                 raise StartInterrupted
-            write(message)
 
-        return log
+        def info(message: str) -> None:
+            started()
+            logger.info(message)
+
+        def warning(message: str) -> None:
+            started()
+            logger.warning(message)
+
+        return info, warning
 
     def _stop(self) -> bool:
         """Stop the worker (bounded, see shutdown), remove the subscriptions, publishers and
@@ -166,7 +174,10 @@ class PerceptionNodeBase:
             if "sync.max_age" in changes:
                 self.sync.set_max_age(candidate["sync.max_age"])
             self.health.timeout = candidate["thermal.timeout"]
-        self.get_logger().info("parameters changed: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
+        if changes:  # (use_sim_time and rclpy's own parameters are not ours to report)
+            self.get_logger().info("parameters changed: " + ", ".join(
+                f"{name}={list(value) if type(value).__name__ == 'array' else value!r}"
+                for name, value in changes.items()))
         return SetParametersResult(successful=True)
 
     # -- inputs ------------------------------------------------------------------------------

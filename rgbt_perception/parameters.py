@@ -7,6 +7,7 @@ file), so that they cannot disagree; ROS is imported only to build a descriptor.
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -194,9 +195,17 @@ def check_parameters(values: dict) -> None:
                              f"trained size); use {nearest_multiple(values[name])}")
     if (values["model_height"] == 0) != (values["model_width"] == 0):
         raise ValueError("parameters model_height and model_width: set both, or both 0 (the trained size)")
+    for name, value in values.items():
+        numbers = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "array" else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+            raise ValueError(f"parameter {name}={list(numbers) if len(numbers) > 1 else value} must be finite")
     homography = list(values["thermal.homography"])
     if homography != [0.0] and len(homography) != 9:
         raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
+    if len(homography) == 9 and abs(np.linalg.det(np.reshape(homography, (3, 3)))) <= 1e-12 * max(
+            abs(v) for v in homography) ** 3:
+        raise ValueError(f"parameter thermal.homography={homography} is singular: it maps the thermal image onto "
+                         "a line or a point (rgbt-calibrate writes one that is not)")
     if values["thermal.range_min"] >= values["thermal.range_max"]:
         raise ValueError(f"parameter thermal.range_min={values['thermal.range_min']} must be below "
                          f"thermal.range_max={values['thermal.range_max']}")

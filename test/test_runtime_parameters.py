@@ -49,6 +49,12 @@ def test_runtime_parameters_apply_and_bad_values_are_refused_with_the_reason(gra
     assert not refused.successful and node.p["saliency.threshold"] == -1.0
     (refused,) = set_remotely(graph, saliency__min_threshold=1.5)  # outside the declared range
     assert not refused.successful
+    for name, value, reason in (("thermal.homography", [0.0] * 9, "is singular"),
+                                ("thermal.homography", [float("nan")] * 9, "must be finite"),
+                                ("thermal.range_max", float("inf"), "thermal.range_max=inf must be finite")):
+        (refused,) = set_remotely(graph, **{name.replace(".", "__"): value})  # would publish blank maps as "OK"
+        assert not refused.successful and reason in refused.reason, (name, value, refused.reason)
+    assert node.pipeline.config.homography is None and node.pipeline.config.thermal.range == (0.0, 65535.0)
 
 
 def test_start_up_parameters_are_read_only(graph):
