@@ -41,3 +41,14 @@ def subscribe_cameras(node, params: dict, on_rgb: Callable, on_thermal: Callable
     info_topic = info_topic_for(resolve_topic_name(node, "rgb/image"))
     subscriptions.append(node.create_subscription(CameraInfo, info_topic, on_camera_info, qos))
     return subscriptions
+
+
+def incompatible_inputs(node, subscriptions: list) -> list[str]:
+    """The input topics that have, now, a publisher whose QoS cannot reach the subscription
+    (rclpy's own compatibility check: a best-effort camera and `qos.reliability: reliable`). The
+    incompatible-QoS event fires once per publisher; this says whether it is still there."""
+    from rclpy.qos import QoSCompatibility, qos_check_compatible
+
+    return [subscription.topic_name for subscription in subscriptions
+            if any(qos_check_compatible(info.qos_profile, subscription.qos_profile)[0] == QoSCompatibility.ERROR
+                   for info in node.get_publishers_info_by_topic(subscription.topic_name))]

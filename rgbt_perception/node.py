@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections import deque
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -39,7 +38,7 @@ from rgbt_models.data.image_codec import (
 )
 from rgbt_models.data.pairing import make_pairing, stamp_seconds
 from rgbt_models.data.stream_health import StreamHealth
-from rgbt_perception.camera_inputs import subscribe_cameras
+from rgbt_perception.camera_inputs import incompatible_inputs, subscribe_cameras
 from rgbt_perception.diagnostics.frame_stats import FrameStats
 from rgbt_perception.diagnostics.log_throttle import ThrottledLog, reason_key
 from rgbt_perception.diagnostics.memory import HeapTrimmer, resident_bytes
@@ -68,8 +67,9 @@ class PerceptionNodeBase:
 
         # The RGB camera's calibration is republished scaled to the output size beside each output.
         self.camera_info: CameraInfo | None = None
-        self._entities += subscribe_cameras(self, self.p, self._on_rgb, self._on_thermal, self._on_camera_info,
-                                            self._on_incompatible_qos)
+        self.inputs = subscribe_cameras(self, self.p, self._on_rgb, self._on_thermal, self._on_camera_info,
+                                        self._on_incompatible_qos)
+        self._entities += self.inputs
         self.throttled = ThrottledLog(self.get_logger().warning, period=5.0)
         self.sync = make_pairing(
             self.p["sync.policy"], self._on_pair, self.p["sync.queue_size"], self.p["sync.slop"],
@@ -87,7 +87,6 @@ class PerceptionNodeBase:
         self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/diagnostics/memory.py)
         self.started_at = time.monotonic()
         self.messages = RclpyMessages()
-        self.qos_warnings: deque[str] = deque(maxlen=8)  # the latest (a publisher reconnecting all day)
         self.model_error_logged = False
         self._entities.append(self.create_timer(self.p["diagnostics_period"], self._publish_diagnostics))
         # The worker starts last: a signal that shuts rclpy down while the node is being built
@@ -251,7 +250,6 @@ class PerceptionNodeBase:
     def _on_incompatible_qos(self, event) -> None:
         text = (f"a publisher's QoS is incompatible with this node's camera subscription "
                 f"(policy {event.last_policy_kind}); set qos.reliability to match the camera driver")
-        self.qos_warnings.append(text)
         self.get_logger().warning(text, throttle_duration_sec=5.0)
 
     # -- inference (on the worker thread) -------------------------------------------------------
@@ -330,7 +328,7 @@ class PerceptionNodeBase:
                                       throttle_duration_sec=10.0)
         level, message = status_line(self.enabled, self.health.problem(self.p["sync.slop"]) if self.enabled else None,
                                      self.pipeline.freeze, self.p["thermal.freeze_policy"], self.stats.counts,
-                                     self.stats.previous_counts, self.qos_warnings,
+                                     self.stats.previous_counts, len(incompatible_inputs(self, self.inputs)),
                                      self.stats.reported_uncertainty, self.p["uncertainty.warn"])
         values = {**self.stats.values(rates), "sync dropped": str(self.sync.dropped),
                   "heap trims": str(self.heap.trims),

@@ -190,24 +190,28 @@ def test_launch_file_names_what_the_package_installs():
     assert (REPO_ROOT / "config" / "rgbt.yaml").is_file()
 
 
-def test_incompatible_qos_is_reported(rclpy_context):
-    """A best-effort camera and a node asking for reliable: the classic 'no output' mistake."""
-    from rclpy.node import Node
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
-
+def test_incompatible_qos_is_reported_while_the_publisher_is_there(rclpy_context):
+    """A best-effort camera and a node asking for reliable: the classic 'no output' mistake. Logged
+    when the publisher appears, in /diagnostics while it is there, and no more once it is gone."""
     node = NodeProcess("rgbt_perception.node", ros_args=[*TEST_NODE_ARGS, "-p", "qos.reliability:=reliable"])
-    probe = Node("best_effort_camera", context=rclpy_context)
+    probe = Probe(rclpy_context)  # its camera publishers are best effort (sensor data)
+
+    def last_status() -> str:
+        return probe.diagnostics[-1].status[0].message if probe.diagnostics else ""
+
     try:
         node.wait_for_log("rgbt_perception ready", timeout=90)
-        publisher = probe.create_publisher(Image, "rgb/image", qos_profile_sensor_data)
         node.wait_for_log("QoS is incompatible", timeout=20)
         assert "qos.reliability" in node.log()
-        del publisher
+        assert probe.wait(lambda: "incompatible QoS on an input" in last_status(), 20), last_status()
+        probe.node.destroy_publisher(probe.rgb_pub)
+        probe.node.destroy_publisher(probe.thermal_pub)
+        probe.diagnostics.clear()
+        assert probe.wait(lambda: probe.diagnostics and "incompatible" not in last_status(), 20), last_status()
         node.stop(signal.SIGINT, timeout=20.0)
     finally:
         node.kill()
-        probe.destroy_node()
+        probe.close()
 
 
 def test_the_shipped_parameter_file_applies_under_a_namespace(rclpy_context, tmp_path):

@@ -1,6 +1,6 @@
 """The level and message of the node's /diagnostics status, from what the node knows
 (enabled, the thermal stream's health, a frozen thermal camera, model failures and non-finite
-outputs since the last report, incompatible QoS on an input). ROS-free: levels are
+outputs since the last report, inputs with an incompatible publisher now). ROS-free: levels are
 diagnostic_msgs' values (0 OK, 1 WARN, 2 ERROR)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ OK, WARN, ERROR = 0, 1, 2
 
 
 def status_line(enabled: bool, problem: str | None, freeze, freeze_policy: str, counts: dict, previous: dict,
-                qos_warnings: int, uncertainty: tuple[float, int] | None = None,
+                incompatible_inputs: int, uncertainty: tuple[float, int] | None = None,
                 uncertainty_warn: float = 1.0) -> tuple[int, str]:
     """(level, message). `problem`: the stream health's (DEGRADED ..., no input ...); `freeze`:
     the pipeline's FreezeDetector; `counts` / `previous`: the frame counters now and at the last
@@ -29,8 +29,8 @@ def status_line(enabled: bool, problem: str | None, freeze, freeze_policy: str, 
                       else "fused anyway (thermal.freeze_policy: fuse)"))
     if counts["non_finite_outputs"] > previous.get("non_finite_outputs", 0):
         level, message = max(level, WARN), message + "; non-finite model outputs dropped"
-    if qos_warnings:
-        level, message = max(level, WARN), message + "; incompatible QoS on an input"
+    if incompatible_inputs:
+        level, message = max(level, WARN), message + "; incompatible QoS on an input (qos.reliability)"
     if enabled and uncertainty is not None and uncertainty[0] > uncertainty_warn:
         level = max(level, WARN)
         message += (f"; models unsure: uncertainty {uncertainty[0]:.2f} (median of {uncertainty[1]} frames) above "

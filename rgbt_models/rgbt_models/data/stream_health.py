@@ -8,7 +8,10 @@ so that a bag replays the degraded mode exactly as the robot would have entered 
   slow camera pair is not a missing thermal camera) -> RGB alone (SAMSOD's RGB-only head);
 - unpairable: both cameras arrive, but no pair has formed for `timeout` s (stamps far apart:
   a clock or driver problem) -> RGB alone as well;
-- silent: a camera not heard for `timeout` s (diagnostics).
+- silent: a camera not heard for `timeout` s (diagnostics); the RGB camera silent while thermal
+  arrives is its own problem (every output hangs on RGB), never "unpairable".
+
+A stream back after a silence gives pairing a fresh `timeout` before it counts as unpairable.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class StreamHealth:
     def seen(self, stream: str, stamp: float | None = None) -> None:
         """A valid frame of `stream` ('rgb' | 'thermal') arrived (stamp: its header stamp, s)."""
         now = self.clock()
+        previous = self.last_seen[stream]
+        if previous is not None and now - previous > self.timeout:
+            self.both_streams_since = None  # back after a silence: pairing gets a fresh `timeout` to start
         self.last_seen[stream] = now
         self.last_stamp[stream] = stamp
         if stream == "thermal":
@@ -51,7 +57,7 @@ class StreamHealth:
 
     def unpairable(self) -> bool:
         now, thermal = self.clock(), self.last_seen["thermal"]
-        if thermal is None or now - thermal > self.timeout:
+        if thermal is None or now - thermal > self.timeout or self.silent("rgb"):
             return False
         since = max(t for t in (self.last_pair, self.both_streams_since, 0.0) if t is not None)
         return now - since > self.timeout
@@ -72,6 +78,8 @@ class StreamHealth:
         """What a status report should say is wrong with the inputs, or None."""
         if self.silent("rgb") and self.silent("thermal"):
             return "no input: neither camera is publishing"
+        if self.silent("rgb"):
+            return "no RGB input: thermal arrives but the RGB camera is silent, nothing is published"
         if self.thermal_missing() and self.last_seen["rgb"] is not None:
             return "DEGRADED: thermal missing, saliency from RGB only, SARTM paused"
         if self.unpairable():
