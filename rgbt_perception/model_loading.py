@@ -44,7 +44,7 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
     log(thread_policy.describe(policy))
     running = enabled_models(params)
     if not running:
-        raise ModelLoadError(NO_MODEL)
+        raise ModelLoadError(f"{NO_MODEL}; {models_line(params, running)}")
     log(models_line(params, running))
     models = {}
     for kind in running:

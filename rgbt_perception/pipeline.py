@@ -205,10 +205,14 @@ class Pipeline:
         """One model's (rgb, thermal) tensors and the (h, w) the frame covers inside them."""
         spec = self.inputs[model]
         rgb_in, thermal_in, content = spec.geometry.prepare(rgb, thermal01, eight_bit, spec.height, spec.width)
-        rgb_t = torch.from_numpy(rgb_in).permute(2, 0, 1)[None].to(self.device, self.dtype)
+        # A frame already at the model size arrives as the message's read-only buffer: torch wants
+        # a writable array (np.require copies only then).
+        rgb_t = torch.from_numpy(np.require(rgb_in, requirements="W")).permute(2, 0, 1)[None]
+        rgb_t = rgb_t.to(self.device, self.dtype)
         if thermal_in is None:
             return rgb_t, None, content
-        return rgb_t, torch.from_numpy(thermal_in)[None, None].to(self.device, self.dtype), content
+        thermal_t = torch.from_numpy(np.require(thermal_in, requirements="W"))[None, None]
+        return rgb_t, thermal_t.to(self.device, self.dtype), content
 
     def _thermal_state(self, thermal: np.ndarray | None, thermal_stamp: float | None
                        ) -> tuple[np.ndarray | None, bool]:

@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.live and not summary["outputs_received"]:
         print(f"rgbt-replay: the node answered none of the {summary['pairs_published']} pairs on "
               f"{summary['output_topic']}: is it running with a model, in namespace "
-              f"{args.namespace or '/'}, with its inputs remapped to {args.rgb_topic} and {args.thermal_topic}?",
+              f"{args.namespace or '/'}, with its inputs remapped to {args.rgb_topic} and {args.thermal_topic}? "
+              "Or still on its first frames (large models take seconds a frame on a CPU: its log says)",
               file=sys.stderr)
         return 1
     return 1 if summary.get("failed_bags") else 0

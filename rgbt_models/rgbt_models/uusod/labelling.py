@@ -65,7 +65,8 @@ def write_labels(model, dataset, store: PseudoLabelStore, device, batch_size: in
 def label_quality(names: list[str], read: Callable[[str], np.ndarray], height: int, width: int) -> dict | None:
     """S, maxF, MAE of the maps `read(name)` returns (stored pseudo-labels or predictions)
     against the hidden truth, where there is one (synthetic sources: regenerated from the seed;
-    never used for training). Only samples with a truth are read."""
+    never used for training; a bag's frames have none). Only samples with a truth are read, and
+    their number is part of the answer."""
     metrics = SaliencyMetrics()
     for name in names:
         truth = synthetic_truth(name, height, width)
@@ -74,7 +75,7 @@ def label_quality(names: list[str], read: Callable[[str], np.ndarray], height: i
     if not metrics.count:
         return None
     results = metrics.results()
-    return {k: results[k] for k in ("S", "maxF", "MAE")}
+    return {"frames with a truth": metrics.count, **{k: results[k] for k in ("S", "maxF", "MAE")}}
 
 
 @torch.no_grad()
