@@ -9,6 +9,8 @@ and saliency masks, mono8, stamped like the RGB frames).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +117,7 @@ def thermal_image(config: DriveConfig, registered: np.ndarray) -> np.ndarray:
 
 # A thermal camera mounted a little off the RGB one (thermal pixel -> RGB pixel): 3 % larger,
 # shifted 4 px left and 3 px down; what `--misregistered` records, for rgbt-calibrate to find.
+SETTINGS_FILE = "drive_settings.json"  # beside the bag's files: what made it, so a second run can keep it
 MISREGISTRATION = (1.03, 0.0, -4.0, 0.0, 1.03, 3.0, 0.0, 0.0, 1.0)
 
 
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m rgbt_models.data.drive", description=main.__doc__)
-    parser.add_argument("output", help="the bag folder to write (must not exist)")
+    parser.add_argument("output", help="the bag folder to write (if it exists: kept when it holds this drive, "
+                                       "else refused)")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--fps", type=float, default=5.0)
     parser.add_argument("--thermal-fps", type=float, default=None,
@@ -136,14 +140,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="the thermal camera off the RGB one by a known homography (for rgbt-calibrate)")
     parser.add_argument("--seed", type=int, default=DriveConfig.seed)
     args = parser.parse_args(argv)
-    if Path(args.output).exists():
-        parser.error(f"{args.output} exists; remove it or name another folder")
     height, width = (int(side) for side in args.size.lower().split("x"))
     config = DriveConfig(seconds=args.seconds, fps=args.fps, height=height, width=width, frames_per_scene=1,
                          dropout=None, seed=args.seed, thermal_fps=args.thermal_fps, rgb_topic=args.rgb_topic,
                          thermal_topic=args.thermal_topic,
                          thermal_warp=MISREGISTRATION if args.misregistered else None)
-    info = write_drive_bag(args.output, config)
+    output, settings = Path(args.output), json.loads(json.dumps(dataclasses.asdict(config)))
+    if output.exists():
+        written = output / SETTINGS_FILE
+        if written.is_file() and json.loads(written.read_text()) == settings:
+            print(f"{args.output} already holds this drive ({SETTINGS_FILE} matches): kept")
+            return 0  # a reader following a second guide in the same folder
+        parser.error(f"{args.output} exists and is not this drive; remove it or name another folder")
+    info = write_drive_bag(output, config)
+    (output / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
     frames = (f"{info['rgb']} RGB-thermal pairs" if info["rgb"] == info["thermal"]
               else f"{info['rgb']} RGB and {info['thermal']} thermal frames")
     print(f"wrote {args.output}: {frames} of {height}x{width} (HEIGHTxWIDTH), topics "
