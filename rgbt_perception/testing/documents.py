@@ -1,7 +1,8 @@
 """The commands the documents tell a person to type, run as tests (test/test_readme_commands.py,
 test/test_guide_commands.py).
 
-Every ```bash block of README.md and docs/*.md is one pytest item named after its file and line.
+Every ```bash block of README.md and docs/*.md is one pytest item named after its file and line,
+and so is every ```python block (run by the pip route's python in the same folder).
 An HTML comment on the line before the fence says how it runs:
 
     (none)                          run with bash -e in a fresh folder (below); exit 0 expected
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from rgbt_perception.testing.ros_harness import REPO_ROOT
 
-FENCE = re.compile(r"^```(bash|sh|shell)\s*$")
+FENCE = re.compile(r"^```(bash|sh|shell|python)\s*$")
 MARKER = re.compile(r"^<!--\s*doc-test:\s*(node|bench|skip)\b:?\s*(.*?)\s*-->\s*$")
 KINDS = ("run", "node", "bench", "skip")
 
@@ -51,6 +52,7 @@ class Block:
     line: int  # of the opening fence, 1-based
     code: str
     kind: str = "run"  # one of KINDS
+    language: str = "bash"  # bash (sh, shell) or python: how a run block is run
     reason: str = ""  # bench / skip: why it does not run in make test
     options: dict[str, str] = field(default_factory=dict)  # node: rgb, thermal, expect, or expect, feed
     feeder: Block | None = None  # node with feed=next: the block run beside it
@@ -79,7 +81,8 @@ def blocks(path: Path) -> list[Block]:
     while index < len(lines):
         if FENCE.match(lines[index]):
             end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
-            block = Block(path, index + 1, "\n".join(lines[index + 1:end]) + "\n")
+            block = Block(path, index + 1, "\n".join(lines[index + 1:end]) + "\n",
+                          language="python" if FENCE.match(lines[index]).group(1) == "python" else "bash")
             marker = MARKER.match(lines[index - 1]) if index else None
             if marker:
                 block.kind, rest = marker.group(1), marker.group(2)
@@ -152,8 +155,9 @@ def user_environment(ros_env: dict[str, str]) -> dict[str, str]:
 
 def run_block(block: Block, folder: Path, env: dict[str, str], timeout: float = 420.0) -> subprocess.CompletedProcess:
     """Run a plain block; the completed process (stdout and stderr together)."""
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", block.code], cwd=folder, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    run = ["python", "-c"] if block.language == "python" else ["bash", "-euo", "pipefail", "-c"]
+    return subprocess.run([*run, block.code], cwd=folder, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout)
 
 
 def run_node_block(block: Block, folder: Path, env: dict[str, str], context, timeout: float = 180.0) -> tuple[int, str]:

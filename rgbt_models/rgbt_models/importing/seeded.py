@@ -79,23 +79,36 @@ def write_authors_stand_in(method: str, output) -> None:
     write_seeded_file(manifest, output)
 
 
+SAM2_FILES = {"sam2.1-tiny": "tiny"}  # Meta's SAM 2.1 files, built by the sam2 package itself
+
+
 def main(argv: list[str] | None = None) -> int:
-    """python -m rgbt_models.importing.seeded samsod|sartm FILE: a stand-in for an authors' file
-    (their keys, shapes and dtypes, seeded weights), to try rgbt-import without the download. It
-    imports and runs like theirs; its outputs mean nothing."""
+    """python -m rgbt_models.importing.seeded samsod|sartm|sam2.1-tiny FILE: a stand-in for an
+    authors' file (their keys, shapes and dtypes, seeded weights), to try rgbt-import without the
+    download, or for Meta's SAM 2.1 tiny file (its model built by sam2, seeded). It loads and runs
+    like theirs; its outputs mean nothing."""
     import argparse
     from pathlib import Path
 
     parser = argparse.ArgumentParser(prog="python -m rgbt_models.importing.seeded", description=main.__doc__)
-    parser.add_argument("method", choices=sorted(AUTHORS_FILES))
-    parser.add_argument("output", help="the file to write, e.g. sam_rgbt.pth or SARMT_PST_89.88.pth")
+    parser.add_argument("method", choices=sorted(AUTHORS_FILES) + sorted(SAM2_FILES))
+    parser.add_argument("output", help="the file to write, e.g. sam_rgbt.pth, SARMT_PST_89.88.pth or "
+                                       "sam2.1_hiera_tiny.pt")
     args = parser.parse_args(argv)
-    try:
-        write_authors_stand_in(args.method, args.output)
-    except FileNotFoundError as error:
-        parser.error(str(error))
+    if args.method in SAM2_FILES:
+        from rgbt_models.checkpoint import atomic_torch_save
+        from rgbt_models.testing import build_official_state
+
+        atomic_torch_save(build_official_state(SAM2_FILES[args.method]), args.output)
+        layout = "Meta's SAM 2.1 layout"
+    else:
+        try:
+            write_authors_stand_in(args.method, args.output)
+        except FileNotFoundError as error:
+            parser.error(str(error))
+        layout = f"the {args.method} authors' layout"
     size = Path(args.output).stat().st_size / 2**20
-    print(f"wrote {args.output}: the {args.method} authors' layout with seeded weights ({size:.0f} MiB)")
+    print(f"wrote {args.output}: {layout} with seeded weights ({size:.0f} MiB)")
     return 0
 
 
