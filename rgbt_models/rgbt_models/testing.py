@@ -22,7 +22,6 @@ _CHECKOUT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("RGBT_TEST_CACHE") or (
     _CHECKOUT / "build" / "test-fixtures" if (_CHECKOUT / "rgbt_models" / "setup.py").is_file()
     else Path.home() / ".cache" / "rgbt-perception"))
-SAM2_T_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 SEED = 2_1_0
 
 # The project's `test` backbone (rgbt_models/configs/backbone/test.yaml) in sam2's own schema,
@@ -47,22 +46,16 @@ FILE_NAMES = {"tiny": "sam2.1_hiera_tiny.pt", "micro": "sam2.1_hiera_micro.pt"}
 
 def build_official_state(size: str) -> dict:
     """{'model': state_dict} of a seeded random SAM 2.1 model built by sam2's builder."""
-    import torch
-    from sam2.build_sam import build_sam2
+    from rgbt_models.importing.seeded import seeded_sam2_state
 
-    generator_state = torch.get_rng_state()
-    torch.manual_seed(SEED)
-    try:
-        model = build_sam2(SAM2_T_CONFIG, ckpt_path=None, device="cpu", mode="eval",
-                           hydra_overrides_extra=list(SIZES[size]))
-        if size == "micro":
+    replace = None
+    if size == "micro":
+        def replace(model) -> None:
             from rgbt_models.backbone import BackboneConfig
             from rgbt_models.backbone.builder import build_sam2_parts
 
             model.sam_mask_decoder = build_sam2_parts(BackboneConfig(name="test", image_size=128)).sam_mask_decoder
-    finally:
-        torch.set_rng_state(generator_state)
-    return {"model": model.state_dict()}
+    return seeded_sam2_state(list(SIZES[size]), SEED, replace)
 
 
 def official_sam2_file(size: str = "tiny") -> Path:

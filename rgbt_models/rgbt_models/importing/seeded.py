@@ -79,7 +79,26 @@ def write_authors_stand_in(method: str, output) -> None:
     write_seeded_file(manifest, output)
 
 
-SAM2_FILES = {"sam2.1-tiny": "tiny"}  # Meta's SAM 2.1 files, built by the sam2 package itself
+SAM2_FILES = {"sam2.1-tiny": "configs/sam2.1/sam2.1_hiera_t.yaml"}  # Meta's files: sam2's own configs
+SAM2_SEED = 2_1_0
+
+
+def seeded_sam2_state(overrides: list[str] | None = None, seed: int = SAM2_SEED, replace=None,
+                      config: str = SAM2_FILES["sam2.1-tiny"]) -> dict:
+    """{'model': state_dict} in the layout of Meta's SAM 2.1 files: the model sam2's builder makes
+    from its `config` (with hydra `overrides`), seeded; `replace(model)` may swap parts first. The
+    global RNG is left as it was."""
+    from sam2.build_sam import build_sam2
+
+    generator_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = build_sam2(config, ckpt_path=None, device="cpu", mode="eval", hydra_overrides_extra=overrides or [])
+        if replace is not None:
+            replace(model)
+    finally:
+        torch.set_rng_state(generator_state)
+    return {"model": model.state_dict()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,9 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.method in SAM2_FILES:
         from rgbt_models.checkpoint import atomic_torch_save
-        from rgbt_models.testing import build_official_state
 
-        atomic_torch_save(build_official_state(SAM2_FILES[args.method]), args.output)
+        atomic_torch_save(seeded_sam2_state(config=SAM2_FILES[args.method]), args.output)
         layout = "Meta's SAM 2.1 layout"
     else:
         try:
