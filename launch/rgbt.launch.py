@@ -20,7 +20,14 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from launch import LaunchDescription
-from rgbt_perception.launch_plan import NODE_NAME, PACKAGE, launch_arguments, plan_node, profile_environment
+from rgbt_perception.launch_plan import (
+    NODE_NAME,
+    PACKAGE,
+    launch_arguments,
+    misspelt_arguments,
+    plan_node,
+    profile_environment,
+)
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -32,7 +39,12 @@ def generate_launch_description() -> LaunchDescription:
 
 
 def node_action(context) -> list[Node]:
-    """The node of launch_plan.plan_node for the arguments' values."""
+    """The node of launch_plan.plan_node for the arguments' values; a misspelt argument (which
+    ros2 launch itself would ignore) stops the launch with its likely meaning."""
+    typos = misspelt_arguments(context.launch_configurations)
+    if typos:
+        raise ValueError(f"unknown launch argument {', '.join(typos)}; ros2 launch {PACKAGE} rgbt.launch.py "
+                         "--show-args lists them")
     values = {a.name: LaunchConfiguration(a.name).perform(context) for a in launch_arguments("")}
     plan = plan_node(values)
     return [Node(package=PACKAGE, executable=plan.executable, name=NODE_NAME, namespace=plan.namespace,

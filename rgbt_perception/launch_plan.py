@@ -10,6 +10,7 @@ Imports nothing from ROS or torch.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,21 @@ class NodePlan:
     parameters: dict = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     arguments: list[str] = field(default_factory=list)
+
+
+def closest_argument(name: str) -> str | None:
+    """The launch argument `name` is most likely a typo of, or None when it is close to none."""
+    found = difflib.get_close_matches(name, [a.name for a in launch_arguments("")], n=1, cutoff=0.8)
+    return found[0] if found else None
+
+
+def misspelt_arguments(given) -> list[str]:
+    """The names among `given` (a launch's configurations) that are no argument of this file but
+    close to one: typos, which `ros2 launch` would pass over in silence. Names far from every
+    argument are left alone: a parent launch file's own."""
+    known = {a.name for a in launch_arguments("")}
+    return [f"{name!r} (did you mean {closest_argument(name)!r}?)" for name in sorted(given)
+            if name not in known and closest_argument(name)]
 
 
 def plan_node(values: dict[str, str], cwd: str | Path | None = None) -> NodePlan:

@@ -28,7 +28,15 @@ from pathlib import Path
 
 import yaml
 
-from rgbt_perception.launch_plan import NODE_NAME, PACKAGE, NodePlan, launch_arguments, plan_node, profile_environment
+from rgbt_perception.launch_plan import (
+    NODE_NAME,
+    PACKAGE,
+    NodePlan,
+    closest_argument,
+    launch_arguments,
+    plan_node,
+    profile_environment,
+)
 
 LAUNCH_FILE = "rgbt.launch.py"
 
@@ -63,7 +71,9 @@ def parse_values(argv: list[str], share: Path) -> dict[str, str]:
             raise LaunchError(f"{item!r}: expected NAME:=VALUE (the arguments of ros2 launch rgbt_perception "
                               "rgbt.launch.py)")
         if name not in values:
-            raise LaunchError(f"unknown launch argument {name!r}; rgbt-launch --show-args lists them")
+            guess = closest_argument(name)
+            raise LaunchError(f"unknown launch argument {name!r}{f' (did you mean {guess!r}?)' if guess else ''}; "
+                              "rgbt-launch --show-args lists them")
         values[name] = value
     return values
 

@@ -28,7 +28,19 @@ class LaunchConfiguration:
         self.name = name
 
     def perform(self, context):
-        return context[self.name]
+        return context.launch_configurations[self.name]
+
+
+class Context:
+    """What launch's LaunchContext gives an OpaqueFunction: every NAME:=VALUE of the command line
+    (declared or not) and the declared arguments' defaults."""
+
+    def __init__(self, values):
+        self.launch_configurations = values
+
+
+def run_node_action(module, values):
+    return module.node_action(Context(values))
 
 
 def load_launch_file(monkeypatch, tmp_path):
@@ -77,9 +89,9 @@ def test_checkpoints_camera_and_runtime_arguments_override_the_params_file_only_
     assert arguments["params_file"] == str(tmp_path / "config" / "rgbt.yaml")
     assert {"samsod_checkpoint", "sartm_checkpoint", "thermal_camera"} <= set(OVERRIDES)
     unset = {name: "" for name in OVERRIDES}
-    (node,) = module.node_action({**BASE, **unset})
+    (node,) = run_node_action(module, {**BASE, **unset})
     assert node.kwargs["parameters"] == ["p.yaml", {"use_sim_time": False}]
-    (node,) = module.node_action({**BASE, **unset, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
+    (node,) = run_node_action(module, {**BASE, **unset, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
                                   "precision": "int8", "thermal_camera": "optris", "use_sim_time": "True"})
     assert node.kwargs["parameters"][-1] == {"use_sim_time": True, "device": "cuda", "threads": 3,
                                              "runtime": "onnxruntime", "precision": "int8", "thermal.camera": "optris"}
@@ -91,7 +103,7 @@ def test_a_relative_checkpoint_argument_is_taken_from_the_folder_launch_started_
     module = load_launch_file(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
     unset = {name: "" for name in OVERRIDES}
-    (node,) = module.node_action({**BASE, **unset, "samsod_checkpoint": "weights/samsod.pt",
+    (node,) = run_node_action(module, {**BASE, **unset, "samsod_checkpoint": "weights/samsod.pt",
                                   "sartm_checkpoint": "/abs/sartm.pt"})
     assert node.kwargs["parameters"][-1] == {"use_sim_time": False,
                                              "samsod.checkpoint": str(tmp_path / "weights" / "samsod.pt"),
@@ -105,14 +117,28 @@ BASE = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_
 def test_lifecycle_argument_selects_the_managed_node_and_autostart(monkeypatch, tmp_path):
     module = load_launch_file(monkeypatch, tmp_path)
     base = {**BASE, **{name: "" for name in OVERRIDES}}
-    (plain,) = module.node_action({**base, "lifecycle": "false", "autostart": "false"})
+    (plain,) = run_node_action(module, {**base, "lifecycle": "false", "autostart": "false"})
     assert plain.kwargs["executable"] == "rgbt_perception_node" and plain.kwargs["arguments"] == []
-    (managed,) = module.node_action({**base, "lifecycle": "true", "autostart": "true"})
+    (managed,) = run_node_action(module, {**base, "lifecycle": "true", "autostart": "true"})
     assert managed.kwargs["executable"] == "rgbt_perception_lifecycle_node" and managed.kwargs["arguments"] == []
-    (waiting,) = module.node_action({**base, "lifecycle": "true", "autostart": "false"})
+    (waiting,) = run_node_action(module, {**base, "lifecycle": "true", "autostart": "false"})
     assert waiting.kwargs["arguments"] == ["--no-autostart"]
     installed = (REPO_ROOT / "setup.py").read_text()
     assert all(f'"{name} = ' in installed for name in ("rgbt_perception_node", "rgbt_perception_lifecycle_node"))
+
+
+def test_a_misspelt_argument_stops_the_launch_and_a_parent_files_own_do_not(monkeypatch, tmp_path):
+    """ros2 launch keeps every NAME:=VALUE as a launch configuration, declared or not, and says
+    nothing of one that no file declares: a misspelt checkpoint would start a node that dies while
+    the launch exits 0."""
+    module = load_launch_file(monkeypatch, tmp_path)
+    base = {**BASE, **{name: "" for name in OVERRIDES}}
+    with pytest.raises(ValueError, match=r"unknown launch argument 'samsod_checkpont' \(did you mean "
+                                         r"'samsod_checkpoint'\?\); ros2 launch rgbt_perception"):
+        run_node_action(module, {**base, "samsod_checkpont": "samsod.pt"})
+    # a parent launch file's arguments, far from any of ours, pass
+    (node,) = run_node_action(module, {**base, "robot_name": "rover1", "map_file": "site.yaml", "use_rviz": "true"})
+    assert node.kind == "node"
 
 
 HUMBLE = """

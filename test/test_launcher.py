@@ -27,6 +27,8 @@ def test_the_arguments_are_the_launch_files_with_their_defaults_and_unknown_ones
     assert values["params_file"] == str(REPO_ROOT / "config" / "rgbt.yaml")
     with pytest.raises(launcher.LaunchError, match="unknown launch argument 'samsod'"):
         launcher.parse_values(["samsod:=x"], share)
+    with pytest.raises(launcher.LaunchError, match=r"'thermal_camer' \(did you mean 'thermal_camera'\?\)"):
+        launcher.parse_values(["thermal_camer:=optris"], share)
     with pytest.raises(launcher.LaunchError, match="expected NAME:=VALUE"):
         launcher.parse_values(["samsod_checkpoint=x"], share)
     listed = launcher.show_arguments(share)
