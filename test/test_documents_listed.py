@@ -92,3 +92,10 @@ def test_a_readers_folder_holds_what_a_clone_has_not_what_earlier_runs_left(tmp_
     folder = documents.user_folder(tmp_path / "reader")
     assert sorted(entry.name for entry in folder.iterdir()) == [".venv", "README.md", "docs"]
     assert all(entry.is_symlink() for entry in folder.iterdir())
+
+
+def test_the_readme_stays_a_product_page():
+    """At most 15,000 characters (history goes to CHANGELOG.md, figures to docs/performance.md)."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert len(readme) <= 15_000, f"README.md is {len(readme)} characters: move detail into docs/"
+    assert (REPO_ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
