@@ -93,8 +93,9 @@ def misspelt_arguments(given) -> list[str]:
 
 def plan_node(values: dict[str, str], cwd: str | Path | None = None) -> NodePlan:
     """The node for these argument values (every argument of launch_arguments, as strings). An
-    override is passed only when given (non-empty); a relative checkpoint path is made absolute
-    from `cwd` (default: the current folder, the one `ros2 launch` was started in)."""
+    override is passed only when given (non-empty); a relative checkpoint or params file path is
+    made absolute from `cwd` (default: the current folder, the one `ros2 launch` was started in),
+    and the params file must exist (ValueError naming it)."""
     base = Path(cwd) if cwd is not None else Path.cwd()
     parameters: dict = {"use_sim_time": truth(values["use_sim_time"])}
     for name, (parameter, _) in OVERRIDES.items():
@@ -106,10 +107,14 @@ def plan_node(values: dict[str, str], cwd: str | Path | None = None) -> NodePlan
         if name in INTEGERS and not value.lstrip("-").isdigit():
             raise ValueError(f"launch argument {name}:={value!r}: expected an integer")
         parameters[parameter] = int(value) if name in INTEGERS else value
+    params_file = os.path.normpath(os.path.join(base, os.path.expanduser(values["params_file"])))
+    if not os.path.isfile(params_file):
+        raise ValueError(f"launch argument params_file:={values['params_file']}: no such file ({params_file}; a "
+                         "relative path is taken from the folder the launch started in)")
     lifecycle, autostart = truth(values["lifecycle"]), truth(values["autostart"])
     return NodePlan(
         executable=LIFECYCLE_EXECUTABLE if lifecycle else EXECUTABLE, namespace=values["namespace"],
-        params_file=values["params_file"], parameters=parameters,
+        params_file=params_file, parameters=parameters,
         remappings=[("rgb/image", values["rgb_topic"]), ("thermal/image", values["thermal_topic"])],
         arguments=["--no-autostart"] if lifecycle and not autostart else [])
 

@@ -46,7 +46,8 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "onnxruntime.providers": (list(DEFAULT_PROVIDERS), "runtime: onnxruntime: execution providers in order of "
                               "preference; one not in this onnxruntime build is skipped with a start-up line", None),
     "onnxruntime.cache_dir": ("", "runtime: onnxruntime: folder of the exported graphs and TensorRT engines; "
-                              "'' = ~/.cache/rgbt_perception/onnxruntime", None),
+                              "'' = $RGBT_ONNX_CACHE, else ~/.cache/rgbt_perception/onnxruntime of the node's user "
+                              "(rgbt-export --cache-dir: the same folder)", None),
     "threads": (0, "CPU threads for inference (intra-op); 0 = auto: half the CPUs, at least 1", (0, 1024)),
     "model_height": (0, "model input height (multiple of 32); 0 = the size the checkpoints were trained at",
                      (0, 2048)),

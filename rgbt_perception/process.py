@@ -7,6 +7,7 @@ parameter or checkpoint).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Callable
@@ -47,6 +48,10 @@ def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> 
     if wants_help(argv):
         print(HELP.format(program=os.path.basename(argv[0]) if argv else "rgbt_perception_node"))
         return 0
+    missing = [file for flag, file in itertools.pairwise(argv) if flag == "--params-file" and not os.path.isfile(file)]
+    if missing:  # rcl would refuse it inside rclpy.init, as a traceback
+        print(f"[rgbt_perception] cannot start: --params-file {missing[0]}: no such file", file=sys.stderr, flush=True)
+        return 2
     rclpy.init(args=argv)
     try:
         node = make_node()

@@ -90,13 +90,25 @@ def test_checkpoints_camera_and_runtime_arguments_override_the_params_file_only_
     assert {"samsod_checkpoint", "sartm_checkpoint", "thermal_camera"} <= set(OVERRIDES)
     unset = {name: "" for name in OVERRIDES}
     (node,) = run_node_action(module, {**BASE, **unset})
-    assert node.kwargs["parameters"] == ["p.yaml", {"use_sim_time": False}]
+    assert node.kwargs["parameters"] == [BASE["params_file"], {"use_sim_time": False}]
     (node,) = run_node_action(module, {**BASE, **unset, "device": "cuda", "threads": "3", "runtime": "onnxruntime",
                                   "precision": "int8", "thermal_camera": "optris", "use_sim_time": "True"})
     assert node.kwargs["parameters"][-1] == {"use_sim_time": True, "device": "cuda", "threads": 3,
                                              "runtime": "onnxruntime", "precision": "int8", "thermal.camera": "optris"}
     assert node.kwargs["remappings"] == [("rgb/image", "a"), ("thermal/image", "b")]
     assert node.kwargs["name"] == "rgbt_perception" and node.kwargs["namespace"] == ""
+
+
+def test_a_params_file_that_is_not_there_stops_the_launch_naming_it(monkeypatch, tmp_path):
+    """A misspelt params_file:= would reach the node as an rcl error and a traceback."""
+    module = load_launch_file(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "homography.yaml").write_text("/**/rgbt_perception:\n  ros__parameters: {}\n")
+    unset = {name: "" for name in OVERRIDES}
+    (node,) = run_node_action(module, {**BASE, **unset, "params_file": "homography.yaml"})
+    assert node.kwargs["parameters"][0] == str(tmp_path / "homography.yaml")  # absolute, as logged
+    with pytest.raises(ValueError, match=r"params_file:=homograpy.yaml: no such file \(.*homograpy.yaml; a relative"):
+        run_node_action(module, {**BASE, **unset, "params_file": "homograpy.yaml"})
 
 
 def test_a_relative_checkpoint_argument_is_taken_from_the_folder_launch_started_in(monkeypatch, tmp_path):
@@ -110,8 +122,8 @@ def test_a_relative_checkpoint_argument_is_taken_from_the_folder_launch_started_
                                              "sartm.checkpoint": "/abs/sartm.pt"}
 
 
-BASE = {"namespace": "", "params_file": "p.yaml", "use_sim_time": "false", "rgb_topic": "a", "thermal_topic": "b",
-        "lifecycle": "false", "autostart": "true"}
+BASE = {"namespace": "", "params_file": str(REPO_ROOT / "config" / "rgbt.yaml"), "use_sim_time": "false",
+        "rgb_topic": "a", "thermal_topic": "b", "lifecycle": "false", "autostart": "true"}
 
 
 def test_lifecycle_argument_selects_the_managed_node_and_autostart(monkeypatch, tmp_path):

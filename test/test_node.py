@@ -167,6 +167,8 @@ def test_bad_parameter_is_named_at_startup(ros_env, tmp_path):
     assert "model_height" in stderr and "multiple of 32" in stderr
     stderr = _start_fails([*TEST_NODE_ARGS, "-p", "sync.slop:=5.0"], ros_env)
     assert "sync.slop" in stderr
+    stderr = _start_fails([*TEST_NODE_ARGS, "--params-file", "homograpy.yaml"], ros_env)  # rcl's own error before
+    assert "cannot start: --params-file homograpy.yaml: no such file" in stderr and "Traceback" not in stderr
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     stderr = _start_fails([*TEST_NODE_ARGS, "-p", f"samsod.checkpoint:={broken}"], ros_env)

@@ -159,6 +159,34 @@ def test_live_replay_into_the_node(tmp_path, checkpoints, rclpy_context, ros_env
     assert clock_line(1_796_000_000, summary["bag_clock_sec"]).startswith("The node ran on the wall clock")
 
 
+@pytest.mark.ros
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_live_replay_stopped_by_a_signal_says_so_without_a_traceback(tmp_path, ros_env, sig):
+    """Ctrl-C, or SIGTERM from `timeout` / systemd, while the replay waits for a node: exit 130 and
+    one line, as for any stopped command (rclpy turns SIGTERM into ExternalShutdownException)."""
+    import subprocess
+    import sys
+    import time
+
+    bag = tmp_path / "bag"
+    write_drive_bag(bag, DriveConfig(seconds=0.4, fps=5, height=64, width=96, dropout=None))
+    log = tmp_path / "replay.log"
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "rgbt_perception.replay", str(bag), "--live",
+                                    "--output", str(tmp_path / "live")], stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "waiting up to" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(sig)
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+    printed = log.read_text()
+    assert code == 130 and "Traceback" not in printed, printed
+    assert "rgbt-replay: stopped by a signal before any pair was played" in printed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("key", ["index", "stamp"])
 def test_truth_folder_gives_the_same_metrics_as_truth_topics(tmp_path, checkpoints, key):

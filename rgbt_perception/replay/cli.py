@@ -142,9 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         config = args.config or default_config()
         params = load_parameter_file(config, parse_overrides(args.param))
         if args.live:
-            from rgbt_perception.replay.live import replay_live
+            from rgbt_perception.replay.live import ReplayInterrupted, replay_live
 
-            summary = replay_live(args, params)
+            try:
+                summary = replay_live(args, params)
+            except ReplayInterrupted as stopped:
+                print(f"rgbt-replay: {stopped}", file=sys.stderr)
+                return 130
         else:
             from rgbt_perception.replay.offline import replay_offline
 
@@ -162,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
               "cvat/task.zip and cvat/labels.json for a CVAT task: docs/mining.md)")
     for failed in summary.get("failed_bags", []):
         print(f"rgbt-replay: {failed['bag']} could not be read: {failed['error']}", file=sys.stderr)
+    if summary.get("interrupted"):
+        print(f"rgbt-replay: stopped by a signal after {summary['pairs_published']} pairs: the report covers those",
+              file=sys.stderr)
+        return 130
     if args.live and not summary["outputs_received"]:
         print(f"rgbt-replay: the node answered none of the {summary['pairs_published']} pairs on "
               f"{summary['output_topic']}: is it running with a model, in namespace "

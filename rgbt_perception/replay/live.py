@@ -129,6 +129,10 @@ class LivePlayer:
                 "bag": str(self.args.bag), "output_topic": self.output_topic}
 
 
+class ReplayInterrupted(Exception):
+    """SIGINT / SIGTERM before the replay played anything: nothing to report."""
+
+
 def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
     """Play --bag into the running node; its report (live_summary.json, live_report.md) in --output."""
     import rclpy
@@ -136,19 +140,27 @@ def replay_live(args, params: dict, ready_timeout: float = 60.0) -> dict:
     with open_bag(args.bag) as bag:
         bag_types = bag.topics
     check_topics(args.bag, bag_types, (args.rgb_topic, args.thermal_topic), ())
+    from rclpy.executors import ExternalShutdownException
+
     rclpy.init()
     player = LivePlayer(args, params, bag_types)
+    interrupted = False
     try:
-        player.wait_for_subscribers(ready_timeout)
-        with open_bag(args.bag) as bag:
-            player.play(bag)
-        # the last outputs, and a /diagnostics after them: up to 3 s, less once every pair is answered
-        player.spin_until(time.monotonic() + 3.0 + 2.0 / args.rate, done=player.all_answered)
-        player.spin_until(time.monotonic() + 0.5)
-        summary = player.summary()
+        try:
+            player.wait_for_subscribers(ready_timeout)
+            with open_bag(args.bag) as bag:
+                player.play(bag)
+            # the last outputs, and a /diagnostics after them: up to 3 s, less once every pair is answered
+            player.spin_until(time.monotonic() + 3.0 + 2.0 / args.rate, done=player.all_answered)
+            player.spin_until(time.monotonic() + 0.5)
+        except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C, or SIGTERM (timeout, systemd)
+            interrupted = True
+        summary = player.summary() | {"interrupted": interrupted}
     finally:
         player.node.destroy_node()
         rclpy.try_shutdown()
+    if interrupted and not summary["pairs_published"]:
+        raise ReplayInterrupted("stopped by a signal before any pair was played")
     markdown = render_live_markdown(summary)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -37,8 +37,8 @@ class Runtime:
         import torch
 
         if self.runtime == "onnxruntime":  # sessions take and give CPU tensors; providers pick the device
-            return Placement(self, "cpu", torch.float32, "inputs in host memory; onnxruntime runs the graphs on the "
-                             f"first of {', '.join(self.providers)} it can, said below")
+            return Placement(self, "cpu", torch.float32, "inputs in host memory; onnxruntime tries the providers "
+                             f"in this order: {', '.join(self.providers)} (which one runs: below)")
         device, dtype, reason = select_device(self.device, self.precision)
         return Placement(self, device, dtype, reason)
 
