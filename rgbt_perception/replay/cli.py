@@ -66,8 +66,10 @@ def parse_args(argv):
                         "share/rgbt_perception/config/rgbt.yaml, else the source tree's config/rgbt.yaml)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="override a node parameter, as ros2 run -p does")
-    parser.add_argument("--rgb-topic", default="/camera/rgb/image", help="the bag's RGB topic")
-    parser.add_argument("--thermal-topic", default="/camera/thermal/image", help="the bag's thermal topic")
+    parser.add_argument("--rgb-topic", default="/camera/rgb/image",
+                        help="the bag's RGB topic as `ros2 bag info` lists it (default: the synthetic drive's)")
+    parser.add_argument("--thermal-topic", default="/camera/thermal/image",
+                        help="the bag's thermal topic (default: the synthetic drive's)")
     parser.add_argument("--label-topic", help="semantic ground truth (mono8 class ids, RGB stamps)")
     parser.add_argument("--mask-topic", help="saliency ground truth (mono8 0/255, RGB stamps)")
     parser.add_argument("--label-classes", help="class list of the semantic ground truth (preset name or YAML); "
