@@ -157,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("arguments", nargs="*", metavar="NAME:=VALUE", help="launch arguments (--show-args)")
     parser.add_argument("-s", "--show-args", action="store_true", help="list the launch arguments and exit")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    for item in given:  # --samsod_checkpoint x: an option spelling of a launch argument
+        guess = closest_argument(item.lstrip("-").split("=")[0]) if item.startswith("--") else None
+        if guess and item not in ("--show-args", "--help"):
+            parser.error(f"{item}: launch arguments are written NAME:=VALUE, e.g. {guess}:=...")
+    args = parser.parse_args(given)
     if ros2_launch_available():
         command = ["ros2", "launch", PACKAGE, LAUNCH_FILE, *(["--show-args"] if args.show_args else []),
                    *args.arguments]

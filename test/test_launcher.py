@@ -29,6 +29,7 @@ def test_the_arguments_are_the_launch_files_with_their_defaults_and_unknown_ones
         launcher.parse_values(["samsod:=x"], share)
     with pytest.raises(launcher.LaunchError, match=r"'thermal_camer' \(did you mean 'thermal_camera'\?\)"):
         launcher.parse_values(["thermal_camer:=optris"], share)
+
     with pytest.raises(launcher.LaunchError, match="expected NAME:=VALUE"):
         launcher.parse_values(["samsod_checkpoint=x"], share)
     listed = launcher.show_arguments(share)
@@ -107,3 +108,11 @@ def test_a_node_ended_by_a_signal_is_reported_as_a_shell_would(sig):
     default = f"signal.signal({int(sig)}, signal.SIG_DFL); " if sig != signal.SIGKILL else ""  # Python's own
     command = [sys.executable, "-c", f"import os, signal; {default}os.kill(os.getpid(), {int(sig)})"]
     assert launcher.run_child(command, dict(os.environ)) == 128 + sig
+
+
+def test_a_launch_argument_written_as_an_option_is_shown_its_form(capsys):
+    with pytest.raises(SystemExit) as refused:
+        launcher.main(["--samsod_checkpoint", "samsod.pt"])
+    assert refused.value.code == 2
+    assert "--samsod_checkpoint: launch arguments are written NAME:=VALUE, e.g. samsod_checkpoint:=" in (
+        capsys.readouterr().err)
