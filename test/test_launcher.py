@@ -29,7 +29,6 @@ def test_the_arguments_are_the_launch_files_with_their_defaults_and_unknown_ones
         launcher.parse_values(["samsod:=x"], share)
     with pytest.raises(launcher.LaunchError, match=r"'thermal_camer' \(did you mean 'thermal_camera'\?\)"):
         launcher.parse_values(["thermal_camer:=optris"], share)
-
     with pytest.raises(launcher.LaunchError, match="expected NAME:=VALUE"):
         launcher.parse_values(["samsod_checkpoint=x"], share)
     listed = launcher.show_arguments(share)
