@@ -463,3 +463,23 @@ def test_adapting_at_another_size_than_the_source_was_trained_at_is_said(tmp_pat
             stage.build()
         said = f"was trained at ({trained[0]}x{trained[1]})"
         assert any(said in r.getMessage() for r in caplog.records) == warned, (trained, caplog.records)
+
+
+@pytest.mark.slow
+def test_a_second_fresh_run_in_the_same_folder_ends_as_the_first(tmp_path):
+    """`make demo-adapt` twice: without --resume the second run starts from fresh first labels,
+    not from the labels SPR rewrote during the first, so it ends with the same labels and weights."""
+    from rgbt_models.cli.adapt import main as adapt_in_process
+
+    torch.manual_seed(0)
+    SAMSOD(SAMSODConfig(backbone=BACKBONE)).save(tmp_path / "source.pt")
+    config = str(config_for(tmp_path, "adapter", source_checkpoint=str(tmp_path / "source.pt"),
+                            output_dir=str(tmp_path / "adapt")))
+    runs = []
+    for _ in range(2):
+        assert adapt_in_process(["adapter", "--config", config, "--no-progress"]) == 0
+        labels = {p.name: p.read_bytes() for p in (tmp_path / "adapt" / "pseudo_labels").glob("*.png")}
+        runs.append((labels, torch.load(tmp_path / "adapt" / "last.pt", weights_only=True)["model"]))
+    (first_labels, first_model), (second_labels, second_model) = runs
+    assert len(first_labels) == 16 and first_labels == second_labels
+    assert all(torch.equal(first_model[k], second_model[k]) for k in first_model)

@@ -273,11 +273,13 @@ class PseudoLabelStage(StageTask):
         raise NotImplementedError
 
     def prepare(self, device: torch.device, rank: int, resumed: bool) -> None:
-        """The first pseudo-labels unless the store has them all, and their quality where a truth exists."""
+        """The first pseudo-labels, and their quality where a truth exists. A resumed run keeps the
+        store it had (SPR's rewrites included) unless a label is missing; a fresh run writes them
+        anew, whatever an earlier run in the same folder left there."""
         self.names = [self.dataset[i]["name"] for i in range(len(self.dataset))]
         if rank != 0:
             return
-        if any(n not in self.store for n in self.names):
+        if not resumed or any(n not in self.store for n in self.names):
             self.first_labels_from(device)
         d = self.config.data
         self.first_labels = label_quality(self.names, self.store.read, d.height, d.width)
