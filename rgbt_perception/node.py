@@ -83,7 +83,7 @@ class PerceptionNodeBase:
         self._entities += [*self.pubs.values(), self.diagnostics_pub]
 
         self.stats = FrameStats()
-        self.health = StreamHealth(self.p["thermal.timeout"])
+        self.health = StreamHealth(self.p["thermal.timeout"], clock=self._health_clock())
         self.heap = HeapTrimmer()  # returns freed memory to the OS after bursts (rgbt_perception/diagnostics/memory.py)
         self.started_at = time.monotonic()
         self.messages = RclpyMessages()
@@ -100,6 +100,15 @@ class PerceptionNodeBase:
         self.get_logger().info("rgbt_perception ready: models "
                                f"{'SARTM ' if self.pipeline.sartm else ''}{'SAMSOD' if self.pipeline.samsod else ''}"
                                f"; waiting for images on {' and '.join(cameras)}")
+
+    def _health_clock(self):
+        """The clock of the input health decisions (thermal missing, unpairable): the monotonic
+        wall clock, or with use_sim_time the ROS clock, so that a bag played at any rate (or
+        paused) degrades where its recording did."""
+        if not self.get_parameter("use_sim_time").value:
+            return time.monotonic
+        clock = self.get_clock()
+        return lambda: clock.now().nanoseconds / 1e9
 
     def _start_loggers(self):
         """(info, warning) for the start-up lines, unless a signal has shut rclpy down meanwhile:

@@ -99,3 +99,18 @@ def test_the_readme_stays_a_product_page():
     readme = (REPO_ROOT / "README.md").read_text()
     assert len(readme) <= 15_000, f"README.md is {len(readme)} characters: move detail into docs/"
     assert (REPO_ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
+
+
+def test_a_bench_block_alone_first_runs_the_blocks_its_reader_ran_before_it(tmp_path):
+    """make bench runs bench blocks without the plain ones (pytest -m bench): the harness runs the
+    document's earlier plain blocks first, once, as its reader did."""
+    from rgbt_perception.testing.documents import blocks, check_block, user_folder
+
+    guide = tmp_path / "guide.md"
+    guide.write_text("```bash\nmkdir -p drive && echo frame >> drive/frames\n```\n\n"
+                     "<!-- doc-test: bench: slow -->\n```bash\ntest \"$(cat drive/frames)\" = frame\n```\n")
+    plain, bench = blocks(guide)
+    folder = user_folder(tmp_path / "reader")
+    check_block(bench, folder, {}, None)
+    check_block(bench, folder, {}, None)  # the plain block is not run twice
+    assert (folder / "drive" / "frames").read_text() == "frame\n" and plain.kind == "run"

@@ -158,3 +158,34 @@ def test_the_node_publishes_each_frames_uncertainty_and_warns_when_the_models_ar
         assert graph.node.diagnostic_status().message == "running"
     finally:
         graph.close()
+
+
+@pytest.mark.parametrize("sim_time", [False, True])
+def test_the_thermal_timeout_runs_on_the_bag_clock_with_sim_time(rclpy_context, sim_time):
+    """A bag paused (or played slowly) under use_sim_time: RGB keeps arriving while /clock stands
+    still, so no bag time passes and thermal is not missing; on the wall clock (no sim time) the
+    same second of silence is past thermal.timeout (0.6 s). The diagnostics say the same."""
+    from rosgraph_msgs.msg import Clock
+
+    from rgbt_perception.node import RGBTPerceptionNode
+    from rgbt_perception.testing.node_fixtures import node_overrides
+
+    node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=node_overrides(use_sim_time=sim_time))
+    cameras = CameraFeed(node)
+    clock = cameras.tester.create_publisher(Clock, "/clock", 10)
+    try:
+        if sim_time:
+            cameras.spin_until(lambda: clock.get_subscription_count() > 0, what="the node's /clock subscription")
+            clock.publish(Clock(clock=scene_pair(0, 100, 0)[0].header.stamp))
+            cameras.spin_until(lambda: node.get_clock().now().nanoseconds > 0, what="the bag clock")
+        cameras.pair(*scene_pair(0, 100, 0))
+        for index in range(1, 5):
+            time.sleep(0.3)  # wall time passes, bag time does not
+            cameras.send("rgb", scene_pair(index, 100, index * 1000)[0])
+        assert node.health.thermal_missing() is (not sim_time)
+        message = node.diagnostic_status().message
+        assert message.startswith("DEGRADED: thermal missing") is (not sim_time), message
+    finally:
+        cameras.close()
+        node.shutdown()
+        node.destroy_node()

@@ -259,9 +259,19 @@ def block_params(paths: list[Path]) -> list:
     return params
 
 
+RAN: dict[Path, set[int]] = {}  # reader's folder -> the lines of the blocks run in it
+
+
 def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_factory) -> str:
-    """Run a block as a user would and check it did what it says; what it printed."""
+    """Run a block as a user would and check it did what it says; what it printed. A bench block
+    (make bench runs those alone) first runs the document's earlier plain blocks not yet run in
+    the folder: the reader ran them before it (the drives and checkpoints it uses)."""
     env = user_environment(ros_env)
+    ran = RAN.setdefault(folder, set())
+    if block.kind == "bench":
+        for earlier in blocks(block.path):
+            if earlier.line < block.line and earlier.kind == "run" and earlier.line not in ran:
+                check_block(earlier, folder, ros_env, context_factory)
     if block.kind == "bench" and "-authors" in block.code and not (folder / "sam_rgbt.pth").exists():
         prepare_authors_files(folder)
     if block.kind == "node":
@@ -276,6 +286,7 @@ def check_block(block: Block, folder: Path, ros_env: dict[str, str], context_fac
         printed = result.stdout
     left = not_ignored(folder)
     assert not left, f"{block.name} leaves {left} in the reader's checkout, where git shows it: add to .gitignore"
+    ran.add(block.line)
     return printed
 
 
