@@ -86,7 +86,8 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "thermal.range_max": (65535.0, "high end of the fixed normalisation range", None),
     "thermal.percentile_low": (1.0, "low percentile of the percentile normalisation", (0.0, 100.0)),
     "thermal.percentile_high": (99.0, "high percentile of the percentile normalisation", (0.0, 100.0)),
-    "thermal.timeout": (1.0, "thermal silent this long (s) -> degraded mode", (0.05, 60.0)),
+    "thermal.timeout": (1.0, "thermal silent this long (s; the bag's clock with use_sim_time) -> degraded mode",
+                        (0.05, 60.0)),
     "thermal.freeze_duration": (0.25, "identical thermal frames for longer than this (s) are frozen (shutter / "
                                 "FFC); -1 = no detection", (-1.0, 60.0)),
     "thermal.freeze_tolerance": (0.0, "0: frozen frames are bit-identical; else the largest mean |difference| "
