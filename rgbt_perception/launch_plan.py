@@ -87,8 +87,8 @@ def misspelt_arguments(given) -> list[str]:
     close to one: typos, which `ros2 launch` would pass over in silence. Names far from every
     argument are left alone: a parent launch file's own."""
     known = {a.name for a in launch_arguments("")}
-    return [f"{name!r} (did you mean {closest_argument(name)!r}?)" for name in sorted(given)
-            if name not in known and closest_argument(name)]
+    return [f"{name!r} (did you mean {guess!r}?)" for name in sorted(set(given) - known)
+            if (guess := closest_argument(name))]
 
 
 def plan_node(values: dict[str, str], cwd: str | Path | None = None) -> NodePlan:

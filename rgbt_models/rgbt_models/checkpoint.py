@@ -109,10 +109,15 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
 
 
 def current_umask() -> int:
-    """The process's umask (read by setting it and back: there is no getter)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """The process's umask: from /proc/self/status where Linux gives it (reading it by setting it
+    and back would change it process-wide for a moment, under other threads creating files)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

@@ -22,7 +22,6 @@ _CHECKOUT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("RGBT_TEST_CACHE") or (
     _CHECKOUT / "build" / "test-fixtures" if (_CHECKOUT / "rgbt_models" / "setup.py").is_file()
     else Path.home() / ".cache" / "rgbt-perception"))
-SEED = 2_1_0
 
 # The project's `test` backbone (rgbt_models/configs/backbone/test.yaml) in sam2's own schema,
 # memory attention / encoder scaled to its 32-channel neck (same layers, so the same keys).
@@ -55,7 +54,7 @@ def build_official_state(size: str) -> dict:
             from rgbt_models.backbone.builder import build_sam2_parts
 
             model.sam_mask_decoder = build_sam2_parts(BackboneConfig(name="test", image_size=128)).sam_mask_decoder
-    return seeded_sam2_state(list(SIZES[size]), SEED, replace)
+    return seeded_sam2_state(list(SIZES[size]), replace=replace)
 
 
 def official_sam2_file(size: str = "tiny") -> Path:

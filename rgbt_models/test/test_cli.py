@@ -87,3 +87,11 @@ def test_bad_config_is_named(tmp_path):
     bad.write_text("task: samsod\nmodel: {}\ntrain: {epochz: 3}\n")
     result = cli("train", "samsod", "--config", str(bad))
     assert result.returncode == 2 and "bad.yaml" in result.stderr and "epochz" in result.stderr
+
+
+def test_rgbt_labels_offers_the_choices_the_importer_takes():
+    """rgbt-labels keeps its own copy of the choices (its --help loads no cv2): the same as cvat's."""
+    from rgbt_models.cli import labels
+    from rgbt_models.data import cvat
+
+    assert (labels.TASKS, labels.UNDRAWN) == (cvat.TASKS, cvat.UNDRAWN)
