@@ -102,7 +102,7 @@ PARAMETERS: dict[str, tuple[object, str, object]] = {
     "output.color_overlay": (True, "publish semantic/color", None),
     "output.overlay_rate": (0.0, "debug/overlay panels (RGB | thermal | classes | saliency) per second, only while "
                             "subscribed; 0 = off (no publisher)", (0.0, 30.0)),
-    "saliency.threshold": (-1.0, "binary saliency threshold; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
+    "saliency.threshold": (-1.0, "pixels at or above it are salient; < 0 = adaptive (2 x mean)", (-1.0, 1.0)),
     "saliency.min_threshold": (0.5, "floor of the adaptive threshold: a blank map yields no object", (0.0, 1.0)),
     "saliency.min_object_area": (20, "smallest salient region reported (pixels)", (0, 10_000_000)),
     "uncertainty.warn": (0.3, "/diagnostics says WARN while the median label-free uncertainty of the frames since "
