@@ -15,7 +15,7 @@ weights are no longer needed.
 
 Why a digest of the weights and not of the checkpoint file: a version-1 checkpoint takes its
 encoder from a separate SAM 2 file, and allow_untrained models have no file; the weights are
-what the graph is made of in every case (hashing tiny's 140 MB takes about 0.3 s).
+what the graph is made of in every case, and hashing them costs little next to loading them.
 
 The thread policy of rgbt_models.runtime.threads holds here too: intra-op threads = the process's
 `threads`, one inter-op thread, sequential execution, and no spinning (onnxruntime's own
