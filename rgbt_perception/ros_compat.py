@@ -40,8 +40,10 @@ def run_single_threaded(node, context=None) -> int:
 
     try:
         # A SIGTERM landing after the node said it was ready but before the executor exists has
-        # already shut the context down: creating the executor then raises RCLError (seen once in
-        # a loaded CI run). That is a shutdown too.
+        # already shut the context down: creating the executor then raises RCLError. That is a
+        # shutdown too. Checked first as well, since rclpy's half-built executor then warns from __del__.
+        if not rclpy.ok(context=context):
+            return 0
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         spin_until_shutdown(executor, context)

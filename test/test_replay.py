@@ -317,7 +317,7 @@ def test_replay_names_a_corrupt_or_truncated_bag(tmp_path, replay_checkpoints, c
         assert code == 2 and str(path) in err and "Traceback" not in err
 
 
-def test_replay_skips_a_bad_frame_and_refuses_an_existing_record(tmp_path, replay_checkpoints, capsys):
+def test_replay_skips_a_bad_frame_and_guards_or_names_earlier_outputs(tmp_path, replay_checkpoints, capsys):
     from rgbt_models.data.rosbag import BagWriter
     from rgbt_models.data.synthetic import make_scene
     from rgbt_perception.replay import main as replay
@@ -335,6 +335,7 @@ def test_replay_skips_a_bad_frame_and_refuses_an_existing_record(tmp_path, repla
     args = [str(bag), *replay_checkpoints, "--rgb-topic", "/rgb", "--thermal-topic", "/thermal",
             "--output", str(tmp_path / "out"), "--no-video", "--record", str(tmp_path / "rec.mcap")]
     assert replay(args) == 0
+    assert "replaced" not in capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["frames_processed"] == 3 and summary["bad_frames"] == 1
     assert summary["bad_frame_details"][0]["stamp_ns"] == 300_000_000
@@ -342,6 +343,7 @@ def test_replay_skips_a_bad_frame_and_refuses_an_existing_record(tmp_path, repla
     capsys.readouterr()
     assert replay(args) == 2 and "exists; remove it or pass --overwrite" in capsys.readouterr().err
     assert replay([*args, "--overwrite"]) == 0
+    assert "(an earlier run's report there replaced)" in capsys.readouterr().out
 
 
 def test_the_scene_temperatures_are_each_class_median_and_none_without_radiometric_thermal():

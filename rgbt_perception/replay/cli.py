@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     from rgbt_models.runtime.loading import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
 
+    earlier_report = (Path(args.output) / ("live_summary.json" if args.live else "summary.json")).exists()
     try:
         config = args.config or default_config()
         params = load_parameter_file(config, parse_overrides(args.param))
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary["markdown"])
     written = "live_report.md and live_summary.json" if args.live else "report, CSV and overlays"
     print(f"\nrgbt-replay: {written} in {Path(args.output).resolve()}"
+          + (" (an earlier run's report there replaced)" if earlier_report else "")
           + (f"; outputs bag {summary['record']}" if summary.get("record") else ""))
     if summary.get("mined"):
         mined = summary["mined"]
