@@ -52,7 +52,7 @@ soak-long: setup
 demo: setup
 	@$(PY) demo/run_demo.py
 
-# UUSOD: adapt the demo SAMSOD to an unlabeled bag from a black-hot thermal camera (a few minutes on 2 cores).
+# UUSOD: adapt the demo SAMSOD to an unlabeled bag from a black-hot thermal camera (about a minute on 2 cores).
 demo-adapt: setup
 	@$(PY) demo/run_demo_adapt.py
 

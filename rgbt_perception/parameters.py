@@ -10,11 +10,10 @@ import difflib
 import math
 from pathlib import Path
 
-import numpy as np
-
 from rgbt_models.config import load_yaml
 from rgbt_models.data.geometry import nearest_multiple
 from rgbt_models.data.pairing import SYNC_POLICIES
+from rgbt_models.data.registration import homography_matrix
 from rgbt_models.data.thermal import POLARITIES, THERMAL_NORMALIZATIONS, ThermalSetup, trained_setup_with
 from rgbt_models.data.thermal_freeze import FREEZE_POLICIES
 from rgbt_models.runtime.devices import DEFAULT_PROVIDERS, DEVICES, PRECISIONS, RUNTIMES
@@ -201,13 +200,7 @@ def check_parameters(values: dict) -> None:
         numbers = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "array" else [value]
         if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
             raise ValueError(f"parameter {name}={list(numbers) if len(numbers) > 1 else value} must be finite")
-    homography = list(values["thermal.homography"])
-    if homography != [0.0] and len(homography) != 9:
-        raise ValueError(f"parameter thermal.homography needs 9 values (3x3 row-major), got {len(homography)}")
-    if len(homography) == 9 and abs(np.linalg.det(np.reshape(homography, (3, 3)))) <= 1e-12 * max(
-            abs(v) for v in homography) ** 3:
-        raise ValueError(f"parameter thermal.homography={homography} is singular: it maps the thermal image onto "
-                         "a line or a point (rgbt-calibrate writes one that is not)")
+    homography_matrix(values["thermal.homography"], "parameter thermal.homography")
     if values["thermal.range_min"] >= values["thermal.range_max"]:
         raise ValueError(f"parameter thermal.range_min={values['thermal.range_min']} must be below "
                          f"thermal.range_max={values['thermal.range_max']}")
@@ -326,10 +319,9 @@ def thermal_setup(values: dict, trained: ThermalSetup | None = None) -> ThermalS
 
 def pipeline_config(values: dict, trained: ThermalSetup | None = None) -> PipelineConfig:
     """The pipeline's settings from the parameters; `trained`: the checkpoints' thermal set-up."""
-    homography = list(values["thermal.homography"])
     return PipelineConfig(
         thermal=thermal_setup(values, trained),
-        homography=np.array(homography, np.float64).reshape(3, 3) if len(homography) == 9 else None,
+        homography=homography_matrix(values["thermal.homography"], "parameter thermal.homography"),
         size_mismatch=values["size_mismatch"], output_height=values["output.height"],
         output_width=values["output.width"], saliency_threshold=values["saliency.threshold"],
         saliency_min_threshold=values["saliency.min_threshold"],

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,7 +15,14 @@ import rclpy
 import torch
 from rclpy.parameter import Parameter
 
-from rgbt_perception.testing.node_fixtures import MODEL_CONFIGS, TEST_NODE_ARGS, CameraFeed, image_msg, scene_pair
+from rgbt_perception.testing.node_fixtures import (
+    MODEL_CONFIGS,
+    TEST_NODE_ARGS,
+    CameraFeed,
+    image_msg,
+    refused_at_start,
+    scene_pair,
+)
 from rgbt_perception.testing.ros_harness import NodeProcess
 
 pytestmark = pytest.mark.ros
@@ -216,16 +221,10 @@ def main_exit_code(main, make_node) -> int:
 
 
 # -- start-up refusals (subprocess) ---------------------------------------------------------------
-def start_fails(*extra: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "rgbt_perception.node", "--ros-args", *TEST_NODE_ARGS, *extra],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr
-
-
-@pytest.mark.slow
 def test_misspelt_mistyped_and_contradictory_parameters_are_refused(ros_env):
+    def start_fails(*extra: str) -> str:
+        return refused_at_start(*TEST_NODE_ARGS, *extra)
+
     assert "samsod.checkpint (did you mean samsod.checkpoint?)" in start_fails("-p", "samsod.checkpint:=x.pt")
     err = start_fails("-p", "sync.slop:=soon")
     assert "sync.slop='soon' has the wrong type: expected float" in err

@@ -259,6 +259,36 @@ def test_rgbt_eval_and_rgbt_replay_give_the_same_numbers_on_the_same_frames(tmp_
 
 
 @pytest.mark.slow
+def test_rgbt_eval_registers_a_bag_with_the_homography_the_node_uses(tmp_path):
+    """A rig whose thermal camera is off the RGB one: rgbt-eval on the bag with --homography (the
+    file rgbt-calibrate writes) scores what rgbt-replay scores with it as its params file."""
+    from rgbt_models.cli.evaluate import main as evaluate_cli
+    from rgbt_models.data.drive import MISREGISTRATION
+
+    torch.manual_seed(2)
+    samsod = tmp_path / "samsod.pt"
+    SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=128))).save(
+        samsod, extra={"input_size": [96, 128]})
+    drive = DriveConfig(seconds=0.6, fps=10, height=128, width=160, dropout=None, thermal_warp=MISREGISTRATION)
+    write_drive_bag(tmp_path / "bag", drive, "mcap")
+    params = tmp_path / "homography.yaml"
+    params.write_text(f"/**:\n  ros__parameters:\n    thermal.homography: {list(MISREGISTRATION)}\n")
+    topics = ["--rgb-topic", drive.rgb_topic, "--thermal-topic", drive.thermal_topic, "--mask-topic", drive.mask_topic]
+    assert replay([str(tmp_path / "bag"), "--config", str(params), "-p", "sartm.enabled:=false", "-p",
+                   f"samsod.checkpoint:={samsod}", *topics, "--output", str(tmp_path / "replay"), "--no-video",
+                   "--overlay-every", "0"]) == 0
+    replayed = json.loads((tmp_path / "replay" / "summary.json").read_text())["saliency"]["with thermal"]
+    scores = {}
+    for name, registration in (("registered", ["--homography", str(params)]), ("as_recorded", [])):
+        assert evaluate_cli(["--checkpoint", str(samsod), "--dataset", f"bag:{tmp_path / 'bag'}", *topics,
+                             *registration, "--no-progress", "--output", str(tmp_path / name)]) == 0
+        (scores[name],) = json.loads((tmp_path / name / "results.json").read_text()).values()
+    for key in ("S", "maxF", "MAE"):
+        assert scores["registered"][key] == pytest.approx(replayed[key], abs=1e-9), key
+    assert scores["as_recorded"]["MAE"] != pytest.approx(replayed["MAE"], abs=1e-9)
+
+
+@pytest.mark.slow
 def test_replay_refuses_ground_truth_of_another_class_list(tmp_path, checkpoints, capsys):
     bag = tmp_path / "bag"
     write_drive_bag(bag, DRIVE, "mcap")

@@ -45,6 +45,17 @@ def check_input_size(height: int, width: int, source: str) -> None:
         raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
 
 
+def check_registration(data, path: str | Path) -> None:
+    """ConfigError naming `path` where a config's data.homography cannot be used (a missing or bad
+    params file, not 9 numbers, singular): at start, before any training."""
+    from rgbt_models.data.registration import homography_setting
+
+    try:
+        homography_setting(data.homography, "data.homography")
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from error
+
+
 def sections_of(cls: type) -> dict[str, type]:
     """The fields of config dataclass `cls` that are config dataclasses themselves (its sections)."""
     hints = typing.get_type_hints(cls)

@@ -130,11 +130,15 @@ def test_generic_folder_layout(tmp_path):
         FolderDataset(tmp_path / "rgb")
 
 
-def test_size_mismatch_between_modalities_is_reported(tmp_path):
+def test_a_thermal_camera_of_another_size_reads_and_a_label_of_another_size_is_reported(tmp_path):
+    """Thermal is brought onto the RGB image as the node does (resized, or data.homography); a
+    label is scored on the RGB image's pixels."""
     write(tmp_path / "rgb" / "f1.png", rgb_image())
-    write(tmp_path / "thermal" / "f1.png", np.zeros((H + 1, W), np.uint8))
+    write(tmp_path / "thermal" / "f1.png", np.zeros((H // 2, W // 2), np.uint16))
     write(tmp_path / "labels" / "f1.png", np.zeros((H, W), np.uint8))
-    with pytest.raises(DatasetError, match=r"thermal/f1.png: size"):
+    assert FolderDataset(tmp_path)[0].thermal.shape == (H // 2, W // 2)
+    write(tmp_path / "labels" / "f1.png", np.zeros((H + 1, W), np.uint8))
+    with pytest.raises(DatasetError, match=r"labels/f1.png: size \(\d+, \d+\) differs from .*rgb/f1.png"):
         FolderDataset(tmp_path)[0]
 
 

@@ -132,17 +132,23 @@ def test_input_sizes_not_multiple_of_32_name_the_value_to_use(tmp_path, sartm_ch
 
 
 # -- one geometry ----------------------------------------------------------------------------------
-def test_a_frame_is_preprocessed_alike_in_training_evaluation_and_the_pipeline():
+@pytest.mark.parametrize("registered", [True, False], ids=["registered", "thermal_camera_off_by_a_homography"])
+def test_a_frame_is_preprocessed_alike_in_training_evaluation_and_the_pipeline(registered):
+    """Also for a rig whose thermal camera (of another size) is registered by thermal.homography:
+    data.homography in training and rgbt-eval's --homography warp as the node does."""
     from rgbt_perception.pipeline import Pipeline, PipelineConfig
 
     scene = make_scene(7, 90, 150)  # neither the model's size nor its aspect ratio
-    sample = Sample("x", scene.rgb, scene.thermal_raw, scene.label, scene.saliency)
-    evaluation = apply_transform(sample, TransformConfig(height=64, width=96, train=False))
+    thermal = scene.thermal_raw if registered else cv2.resize(scene.thermal_raw, (120, 80))
+    homography = None if registered else np.array([[1.25, 0.02, -3.0], [0.01, 1.1, 2.0], [0.0, 0.0, 1.0]])
+    sample = Sample("x", scene.rgb, thermal, scene.label, scene.saliency)
+    evaluation = apply_transform(sample, TransformConfig(height=64, width=96, train=False, homography=homography))
     training = apply_transform(sample, TransformConfig(height=64, width=96, train=True, scale_range=(1.0, 1.0),
-                                                       hflip=False, brightness=0.0, contrast=0.0))
+                                                       hflip=False, brightness=0.0, contrast=0.0,
+                                                       homography=homography))
     model = SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=64)))
-    rgb_t, thermal_t = Pipeline(PipelineConfig(), samsod=model, model_size=(64, 96)).preprocess(
-        scene.rgb, scene.thermal_raw)
+    rgb_t, thermal_t = Pipeline(PipelineConfig(homography=homography), samsod=model, model_size=(64, 96)).preprocess(
+        scene.rgb, thermal)
     for tensors in (training, {"rgb": rgb_t[0], "thermal": thermal_t[0]}):
         assert torch.equal(tensors["rgb"], evaluation["rgb"]) and torch.equal(tensors["thermal"], evaluation["thermal"])
     # Evaluation keeps the ground truth at its native size; training's is at the model's.

@@ -221,6 +221,15 @@ def test_inference_never_loads_a_text_model(tmp_path, monkeypatch):
     assert torch.equal(restored.text_embeddings, model.text_embeddings)
 
 
+def test_class_names_are_embedded_offline_without_a_progress_bar(capfd):
+    """rgbt-train --no-progress stays free of bars: the text model's own are off."""
+    from rgbt_models.text import encode_class_names
+
+    embeddings = encode_class_names(["person", "car"])
+    assert embeddings.shape[0] == 2 and torch.allclose(embeddings.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert "%|" not in capfd.readouterr().err
+
+
 def test_unknown_text_encoder_is_a_clear_error():
     from rgbt_models.text import TextEncoderError
 

@@ -31,6 +31,23 @@ TEST_NODE_ARGS = ["--params-file", str(REPO_ROOT / "config" / "rgbt.yaml"),
                     for part in ("-p", f"{name}:={ros_argument(value)}")]]
 
 
+def refused_at_start(*ros_args: str) -> str:
+    """What the node says when it refuses to start with `ros_args`, started in this process by the
+    executable's own entry (rgbt_perception.node.main: rclpy's default context, the parameters
+    declared and checked, the models loaded): exit status 2, one line, no traceback. The same
+    start as a subprocess without a second interpreter loading torch."""
+    import contextlib
+    import io
+
+    from rgbt_perception.node import main
+
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        code = main(["rgbt_perception_node", "--ros-args", *ros_args])
+    assert code == 2 and "Traceback" not in said.getvalue(), said.getvalue()
+    return said.getvalue()
+
+
 def image_msg(array: np.ndarray, encoding: str, sec: int, nanosec: int, frame_id: str = "camera"):
     """A sensor_msgs/Image of `array` (any dtype and channel count), built as the node builds its
     outputs (the fast path that Humble's message checks accept at once)."""

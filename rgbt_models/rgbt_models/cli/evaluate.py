@@ -5,6 +5,8 @@ Examples:
   rgbt-eval --checkpoint sartm.pt --dataset mfnet:data/MFNet:test --dataset mfnet:data/MFNet:test_night
   rgbt-eval --checkpoint sartm.pt --dataset synthetic     (the built-in synthetic scenes)
   rgbt-eval --checkpoint mfnet_model.pt --dataset pst900:data/PST900:test --class-mapping pst_to_mfnet.yaml
+  rgbt-eval --checkpoint samsod.pt --dataset bag:drive --rgb-topic /cam/rgb/image_raw \
+      --thermal-topic /cam/thermal/image_raw --mask-topic /ground_truth/saliency --homography homography.yaml
 Writes results.md, results.json and PNG plots (PR and F curves, or confusion matrices) to --output.
 
 Predictions are scored upsampled to each label's native size; the model input size is the one
@@ -48,6 +50,16 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="percentile and stable normalisation")
     parser.add_argument("--thermal-polarity", choices=POLARITIES,
                         help="default: the checkpoint's; black_hot: a camera showing warm objects dark")
+    parser.add_argument("--homography", metavar="PARAMS_FILE",
+                        help="register the thermal camera as the node does: a params file with thermal.homography "
+                             "(rgbt-calibrate's output)")
+    bag = parser.add_argument_group("bag data sets (--dataset bag:BAG or bag:FOLDER:BAG_NAME)")
+    bag.add_argument("--rgb-topic")
+    bag.add_argument("--thermal-topic")
+    bag.add_argument("--label-topic", help="SARTM: the ground-truth class-id images")
+    bag.add_argument("--mask-topic", help="SAMSOD: the ground-truth saliency masks")
+    bag.add_argument("--label-classes", help="the label topic's class list (a classes YAML or a data set's "
+                                             "name; default: the model's)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--synthetic-count", type=int, default=32)
     parser.add_argument("--device", default="auto", choices=DEVICES, help="auto: CUDA when available")
@@ -60,7 +72,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--providers", default="CUDAExecutionProvider,CPUExecutionProvider",
                         help="--runtime onnxruntime: execution providers in order, comma-separated")
     parser.add_argument("--cache-dir", help="--runtime onnxruntime: folder of the exported graphs "
-                                            "(default ~/.cache/rgbt_perception/onnxruntime)")
+                                            "(default $RGBT_ONNX_CACHE, else ~/.cache/rgbt_perception/onnxruntime)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (never one off a terminal)")
     parser.add_argument("--threads", default="auto", type=thread_policy.argument, help=thread_policy.THREADS_HELP)
     add_engine_arguments(parser, "the model and the data sets")

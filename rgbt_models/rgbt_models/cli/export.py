@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="int8: also write <name>.int8.onnx, quantised dynamically by onnxruntime; with "
                              "--format onnxruntime: the node's precision parameter (fp16: CUDA)")
     parser.add_argument("--cache-dir", help="--format onnxruntime: the node's onnxruntime.cache_dir "
-                                            "(default ~/.cache/rgbt_perception/onnxruntime)")
+                                            "(default $RGBT_ONNX_CACHE, else ~/.cache/rgbt_perception/onnxruntime)")
     parser.add_argument("--providers", default="CUDAExecutionProvider,CPUExecutionProvider",
                         help="--format onnxruntime: the node's onnxruntime.providers, comma-separated")
     parser.add_argument("--repeats", type=int, default=5)

@@ -88,9 +88,12 @@ class PairedFolderDataset:
     def __getitem__(self, index: int) -> Sample:
         name, paths = self.entries[index]
         sample = self.read(name, paths)
-        if sample.thermal.shape[:2] != sample.rgb.shape[:2]:
-            raise DatasetError(f"{paths['thermal']}: size {sample.thermal.shape[:2]} differs from "
-                               f"{paths['rgb']} {sample.rgb.shape[:2]}")
+        # A thermal image of another size is brought onto the RGB one as the node does (resized, or
+        # registered by data.homography); a label is scored on the RGB image's pixels, so must match.
+        for key, image in (("label", sample.label), ("mask", sample.mask)):
+            if image is not None and image.shape[:2] != sample.rgb.shape[:2]:
+                raise DatasetError(f"{paths[key]}: size {image.shape[:2]} differs from "
+                                   f"{paths['rgb']} {sample.rgb.shape[:2]}")
         return sample
 
 
@@ -270,16 +273,20 @@ def parse_spec(spec: str) -> tuple[str, list[str]]:
     return name, rest.split(":") if rest else []
 
 
-def open_spec(spec: str, labels: bool = True, synthetic_count: int = 32) -> tuple[str, object]:
+def open_spec(spec: str, labels: bool = True, synthetic_count: int = 32,
+              bag_options: dict | None = None) -> tuple[str, object]:
     """(label for tables, loader) for NAME[:ROOT[:SPLIT]]; 'synthetic' (no root) is the built-in
-    synthetic scenes, `synthetic_count` of them from seed 2,000,000 (apart from training's)."""
+    synthetic scenes, `synthetic_count` of them from seed 2,000,000 (apart from training's);
+    'bag' opens with `bag_options` (its topics, as open_dataset takes them)."""
     name, fields = parse_spec(spec)
     if name == "synthetic":
         return f"synthetic[{synthetic_count}]", open_dataset(name, count=synthetic_count, first_seed=2_000_000)
     if len(fields) > 2:
         raise DatasetError(f"{spec!r}: expected NAME[:ROOT[:SPLIT]]")
     root, split = [*fields, "", ""][:2]
-    return name + (f" ({split})" if split else ""), open_dataset(name, root or None, split or None, labels)
+    options = (bag_options or {}) if name == "bag" else {}
+    return name + (f" ({split})" if split else ""), open_dataset(name, root or None, split or None, labels,
+                                                                 **options)
 
 
 def sample_ids(dataset) -> list[str] | None:

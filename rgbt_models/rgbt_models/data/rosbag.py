@@ -198,7 +198,8 @@ class BagDataset:
                  label_topic: str | None = None, mask_topic: str | None = None, slop: float = 0.05,
                  classes: str | None = None) -> None:
         if not rgb_topic or not thermal_topic:
-            raise DatasetError(f"{path}: a bag data set needs its rgb_topic and thermal_topic")
+            raise DatasetError(f"{path}: a bag data set needs its RGB and thermal topics (a config's "
+                               "data.rgb_topic and data.thermal_topic; rgbt-eval's --rgb-topic and --thermal-topic)")
         self.label_topic, self.mask_topic, self.classes = label_topic, mask_topic, classes
         self.task = ("both" if label_topic and mask_topic else "semantic" if label_topic
                      else "saliency" if mask_topic else None)

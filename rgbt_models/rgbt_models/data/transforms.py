@@ -15,6 +15,7 @@ import torch
 
 from rgbt_models.data.datasets import Sample
 from rgbt_models.data.geometry import InputGeometry, resize_label, resize_mask, resize_rgb, resize_thermal
+from rgbt_models.data.registration import register_thermal
 from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
 
 
@@ -34,6 +35,9 @@ class TransformConfig:
     # Evaluation only: how a frame becomes the model's input where its checkpoint records another
     # rule than ours (rgbt-import: the authors' resize filter or padding); None: resize, area filter.
     geometry: InputGeometry | None = None
+    # The thermal camera's 3x3 thermal -> RGB homography (data/registration.py), applied before the
+    # resize as the node applies thermal.homography; None: the pair is registered already.
+    homography: np.ndarray | None = None
 
     @staticmethod
     def thermal_fields(setup: ThermalSetup) -> dict:
@@ -87,13 +91,15 @@ def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Gene
     rng = rng or np.random.default_rng(0)
     height, width = config.height, config.width
     content = (height, width)
+    thermal01 = thermal_to_unit(sample.thermal, config.thermal_setup)
+    if config.homography is not None:
+        thermal01 = register_thermal(thermal01, config.homography, *sample.rgb.shape[:2])
     if config.geometry is not None and not config.train:
         eight_bit = sample.thermal.dtype == np.uint8 and config.thermal_polarity == "white_hot"
-        thermal01 = thermal_to_unit(sample.thermal, config.thermal_setup)
         rgb, thermal, content = config.geometry.prepare(sample.rgb, thermal01, eight_bit, height, width)
     else:
         rgb = resize_rgb(sample.rgb, height, width)
-        thermal = resize_thermal(thermal_to_unit(sample.thermal, config.thermal_setup), height, width)
+        thermal = resize_thermal(thermal01, height, width)
     label, mask = sample.label, sample.mask
     if label is not None and label_lookup is not None:
         label = label_lookup[label]

@@ -35,6 +35,7 @@ def prepare(args, runners: bool = True) -> Evaluation:
     Raises what a bad argument or file raises."""
     from rgbt_models.data.datasets import open_spec
     from rgbt_models.data.geometry import model_input_size
+    from rgbt_models.data.registration import read_homography
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
     from rgbt_models.evaluation.core import check_dataset
     from rgbt_models.runtime import load_model
@@ -43,14 +44,15 @@ def prepare(args, runners: bool = True) -> Evaluation:
     say(f"inference device: {placement.device} ({placement.reason})")
     model = load_model(None, args.checkpoint)
     thermal = thermal_setup_of(model, args)  # one set-up for every data set
+    homography = read_homography(args.homography) if args.homography else None
     sets, placed = [], {}
     for spec in args.dataset:
-        label, dataset = open_spec(spec, synthetic_count=args.synthetic_count)
+        label, dataset = open_spec(spec, synthetic_count=args.synthetic_count, bag_options=bag_options(args))
         lookup = check_dataset(model.kind, getattr(model, "classes", None), dataset, label, args.class_mapping)
         size = model_input_size(model, args.height, args.width, lambda data=dataset: data[0].rgb.shape,
                                 source="model input size (--height/--width)")
         transform = TransformConfig(height=size[0], width=size[1], train=False,
-                                    geometry=getattr(model, "input_geometry", None),
+                                    geometry=getattr(model, "input_geometry", None), homography=homography,
                                     **TransformConfig.thermal_fields(thermal))
         print(f"rgbt-eval: {label}: {len(dataset)} frames, model input {size[0]}x{size[1]} (H x W), scored at "
               "native size", flush=True)
@@ -59,6 +61,13 @@ def prepare(args, runners: bool = True) -> Evaluation:
             placed[key] = placement.place(model, size, say)
         sets.append((label, TransformedDataset(dataset, transform, label_lookup=lookup), placed.get(key)))
     return Evaluation(model, placement, sets)
+
+
+def bag_options(args) -> dict:
+    """The topics a `bag:` data set is read with (--rgb-topic ...), those given."""
+    given = {"rgb_topic": args.rgb_topic, "thermal_topic": args.thermal_topic, "label_topic": args.label_topic,
+             "mask_topic": args.mask_topic, "classes": args.label_classes}
+    return {key: value for key, value in given.items() if value}
 
 
 def thermal_setup_of(model, args):

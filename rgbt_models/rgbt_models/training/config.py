@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, read_config
+from rgbt_models.config import ConfigError, check_input_size, check_registration, read_config
 
 TASKS = ("samsod", "sartm")
 
@@ -28,6 +28,9 @@ class DataConfig:
     thermal_time_constant: float = 2.0  # 'stable': recorded for the node (still images use the percentiles)
     thermal_polarity: str = "white_hot"  # black_hot: the data's camera shows warm objects dark
     class_mapping: str | None = None  # SARTM: YAML mapping the data set's class ids onto the model's
+    # The rig's thermal -> RGB homography, as the node applies it: the node's params file holding
+    # thermal.homography (rgbt-calibrate's output), or its 9 numbers; null: registered already.
+    homography: str | list[float] | None = None
     # Only for dataset: bag (label_classes: the label topic's class list, default the model's)
     rgb_topic: str | None = None
     thermal_topic: str | None = None
@@ -39,6 +42,13 @@ class DataConfig:
     val_count: int = 32
     scene_height: int = 128
     scene_width: int = 160
+
+    @property
+    def registration(self):
+        """The 3x3 homography of `homography` (None without one); a ValueError naming the problem."""
+        from rgbt_models.data.registration import homography_setting
+
+        return homography_setting(self.homography, "data.homography")
 
     @property
     def thermal_setup(self):
@@ -86,6 +96,7 @@ class TrainConfig:
         if config.task not in TASKS:
             raise ConfigError(f"{path}: task must be one of {TASKS}, got {config.task!r}")
         check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
+        check_registration(config.data, path)
         if config.train.optimizer not in ("adam", "adamw") or config.train.scheduler not in ("poly", "constant"):
             raise ConfigError(f"{path}: train.optimizer must be adam|adamw and train.scheduler poly|constant")
         return config

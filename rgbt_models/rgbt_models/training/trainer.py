@@ -37,7 +37,8 @@ def make_datasets(config: TrainConfig, model):
         check_held_out(train, val, d)
     lookup = check_dataset(config.task, getattr(model, "classes", None), train, d.dataset, d.class_mapping)
     setup = d.thermal_setup  # checked here: a bad set-up fails before any training
-    common = {"height": d.height, "width": d.width, **TransformConfig.thermal_fields(setup)}
+    common = {"height": d.height, "width": d.width, "homography": d.registration,
+              **TransformConfig.thermal_fields(setup)}
     seed = config.train.seed
     return (TransformedDataset(train, TransformConfig(train=True, **common), seed, lookup),
             TransformedDataset(val, TransformConfig(train=False, **common), seed, lookup) if val is not None else None)

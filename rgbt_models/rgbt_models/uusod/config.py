@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, build_sections, check_input_size, read_config
+from rgbt_models.config import ConfigError, build_sections, check_input_size, check_registration, read_config
 from rgbt_models.training.config import OptimConfig
 
 STAGES = ("pretrain", "sce", "detector", "adapter")
@@ -141,6 +141,9 @@ class UnlabeledDataConfig:
     thermal_range: tuple[float, float] | None = None
     thermal_percentiles: tuple[float, float] | None = None
     thermal_polarity: str | None = None
+    # The rig's thermal -> RGB homography as the node applies it (a params file holding
+    # thermal.homography, e.g. rgbt-calibrate's output, or 9 numbers); null: registered already.
+    homography: str | list[float] | None = None
     # Optional labelled set for evaluation only (rgbt-eval's NAME[:ROOT[:SPLIT]], or
     # synthetic:COUNT:FIRST_SEED:DOMAIN): S-measure / MAE of the model after every epoch.
     eval: str | None = None
@@ -182,6 +185,7 @@ class AdaptConfig:
         if config.stage not in STAGES:
             raise ConfigError(f"{path}: stage must be one of {STAGES}, got {config.stage!r}")
         check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
+        check_registration(config.data, path)
         if config.adapter_levels not in ("deepest", "all"):
             raise ConfigError(f"{path}: adapter_levels must be 'deepest' or 'all', got {config.adapter_levels!r}")
         needs = {"detector": "cue_checkpoint", "adapter": "source_checkpoint"}.get(config.stage)

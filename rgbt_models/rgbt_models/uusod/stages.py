@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset
 
+from rgbt_models.data.registration import homography_setting
 from rgbt_models.data.thermal import ThermalSetup, differs, setup_line, trained_setup_with
 from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.losses.iou import iou_loss
@@ -116,6 +117,7 @@ class StageTask:
         """Model-size tensors with the stage's thermal set-up (training data and evaluation alike)."""
         d = self.config.data
         return TransformConfig(height=d.height, width=d.width, train=False,
+                               homography=homography_setting(d.homography, "data.homography"),
                                **TransformConfig.thermal_fields(self.thermal))
 
     def trainable(self) -> list[torch.nn.Parameter]:
