@@ -210,6 +210,29 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
         capsys.readouterr().err
 
 
+def test_a_model_learnt_on_registered_rig_frames_warns_when_run_without_the_homography(tmp_path):
+    """rgbt-train records data.homography; the node warns only where a model learnt on frames a
+    homography registered runs with none (registered training data, or a recalibration, is fine)."""
+    from rgbt_models.data.drive import MISREGISTRATION
+    from rgbt_models.runtime import load_model
+    from rgbt_perception.model_loading import build_pipeline
+    from rgbt_perception.parameters import PARAMETERS
+
+    params = write_test_checkpoints(tmp_path)
+    samsod = params[3].split(":=")[1]
+    values = {name: spec[0] for name, spec in PARAMETERS.items()} | {
+        "sartm.enabled": "false", "samsod.checkpoint": samsod, "threads": 1}
+    recalibrated = [*MISREGISTRATION[:2], -5.0, *MISREGISTRATION[3:]]
+    for recorded, running, warned in ((list(MISREGISTRATION), [0.0], True),
+                                      (list(MISREGISTRATION), recalibrated, False),
+                                      ([0.0], list(MISREGISTRATION), False), (None, [0.0], False)):
+        load_model(None, samsod).save(samsod, extra={} if recorded is None else {"homography": recorded})
+        warnings: list[str] = []
+        build_pipeline(values | {"thermal.homography": running}, lambda line: None, warnings.append)
+        said = [w for w in warnings if w.startswith("registration: samsod was trained on frames registered")]
+        assert bool(said) == warned, (recorded, running, warnings)
+
+
 # -- temperatures ----------------------------------------------------------------------------------
 def test_object_temperatures_match_the_scenes_known_values_through_an_unregistered_camera():
     """The synthetic scene's thermal is centi-kelvin (its objects 300-315 K): seen through a

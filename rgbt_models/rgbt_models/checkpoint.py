@@ -228,6 +228,8 @@ def restore_model(path: str | Path, kind: str, build: Callable[[dict, bool], tor
     model.input_size = trained_input_size(content)
     model.thermal_setup = trained_thermal_setup(content)
     model.input_geometry = trained_input_geometry(content)
+    # The registration it was trained with (data/registration.py's record), None where unrecorded.
+    model.trained_homography = (content.get("extra") or {}).get("homography")
     model.checkpoint_extra = dict(content.get("extra") or {})  # its record, for a tool that rewrites the file
     return model.eval()
 

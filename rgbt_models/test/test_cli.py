@@ -65,6 +65,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, capsys):
                       *steps]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["checksum"] == checksum
     assert (crashed / "best.pt").is_file() and list((crashed / "tensorboard").iterdir())
+    record = torch.load(crashed / "final.pt", weights_only=True)["extra"]  # what the node applies or compares
+    assert record["input_size"] == [128, 160] and record["homography"] == [0.0] and record["thermal"]["normalization"]
 
 
 @pytest.mark.bench

@@ -58,6 +58,12 @@ def homography_setting(value: str | Sequence[float] | None, where: str) -> np.nd
     return homography_matrix(value, where)
 
 
+def homography_record(homography: np.ndarray | None) -> list[float]:
+    """What a checkpoint records of the registration it was trained with: the node parameter's
+    form, 9 row-major numbers or [0.0] for none."""
+    return list(NO_HOMOGRAPHY) if homography is None else [float(v) for v in np.ravel(homography)]
+
+
 def register_thermal(thermal01: np.ndarray, homography: np.ndarray, height: int, width: int) -> np.ndarray:
     """A thermal image in [0, 1] warped onto the RGB image's (height, width) pixel grid (bilinear;
     0 where the thermal camera does not see), as the node does before the model's resize."""

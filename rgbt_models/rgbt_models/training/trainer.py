@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from rgbt_models.data.datasets import DatasetError, open_dataset, sample_ids
+from rgbt_models.data.registration import homography_record
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation.core import check_dataset, evaluate
 from rgbt_models.registry import MODELS
@@ -104,13 +105,16 @@ class SupervisedTask:
 
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
         if best:
-            self.model.save(output / BEST_FILE, extra={"epoch": epoch, "score": record["score"],
-                                                        "input_size": self.input_size,
-                                                        "thermal": self.config.data.thermal_setup.to_dict()})
+            self.model.save(output / BEST_FILE, extra={"epoch": epoch, "score": record["score"], **self.record()})
 
     def finish(self, output: Path) -> None:
-        self.model.save(output / "final.pt", extra={"epochs": self.config.train.epochs, "input_size": self.input_size,
-                                                    "thermal": self.config.data.thermal_setup.to_dict()})
+        self.model.save(output / "final.pt", extra={"epochs": self.config.train.epochs, **self.record()})
+
+    def record(self) -> dict:
+        """What a checkpoint records of the data it learned from, for the node to apply or compare."""
+        d = self.config.data
+        return {"input_size": self.input_size, "thermal": d.thermal_setup.to_dict(),
+                "homography": homography_record(d.registration)}
 
     def rng_state(self) -> torch.Tensor:
         return model_rng_state(self.model)  # PCGrad's task order

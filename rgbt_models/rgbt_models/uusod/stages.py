@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset
 
-from rgbt_models.data.registration import homography_setting
+from rgbt_models.data.registration import homography_record, homography_setting
 from rgbt_models.data.thermal import ThermalSetup, differs, setup_line, trained_setup_with
 from rgbt_models.data.transforms import TransformConfig, apply_transform
 from rgbt_models.losses.iou import iou_loss
@@ -172,7 +172,8 @@ class StageTask:
     def save(self, output: Path, epoch: int, record: dict, best: bool) -> None:
         d = self.config.data
         extra = {"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width],
-                 "thermal": self.thermal.to_dict()}
+                 "thermal": self.thermal.to_dict(),
+                 "homography": homography_record(homography_setting(d.homography, "data.homography"))}
         geometry = getattr(self.model, "input_geometry", None)  # e.g. an imported authors' model's
         if geometry is not None:
             extra["input"] = geometry.to_dict()
