@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from rgbt_models.calibration.result import Calibration, parameters_yaml
 from rgbt_models.config import ConfigError
@@ -87,3 +88,32 @@ def test_training_registers_its_data_as_the_config_says(tmp_path):
     model = SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=64)))
     for dataset in make_datasets(TrainConfig(task="samsod", model={}, data=data), model):
         np.testing.assert_allclose(dataset.config.homography, np.reshape(WARP, (3, 3)))
+
+
+def test_adaptation_registers_its_bags_as_the_node_does(tmp_path):
+    """rgbt-adapt's bag sources with data.homography: the tensors the node's pipeline makes of the
+    same pair, registered bags only (a synthetic source beside them is left as it is)."""
+    from rgbt_models.backbone import BackboneConfig
+    from rgbt_models.data.drive import MISREGISTRATION, DriveConfig, write_drive_bag
+    from rgbt_models.data.rosbag import BagDataset
+    from rgbt_models.data.thermal import ThermalSetup
+    from rgbt_models.data.transforms import TransformConfig
+    from rgbt_models.samsod import SAMSOD, SAMSODConfig
+    from rgbt_models.uusod.data import open_unlabeled
+    from rgbt_models.uusod.stages import UnlabeledTensors
+    from rgbt_perception.pipeline import Pipeline, PipelineConfig
+
+    drive = DriveConfig(seconds=0.2, fps=10, height=96, width=128, dropout=None, thermal_warp=MISREGISTRATION)
+    write_drive_bag(tmp_path / "bag", drive, "mcap")
+    setup, homography = ThermalSetup("percentile", polarity="black_hot"), np.reshape(MISREGISTRATION, (3, 3))
+    sources = [open_unlabeled(f"bag:{tmp_path / 'bag'}:{drive.rgb_topic}:{drive.thermal_topic}", 64, 96,
+                              (setup, homography)), open_unlabeled("synthetic:1", 64, 96, (setup, homography))]
+    tensors = UnlabeledTensors(sources, TransformConfig(height=64, width=96, train=False,
+                                                        **TransformConfig.thermal_fields(setup)))
+    pair = BagDataset(tmp_path / "bag", drive.rgb_topic, drive.thermal_topic)[0]
+    model = SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=64)))
+    pipeline = Pipeline(PipelineConfig(thermal=setup, homography=homography), samsod=model, model_size=(64, 96))
+    _, thermal_t = pipeline.preprocess(pair.rgb, pair.thermal)
+    assert torch.allclose(tensors[0]["thermal"], thermal_t[0], atol=1e-6)
+    synthetic = TransformConfig(height=64, width=96, train=False, **TransformConfig.thermal_fields(setup))
+    assert tensors.configs[1] == synthetic  # a registered layout: the stage's set-up, no warp

@@ -76,6 +76,7 @@ class SupervisedTask:
         self.model.train()
         self.dataset, self.validation = make_datasets(config, self.model)
         self.input_size = [config.data.height, config.data.width]
+        self.homography = self.dataset.config.homography  # read once: the file may change during training
 
     def trainable(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -114,7 +115,7 @@ class SupervisedTask:
         """What a checkpoint records of the data it learned from, for the node to apply or compare."""
         d = self.config.data
         return {"input_size": self.input_size, "thermal": d.thermal_setup.to_dict(),
-                "homography": homography_record(d.registration)}
+                "homography": homography_record(self.homography)}
 
     def rng_state(self) -> torch.Tensor:
         return model_rng_state(self.model)  # PCGrad's task order

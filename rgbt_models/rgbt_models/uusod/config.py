@@ -142,7 +142,8 @@ class UnlabeledDataConfig:
     thermal_percentiles: tuple[float, float] | None = None
     thermal_polarity: str | None = None
     # The rig's thermal -> RGB homography as the node applies it (a params file holding
-    # thermal.homography, e.g. rgbt-calibrate's output, or 9 numbers); null: registered already.
+    # thermal.homography, e.g. rgbt-calibrate's output, or 9 numbers), for the bag sources (the
+    # rig's own recordings; a published or folder layout is registered already); null: none.
     homography: str | list[float] | None = None
     # Optional labelled set for evaluation only (rgbt-eval's NAME[:ROOT[:SPLIT]], or
     # synthetic:COUNT:FIRST_SEED:DOMAIN): S-measure / MAE of the model after every epoch.

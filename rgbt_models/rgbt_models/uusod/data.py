@@ -8,7 +8,8 @@ the same BagDataset (no truth topics), kept at the model input size. Evaluation 
 where they exist, opens the same loaders with labels on, separately.
 
 Source specs (`uusod.data.sources` in the YAML, one or more):
-  bag:PATH:RGB_TOPIC:THERMAL_TOPIC     rosbag2 folder or file (mcap / sqlite3), the node's pairing
+  bag:PATH:RGB_TOPIC:THERMAL_TOPIC     rosbag2 folder or file (mcap / sqlite3), the node's pairing;
+                                       registered by data.homography where one is given
   folder:ROOT                          ROOT/rgb + ROOT/thermal
   vt5000:ROOT[:SPLIT] vt1000:ROOT vt821:ROOT    RGB/ + T/
   pst900:ROOT[:SPLIT] fmb:ROOT[:SPLIT] mfnet:ROOT[:SPLIT]
@@ -23,7 +24,9 @@ import cv2
 import numpy as np
 
 from rgbt_models.data.datasets import DatasetError, Sample, open_dataset, open_spec, parse_spec
-from rgbt_models.data.geometry import resize_rgb
+from rgbt_models.data.geometry import resize_rgb, resize_thermal
+from rgbt_models.data.registration import register_thermal
+from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
 
 DOMAINS = ("day", "night", "fog", "blackhot", "mixed")
 
@@ -32,17 +35,28 @@ class BagFramesAtInputSize:
     """A bag's synchronized pairs (rgbt_models.data.rosbag.BagDataset, no truth topics: the
     node's pairing), decoded once and kept at the model input size (RGB uint8, thermal raw in its
     own type: the thermal set-up is applied later, as for every other source), named by bag and
-    stamp so that two bags' frames never share a pseudo-label."""
+    stamp so that two bags' frames never share a pseudo-label.
 
-    def __init__(self, path: str, rgb_topic: str, thermal_topic: str, height: int, width: int) -> None:
+    `registration` (the thermal set-up and the rig's thermal -> RGB homography): the frames are
+    brought onto the RGB grid as the node does (set-up, warp, resize) before they are kept, and
+    `unit_thermal` says that their thermal is in [0, 1] already."""
+
+    def __init__(self, path: str, rgb_topic: str, thermal_topic: str, height: int, width: int,
+                 registration: tuple[ThermalSetup, np.ndarray] | None = None) -> None:
         from rgbt_models.data.rosbag import BagDataset
 
         bag, self.frames = BagDataset(path, rgb_topic, thermal_topic), []
+        self.unit_thermal = registration is not None
         for index in range(len(bag)):
             sample = bag[index]
             rgb8 = (resize_rgb(sample.rgb, height, width) * 255 + 0.5).astype(np.uint8)
-            raw = cv2.resize(sample.thermal, (width, height), interpolation=cv2.INTER_AREA)  # the dtype is kept
-            self.frames.append(Sample(f"{Path(path).name}_{sample.name}", rgb8, raw))
+            if registration is None:
+                thermal = cv2.resize(sample.thermal, (width, height), interpolation=cv2.INTER_AREA)  # dtype kept
+            else:
+                setup, homography = registration
+                unit = register_thermal(thermal_to_unit(sample.thermal, setup), homography, *sample.rgb.shape[:2])
+                thermal = resize_thermal(unit, height, width)
+            self.frames.append(Sample(f"{Path(path).name}_{sample.name}", rgb8, thermal))
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -89,14 +103,15 @@ def synthetic_scene(seed: int, domain: str, height: int, width: int):
     return scene
 
 
-def open_unlabeled(spec: str, height: int, width: int):
+def open_unlabeled(spec: str, height: int, width: int, registration: tuple[ThermalSetup, np.ndarray] | None = None):
     """A source spec (see the module docstring) -> a loader of label-free Samples: the labelled
-    data sets' own loaders with labels=False (rgbt_models.data.datasets)."""
+    data sets' own loaders with labels=False (rgbt_models.data.datasets). `registration` applies to
+    bags, the rig's own recordings (the published and folder layouts are registered already)."""
     kind, fields = parse_spec(spec)
     if kind == "bag":
         if len(fields) != 3:
             raise DatasetError(f"{spec!r}: expected bag:PATH:RGB_TOPIC:THERMAL_TOPIC")
-        return BagFramesAtInputSize(*fields, height, width)
+        return BagFramesAtInputSize(*fields, height, width, registration)
     if kind == "synthetic":
         count, first, domain = [*fields, *["64", "0", "mixed"][len(fields):]][:3]
         return UnlabeledSynthetic(int(count), int(first), domain)

@@ -17,6 +17,8 @@ the stage's thermal set-up, the per-epoch joint flip, the quality reports and th
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -53,16 +55,21 @@ log = logging.getLogger("rgbt_models.uusod")
 
 
 class UnlabeledTensors(torch.utils.data.Dataset):
-    """Label-free samples at the model input size (the shared geometry), with their names."""
+    """Label-free samples at the model input size (the shared geometry), with their names. A
+    source whose thermal is in [0, 1] already (a registered bag: `unit_thermal`) passes as it is."""
 
     def __init__(self, loaders, config: TransformConfig) -> None:
         self.base, self.config = ConcatDataset(loaders), config
+        as_is = dataclasses.replace(config, thermal_normalization="fixed", thermal_range=(0.0, 1.0),
+                                    thermal_polarity="white_hot", homography=None)
+        self.configs = [as_is if getattr(loader, "unit_thermal", False) else config for loader in loaders]
 
     def __len__(self) -> int:
         return len(self.base)
 
     def __getitem__(self, index: int) -> dict:
-        out = apply_transform(self.base[index], self.config)
+        source = bisect.bisect_right(self.base.cumulative_sizes, index)
+        out = apply_transform(self.base[index], self.configs[source])
         return {"rgb": out["rgb"], "thermal": out["thermal"], "name": out["name"]}
 
 
@@ -103,7 +110,9 @@ class StageTask:
         self.model.to(device)
         distributed.broadcast_parameters(self.model)
         self.thermal = thermal_setup(d, getattr(self.model, "thermal_setup", None))
-        self.dataset = UnlabeledTensors([open_unlabeled(s, d.height, d.width) for s in d.sources],
+        self.homography = homography_setting(d.homography, "data.homography")  # read once
+        registration = (self.thermal, self.homography) if self.homography is not None else None
+        self.dataset = UnlabeledTensors([open_unlabeled(s, d.height, d.width, registration) for s in d.sources],
                                         self.transform_config())
         self.names: list[str] = []
         self.first_labels: dict | None = None
@@ -117,7 +126,6 @@ class StageTask:
         """Model-size tensors with the stage's thermal set-up (training data and evaluation alike)."""
         d = self.config.data
         return TransformConfig(height=d.height, width=d.width, train=False,
-                               homography=homography_setting(d.homography, "data.homography"),
                                **TransformConfig.thermal_fields(self.thermal))
 
     def trainable(self) -> list[torch.nn.Parameter]:
@@ -173,7 +181,7 @@ class StageTask:
         d = self.config.data
         extra = {"epoch": epoch, "stage": self.config.stage, "input_size": [d.height, d.width],
                  "thermal": self.thermal.to_dict(),
-                 "homography": homography_record(homography_setting(d.homography, "data.homography"))}
+                 "homography": homography_record(self.homography)}
         geometry = getattr(self.model, "input_geometry", None)  # e.g. an imported authors' model's
         if geometry is not None:
             extra["input"] = geometry.to_dict()
