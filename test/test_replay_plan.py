@@ -62,3 +62,19 @@ def test_what_names_no_bag_is_refused_with_its_name(tmp_path):
         expand_bags([str(tmp_path / "empty")])
     with pytest.raises(DatasetError, match="missing.mcap: bag not found"):
         expand_bags([str(tmp_path / "missing.mcap")])
+
+
+def test_topics_lists_each_bags_topics_types_and_counts_as_ros2_bag_info(tmp_path, capsys):
+    from rgbt_models.data.drive import DriveConfig, write_drive_bag
+    from rgbt_perception.replay import main as replay
+
+    drive = DriveConfig(seconds=0.3, fps=10, height=32, width=32, dropout=None, thermal_fps=5)
+    write_drive_bag(tmp_path / "fleet" / "a", drive, "mcap")
+    write_drive_bag(tmp_path / "fleet" / "b", drive, "sqlite3")
+    assert replay([str(tmp_path / "fleet"), "--topics"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(tmp_path / "fleet" / "a") and lines[5] == str(tmp_path / "fleet" / "b")
+    listed = {tuple(line.split()) for line in lines[1:5]}
+    assert (drive.rgb_topic, "sensor_msgs/msg/Image", "3", "messages") in listed
+    assert (drive.thermal_topic, "sensor_msgs/msg/Image", "2", "messages") in listed
+    assert replay([str(tmp_path / "nothing"), "--topics"]) == 2

@@ -466,9 +466,10 @@ def test_adapting_at_another_size_than_the_source_was_trained_at_is_said(tmp_pat
 
 
 @pytest.mark.slow
-def test_a_second_fresh_run_in_the_same_folder_ends_as_the_first(tmp_path):
+def test_a_second_fresh_run_in_the_same_folder_ends_as_the_first(tmp_path, caplog):
     """`make demo-adapt` twice: without --resume the second run starts from fresh first labels,
-    not from the labels SPR rewrote during the first, so it ends with the same labels and weights."""
+    not from the labels SPR rewrote during the first, so it ends with the same labels and weights;
+    it says that it replaces the first run's checkpoints."""
     from rgbt_models.cli.adapt import main as adapt_in_process
 
     torch.manual_seed(0)
@@ -481,5 +482,7 @@ def test_a_second_fresh_run_in_the_same_folder_ends_as_the_first(tmp_path):
         labels = {p.name: p.read_bytes() for p in (tmp_path / "adapt" / "pseudo_labels").glob("*.png")}
         runs.append((labels, torch.load(tmp_path / "adapt" / "last.pt", weights_only=True)["model"]))
     (first_labels, first_model), (second_labels, second_model) = runs
+    replaced = [r for r in caplog.records if "holds an earlier run: this one replaces its checkpoints" in r.message]
+    assert len(replaced) == 1 and replaced[0].levelname == "WARNING"
     assert len(first_labels) == 16 and first_labels == second_labels
     assert all(torch.equal(first_model[k], second_model[k]) for k in first_model)

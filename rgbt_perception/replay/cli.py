@@ -67,9 +67,10 @@ def parse_args(argv):
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="override a node parameter, as ros2 run -p does")
     parser.add_argument("--rgb-topic", default="/camera/rgb/image",
-                        help="the bag's RGB topic as `ros2 bag info` lists it (default: the synthetic drive's)")
-    parser.add_argument("--thermal-topic", default="/camera/thermal/image",
-                        help="the bag's thermal topic (default: the synthetic drive's)")
+                        help="the bag's RGB topic, as --topics (or `ros2 bag info`) lists it")
+    parser.add_argument("--thermal-topic", default="/camera/thermal/image", help="the bag's thermal topic")
+    parser.add_argument("--topics", action="store_true",
+                        help="list each bag's topics, their types and message counts, and stop")
     parser.add_argument("--label-topic", help="semantic ground truth (mono8 class ids, RGB stamps)")
     parser.add_argument("--mask-topic", help="saliency ground truth (mono8 0/255, RGB stamps)")
     parser.add_argument("--label-classes", help="class list of the semantic ground truth (preset name or YAML); "
@@ -131,6 +132,26 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def list_topics(arguments: list[str]) -> int:
+    """rgbt-replay --topics: what `ros2 bag info` shows of each bag's topics (the pip route has no ros2)."""
+    from rgbt_models.data.bag_reader import open_bag
+    from rgbt_models.data.datasets import DatasetError
+    from rgbt_perception.replay.plan import expand_bags
+
+    try:
+        for bag in expand_bags(arguments):
+            with open_bag(bag) as source:
+                counts, types = source.message_counts, source.topics
+            print(bag)
+            width = max(map(len, types), default=0)
+            for topic in sorted(types):
+                print(f"  {topic:<{width}}  {types[topic]}  {counts.get(topic, 0)} messages")
+    except (DatasetError, OSError) as error:
+        print(f"rgbt-replay: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 @quiet_on_closed_pipe
 def main(argv: list[str] | None = None) -> int:
     """rgbt-replay: exit status 0, or 2 with one line naming the problem."""
@@ -140,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     from rgbt_models.runtime.loading import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
 
+    if args.topics:
+        return list_topics(args.bag if isinstance(args.bag, list) else [args.bag])
     earlier_report = (Path(args.output) / ("live_summary.json" if args.live else "summary.json")).exists()
     try:
         config = args.config or default_config()

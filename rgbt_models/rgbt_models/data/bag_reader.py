@@ -73,6 +73,14 @@ class BagSource:
     def topics(self) -> dict[str, str]:
         return {c.topic: c.msgtype for c in self._connections()}
 
+    @property
+    def message_counts(self) -> dict[str, int]:
+        """Topic -> number of messages, as `ros2 bag info` counts them."""
+        counts: dict[str, int] = {}
+        for connection in self._connections():
+            counts[connection.topic] = counts.get(connection.topic, 0) + connection.msgcount
+        return counts
+
     def _connections(self) -> list:
         if self._any is not None:
             return list(self._any.connections)

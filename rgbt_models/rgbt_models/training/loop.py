@@ -230,6 +230,9 @@ def fit(task: TrainingTask, o: OptimConfig, output: str | Path, config: dict, de
             log.info("resumed from %s after epoch %d", state_path, start_epoch)
     elif resume and rank == 0:
         log.warning("--resume: no %s yet, starting from scratch", state_path)
+    elif state_path.is_file() and rank == 0:
+        log.warning("%s holds an earlier run: this one replaces its checkpoints (--resume would continue it)",
+                    output)
     writer = None
     if rank == 0:
         from torch.utils.tensorboard import SummaryWriter
