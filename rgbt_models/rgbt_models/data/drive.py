@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     frames = (f"{info['rgb']} RGB-thermal pairs" if info["rgb"] == info["thermal"]
               else f"{info['rgb']} RGB and {info['thermal']} thermal frames")
     print(f"wrote {args.output}: {frames} of {height}x{width} (HEIGHTxWIDTH), topics "
-          f"{config.rgb_topic} and {config.thermal_topic}, ground truth on {config.label_topic} and {config.mask_topic}"
+          f"{config.rgb_topic} and {config.thermal_topic}, ground truth on {config.label_topic} and "
+          f"{config.mask_topic}; thermal mono16 in centikelvin, as a FLIR TLinear camera (thermal_camera:=flir_tlinear)"
           + ("; thermal misregistered by a known homography" if args.misregistered else ""))
     return 0
 
