@@ -135,7 +135,7 @@ def parse_overrides(items: list[str]) -> dict:
 def list_topics(arguments: list[str]) -> int:
     """rgbt-replay --topics: what `ros2 bag info` shows of each bag's topics (the pip route has no ros2)."""
     from rgbt_models.data.bag_reader import open_bag
-    from rgbt_models.data.datasets import DatasetError
+    from rgbt_models.data.sample import DatasetError
     from rgbt_perception.replay.plan import expand_bags
 
     try:
@@ -156,13 +156,13 @@ def list_topics(arguments: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """rgbt-replay: exit status 0, or 2 with one line naming the problem."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.topics:
+        return list_topics(args.bag if isinstance(args.bag, list) else [args.bag])
     from rgbt_models.data.datasets import DatasetError
     from rgbt_models.fleet import FleetError
     from rgbt_models.runtime.loading import ModelLoadError
     from rgbt_perception.parameters import load_parameter_file
 
-    if args.topics:
-        return list_topics(args.bag if isinstance(args.bag, list) else [args.bag])
     earlier_report = (Path(args.output) / ("live_summary.json" if args.live else "summary.json")).exists()
     try:
         config = args.config or default_config()

@@ -13,11 +13,14 @@ from __future__ import annotations
 import glob
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rgbt_models.data.bag_reader import open_bag, storage_files
 from rgbt_models.data.rosbag import StampWindow, stamp_ns
 from rgbt_models.data.sample import DatasetError
-from rgbt_perception.replay.shard import ReplaySettings, Shard
+
+if TYPE_CHECKING:  # the shards' module loads the models' stack: not needed to find and list bags
+    from rgbt_perception.replay.shard import ReplaySettings, Shard
 
 SECOND = 1_000_000_000
 TRUTH_DELAY_NS = SECOND  # ground truth may be written up to 1 s after its frame (rosbag.read_pairs)
@@ -79,6 +82,8 @@ def tail_ns(params: dict) -> int:
 def plan(bags: list[str], window_s: float | None, settings: ReplaySettings, params: dict) -> list[Shard]:
     """One shard per bag, or per window of `window_s` seconds of a bag's RGB stamps. A bag that
     cannot be read becomes one shard (whose run reports why)."""
+    from rgbt_perception.replay.shard import Shard
+
     shards: list[Shard] = []
     for bag_index, bag in enumerate(bags):
         bounds = window_bounds(bag, settings.rgb_topic, window_s) if window_s else None
