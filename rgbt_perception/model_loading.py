@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rgbt_models.data.geometry import model_input_size
-from rgbt_models.data.registration import NO_HOMOGRAPHY, homography_matrix
+from rgbt_models.data.registration import missing_registration
 from rgbt_models.data.thermal import differs, setup_line
 from rgbt_models.runtime import load_model
 from rgbt_models.runtime import threads as thread_policy
@@ -62,12 +62,9 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
                             if config.homography is not None else "none (thermal.homography [0.0]: thermal is "
                             "taken as registered to RGB, resized to its size)"))
     for kind, model in models.items():
-        trained_with = getattr(model, "trained_homography", None) or list(NO_HOMOGRAPHY)
-        if config.homography is None and homography_matrix(trained_with, f"{kind}'s recorded homography") is not None:
-            # Learnt on a rig's frames registered by a homography; on the same rig without one, its
-            # thermal would be off by what calibration found. (Another homography is a recalibration.)
-            warn(f"registration: {kind} was trained on frames registered by thermal.homography {trained_with}, "
-                 "and runs with none: on that rig, give it (rgbt-calibrate's file as params_file)")
+        missing = missing_registration(kind, getattr(model, "trained_homography", None), config.homography)
+        if missing:
+            warn(f"{missing} as params_file")
     camera = params["thermal.camera"]
     log(f"temperatures: {f'thermal.camera {camera}: ' if camera else ''}{config.temperature.describe()}")
     placement = runtime_of(params, policy["intra_op_threads"]).choose()

@@ -210,9 +210,10 @@ def test_the_thermal_set_up_comes_from_the_checkpoints_and_a_parameter_overrides
         capsys.readouterr().err
 
 
-def test_a_model_learnt_on_registered_rig_frames_warns_when_run_without_the_homography(tmp_path):
+def test_a_model_learnt_on_registered_rig_frames_warns_when_run_without_the_homography(tmp_path, capsys):
     """rgbt-train records data.homography; the node warns only where a model learnt on frames a
     homography registered runs with none (registered training data, or a recalibration, is fine)."""
+    from rgbt_models.cli.evaluate import main as evaluate
     from rgbt_models.data.drive import MISREGISTRATION
     from rgbt_models.runtime import load_model
     from rgbt_perception.model_loading import build_pipeline
@@ -231,6 +232,14 @@ def test_a_model_learnt_on_registered_rig_frames_warns_when_run_without_the_homo
         build_pipeline(values | {"thermal.homography": running}, lambda line: None, warnings.append)
         said = [w for w in warnings if w.startswith("registration: samsod was trained on frames registered")]
         assert bool(said) == warned, (recorded, running, warnings)
+    # rgbt-eval says the same where --homography is missing
+    load_model(None, samsod).save(samsod, extra={"homography": list(MISREGISTRATION)})
+    params_file = tmp_path / "homography.yaml"
+    params_file.write_text(f"/**:\n  ros__parameters:\n    thermal.homography: {list(MISREGISTRATION)}\n")
+    for registration, warned in (([], True), (["--homography", str(params_file)], False)):
+        assert evaluate(["--checkpoint", samsod, "--dataset", "synthetic", "--synthetic-count", "1", "--height", "64",
+                         "--width", "64", "--no-progress", "--output", str(tmp_path / "eval"), *registration]) == 0
+        assert ("rgbt-eval: registration: samsod was trained on frames registered" in capsys.readouterr().err) == warned
 
 
 # -- temperatures ----------------------------------------------------------------------------------

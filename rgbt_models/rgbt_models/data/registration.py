@@ -64,6 +64,17 @@ def homography_record(homography: np.ndarray | None) -> list[float]:
     return list(NO_HOMOGRAPHY) if homography is None else [float(v) for v in np.ravel(homography)]
 
 
+def missing_registration(kind: str, trained_with: Sequence[float] | None, running: np.ndarray | None) -> str | None:
+    """The warning for a model (`kind`) learnt on frames a homography registered (its checkpoint's
+    record `trained_with`) that runs with none (`running`): on the same rig, its thermal would be off
+    by what calibration found. None otherwise: registered training data, or another homography (a
+    recalibration), is as it should be."""
+    if running is not None or homography_matrix(trained_with or NO_HOMOGRAPHY, f"{kind}'s recorded homography") is None:
+        return None
+    return (f"registration: {kind} was trained on frames registered by thermal.homography {list(trained_with)}, "
+            "and runs with none: on that rig, give it (rgbt-calibrate's file)")
+
+
 def register_thermal(thermal01: np.ndarray, homography: np.ndarray, height: int, width: int) -> np.ndarray:
     """A thermal image in [0, 1] warped onto the RGB image's (height, width) pixel grid (bilinear;
     0 where the thermal camera does not see), as the node does before the model's resize."""

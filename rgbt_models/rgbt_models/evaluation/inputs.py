@@ -35,7 +35,7 @@ def prepare(args, runners: bool = True) -> Evaluation:
     Raises what a bad argument or file raises."""
     from rgbt_models.data.datasets import open_spec
     from rgbt_models.data.geometry import model_input_size
-    from rgbt_models.data.registration import read_homography
+    from rgbt_models.data.registration import missing_registration, read_homography
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
     from rgbt_models.evaluation.core import check_dataset
     from rgbt_models.runtime import load_model
@@ -45,6 +45,9 @@ def prepare(args, runners: bool = True) -> Evaluation:
     model = load_model(None, args.checkpoint)
     thermal = thermal_setup_of(model, args)  # one set-up for every data set
     homography = read_homography(args.homography) if args.homography else None
+    missing = missing_registration(model.kind, getattr(model, "trained_homography", None), homography)
+    if missing:
+        say(f"{missing} as --homography")
     sets, placed = [], {}
     for spec in args.dataset:
         label, dataset = open_spec(spec, synthetic_count=args.synthetic_count, bag_options=bag_options(args))
