@@ -13,12 +13,9 @@ echo "== ruff"
 "$VENV/bin/ruff" check .
 ruff_code=$?
 echo "== pytest"
-# One worker more than CPUs (each test process runs torch on one thread: rgbt_models/runtime/threads.py):
-# many tests wait on a node's subprocess, DDS discovery or Ray and leave a CPU idle, which the extra
-# worker uses (docs/performance.md). A test file per worker at a time, so that module fixtures
-# (trained models) are built once.
-workers=${PYTEST_WORKERS:-$(( $(nproc) + 1 ))}
-"$VENV/bin/python" -m pytest -n "$workers" --dist loadfile "$@"
+# One worker per CPU (each test process runs torch on one thread: rgbt_models/runtime/threads.py), a
+# test file per worker at a time so that module fixtures (trained models) are built once.
+"$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 pytest_code=$?
 t1=$(date +%s)
 echo "test: ruff exit $ruff_code, pytest exit $pytest_code ($((t1 - t0)) s with ruff)"
