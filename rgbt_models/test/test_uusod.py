@@ -403,11 +403,12 @@ def killed_and_resumed_detector(tmp_path: Path):
     return epoch, labels, resumed.stderr, uninterrupted
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_a_killed_detector_run_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
     """Killed after its first saved epoch and resumed with the labels it had: the labels (rewritten
     by SPR after epochs 1 and 2) and the weights end as in one uninterrupted run beside it (PCGrad's
-    task order is saved in last.pt with the rest)."""
+    task order is saved in last.pt with the rest). In make bench (two runs, about 30 s): make test
+    kills and resumes the same training loop in rgbt_models/test/test_cli.py."""
     epoch, labels, stderr, uninterrupted = killed_and_resumed_detector(tmp_path)
     assert len(labels) == 16  # every frame's pseudo-label was on disk at the kill
     assert f"resumed from {tmp_path / 'det' / 'last.pt'} after epoch {epoch + 1}" in stderr
