@@ -45,11 +45,13 @@ def check_input_size(height: int, width: int, source: str) -> None:
         raise ConfigError(f"{source}: model input sides must be multiples of {STRIDE} ({hints})")
 
 
-def check_registration(data, path: str | Path) -> None:
-    """ConfigError naming `path` where a config's data.homography cannot be used (a missing or bad
-    params file, not 9 numbers, singular): at start, before any training."""
+def check_data(data, path: str | Path) -> None:
+    """ConfigError naming `path` where a config's data section cannot be used: an input size that is
+    not a multiple of 32, or a data.homography that cannot (a missing or bad params file, not 9
+    numbers, singular). At start, before any training."""
     from rgbt_models.data.registration import homography_setting
 
+    check_input_size(data.height, data.width, f"{path}: data.height/width")
     try:
         homography_setting(data.homography, "data.homography")
     except ValueError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, check_input_size, check_registration, read_config
+from rgbt_models.config import ConfigError, check_data, read_config
 
 TASKS = ("samsod", "sartm")
 
@@ -95,8 +95,7 @@ class TrainConfig:
             raise ConfigError(f"{path}: is a {config.task!r} config, but {task!r} was asked for")
         if config.task not in TASKS:
             raise ConfigError(f"{path}: task must be one of {TASKS}, got {config.task!r}")
-        check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
-        check_registration(config.data, path)
+        check_data(config.data, path)
         if config.train.optimizer not in ("adam", "adamw") or config.train.scheduler not in ("poly", "constant"):
             raise ConfigError(f"{path}: train.optimizer must be adam|adamw and train.scheduler poly|constant")
         return config

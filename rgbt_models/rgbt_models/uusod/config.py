@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rgbt_models.config import ConfigError, build_sections, check_input_size, check_registration, read_config
+from rgbt_models.config import ConfigError, build_sections, check_data, read_config
 from rgbt_models.training.config import OptimConfig
 
 STAGES = ("pretrain", "sce", "detector", "adapter")
@@ -185,8 +185,7 @@ class AdaptConfig:
             raise ConfigError(f"{path}: is a {config.stage!r} config, but {stage!r} was asked for")
         if config.stage not in STAGES:
             raise ConfigError(f"{path}: stage must be one of {STAGES}, got {config.stage!r}")
-        check_input_size(config.data.height, config.data.width, f"{path}: data.height/width")
-        check_registration(config.data, path)
+        check_data(config.data, path)
         if config.adapter_levels not in ("deepest", "all"):
             raise ConfigError(f"{path}: adapter_levels must be 'deepest' or 'all', got {config.adapter_levels!r}")
         needs = {"detector": "cue_checkpoint", "adapter": "source_checkpoint"}.get(config.stage)
