@@ -64,7 +64,7 @@ def build_pipeline(params: dict, log: Callable[[str], None], warn: Callable[[str
     for kind, model in models.items():
         missing = missing_registration(kind, getattr(model, "trained_homography", None), config.homography)
         if missing:
-            warn(f"{missing} as params_file")
+            warn(f"{missing}: the launch line's params_file:=, rgbt-replay's --config")
     camera = params["thermal.camera"]
     log(f"temperatures: {f'thermal.camera {camera}: ' if camera else ''}{config.temperature.describe()}")
     placement = runtime_of(params, policy["intra_op_threads"]).choose()

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="the params YAML snippet to write")
     parser.add_argument("--frames", type=int, default=30, help="pairs used, spread over the bag (default 30)")
     parser.add_argument("--max-spread", type=float, default=3.0,
-                        help="largest median disagreement between frames (px) that is accepted")
+                        help="largest median disagreement between frames (px) that is accepted (default 3)")
     parser.add_argument("--motion", choices=("affine", "homography"), default="affine",
                         help="per-frame model: affine (cameras side by side, parallel axes: the robust "
                              "default) or homography (axes at an angle; needs much more structure)")
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a recording of a heated checkerboard with this many inner corners (e.g. 7x5): "
                              "its corners instead of the scene's edges")
     parser.add_argument("--max-age", type=float, default=0.15,
-                        help="pairs: each RGB frame with the newest thermal frame within this (s)")
+                        help="pairs: each RGB frame with the newest thermal frame within this (s; default 0.15)")
     args = parser.parse_args(argv)
     from rgbt_models import calibration
     from rgbt_models.data.rosbag import decode_pair, read_pairs
