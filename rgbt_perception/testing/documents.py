@@ -79,10 +79,11 @@ def blocks(path: Path) -> list[Block]:
     lines = path.read_text().splitlines()
     found, index, feeds = [], 0, None
     while index < len(lines):
-        if FENCE.match(lines[index]):
+        fence = FENCE.match(lines[index])
+        if fence:
             end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
             block = Block(path, index + 1, "\n".join(lines[index + 1:end]) + "\n",
-                          language="python" if FENCE.match(lines[index]).group(1) == "python" else "bash")
+                          language="python" if fence.group(1) == "python" else "bash")
             marker = MARKER.match(lines[index - 1]) if index else None
             if marker:
                 block.kind, rest = marker.group(1), marker.group(2)

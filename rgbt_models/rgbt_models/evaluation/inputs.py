@@ -47,7 +47,7 @@ def prepare(args, runners: bool = True) -> Evaluation:
     homography = read_homography(args.homography) if args.homography else None
     missing = missing_registration(model.kind, getattr(model, "trained_homography", None), homography)
     if missing:
-        say(f"{missing} as --homography")
+        say(f"{missing}: rgbt-eval's --homography")
     sets, placed = [], {}
     for spec in args.dataset:
         label, dataset = open_spec(spec, synthetic_count=args.synthetic_count, bag_options=bag_options(args))

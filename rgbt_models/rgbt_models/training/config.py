@@ -44,13 +44,6 @@ class DataConfig:
     scene_width: int = 160
 
     @property
-    def registration(self):
-        """The 3x3 homography of `homography` (None without one); a ValueError naming the problem."""
-        from rgbt_models.data.registration import homography_setting
-
-        return homography_setting(self.homography, "data.homography")
-
-    @property
     def thermal_setup(self):
         """The thermal set-up of this data: recorded in every checkpoint, applied by the node."""
         from rgbt_models.data.thermal import trained_setup_with

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from rgbt_models.data.datasets import DatasetError, open_dataset, sample_ids
-from rgbt_models.data.registration import homography_record
+from rgbt_models.data.registration import homography_record, homography_setting
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation.core import check_dataset, evaluate
 from rgbt_models.registry import MODELS
@@ -38,7 +38,7 @@ def make_datasets(config: TrainConfig, model):
         check_held_out(train, val, d)
     lookup = check_dataset(config.task, getattr(model, "classes", None), train, d.dataset, d.class_mapping)
     setup = d.thermal_setup  # checked here: a bad set-up fails before any training
-    common = {"height": d.height, "width": d.width, "homography": d.registration,
+    common = {"height": d.height, "width": d.width, "homography": homography_setting(d.homography, "data.homography"),
               **TransformConfig.thermal_fields(setup)}
     seed = config.train.seed
     return (TransformedDataset(train, TransformConfig(train=True, **common), seed, lookup),
