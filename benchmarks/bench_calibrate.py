@@ -8,7 +8,7 @@ rotations up to 3 deg), and rgbt-calibrate's `calibrate` must find it again or r
   error is the mean distance over the image between the found and the true map.
 - Real pairs (--real NAME=DIR, DIR holding vi/ and ir/ images of the same names, e.g. the MSRS
   and RoadScene samples that public fusion repositories ship): each pair alone. A data set's own
-  registration is not exact (found here: MSRS's thermal about 6 px and 3 % off its RGB in every
+  registration is not exact (MSRS's thermal is a few px and percent off its RGB in every
   pair alike, RoadScene's hand registration a few px per pair), so two errors are reported: from
   the data set's registration, and from what the same pair gives unwarped (repeatability).
   --rig NAME calibrates the set as one bag (one camera pair, e.g. MSRS) as well.

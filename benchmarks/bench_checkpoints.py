@@ -1,4 +1,4 @@
-"""What a self-contained checkpoint costs against the old trained-subset one, at SAM 2.1 tiny.
+"""What a self-contained checkpoint costs against a version-1 one (trained weights only), at SAM 2.1 tiny.
 
 A self-contained file (format version 2, what rgbt-train and rgbt-adapt write) holds the frozen
 encoder too, so the robot needs no SAM 2 file; a version-1 file held only the trained weights
@@ -41,7 +41,7 @@ def main() -> int:
     import torch
 
     from rgbt_models.backbone import BackboneConfig
-    from rgbt_models.runtime.loading import untrained_model
+    from rgbt_models.runtime.loading import load_model, untrained_model
     from rgbt_models.samsod import SAMSOD, SAMSODConfig
     from rgbt_models.sartm import SARTM, SARTMConfig
     from rgbt_models.testing import official_sam2_file
@@ -55,7 +55,8 @@ def main() -> int:
             v1, v2 = Path(folder) / f"{cls.kind}_v1.pt", Path(folder) / f"{cls.kind}_v2.pt"
             write_v1(model, v1)
             model.save(v2)
-            samples = interleaved_seconds({"v1": lambda p=v1, c=cls: c.load(p), "v2": lambda p=v2, c=cls: c.load(p)},
+            samples = interleaved_seconds({"v1": lambda p=v1, k=cls.kind: load_model(k, p),
+                                           "v2": lambda p=v2, k=cls.kind: load_model(k, p)},
                                           args.rounds)
             for version, path in (("1: trained weights + SAM 2 file", v1), ("2: self-contained", v2)):
                 key = "v1" if version.startswith("1") else "v2"

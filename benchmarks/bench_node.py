@@ -71,7 +71,7 @@ def one_pair_overheads(probe: CameraProbe, node, pairs, rounds: int = 8) -> tupl
     Each pair has its own stamp and the wait is for the answer to that stamp: a pair answered is
     the newest the node was given, so its worker is idle when the next is sent (counting answers
     instead let a warm-up pair still in the worker delay the first measured ones by a whole model
-    run: 889 ms "hand-off" at tiny size). Every pair has its own sensor noise (SensorFrames): one
+    run). Every pair has its own sensor noise (SensorFrames): one
     image sent again and again is, bit for bit, what a frozen thermal camera sends (the node counts
     it as frozen and takes the RGB-only path), where a real static scene differs by its noise."""
     latencies, diagnostics, executor = probe.latencies, probe.diagnostics, probe.executor

@@ -40,6 +40,7 @@ import torch
 
 from rgbt_models.data.transforms import TransformConfig, TransformedDataset
 from rgbt_models.evaluation.core import evaluate
+from rgbt_models.runtime.loading import load_model
 from rgbt_models.samsod import SAMSOD
 from rgbt_models.samsod.domain_adapter import attach_domain_adapter
 from rgbt_models.training.config import OptimConfig
@@ -167,7 +168,7 @@ def domain_transfer(out: Path, args, source: SAMSOD) -> tuple[list, list, list[l
                             heads={"mode": heads}, adapter_levels=levels)
             heads += "" if levels == "deepest" else ", adapters on all levels"
             heads += " + source scenes" if extra else ""
-            adapted = SAMSOD.load(folder / "samsod.pt")
+            adapted = load_model("samsod", folder / "samsod.pt")
             after = {"target": scores(adapted, f"synthetic:32:900000:{domain}"),
                      "source": scores(adapted, "synthetic:32:900000:mixed")}
             first_labels = quality(summary, "first_labels")
@@ -200,7 +201,7 @@ def label_free_chain(out: Path, args, source: SAMSOD, random_cues: str) -> tuple
     stage("detector", out / "det_chain", args.samples, args.epochs,
           model={"backbone": pretrained, "train_encoder": True},
           cue_checkpoint=str(out / "sce_pretrained" / "sce.pt"), spr={"enabled": False})
-    chain = scores(SAMSOD.load(out / "det_chain" / "samsod.pt"), "synthetic:32:900000:mixed")
+    chain = scores(load_model("samsod", out / "det_chain" / "samsod.pt"), "synthetic:32:900000:mixed")
     supervised = scores(source, "synthetic:32:900000:mixed")
     rows.append(["label-free chain: the detector on held-out scenes", f"S {chain['S']:.3f}, MAE "
                  f"{chain['MAE']:.3f}", f"{'met' if chain['S'] >= CHAIN_TARGET else 'missed'} "
@@ -230,7 +231,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         rows_a, cost_a, random_cues = stage_one_and_two(out, args)
-        source = SAMSOD.load(DEMO_SAMSOD)
+        source = load_model("samsod", DEMO_SAMSOD)
         rows_b, cost_b, verdicts = domain_transfer(out, args, source)
         rows_d, cost_d = label_free_chain(out, args, source, random_cues)
         rows_c = cost_a + cost_b + cost_d + adapter_sizes(source)

@@ -38,7 +38,7 @@ def main() -> int:
     from rgbt_models.cli.adapt import main as adapt
     from rgbt_models.data.transforms import TransformConfig, TransformedDataset
     from rgbt_models.evaluation.core import evaluate
-    from rgbt_models.samsod import SAMSOD
+    from rgbt_models.runtime.loading import load_model
     from rgbt_models.uusod.data import open_labelled
 
     start = time.perf_counter()
@@ -55,8 +55,8 @@ def main() -> int:
                                   TransformConfig(height=128, width=160, train=False))
         return evaluate(model, data, "cpu", 8)
 
-    models = {"before (demo SAMSOD)": SAMSOD.load(ROOT / "demo" / "checkpoints" / "samsod_demo.pt"),
-              "after rgbt-adapt": SAMSOD.load(OUT / "adapt" / "samsod.pt")}
+    models = {"before (demo SAMSOD)": load_model("samsod", ROOT / "demo" / "checkpoints" / "samsod_demo.pt"),
+              "after rgbt-adapt": load_model("samsod", OUT / "adapt" / "samsod.pt")}
     print("\n| model | black-hot S | black-hot MAE | day/night S | day/night MAE |\n| --- | --- | --- | --- | --- |")
     for name, model in models.items():
         target, source = score(model, DOMAIN), score(model, "mixed")

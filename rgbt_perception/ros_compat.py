@@ -18,8 +18,8 @@ def spin_until_shutdown(executor, context=None) -> None:
 
     rclpy's signal handler shuts the context down from another point of the loop than the one
     spinning; a signal landing between the loop's `ok()` check and its wait-set creation raises
-    RCLError ("the given context is not valid") instead of ExternalShutdownException (seen once
-    in a loaded test run). That is a shutdown too; any other RCLError is re-raised."""
+    RCLError ("the given context is not valid") instead of ExternalShutdownException.
+    That is a shutdown too; any other RCLError is re-raised."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
 

@@ -64,7 +64,10 @@ def test_a_replay_reports_the_uncertainty_and_mines_the_frames(mined):
         frames = list(csv.DictReader(handle))
     values = np.array([float(r["uncertainty"]) for r in frames])
     assert {"uncertainty", "uncertainty_saliency", "uncertainty_semantic"} <= set(frames[0])
-    assert ((values >= 0) & (values <= 1)).all()
+    assert ((values >= 0) & (values <= 1)).all() and values.std() > 0
+    for row in frames:  # combined: the mean of the models' parts
+        parts = (float(row["uncertainty_saliency"]), float(row["uncertainty_semantic"]))
+        assert float(row["uncertainty"]) == pytest.approx(sum(parts) / 2, abs=1e-5)  # csv: 6 places
     part = summary["per_bag"][str(mined / "drive")]["uncertainty"]
     assert part["median"] == pytest.approx(float(np.median(values))) and part["frames"] == len(frames) == 10
     assert part["share_above_warn"] == pytest.approx(float((values > part["warn"]).mean()))

@@ -59,7 +59,9 @@ def test_configured_output_size_and_degraded_mode(models):
 def test_size_mismatch_policy(models):
     scene = make_scene(3)
     small_thermal = scene.thermal_raw[::2, ::2]
-    assert Pipeline(PipelineConfig(), *models).run(scene.rgb, small_thermal).semantic_mask is not None
+    resized = Pipeline(PipelineConfig(), *models).run(scene.rgb, small_thermal)  # default: thermal resized
+    assert resized.semantic_mask.shape == scene.rgb.shape[:2] and resized.saliency_map.shape == scene.rgb.shape[:2]
+    assert not resized.degraded
     with pytest.raises(FrameRejected, match="differ"):
         Pipeline(PipelineConfig(size_mismatch="reject"), *models).run(scene.rgb, small_thermal)
 

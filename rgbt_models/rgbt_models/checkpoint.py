@@ -41,7 +41,7 @@ class CheckpointError(RuntimeError):
 
 def what_does_not_fit(problems: dict[str, list[str]], examples: int = 3) -> str:
     """'2 missing key(s) (a, b); 5 shape mismatch(es) (c, d, e and 2 more)' for the non-empty
-    lists of `problems` (label -> items): the one line a refused file's message carries."""
+    lists of `problems` (label -> items): the line a refused file's message carries."""
     parts = []
     for label, items in problems.items():
         if items:

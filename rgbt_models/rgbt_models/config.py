@@ -100,7 +100,7 @@ def build_sections(config) -> None:
 
 
 def read_config(path: str | Path, cls: type, defaults: dict | None = None):
-    """The one reader of the project's YAML configs: a dataclass `cls` from the file's top-level
+    """The reader of the project's YAML configs: a dataclass `cls` from the file's top-level
     keys (`from_mapping`), `defaults` for keys the file leaves out. Any bad key or value is a
     ConfigError naming the file."""
     content = {**(defaults or {}), **load_yaml(path)}

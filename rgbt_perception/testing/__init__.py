@@ -1,4 +1,4 @@
 """Support of the repository's tests and benchmarks (run from a source checkout): an isolated
 ROS 2 domain per session and node subprocesses (`ros_harness`), synthetic camera messages, the
 test parameter set and an in-process graph (`node_fixtures`), a test publisher (`talker`).
-Imported by the tests and the benchmarks alike, never by the node."""
+Never imported by the node."""

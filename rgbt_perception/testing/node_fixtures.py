@@ -12,7 +12,7 @@ from rgbt_models.data.synthetic import make_scene
 from rgbt_perception.testing.ros_harness import REPO_ROOT, spin_until
 
 MODEL_CONFIGS = REPO_ROOT / "rgbt_models" / "rgbt_models" / "configs"
-# The one parameter set of the node under test (test-size models with random weights); the
+# The parameter set of the node under test (test-size models with random weights); the
 # subprocess form adds the shipped parameter file underneath, as a robot would run it.
 TEST_PARAMETERS = {
     "allow_untrained": True, "sartm.config": str(MODEL_CONFIGS / "sartm" / "test.yaml"),
@@ -184,16 +184,12 @@ class Graph:
 
     def drops_a_pair(self, second: int) -> bool:
         """Publish one pair to the node; whether the node dropped it in its callbacks (disabled or
-        inactive: nothing handed to the worker). Decided when the callbacks have taken both
-        messages, with no waiting for an answer: an intercepted hand-off says whether the pair
-        reached it."""
-        handed = []
-        self.node._submit = lambda *pair: handed.append(pair)  # shadows the hand-off for this pair
-        try:
-            self.cameras.pair(*scene_pair(second, second, 0))
-        finally:
-            del self.node._submit
-        return not handed
+        inactive: no pair formed, so nothing handed to the worker). Decided when the callbacks
+        have taken both messages, with no waiting for an answer: a pair forms, and is handed to
+        the worker, in the callback that takes its second message."""
+        before = self.node.counts["pairs"]
+        self.cameras.pair(*scene_pair(second, second, 0))
+        return self.node.counts["pairs"] == before
 
     def close(self) -> None:
         self.cameras.close()

@@ -11,7 +11,7 @@ into its cache ahead of the first start (on the robot, or on a machine with the 
 and torch versions: the cache is keyed by them), so that the node's first start builds nothing.
 
 rgbt-export --checkpoint FILE --format checkpoint [--output FILE]: rewrite a checkpoint as a
-self-contained one (every weight in the file; what rgbt-train and rgbt-adapt write now), e.g.
+self-contained one (every weight in the file; what rgbt-train and rgbt-adapt write), e.g.
 a version-1 checkpoint that still needs the SAM 2 file it was trained from. Run it where that
 file is; the output is what goes to the robot.
 """
@@ -109,7 +109,7 @@ def build_cache(model, height: int, width: int, args) -> int:
 def write_self_contained(model, source: Path, output: str | None) -> int:
     """Save `model` (loaded from `source`) as a self-contained checkpoint, its record kept."""
     target = Path(output or source.with_suffix(".deploy.pt"))
-    extra = dict(getattr(model, "checkpoint_extra", {}))  # the record load_trained_model read with it
+    extra = dict(getattr(model, "checkpoint_extra", {}))  # the record the checkpoint carried
     model.save(target, extra={**extra, "converted_from": str(source)})
     print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB): a self-contained {model.kind} checkpoint")
     return 0

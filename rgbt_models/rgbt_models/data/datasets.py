@@ -266,7 +266,7 @@ def open_dataset(name: str, root: str | Path | None = None, split: str | None = 
 
 
 def parse_spec(spec: str) -> tuple[str, list[str]]:
-    """NAME[:FIELD[:FIELD...]] -> (NAME, [FIELD, ...]): the one reading of a data set argument,
+    """NAME[:FIELD[:FIELD...]] -> (NAME, [FIELD, ...]): how a data set argument is read,
     rgbt-eval's --dataset NAME[:ROOT[:SPLIT]] and UUSOD's sources and evaluation sets (whose bag:
     and synthetic: take fields of their own)."""
     name, _, rest = spec.partition(":")

@@ -1,4 +1,4 @@
-"""The one geometry policy, from training to evaluation to replay to the robot.
+"""The geometry policy, from training to evaluation to replay to the robot.
 
 Policy ("resize the whole frame, then augment"): every frame is resized as a whole to the
 model input size (H, W) -- nothing is cropped away and the camera's aspect ratio is mapped
@@ -34,7 +34,7 @@ def aspect_input_size(image_height: int, image_width: int, long_side: int) -> tu
 
 def model_input_size(model, height: int | None = 0, width: int | None = 0, frame_shape=None,
                      source: str = "model input size") -> tuple[int, int]:
-    """The one model-size rule, (H, W) a model runs at: the size given (one side alone: a square),
+    """The model-size rule, (H, W) a model runs at: the size given (one side alone: a square),
     else (0 or None) the size its checkpoint was trained at, else its backbone's image_size as a
     square or, with `frame_shape` (the data's (H, W), or a callable asked only when needed), as
     the long side of the data's aspect ratio. Each model its own: the authors' SAMSOD at 512x512

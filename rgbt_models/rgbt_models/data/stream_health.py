@@ -1,7 +1,7 @@
 """Stream health of an RGB-thermal camera pair: which path a frame takes, and what is wrong.
 
-One ROS-free policy with an injected clock, used by the node (clock: the monotonic wall clock
-when each message arrives) and by the bag reader (clock: the stamp of the message being read),
+A ROS-free policy with an injected clock: on the robot the monotonic wall clock when each
+message arrives, in a bag the stamp of the message being read,
 so that a bag replays the degraded mode exactly as the robot would have entered it:
 
 - thermal missing: RGB frames have kept coming for `timeout` s without any thermal frame (a

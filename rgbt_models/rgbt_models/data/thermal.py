@@ -80,7 +80,7 @@ def trained_setup_with(trained: ThermalSetup | None, **given) -> ThermalSetup:
 
 
 def setup_line(setup: ThermalSetup, trained: ThermalSetup | None) -> str:
-    """The one line saying which thermal set-up a tool uses against the one its model(s) were
+    """The line saying which thermal set-up a tool uses against the one its model(s) were
     trained with; a tool logs it as a warning when `differs(setup, trained)`."""
     if trained is None:
         return f"thermal set-up: {setup.describe()}; the checkpoints do not say which set-up they were trained with"

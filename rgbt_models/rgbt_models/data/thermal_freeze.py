@@ -7,8 +7,8 @@ frames are never bit-identical (sensor noise), so a run of identical (or, with a
 nearly identical) frames lasting longer than `duration` is a freeze. A driver that republishes
 each sensor frame a few times (a 9 Hz core behind a 30 Hz topic) makes short runs that stay
 below `duration`. Frames are told apart by their stamps: the same frame paired again with
-another RGB frame (sync.policy latest) neither starts nor extends a run. ROS-free: used by the
-pipeline, hence by the node and rgbt-replay alike.
+another RGB frame (sync.policy latest) neither starts nor extends a run. ROS-free, so that a bag
+replays it as the robot runs it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What runs a trained model on a machine: loading (`load_model`, the one public loader), placement
+"""What runs a trained model on a machine: loading (`load_model`: tools load models through it), placement
 on a device and precision (`placement`), ONNX Runtime sessions, int8 quantisation, export, the
 CPU thread policy and timing.
 

@@ -11,7 +11,7 @@ keyed by a digest of the model's weights and config, the input size, the precisi
 the onnxruntime and torch versions: the next start with the same checkpoint builds nothing.
 TensorRT's engine and timing caches live in the same folder. The object then answers `predict`
 as the PyTorch model does (torch tensors in, torch tensors out, on the CPU) and the PyTorch
-weights are no longer needed.
+weights are not needed to run it.
 
 Why a digest of the weights and not of the checkpoint file: a version-1 checkpoint takes its
 encoder from a separate SAM 2 file, and allow_untrained models have no file; the weights are

@@ -1,4 +1,4 @@
-"""The one training loop of rgbt-train and rgbt-adapt: what every training run does alike.
+"""The training loop of rgbt-train and rgbt-adapt: what every training run does alike.
 
 Device and torchrun processes, seeding, the optimizer (adam | adamw) and its scheduler (poly
 with linear warm-up, or constant), mixed precision on CUDA, DataLoader workers, the per-epoch

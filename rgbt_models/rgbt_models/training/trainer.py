@@ -1,4 +1,4 @@
-"""rgbt-train: SAMSOD or SARTM on labelled data, through the one training loop (training/loop.py):
+"""rgbt-train: SAMSOD or SARTM on labelled data, through the training loop (training/loop.py):
 progress bars, TensorBoard, atomic per-epoch checkpoints, best-by-validation, exact resume,
 mixed precision on CUDA, torchrun."""
 

@@ -16,7 +16,7 @@ The prior is applied relatively, per head and per sample:
   for it;
 - a head with no confident interior (fewer than `min_confident` of its interior pixels above
   0.5) sees nothing and gets no weight: it must not win because its border is clean (a blank
-  head beside two that see the object used to pull the label inside the object down to 0.31);
+  head beside two that see the object would pull the label inside the object down);
   when no head sees anything, the heads are averaged;
 - weights = softmax(-score / temperature) over the heads that see something.
 When the heads agree (every head sound) the label is their plain mean, a softer map than the

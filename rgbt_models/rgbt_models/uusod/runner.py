@@ -1,5 +1,5 @@
 """rgbt-adapt's run of one UUSOD stage: its task from the STAGES table (uusod/stages.py) through
-the one training loop of rgbt-train (training/loop.py: progress bars, TensorBoard, atomic
+the training loop of rgbt-train (training/loop.py: progress bars, TensorBoard, atomic
 per-epoch checkpoints, --resume after a kill, torchrun, AMP on CUDA). The detector and adapter
 stages write `samsod.pt`, a normal SAMSOD checkpoint."""
 
