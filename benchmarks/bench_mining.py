@@ -2,8 +2,9 @@
 `rgbt-replay --mine` picks teach a model more than random ones?
 
 Frames: synthetic scenes (rgbt_models.uusod.data.synthetic_scene) in the demo models' domains (day,
-night) and in two they were never trained on (fog: a veiled RGB camera and a noisy thermal one of
-another gain; blackhot: a thermal camera set to black-hot), run through the node's pipeline with the
+night) and in four they were never trained on (fog: a veiled RGB camera and a noisy thermal one of
+another gain; blackhot: a thermal camera set to black-hot; washed_out: a thermal camera of fading
+contrast; night_no_thermal: no thermal image at all), run through the node's pipeline with the
 demo checkpoints (PyTorch, fp32, 1 thread).
 
 (a) Ranking, on a pool of frames of every domain: Spearman's rho between the uncertainty and each
@@ -11,12 +12,13 @@ demo checkpoints (PyTorch, fp32, 1 thread).
     pixels), and the AUROC of the uncertainty for the frames whose error is above a threshold.
     Targets: rho >= 0.5, AUROC >= 0.8.
 (b) Active learning: the demo SAMSOD fine-tuned on the N frames mined from the pool (rgbt-replay's
-    own selection) against N random frames of the pool's frames with thermal, the same steps, for
-    3 seeds; every batch half the arm's labelled frames, half scenes of the domains the model was
-    trained on (as a team fine-tunes: new labels beside the old data, so that it does not forget
-    them). Scored by S on held-out scenes of the shifted domain the model fails (black-hot), and
-    of fog and the source domains (day / night) to show what else moved. Target: mined beats
-    random on the shifted domain by >= 0.02 S on average over the seeds.
+    own selection, with no time gap: every scene is drawn anew, no neighbour of another) against N
+    random frames of the pool's frames with thermal, the same steps, for 3 seeds; every batch half
+    the arm's labelled frames, half scenes of the domains the model was trained on (as a team
+    fine-tunes: new labels beside the old data, so that it does not forget them). Scored by S on
+    held-out scenes of the shifted domain the model fails (black-hot), and of fog and the source
+    domains (day / night) to show what else moved. Target: mined beats random on the shifted domain
+    by >= 0.02 S on average over the seeds.
 
 Prints the tables (docs/mining.md has them, dated). Usage:
 python benchmarks/bench_mining.py [--pool 40] [--mine 16] [--steps 60] [--seeds 3]

@@ -302,15 +302,18 @@ class PerceptionNodeBase:
         inferred = time.monotonic()
         try:
             header = rgb_msg.header
-            messages = frame_messages(result, header, wanted, self.messages)
+            messages = frame_messages(result, header, wanted - {"uncertainty"}, self.messages)
             messages.update(node_messages(result, header, wanted, self.camera_info))
             for topic, message in messages.items():
                 self.pubs[topic].publish(message)
             self.overlay.publish(rgb, thermal, result, header, self.pipeline)
+            # The uncertainty last: it is measured here, after the masks went out.
+            for topic, message in frame_messages(result, header, wanted & {"uncertainty"}, self.messages).items():
+                self.pubs[topic].publish(message)
         except Exception as error:  # e.g. RCLError when a reliable reader cannot keep up
             self.get_logger().warning(f"publishing failed: {error}", throttle_duration_sec=5.0)
-        self.stats.frame(received, picked, inferred, time.monotonic(), result.timings,
-                         result.uncertainty.get("combined", float("nan")))
+        combined = result.uncertainty.get("combined", float("nan"))  # for /diagnostics (measured by now)
+        self.stats.frame(received, picked, inferred, time.monotonic(), result.timings, combined)
         if not self.first_output_logged:  # once: the rest is counted in /diagnostics
             self.first_output_logged = True
             self.get_logger().info(f"first pair answered in {1000 * (time.monotonic() - received):.0f} ms "

@@ -6,6 +6,7 @@ evaluated offline is exactly what the robot publishes. Inputs and outputs are nu
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -77,9 +78,27 @@ class PipelineResult:
     degraded: bool = False
     thermal_frozen: bool = False  # the thermal frame was frozen (shutter / FFC), see FreezeDetector
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    # label-free, in [0, 1]: "saliency" (SAMSOD), "semantic" (SARTM), "combined" (their mean); NaN
-    # for a model that did not run (rgbt_models.evaluation.uncertainty)
-    uncertainty: dict[str, float] = field(default_factory=dict)
+    # What `uncertainty` is measured from (set by Pipeline.run): the models' outputs on their own
+    # grid, "semantic": probabilities, "saliency": (map, heads or None); dropped once measured.
+    uncertainty_source: dict | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def uncertainty(self) -> dict[str, float]:
+        """Label-free, in [0, 1]: "saliency" (SAMSOD), "semantic" (SARTM), "combined" (their
+        mean); NaN for a model that did not run (rgbt_models.evaluation.uncertainty); {} for a
+        result no pipeline made. Measured on first use, so that the node publishes the masks
+        before it (its time: timings["uncertainty"])."""
+        if self.uncertainty_source is None:
+            return {}
+        start = time.perf_counter()
+        source, self.uncertainty_source = self.uncertainty_source, None
+        parts = {"saliency": float("nan"), "semantic": float("nan")}
+        if "semantic" in source:
+            parts["semantic"] = float(semantic_uncertainty(source["semantic"])[0])
+        if "saliency" in source:
+            parts["saliency"] = float(saliency_uncertainty(*source["saliency"])[0])
+        self.timings["uncertainty"] = time.perf_counter() - start
+        return {**parts, "combined": combined_uncertainty(parts)}
 
 
 def model_seconds(timings: dict[str, float]) -> float:
@@ -256,7 +275,7 @@ class Pipeline:
         out_h = self.config.output_height or rgb.shape[0]
         out_w = self.config.output_width or rgb.shape[1]
         result = PipelineResult(degraded=thermal is None, thermal_frozen=frozen, timings=timings)
-        parts = {"saliency": float("nan"), "semantic": float("nan")}
+        source: dict = {}
         kelvin = None
         if cfg.temperature.radiometric and thermal is not None and {"semantic/classes", "saliency/objects"} & outputs:
             kelvin = kelvin_map(thermal, cfg.temperature, rgb.shape[:2], (out_h, out_w), cfg.homography)
@@ -269,9 +288,7 @@ class Pipeline:
                 require_finite(probabilities, "SARTM")
                 ids, confidence = semantic_at(probabilities[..., :h, :w], out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                parts["semantic"] = float(semantic_uncertainty(probabilities[..., :h, :w])[0])
-                timings["uncertainty"] = time.perf_counter() - t0
+                source["semantic"] = probabilities[..., :h, :w]
                 t0 = time.perf_counter()
                 self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy(),
                                        outputs, kelvin)
@@ -285,17 +302,13 @@ class Pipeline:
                 else:
                     saliency = self._predict(self.samsod, rgb_t, thermal_t)
                 require_finite(saliency, "SAMSOD")
-                t1 = time.perf_counter()
-                parts["saliency"] = float(saliency_uncertainty(
-                    saliency[..., :h, :w], heads and {k: v[..., :h, :w] for k, v in heads.items()})[0])
-                spent = time.perf_counter() - t1
+                source["saliency"] = (saliency[..., :h, :w], heads and {k: v[..., :h, :w] for k, v in heads.items()})
                 saliency = to_output_size(saliency[..., :h, :w], out_h, out_w)
-                timings["samsod"] = time.perf_counter() - t0 - spent
-                timings["uncertainty"] = timings.get("uncertainty", 0.0) + spent
+                timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 self._saliency_outputs(result, saliency[0, 0].cpu().numpy(), outputs, kelvin)
                 timings["postprocess_saliency"] = time.perf_counter() - t0
-        result.uncertainty = {**parts, "combined": combined_uncertainty(parts)}
+        result.uncertainty_source = source
         timings["total"] = time.perf_counter() - start
         return result
 

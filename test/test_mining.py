@@ -122,6 +122,31 @@ def test_labels_drawn_in_cvat_come_back_as_a_folder_data_set(mined, tmp_path, ca
     assert np.array_equal(partial.label, np.where((drawn == 0) | (drawn == 4), 255, drawn))
 
 
+@pytest.mark.parametrize(("dtype", "suffix"), [(np.uint8, ".png"), (np.uint16, ".png"), (np.float32, ".tiff")])
+def test_mined_thermal_keeps_the_bags_bits_through_the_labels(mined, tmp_path, dtype, suffix):
+    """mono8 stays 8-bit, mono16 16-bit (PNG), 32FC1 float (TIFF, NaN kept); rgbt-labels copies
+    it and the folder data set reads it back bit for bit."""
+    from rgbt_models.cli.labels import main as rgbt_labels
+    from rgbt_models.data.datasets import open_spec
+    from rgbt_perception.replay.mining import write_thermal
+
+    out, stem, labels = first_mined_frame(mined)
+    folder = tmp_path / "mined"
+    (folder / "rgb").mkdir(parents=True)
+    (folder / "thermal").mkdir()
+    (folder / "rgb" / f"{stem}.png").write_bytes((out / "rgb" / f"{stem}.png").read_bytes())
+    thermal = (np.arange(96 * 128).reshape(96, 128) * (0.01 if dtype == np.float32 else 1)).astype(dtype)
+    if dtype == np.float32:
+        thermal[0, 0] = np.nan  # a dead pixel of a radiometric float camera
+    written = write_thermal(folder / "thermal" / f"{stem}.png", thermal)
+    assert written.suffix == suffix
+    assert np.array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), thermal, equal_nan=True)
+    export = write_cvat_export(tmp_path / "cvat_export", labels, {stem: np.ones((96, 128), np.uint8)})
+    assert rgbt_labels(["cvat", str(export), "--mined", str(folder), "--output", str(tmp_path / "labelled")]) == 0
+    (sample,) = list(open_spec(f"folder:{tmp_path / 'labelled'}")[1])
+    assert sample.thermal.dtype == dtype and np.array_equal(sample.thermal, thermal, equal_nan=True)
+
+
 def test_a_mask_in_colours_of_no_label_is_refused_naming_it(mined, tmp_path, capsys):
     from rgbt_models.cli.labels import main as rgbt_labels
 

@@ -65,6 +65,7 @@ class FrameStats:
         combined uncertainty."""
         total = timings.get("total", 0.0)
         model = model_seconds(timings)
+        measured_after = timings.get("uncertainty", 0.0)  # pipeline work, done after the masks were published
         with self.lock:
             self.counts["processed"] += 1
             if np.isfinite(uncertainty) and len(self.uncertainties) < 100_000:
@@ -73,7 +74,8 @@ class FrameStats:
             self.model_times.append(model)
             self.latencies.append(done - received)
             for name, seconds in (("hand-off to worker", picked - received), ("decode", inferred - picked - total),
-                                  ("pipeline outside models", total - model), ("publish", done - inferred)):
+                                  ("pipeline outside models", total - model + measured_after),
+                                  ("publish", done - inferred - measured_after)):
                 self.stage_times[name].append(seconds)
 
     def rates(self) -> dict[str, float]:

@@ -206,6 +206,7 @@ def replay_pairs(pipeline, shard: Shard, settings: ReplaySettings, scorer: Score
         except (BadImage, FrameRejected, ValueError) as error:
             result.bad_frames.append({"frame": index, "stamp_ns": pair.stamp_ns, "reason": str(error)})
             continue
+        uncertainty = frame.uncertainty  # measured now, so that its time is among the stages
         for stage, seconds in frame.timings.items():
             stages[stage].append(seconds)
         result.counts["thermal_frozen"] = result.counts.get("thermal_frozen", 0) + int(frame.thermal_frozen)
@@ -213,7 +214,7 @@ def replay_pairs(pipeline, shard: Shard, settings: ReplaySettings, scorer: Score
                "thermal_frozen": int(frame.thermal_frozen), **{f"{k}_ms": round(1000 * v, 2) for k, v in
                                                                 frame.timings.items()},
                "classes": " ".join(s.name for s in frame.class_stats), "salient_objects": len(frame.objects),
-               **temperature_columns(frame), **uncertainty_columns(frame.uncertainty)}
+               **temperature_columns(frame), **uncertainty_columns(uncertainty)}
         scorer.score(pair, index, rgb, thermal, frame, row)
         result.rows.append(row)
         write_side_outputs(pipeline, settings, shard, index, pair, rgb, thermal, frame, sinks)
