@@ -72,3 +72,21 @@ def test_the_saliency_metrics_raise_no_deprecation_warning():
         metrics = SaliencyMetrics()
         metrics.step(np.zeros((8, 8), np.uint8), (np.eye(8) * 255).astype(np.uint8))
         assert 0 <= metrics.results()["maxF"] <= 1
+
+
+def test_a_bag_without_masks_never_loads_pysodmetrics():
+    """The accumulators come on first use: a replay with no ground truth (a fleet's usual bag)
+    starts without scikit-learn and scikit-image; an empty state merges as nothing."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom rgbt_models.metrics import SaliencyMetrics\n"
+            "empty, total = SaliencyMetrics(), SaliencyMetrics()\ntotal.merge(empty.state())\n"
+            "print(total.count, 'py_sod_metrics' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "False"]
+    stepped = SaliencyMetrics()
+    stepped.step(np.full((8, 8), 200, np.uint8), np.full((8, 8), 255, np.uint8))
+    before = stepped.results()
+    stepped.merge(SaliencyMetrics().state())
+    assert stepped.results() == before

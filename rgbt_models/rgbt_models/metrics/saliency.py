@@ -8,8 +8,6 @@ the precision/recall/F curves over the 256 thresholds for plots.
 from __future__ import annotations
 
 import numpy as np
-from py_sod_metrics import MAE, Emeasure, FmeasureV2, Smeasure, WeightedFmeasure
-from py_sod_metrics.fmeasurev2 import FmeasureHandler, PrecisionHandler, RecallHandler
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -22,6 +20,22 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 PER_IMAGE = (("sm", "sms"), ("em", "adaptive_ems"), ("em", "changeable_ems"), ("mae", "maes"),
              ("wfm", "weighted_fms"))
 HANDLER_LISTS = ("dynamic_results", "adaptive_results")
+METRICS = ("fm", "sm", "em", "mae", "wfm")
+
+
+def _reference_metrics() -> dict:
+    """PySODMetrics' accumulators. Imported here, on first use: the package pulls in scikit-learn
+    and scikit-image (about a second), which a replay of a bag without masks never needs.
+    FmeasureV2 (PySODMetrics' successor of the deprecated Fmeasure, identical numbers): F-measure
+    with beta^2 = 0.3, precision and recall over the 256 thresholds."""
+    from py_sod_metrics import MAE, Emeasure, FmeasureV2, Smeasure, WeightedFmeasure
+    from py_sod_metrics.fmeasurev2 import FmeasureHandler, PrecisionHandler, RecallHandler
+
+    fm = FmeasureV2(metric_handlers={
+        "fm": FmeasureHandler(with_adaptive=True, with_dynamic=True, beta=0.3),
+        "p": PrecisionHandler(with_adaptive=False, with_dynamic=True),
+        "r": RecallHandler(with_adaptive=False, with_dynamic=True)})
+    return {"fm": fm, "sm": Smeasure(), "em": Emeasure(), "mae": MAE(), "wfm": WeightedFmeasure()}
 
 
 class SaliencyMetrics:
@@ -30,14 +44,14 @@ class SaliencyMetrics:
     have been stepped, the results are bit for bit those of one pass."""
 
     def __init__(self) -> None:
-        # FmeasureV2 (PySODMetrics' successor of the deprecated Fmeasure, identical numbers):
-        # F-measure with beta^2 = 0.3, precision and recall over the 256 thresholds.
-        self.fm = FmeasureV2(metric_handlers={
-            "fm": FmeasureHandler(with_adaptive=True, with_dynamic=True, beta=0.3),
-            "p": PrecisionHandler(with_adaptive=False, with_dynamic=True),
-            "r": RecallHandler(with_adaptive=False, with_dynamic=True)})
-        self.sm, self.em, self.mae, self.wfm = Smeasure(), Emeasure(), MAE(), WeightedFmeasure()
         self.count = 0
+
+    def __getattr__(self, name: str):
+        """The PySODMetrics accumulators (fm, sm, em, mae, wfm), made when first needed."""
+        if name not in METRICS:
+            raise AttributeError(name)
+        self.__dict__.update(_reference_metrics())
+        return self.__dict__[name]
 
     def step(self, pred: np.ndarray, gt: np.ndarray) -> None:
         pred, gt = _to_uint8(pred), _to_uint8(gt)
@@ -49,6 +63,8 @@ class SaliencyMetrics:
 
     def state(self) -> dict:
         """Every per-image value so far (small arrays, no images)."""
+        if not self.count:
+            return {"count": 0, "per_image": {f"{owner}.{key}": [] for owner, key in PER_IMAGE}, "fm": {}}
         handlers = {name: {key: getattr(handler, key) for key in HANDLER_LISTS if getattr(handler, key) is not None}
                     for name, handler in self.fm._metric_handlers.items()}
         return {"count": self.count, "per_image": {f"{owner}.{key}": list(getattr(getattr(self, owner), key))
@@ -56,6 +72,8 @@ class SaliencyMetrics:
 
     def merge(self, state: dict) -> None:
         """Append another accumulator's `state()`, as if its images were stepped here next."""
+        if not state["count"]:
+            return
         for owner, key in PER_IMAGE:
             getattr(getattr(self, owner), key).extend(state["per_image"][f"{owner}.{key}"])
         for name, lists in state["fm"].items():
