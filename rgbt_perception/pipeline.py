@@ -334,22 +334,35 @@ class Pipeline:
         result.saliency_map = (saliency * 255 + 0.5).astype(np.uint8)
         if not {"saliency/mask", "saliency/objects"} & wanted:
             return
-        threshold = self.config.saliency_threshold
-        if threshold < 0:
-            threshold = max(min(2 * float(saliency.mean()), 1.0), self.config.saliency_min_threshold)
-        binary = (saliency >= threshold).astype(np.uint8)
+        binary = saliency_mask(saliency, self.config.saliency_threshold, self.config.saliency_min_threshold)
         result.saliency_mask = binary * 255
-        if "saliency/objects" not in wanted:
-            return
-        count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        # One pass over the pixels for every component's mean saliency.
-        sums = np.bincount(labels.ravel(), weights=saliency.ravel(), minlength=count)
-        means, highest = (region_temperatures(kelvin, labels, count) if kelvin is not None
-                          else (np.full(count, np.nan, np.float32),) * 2)
-        for index in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= self.config.min_object_area):
-            if index == 0:
-                continue
-            x, y, w, h, area = (int(v) for v in stats[index])
-            result.objects.append(SalientRegion(x, y, w, h, area, float(sums[index] / area),
-                                                float(centroids[index][0]), float(centroids[index][1]),
-                                                float(means[index]), float(highest[index])))
+        if "saliency/objects" in wanted:
+            result.objects.extend(salient_regions(saliency, binary, self.config.min_object_area, kelvin))
+
+
+def saliency_mask(saliency: np.ndarray, threshold: float, floor: float) -> np.ndarray:
+    """The salient pixels (uint8 0 / 1) of a map in [0, 1]: those at or above `threshold`; a
+    negative threshold adapts to the map (twice its mean, as SOD evaluation does, at least `floor`,
+    so that a blank map yields none)."""
+    if threshold < 0:
+        threshold = max(min(2 * float(saliency.mean()), 1.0), floor)
+    return (saliency >= threshold).astype(np.uint8)
+
+
+def salient_regions(saliency: np.ndarray, binary: np.ndarray, min_area: int,
+                    kelvin: np.ndarray | None = None) -> list[SalientRegion]:
+    """The 8-connected regions of `binary` of at least `min_area` pixels, each with its box, area,
+    mean saliency, centroid and (given `kelvin`, the scene in K) mean and highest temperature."""
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    # One pass over the pixels for every component's mean saliency.
+    sums = np.bincount(labels.ravel(), weights=saliency.ravel(), minlength=count)
+    means, highest = (region_temperatures(kelvin, labels, count) if kelvin is not None
+                      else (np.full(count, np.nan, np.float32),) * 2)
+    regions = []
+    for index in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_area):
+        if index == 0:  # the background
+            continue
+        x, y, w, h, area = (int(v) for v in stats[index])
+        regions.append(SalientRegion(x, y, w, h, area, float(sums[index] / area), float(centroids[index][0]),
+                                     float(centroids[index][1]), float(means[index]), float(highest[index])))
+    return regions

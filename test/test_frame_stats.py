@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from rgbt_perception.diagnostics.frame_stats import COUNTS, FrameStats
 
 
@@ -36,13 +34,26 @@ def test_a_frame_is_split_into_its_stages():
     assert values["latency median (ms)"] == "53.0"
 
 
-def test_rates_are_per_second_since_the_last_call_and_keep_the_counts_before():
+def test_the_uncertainty_measured_after_publishing_counts_as_pipeline_work():
+    """The node measures the uncertainty once the masks are out (timings["uncertainty"], inside
+    the publish interval): it moves from the publish stage to the pipeline's."""
     stats = FrameStats()
-    stats._last_time -= 2.0  # two seconds ago
+    stats.frame(0.000, 0.001, 0.051, 0.055, {"total": 0.040, "sartm": 0.012, "samsod": 0.018, "uncertainty": 0.001},
+                uncertainty=0.25)
+    values = stats.values({})
+    assert values["pipeline outside models median (ms)"] == "11.00"  # 40 - 30 + 1
+    assert values["publish median (ms)"] == "3.00"  # 4 - 1
+    assert stats.uncertainties == [0.25]
+
+
+def test_rates_are_per_second_since_the_last_call_and_keep_the_counts_before():
+    now = [100.0]
+    stats = FrameStats(clock=lambda: now[0])
     for _ in range(10):
         stats.count("rgb")
+    now[0] += 2.0  # two seconds later
     rates = stats.rates()
-    assert rates["rgb"] == pytest.approx(5.0, rel=0.05) and rates["thermal"] == 0.0
+    assert rates["rgb"] == 5.0 and rates["thermal"] == 0.0
     assert stats.previous_counts["rgb"] == 0  # the counts at the report before
     stats.count("rgb")
     stats.rates()

@@ -66,15 +66,15 @@ def test_size_mismatch_policy(models):
         Pipeline(PipelineConfig(size_mismatch="reject"), *models).run(scene.rgb, small_thermal)
 
 
-def test_salient_objects_from_a_known_map(models):
-    pipeline = Pipeline(PipelineConfig(min_object_area=5), None, models[1])
-    result = type("R", (), {"objects": []})()
+def test_salient_objects_from_a_known_map():
+    from rgbt_perception.pipeline import saliency_mask, salient_regions
+
     saliency = np.zeros((20, 30), np.float32)
     saliency[2:6, 3:9] = 0.9
     saliency[10:12, 20:21] = 0.8  # 2 pixels: below min area
-    pipeline._saliency_outputs(result, saliency)
-    assert len(result.objects) == 1
-    obj = result.objects[0]
+    regions = salient_regions(saliency, saliency_mask(saliency, 0.5, 0.5), min_area=5)
+    assert len(regions) == 1
+    obj = regions[0]
     assert (obj.x, obj.y, obj.width, obj.height, obj.area) == (3, 2, 6, 4, 24)
     assert obj.mean_saliency == pytest.approx(0.9)
     assert (obj.centroid_x, obj.centroid_y) == pytest.approx((5.5, 3.5))

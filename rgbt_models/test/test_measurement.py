@@ -192,19 +192,16 @@ def test_ignore_only_frames_are_skipped_and_counted(recwarn):
 
 
 def test_a_blank_saliency_map_yields_no_object():
-    from rgbt_perception.pipeline import Pipeline, PipelineConfig, PipelineResult
+    """The adaptive threshold (2 x the mean, at least 0.5): a blank or nearly blank map marks nothing."""
+    from rgbt_perception.pipeline import saliency_mask, salient_regions
 
-    pipeline = Pipeline(PipelineConfig(min_object_area=1), model_size=(64, 96),
-                        samsod=SAMSOD(SAMSODConfig(backbone=BackboneConfig(name="test", image_size=64))))
     for blank in (np.zeros((40, 60), np.float32), np.full((40, 60), 1e-3, np.float32)):
-        result = PipelineResult()
-        pipeline._saliency_outputs(result, blank)
-        assert result.objects == [] and not result.saliency_mask.any()
-    result = PipelineResult()
+        binary = saliency_mask(blank, -1.0, 0.5)
+        assert not binary.any() and salient_regions(blank, binary, min_area=1) == []
     spot = np.zeros((40, 60), np.float32)
     spot[10:20, 10:20] = 0.9
-    pipeline._saliency_outputs(result, spot)
-    assert len(result.objects) == 1 and result.objects[0].area == 100
+    (region,) = salient_regions(spot, saliency_mask(spot, -1.0, 0.5), min_area=1)
+    assert region.area == 100
 
 
 def test_preset_class_ids_are_the_data_sets_own():

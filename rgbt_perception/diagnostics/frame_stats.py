@@ -27,7 +27,9 @@ RATES = ("rgb", "thermal", "pairs", "processed")
 
 
 class FrameStats:
-    def __init__(self, window: int = 200) -> None:
+    def __init__(self, window: int = 200, clock=time.monotonic) -> None:
+        """`window`: the frames each median covers; `clock`: seconds, for the rates."""
+        self.clock = clock
         self.lock = threading.Lock()
         self.counts = dict.fromkeys(COUNTS, 0)
         self.bad_reasons: dict[str, int] = {}
@@ -38,7 +40,7 @@ class FrameStats:
         self.pair_ages: deque[float] = deque(maxlen=window)
         self.uncertainties: list[float] = []  # the frames' combined uncertainty since the last report
         self.reported_uncertainty: tuple[float, int] | None = None  # (median, frames) at the last report
-        self._last_counts, self._last_time = dict(self.counts), time.monotonic()
+        self._last_counts, self._last_time = dict(self.counts), clock()
         self.previous_counts = dict(self.counts)  # the counts at the report before the last one
 
     def count(self, key: str) -> None:
@@ -80,7 +82,7 @@ class FrameStats:
 
     def rates(self) -> dict[str, float]:
         """Messages per second of each stream since the last call."""
-        now = time.monotonic()
+        now = self.clock()
         elapsed = max(now - self._last_time, 1e-6)
         rates = {k: (self.counts[k] - self._last_counts[k]) / elapsed for k in RATES}
         with self.lock:
