@@ -2,7 +2,7 @@
 
 Examples:
   rgbt-eval --checkpoint best.pt --dataset vt821:data/VT821 --dataset vt5000:data/VT5000:Test
-  rgbt-eval --checkpoint sartm.pt --dataset mfnet:data/MFNet:test --dataset mfnet:data/MFNet:test_night
+  rgbt-eval --checkpoint sartm.pt --dataset mfnet:data/mfnet:test --dataset mfnet:data/mfnet:test_night
   rgbt-eval --checkpoint sartm.pt --dataset synthetic     (the built-in synthetic scenes)
   rgbt-eval --checkpoint mfnet_model.pt --dataset pst900:data/PST900:test --class-mapping pst_to_mfnet.yaml
   rgbt-eval --checkpoint samsod.pt --dataset bag:drive --rgb-topic /cam/rgb/image_raw \
