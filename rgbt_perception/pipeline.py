@@ -80,7 +80,7 @@ class PipelineResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     # What `uncertainty` is measured from (set by Pipeline.run): the models' outputs on their own
     # grid, "semantic": probabilities, "saliency": (map, heads or None); dropped once measured.
-    uncertainty_source: dict | None = field(default=None, repr=False)
+    uncertainty_source: dict | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def uncertainty(self) -> dict[str, float]:
