@@ -66,6 +66,20 @@ def test_size_mismatch_policy(models):
         Pipeline(PipelineConfig(size_mismatch="reject"), *models).run(scene.rgb, small_thermal)
 
 
+def test_the_uncertainty_is_measured_once_on_first_use(models):
+    """The node publishes a frame's masks before it measures the uncertainty: the pipeline keeps
+    what it is measured from, and measuring it (once) drops that and records its time."""
+    scene = make_scene(5)
+    result = Pipeline(PipelineConfig(), *models).run(scene.rgb, scene.thermal_raw)
+    assert "uncertainty" not in result.timings and set(result.uncertainty_source) == {"semantic", "saliency"}
+    parts = result.uncertainty
+    assert set(parts) == {"saliency", "semantic", "combined"} and 0.0 < parts["combined"] < 1.0
+    assert result.uncertainty_source is None and result.timings["uncertainty"] > 0.0
+    assert result.uncertainty is parts  # measured once
+    degraded = Pipeline(PipelineConfig(), *models).run(scene.rgb, None).uncertainty  # SARTM paused
+    assert np.isnan(degraded["semantic"]) and degraded["combined"] == degraded["saliency"]
+
+
 def test_salient_objects_from_a_known_map():
     from rgbt_perception.pipeline import saliency_mask, salient_regions
 
