@@ -1,6 +1,6 @@
-"""What runs a trained model on a machine: loading (`load_model`: tools load models through it), placement
-on a device and precision (`placement`), ONNX Runtime sessions, int8 quantisation, export, the
-CPU thread policy and timing.
+"""What runs a trained model on a machine: loading (`load_model`: tools load models through it),
+placement on a device and precision (`placement`), ONNX Runtime sessions, int8 quantisation,
+export, the CPU thread policy and timing.
 
 Imports no torch: the thread policy (`threads`) must run before torch loads, and
 `import rgbt_models` runs it through here.
