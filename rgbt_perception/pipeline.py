@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rgbt_models.data.geometry import InputGeometry, model_input_size, semantic_at, to_output_size
-from rgbt_models.data.registration import register_thermal
+from rgbt_models.data.registration import unit_thermal_on_rgb_grid
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
 from rgbt_models.evaluation.uncertainty import combined as combined_uncertainty
@@ -212,10 +212,9 @@ class Pipeline:
         cfg = self.config
         if thermal is None:
             return rgb, None, False
-        thermal01 = thermal_to_unit(thermal, cfg.thermal, self.thermal_range, thermal_stamp)
-        if cfg.homography is not None:
-            thermal01 = register_thermal(thermal01, cfg.homography, *rgb.shape[:2])
-        elif thermal01.shape[:2] != rgb.shape[:2] and cfg.size_mismatch == "reject":
+        thermal01 = unit_thermal_on_rgb_grid(thermal, cfg.thermal, cfg.homography, rgb.shape, self.thermal_range,
+                                             thermal_stamp)
+        if cfg.homography is None and thermal01.shape[:2] != rgb.shape[:2] and cfg.size_mismatch == "reject":
             raise FrameRejected(f"thermal {thermal01.shape[1]}x{thermal01.shape[0]} and RGB "
                                 f"{rgb.shape[1]}x{rgb.shape[0]} differ (size_mismatch: reject)")
         return rgb, thermal01, thermal.dtype == np.uint8 and cfg.thermal.polarity == "white_hot"

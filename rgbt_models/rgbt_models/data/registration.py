@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import yaml
 
+from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
+
 NO_HOMOGRAPHY = (0.0,)  # the node's default: the cameras are registered already
 
 
@@ -79,6 +81,16 @@ def register_thermal(thermal01: np.ndarray, homography: np.ndarray, height: int,
     """A thermal image in [0, 1] warped onto the RGB image's (height, width) pixel grid (bilinear;
     0 where the thermal camera does not see), as the node does before the model's resize."""
     return cv2.warpPerspective(thermal01, homography, (width, height))
+
+
+def unit_thermal_on_rgb_grid(thermal: np.ndarray, setup: ThermalSetup, homography: np.ndarray | None,
+                             rgb_shape: tuple[int, ...], tracker: StableRange | None = None,
+                             stamp: float | None = None) -> np.ndarray:
+    """Raw thermal -> [0, 1] by its set-up (thermal_to_unit; `tracker`, `stamp`: 'stable'), then
+    warped onto the RGB image's pixel grid by the rig's homography (None: left at its own size):
+    what training, evaluation, adaptation and the node all feed the model's resize."""
+    unit = thermal_to_unit(thermal, setup, tracker, stamp)
+    return unit if homography is None else register_thermal(unit, homography, *rgb_shape[:2])
 
 
 def _ros_parameters(content) -> list[dict]:

@@ -15,8 +15,8 @@ import torch
 
 from rgbt_models.data.datasets import Sample
 from rgbt_models.data.geometry import InputGeometry, resize_label, resize_mask, resize_rgb, resize_thermal
-from rgbt_models.data.registration import register_thermal
-from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
+from rgbt_models.data.registration import unit_thermal_on_rgb_grid
+from rgbt_models.data.thermal import ThermalSetup
 
 
 @dataclass
@@ -91,9 +91,7 @@ def apply_transform(sample: Sample, config: TransformConfig, rng: np.random.Gene
     rng = rng or np.random.default_rng(0)
     height, width = config.height, config.width
     content = (height, width)
-    thermal01 = thermal_to_unit(sample.thermal, config.thermal_setup)
-    if config.homography is not None:
-        thermal01 = register_thermal(thermal01, config.homography, *sample.rgb.shape[:2])
+    thermal01 = unit_thermal_on_rgb_grid(sample.thermal, config.thermal_setup, config.homography, sample.rgb.shape)
     if config.geometry is not None and not config.train:
         eight_bit = sample.thermal.dtype == np.uint8 and config.thermal_polarity == "white_hot"
         rgb, thermal, content = config.geometry.prepare(sample.rgb, thermal01, eight_bit, height, width)

@@ -25,8 +25,8 @@ import numpy as np
 
 from rgbt_models.data.datasets import DatasetError, Sample, open_dataset, open_spec, parse_spec
 from rgbt_models.data.geometry import resize_rgb, resize_thermal
-from rgbt_models.data.registration import register_thermal
-from rgbt_models.data.thermal import ThermalSetup, thermal_to_unit
+from rgbt_models.data.registration import unit_thermal_on_rgb_grid
+from rgbt_models.data.thermal import ThermalSetup
 
 DOMAINS = ("day", "night", "fog", "blackhot", "mixed")
 
@@ -54,7 +54,7 @@ class BagFramesAtInputSize:
                 thermal = cv2.resize(sample.thermal, (width, height), interpolation=cv2.INTER_AREA)  # dtype kept
             else:
                 setup, homography = registration
-                unit = register_thermal(thermal_to_unit(sample.thermal, setup), homography, *sample.rgb.shape[:2])
+                unit = unit_thermal_on_rgb_grid(sample.thermal, setup, homography, sample.rgb.shape)
                 thermal = resize_thermal(unit, height, width)
             self.frames.append(Sample(f"{Path(path).name}_{sample.name}", rgb8, thermal))
 
