@@ -112,7 +112,7 @@ def test_thermal_loss_never_changes_rgb_adapter_gradients():
 
     def rgb_grads(thermal_weight: float):
         model.zero_grad(set_to_none=True)
-        model._generator.manual_seed(0)
+        model.random_stream.manual_seed(0)
         losses = model.losses(model(rgb, thermal), target)
         losses["thermal"] = losses["thermal"] * thermal_weight
         model.backward(losses)

@@ -86,7 +86,9 @@ class SAMSOD(CheckpointedModel, nn.Module):
         # Adapters on the shallower levels (before the FPN neck: each reaches the decoder directly).
         self.level_adapters = (nn.ModuleList(DomainAdapter(c, hidden) for c in channels[:-1])
                                if hidden and self.config.domain_adapter_all_levels else None)
-        self._generator = torch.Generator().manual_seed(0)
+        # The random stream of PCGrad's task order: seeded, and saved with a training run's state
+        # (training/loop.py) so that a resumed run draws what the uninterrupted one draws.
+        self.random_stream = torch.Generator().manual_seed(0)
 
     # -- model -------------------------------------------------------------------------------
     def forward(self, rgb: torch.Tensor | None, thermal: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -155,7 +157,7 @@ class SAMSOD(CheckpointedModel, nn.Module):
         total = sum(losses.values())
         if self.config.pcgrad and len(losses) > 1:
             groups = {name: (params, self.GROUP_TASKS[name]) for name, params in self.parameter_groups().items()}
-            pcgrad_backward(losses, groups, self._generator)
+            pcgrad_backward(losses, groups, self.random_stream)
         else:
             total.backward()
         return total.detach()

@@ -73,15 +73,16 @@ def make_scheduler(optimizer, o: OptimConfig, steps_per_epoch: int):
 
 
 def model_rng_state(model: torch.nn.Module) -> torch.Tensor:
-    """The state of a model's own random stream (SAMSOD's PCGrad task order), for last.pt: a task
-    saves it so that a resumed run draws what the uninterrupted one draws (none: empty)."""
-    generator = getattr(model, "_generator", None)
+    """The state of a model's own `random_stream` (SAMSOD's PCGrad task order), for last.pt: a
+    task saves it so that a resumed run draws what the uninterrupted one draws (none: empty)."""
+    generator = getattr(model, "random_stream", None)
     return generator.get_state() if generator is not None else torch.empty(0, dtype=torch.uint8)
 
 
 def set_model_rng_state(model: torch.nn.Module, state: torch.Tensor) -> None:
-    if getattr(model, "_generator", None) is not None and state.numel():
-        model._generator.set_state(state)
+    generator = getattr(model, "random_stream", None)
+    if generator is not None and state.numel():
+        generator.set_state(state)
 
 
 @dataclass
