@@ -38,6 +38,10 @@ class RGBTPerceptionLifecycleNode(PerceptionNodeBase, LifecycleNode):
             self.get_logger().error(f"configure failed: {error}")
             self._stop()
             return TransitionCallbackReturn.FAILURE
+        except Exception:
+            if not self.context.ok():  # an rcl call failed because a signal shut the context down
+                raise StartInterrupted from None
+            raise
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:

@@ -22,8 +22,10 @@ SHUTDOWN_DEADLINE = 1.5  # s from SIGINT/SIGTERM to a stopped worker
 START_ERRORS = (ModelLoadError, ValueError, rclpy.exceptions.InvalidParameterValueException)
 
 
-class StartInterrupted(Exception):
-    """SIGINT/SIGTERM arrived while the node was being built or configured: a clean stop."""
+class StartInterrupted(BaseException):
+    """SIGINT/SIGTERM arrived while the node was being built or configured: a clean stop. A
+    BaseException, like KeyboardInterrupt: no `except Exception` on the way (rclpy's lifecycle
+    callbacks, a model loader's) turns it into a failure."""
 
 
 HELP = """usage: {program} [--ros-args -p NAME:=VALUE ... -r FROM:=TO ... --params-file FILE]

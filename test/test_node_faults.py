@@ -172,21 +172,6 @@ def test_shutdown_cancels_a_slow_inference(node, cameras):
     assert node.counts["processed"] == 0
 
 
-def test_a_signal_while_the_node_is_built_is_a_clean_stop():
-    """SIGTERM right after start-up once ended in a traceback (exit 1): rclpy's handler shut the
-    context down between two rcl calls of the constructor. It must be exit 0 and no worker."""
-    from rgbt_perception import node as node_module
-
-    class SignalledWhileBuilding(node_module.RGBTPerceptionNode):
-        def _declare_parameters(self) -> dict:
-            values = super()._declare_parameters()
-            terminate_self()
-            return values
-
-    assert main_exit_code(node_module.main, lambda: SignalledWhileBuilding(parameter_overrides=OVERRIDES)) == 0
-    assert not [t for t in threading.enumerate() if t.name == "rgbt_inference" and t.is_alive()]
-
-
 def test_a_signal_while_the_lifecycle_node_configures_itself_is_a_clean_stop():
     from rgbt_perception import lifecycle_node
     from rgbt_perception.node import main
