@@ -111,10 +111,11 @@ def test_the_cache_is_reused_and_keyed_by_weights_size_and_precision(checkpoints
 
 
 def missing_provider() -> str:
-    """A provider ONNX Runtime knows but this build lacks (on every build some are missing)."""
+    """A provider ONNX Runtime knows but this build lacks, other than the GPU ones (on every build
+    some are missing: a build has at most a few of the 19 onnxruntime knows)."""
     import onnxruntime
 
-    available = set(onnxruntime.get_available_providers())
+    available = set(onnxruntime.get_available_providers()) | {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
     return next(p for p in onnxruntime.get_all_providers() if p not in available)
 
 
@@ -123,11 +124,27 @@ def test_an_unavailable_provider_is_skipped_with_its_line(checkpoints, cache):
     missing = missing_provider()
     runner = build(checkpoints[1]["sartm"], cache, "fp16", [missing, "CPUExecutionProvider"], lines)
     assert any(line.startswith(f"sartm: onnxruntime: {missing} skipped: not in this onnxruntime build")
-               for line in lines), lines
+               and line.endswith("install an onnxruntime build that has it") for line in lines), lines
     assert "precision fp16 ignored on the CPU (fp32)" in "\n".join(lines)
     assert "on CPUExecutionProvider (fp32 graph" in lines[-1] and runner.precision == "fp32"
     with pytest.raises(ValueError, match="unknown provider.*CUDAProvider"):
         build(checkpoints[1]["sartm"], cache, providers=["CUDAProvider"])
+
+
+def test_the_gpu_providers_are_skipped_quietly_only_where_there_is_no_cuda_device(checkpoints, cache):
+    """A CPU-only machine with the CPU build loses nothing: no line per model about CUDA. A CUDA
+    machine with the CPU build is told to install onnxruntime-gpu."""
+    import onnxruntime
+
+    lines: list[str] = []
+    build(checkpoints[1]["sartm"], cache, "fp32", ["CUDAExecutionProvider", "CPUExecutionProvider"], lines)
+    said = [line for line in lines if "CUDAExecutionProvider skipped" in line]
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        assert not said and "on CUDAExecutionProvider" in lines[-1]
+    elif torch.cuda.is_available():
+        assert len(said) == 1 and said[0].endswith("install onnxruntime-gpu for it"), lines
+    else:
+        assert not said and "on CPUExecutionProvider" in lines[-1], lines
 
 
 def pipeline_params(checkpoints, cache, **extra) -> dict:
@@ -214,8 +231,9 @@ def test_replay_and_eval_give_the_same_numbers_on_either_runtime(tmp_path, check
 @pytest.mark.ros
 @pytest.mark.slow
 def test_the_node_runs_onnxruntime_and_says_on_which_provider(rclpy_context, checkpoints, cache):
-    """TensorRT, then CUDA, then the CPU: each missing one is skipped with its line, and the node
-    says which one runs (the CPU here; on a GPU machine with onnxruntime-gpu, the first present)."""
+    """TensorRT, then CUDA, then the CPU: each missing one is skipped (with its line on a machine
+    with a CUDA device, quietly on one without), and the node says which one runs (the CPU here;
+    on a GPU machine with onnxruntime-gpu, the first present)."""
     import onnxruntime
 
     from rgbt_perception.testing.node_fixtures import OUTPUTS, TEST_NODE_ARGS, Probe
@@ -234,7 +252,7 @@ def test_the_node_runs_onnxruntime_and_says_on_which_provider(rclpy_context, che
         chosen = next(p for p in wanted if p in available)
         for kind in ("sartm", "samsod"):
             for provider in wanted[:wanted.index(chosen)]:
-                assert f"{kind}: onnxruntime: {provider} skipped" in log, log
+                assert (f"{kind}: onnxruntime: {provider} skipped" in log) == torch.cuda.is_available(), log
             assert f"on {chosen} (" in log, log
         assert probe.wait_for_node(), node.log()
         probe.publish_pairs(3)

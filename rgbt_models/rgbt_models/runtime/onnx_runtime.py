@@ -84,7 +84,8 @@ def plan_providers(requested: Sequence[str], precision: str, device: str, cache_
     """Which of the requested providers this onnxruntime build and `device` allow, with their
     options, and the graph precision for the first of them. A name onnxruntime does not know is
     a ValueError (a typo must not start quietly on the CPU); a known provider that is not in this
-    build, or a GPU provider with device: cpu, is skipped with a line saying why. The CPU
+    build, or a GPU provider with device: cpu, is skipped with a line saying why (silently: a GPU
+    provider on a machine without a CUDA device, where nothing is lost). The CPU
     provider is always last (what any graph falls back to)."""
     ort = import_onnxruntime()
     known, available = set(ort.get_all_providers()), set(ort.get_available_providers())
@@ -97,8 +98,10 @@ def plan_providers(requested: Sequence[str], precision: str, device: str, cache_
     lines, chosen = [], []
     for name in dict.fromkeys(requested):
         if name not in available:
-            remedy = ("no CUDA device here either, so nothing is lost" if not torch.cuda.is_available()
-                      else "install onnxruntime-gpu (CUDA, TensorRT) for it")
+            gpu = name in (CUDA, TENSORRT)
+            if gpu and not torch.cuda.is_available():
+                continue  # no CUDA device either: nothing is lost (the run's line names the CPU provider)
+            remedy = "install onnxruntime-gpu for it" if gpu else "install an onnxruntime build that has it"
             lines.append(f"{name} skipped: not in this onnxruntime build (it has {', '.join(sorted(available))}); "
                          f"{remedy}")
         elif device == "cpu" and name != CPU:
