@@ -20,7 +20,7 @@ from rgbt_models.data.registration import unit_thermal_on_rgb_grid
 from rgbt_models.data.thermal import StableRange, ThermalSetup, thermal_to_unit
 from rgbt_models.data.thermal_freeze import FreezeDetector
 from rgbt_models.evaluation.uncertainty import combined as combined_uncertainty
-from rgbt_models.evaluation.uncertainty import saliency_uncertainty, semantic_uncertainty
+from rgbt_models.evaluation.uncertainty import saliency_uncertainty, sample_grid, semantic_uncertainty
 from rgbt_perception.temperatures import TemperatureConversion, kelvin_map, region_temperatures
 
 
@@ -78,8 +78,9 @@ class PipelineResult:
     degraded: bool = False
     thermal_frozen: bool = False  # the thermal frame was frozen (shutter / FFC), see FreezeDetector
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    # What `uncertainty` is measured from (set by Pipeline.run): the models' outputs on their own
-    # grid, "semantic": probabilities, "saliency": (map, heads or None); dropped once measured.
+    # What `uncertainty` is measured from (set by Pipeline.run): the samples it reads of the models'
+    # outputs on their own grid (uncertainty.sample_grid), "semantic": probabilities, "saliency":
+    # (map, heads or None); dropped once measured.
     uncertainty_source: dict | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
@@ -287,7 +288,7 @@ class Pipeline:
                 require_finite(probabilities, "SARTM")
                 ids, confidence = semantic_at(probabilities[..., :h, :w], out_h, out_w)
                 timings["sartm"] = time.perf_counter() - t0
-                source["semantic"] = probabilities[..., :h, :w]
+                source["semantic"] = sample_grid(probabilities[..., :h, :w])
                 t0 = time.perf_counter()
                 self._semantic_outputs(result, ids[0].cpu().numpy().astype(np.uint8), confidence[0].cpu().numpy(),
                                        outputs, kelvin)
@@ -301,7 +302,8 @@ class Pipeline:
                 else:
                     saliency = self._predict(self.samsod, rgb_t, thermal_t)
                 require_finite(saliency, "SAMSOD")
-                source["saliency"] = (saliency[..., :h, :w], heads and {k: v[..., :h, :w] for k, v in heads.items()})
+                source["saliency"] = (sample_grid(saliency[..., :h, :w]),
+                                      heads and {k: sample_grid(v[..., :h, :w]) for k, v in heads.items()})
                 saliency = to_output_size(saliency[..., :h, :w], out_h, out_w)
                 timings["samsod"] = time.perf_counter() - t0
                 t0 = time.perf_counter()

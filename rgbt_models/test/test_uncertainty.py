@@ -72,7 +72,7 @@ def test_samsod_gives_its_heads_with_the_map_it_predicts():
 
 
 def test_the_measures_look_at_a_regular_grid_of_at_most_samples_pixels():
-    from rgbt_models.evaluation.uncertainty import SAMPLES, thinned
+    from rgbt_models.evaluation.uncertainty import SAMPLES, sample_grid, thinned
 
     large = torch.rand(1, 1, 512, 640)
     grid = thinned(large)
@@ -81,3 +81,10 @@ def test_the_measures_look_at_a_regular_grid_of_at_most_samples_pixels():
     smooth = torch.sigmoid(torch.linspace(-6, 6, 640)).repeat(1, 1, 512, 1)
     full = (4 * smooth * (1 - smooth)).mean().item()
     assert saliency_ambiguity(smooth).item() == pytest.approx(full, rel=0.02)
+
+    # The samples a pipeline keeps (a small copy) measure what the full maps measure.
+    probabilities = torch.softmax(torch.randn(1, 5, 512, 640), dim=1)
+    kept = sample_grid(probabilities)
+    assert kept.is_contiguous() and kept.shape == (1, 5, 64, 80) and kept.data_ptr() != probabilities.data_ptr()
+    assert torch.equal(semantic_uncertainty(kept), semantic_uncertainty(probabilities))
+    assert torch.equal(saliency_ambiguity(sample_grid(large)), saliency_ambiguity(large))
