@@ -111,7 +111,8 @@ class PerceptionNodeBase:
         return lambda: clock.now().nanoseconds / 1e9
 
     def _start_loggers(self):
-        """(info, warning) for the start-up lines, unless a signal has shut rclpy down meanwhile:
+        """(info, warning) for the start-up lines, unless a signal has shut rclpy down meanwhile
+        (a lifecycle manager's configure, after process.StartSignals handed the signals to rclpy):
         then the start stops (StartInterrupted) before the next model loads, and nothing is logged
         into the closed context (rcl's "Failed to publish log message to rosout"). Two call sites:
         rclpy keeps one severity per line that logs."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions, install_signal_handlers
 
 from rgbt_models.runtime.loading import ModelLoadError
 from rgbt_perception.ros_compat import spin_until_shutdown
@@ -44,6 +47,41 @@ def wants_help(argv: list[str]) -> bool:
     return any(arg in ("-h", "--help") for arg in own)
 
 
+class StartSignals:
+    """SIGINT/SIGTERM while the node is built stop the start: StartInterrupted is raised at the
+    next Python instruction (as Ctrl-C raises KeyboardInterrupt), while the ROS context stays
+    valid, so that no rcl call or log line of the start meets a shut-down context. rclpy's own
+    handlers (which shut the context down) are installed once the node is built; they call these,
+    which then do nothing. Outside the main thread (where Python allows no handlers) rclpy's
+    handlers do it all, as before."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.starting = True
+        self.installed = threading.current_thread() is threading.main_thread()
+        self.previous = {signum: signal.signal(signum, self._interrupt) for signum in self.SIGNALS} \
+            if self.installed else {}
+
+    def _interrupt(self, signum, frame) -> None:
+        if self.starting:
+            raise StartInterrupted
+
+    def init_options(self) -> SignalHandlerOptions:
+        """rclpy.init's: no rclpy handlers yet where these are installed."""
+        return SignalHandlerOptions.NO if self.installed else SignalHandlerOptions.ALL
+
+    def started(self) -> None:
+        """The node is built: rclpy's handlers from now on."""
+        if self.installed:
+            install_signal_handlers(SignalHandlerOptions.ALL)
+        self.starting = False
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
 def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; `argv` as sys.argv (program name first)."""
     argv = sys.argv if argv is None else argv
@@ -54,16 +92,25 @@ def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> 
     if missing:  # rcl would refuse it inside rclpy.init, as a traceback
         print(f"[rgbt_perception] cannot start: --params-file {missing[0]}: no such file", file=sys.stderr, flush=True)
         return 2
-    rclpy.init(args=argv)
+    signals = StartSignals()
     try:
+        return _run(make_node, argv, signals)
+    finally:
+        signals.restore()
+
+
+def _run(make_node: Callable[[], object], argv: list[str], signals: StartSignals) -> int:
+    try:
+        rclpy.init(args=argv, signal_handler_options=signals.init_options())
         node = make_node()
+        signals.started()
     except START_ERRORS as error:
         print(f"[rgbt_perception] cannot start: {error}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
     except (StartInterrupted, KeyboardInterrupt, rclpy._rclpy_pybind11.RCLError) as error:
-        # SIGINT/SIGTERM while starting (rcl calls fail on the shut-down context, or rclpy's
-        # handler raises KeyboardInterrupt inside a model load): a clean stop
+        # SIGINT/SIGTERM while starting: a clean stop (an RCLError only where rclpy's handler shut
+        # the context down: outside the main thread, or in the instant after the start)
         if isinstance(error, rclpy._rclpy_pybind11.RCLError) and rclpy.ok():
             raise
         rclpy.try_shutdown()
@@ -75,6 +122,8 @@ def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> 
     executor.add_node(node)
     try:
         spin_until_shutdown(executor)
+    except StartInterrupted:  # a signal while a lifecycle manager had the node configure itself
+        pass
     finally:
         stopped = node._stop()
         executor.shutdown(timeout_sec=1.0)

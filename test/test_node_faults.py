@@ -189,8 +189,10 @@ def test_a_signal_while_the_lifecycle_node_configures_itself_is_a_clean_stop():
 
 
 def terminate_self() -> None:
-    """SIGTERM to this process; returns once rclpy's handler (installed by main) has shut the
-    context down, so that the caller's next rcl call fails as it would in the field."""
+    """SIGTERM to this process, as a service manager sends it. While main builds the node its
+    handler (process.StartSignals) raises StartInterrupted here; afterwards rclpy's handler shuts
+    the context down and this returns once it has, so that the caller's next rcl call fails as it
+    would in the field."""
     os.kill(os.getpid(), signal.SIGTERM)
     deadline = time.monotonic() + 30
     while rclpy.ok() and time.monotonic() < deadline:
