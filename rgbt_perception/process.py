@@ -102,6 +102,14 @@ def run_node(make_node: Callable[[], object], argv: list[str] | None = None) -> 
 def _run(make_node: Callable[[], object], argv: list[str], signals: StartSignals) -> int:
     try:
         rclpy.init(args=argv, signal_handler_options=signals.init_options())
+    except StartInterrupted:
+        rclpy.try_shutdown()
+        return 0
+    except rclpy._rclpy_pybind11.RCLError as error:  # e.g. a malformed --ros-args rule
+        reason = str(error).split(", at /")[0].split(". Error: ")[0]  # rcl's lexer detail and source line left out
+        print(f"[rgbt_perception] cannot start: {reason}", file=sys.stderr, flush=True)
+        return 2
+    try:
         node = make_node()
         signals.started()
     except START_ERRORS as error:

@@ -155,6 +155,13 @@ def _start_fails(args: list[str], env) -> str:
     return result.stderr
 
 
+def test_a_malformed_ros_argument_is_one_line(ros_env):
+    stderr = _start_fails(["-p", "samsod.checkpoint"], ros_env)
+    assert stderr.splitlines()[-1] == ("[rgbt_perception] cannot start: failed to initialize rcl: Couldn't parse "
+                                       "parameter override rule: '-p samsod.checkpoint'"), stderr
+    assert "Traceback" not in stderr, stderr
+
+
 def test_refuses_to_start_only_when_no_model_is_given(ros_env):
     stderr = _start_fails(["--params-file", "config/rgbt.yaml"], ros_env)  # the executable, as a robot runs it
     assert "no model to run: give samsod.checkpoint and/or sartm.checkpoint" in stderr
