@@ -98,7 +98,7 @@ def main() -> int:
             rows += tiny_rows
         if not args.skip_demo:
             height, width = demo_models()[1].input_size
-            print(f"demo checkpoints at {width}x{height}: building", flush=True)
+            print(f"demo checkpoints at {width}x{height} (W x H): building", flush=True)
             rows += measure(f"demo {width}x{height}", pipelines(demo_models, height, width), args.rounds)[0]
     print(f"pipeline frame time (SARTM + SAMSOD, 640x512 RGB + 16-bit thermal in), {torch.get_num_threads()} "
           f"intra-op thread(s), {args.rounds} interleaved rounds, CPU execution provider")

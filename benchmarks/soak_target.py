@@ -4,7 +4,8 @@
 error or a broken kernel would on a robot, so that the soak can check that the node counts the
 failure, logs it and goes on with the next frame. Everything else (configure / activate at start,
 the lifecycle services, the process's signal handling) is the packaged lifecycle node's.
-Started by benchmarks/soak_node.py --long as `python -m soak_target --ros-args ...`.
+Started by benchmarks/soak_node.py (soak/run.py) as `python -m soak_target --ros-args ...` when
+--model-error-every or --lifecycle-every is given (make soak-long).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ A frame's path, in six steps:
 4. The worker decodes both images and runs pipeline.py: preprocess, SARTM and SAMSOD (or, with
    thermal missing or frozen, SAMSOD's RGB-only head and SARTM paused), postprocess.
 5. outputs.py turns the result into messages for the topics someone subscribes to, stamped
-   with the RGB image's stamp and frame.
+   with the RGB image's stamp and frame; the frame's uncertainty
+   (rgbt_models.evaluation.uncertainty) is measured after the masks went out and published last.
 6. diagnostics/ counts and times every stage for /diagnostics (frame_stats.py) and decides the
-   status line (node_status.py).
+   status line (node_status.py), WARN where the models are unsure (uncertainty.warn).
 """
 
 from __future__ import annotations

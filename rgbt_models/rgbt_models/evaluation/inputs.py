@@ -1,6 +1,6 @@
 """What rgbt-eval evaluates: the model and the data sets its arguments name, with the thermal
 set-up and the runtime they ask for; built the same way in rgbt-eval's process and in each of
-its Ray workers (evaluation_on_ray.py), and placed by the node's factory (rgbt_models.runtime.placement)."""
+its Ray workers (evaluation/on_ray.py), and placed by the node's factory (rgbt_models.runtime.placement)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def chunks(sizes: list[int], chunk: int | None, workers: int) -> list[tuple[int,
 
 
 def evaluate_on_ray(args, job) -> dict:
-    """{label: results} for every data set of `job` (evaluation_inputs.Evaluation), as
+    """{label: results} for every data set of `job` (evaluation.inputs.Evaluation), as
     `evaluate` gives them in one process."""
     model, sets = job.model, job.sets
     items = chunks([len(dataset) for _, dataset, _ in sets], args.chunk, args.workers)

@@ -43,8 +43,8 @@ LOSS_PRESETS: dict[str, dict[str, float]] = {
     # Ours: the authors' code without its undocumented prototype-memory term.
     "ours": {"decoder_weight": 1.0, "aux_weight": 1.0, "cmkd_weight": 1.0, "prototype_weight": 0.0},
 }
-# The default: the best decoder-path mIoU of the three in benchmarks/bench_fidelity.py (69.2 against
-# ours 68.1 and paper 65.5, medians of 3 seeds; the seed ranges of authors_code and ours overlap).
+# The default: the best decoder-path mIoU of the three in benchmarks/bench_fidelity.py (its figures:
+# docs/models.md, ablations).
 DEFAULT_LOSS_PRESET = "authors_code"
 
 
@@ -86,9 +86,8 @@ class SARTMConfig(ConfigMapping):
     text_encoder_weights: str | None = None
     # Which prediction the model returns at test time: the class decoder, the auxiliary FPN head,
     # or the average of their probabilities. The authors' evaluation (tools/val_mm.py) uses the
-    # decoder's; so do we: it scored best in benchmarks/bench_fidelity.py (69.2 mIoU against
-    # 67.5 for the average and 45.3 for the auxiliary head, medians of 3 seeds). Checkpoints
-    # keep the path they were trained with.
+    # decoder's; so do we: it scored best of the three in benchmarks/bench_fidelity.py
+    # (docs/models.md, ablations). Checkpoints keep the path they were trained with.
     inference_path: str = "decoder"
     # Train the encoder too (only for the CI/demo micro backbone, which has no pre-trained weights).
     train_encoder: bool = False
