@@ -31,7 +31,10 @@ OVERRIDES = [Parameter("allow_untrained", value=True),
              Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
              Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
              Parameter("model_height", value=128), Parameter("model_width", value=160),
-             Parameter("thermal.timeout", value=0.3), Parameter("uncertainty.warn", value=1.0)]
+             Parameter("thermal.timeout", value=0.3), Parameter("uncertainty.warn", value=1.0),
+             # the tests ask for the reports themselves: the node's own timer must not take one
+             # ("since the last report") in between, however slowly a loaded machine runs them
+             Parameter("diagnostics_period", value=60.0)]
 
 
 @pytest.fixture

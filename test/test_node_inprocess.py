@@ -20,7 +20,8 @@ def test_model_exception_is_counted_and_the_node_keeps_serving(rclpy_context):
     overrides = [Parameter("allow_untrained", value=True),
                  Parameter("sartm.config", value=str(MODEL_CONFIGS / "sartm" / "test.yaml")),
                  Parameter("samsod.config", value=str(MODEL_CONFIGS / "samsod" / "test.yaml")),
-                 Parameter("model_height", value=128), Parameter("model_width", value=160)]
+                 Parameter("model_height", value=128), Parameter("model_width", value=160),
+                 Parameter("diagnostics_period", value=60.0)]  # the reports below are the test's own
     node = RGBTPerceptionNode(context=rclpy_context, parameter_overrides=overrides)
     cameras = CameraFeed(node)
     try:
@@ -134,7 +135,8 @@ def test_the_node_publishes_each_frames_uncertainty_and_warns_when_the_models_ar
     from rgbt_perception.testing.node_fixtures import Graph, node_overrides
 
     graph = Graph(rclpy_context, RGBTPerceptionNode(context=rclpy_context,
-                                                    parameter_overrides=node_overrides(uncertainty__warn=0.0)))
+                                                    parameter_overrides=node_overrides(uncertainty__warn=0.0,
+                                                                                       diagnostics_period=60.0)))
     received: list = []
     try:
         graph.tester.create_subscription(FrameUncertainty, "uncertainty", received.append, 10)
