@@ -47,9 +47,9 @@ def sample_grid(maps: torch.Tensor) -> torch.Tensor:
 
 
 def _grid(maps: torch.Tensor) -> np.ndarray:
-    """The measure's sample grid of (B, C, H, W) maps as float32 numpy (a view where `maps` is one
-    already; numpy's per-operation cost is far below eager PyTorch's on arrays this size)."""
-    return thinned(maps).detach().float().cpu().numpy()
+    """`sample_grid` as numpy (no copy where `maps` is a sample grid already; numpy's per-operation
+    cost is far below eager PyTorch's on arrays this size)."""
+    return sample_grid(maps).numpy()
 
 
 def saliency_ambiguity(saliency: torch.Tensor) -> torch.Tensor:
